@@ -1,0 +1,276 @@
+#pragma once
+// The client side: loan a request in shared memory, send it, and receive the stream of
+// responses through its PendingResponse.
+//
+// Lifetimes: a RequestMut, PendingResponse or Response refers to its Client and must not
+// outlive it; a Response must not outlive its PendingResponse.
+
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <utility>
+
+#include "floe/detail/ports.hpp"
+#include "floe/error.hpp"
+#include "floe/header.hpp"
+#include "floe/shm_compatible.hpp"
+
+namespace floe {
+
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class Client;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class PendingResponse;
+
+namespace detail {
+template <typename T>
+T* object_at(std::byte* at) noexcept {
+  return std::launder(reinterpret_cast<T*>(at));
+}
+}  // namespace detail
+
+/// A response as it lies in shared memory, borrowed from its server until dropped.
+template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
+class Response {
+ public:
+  Response(Response&& other) noexcept
+      : core_(std::exchange(other.core_, nullptr)),
+        received_(other.received_),
+        channel_(other.channel_) {}
+  Response& operator=(Response&& other) noexcept {
+    if (this != &other) {
+      release();
+      core_ = std::exchange(other.core_, nullptr);
+      received_ = other.received_;
+      channel_ = other.channel_;
+    }
+    return *this;
+  }
+  ~Response() { release(); }
+
+  const ResponsePayload& payload() const noexcept {
+    return *detail::object_at<const ResponsePayload>(received_.view.payload);
+  }
+  const ResponsePayload& operator*() const noexcept { return payload(); }
+  const ResponsePayload* operator->() const noexcept { return &payload(); }
+  const ResponseHeader& header() const noexcept {
+    return *detail::object_at<const ResponseHeader>(received_.view.header);
+  }
+  const ResponseUserHeader& user_header() const noexcept {
+    return *detail::object_at<const ResponseUserHeader>(received_.view.user_header);
+  }
+
+ private:
+  template <typename, typename, typename, typename>
+  friend class PendingResponse;
+  Response(detail::ClientCore* core, std::uint32_t channel,
+           detail::ClientCore::Received received) noexcept
+      : core_(core), received_(received), channel_(channel) {}
+  void release() noexcept {
+    if (core_ != nullptr) core_->release_response(channel_, received_.server, received_.chunk);
+    core_ = nullptr;
+  }
+
+  detail::ClientCore* core_;
+  detail::ClientCore::Received received_;
+  std::uint32_t channel_;
+};
+
+/// The stream of responses to one request.
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class PendingResponse {
+ public:
+  using ResponseType = Response<ResponsePayload, ResponseUserHeader>;
+
+  PendingResponse(PendingResponse&& other) noexcept
+      : core_(std::exchange(other.core_, nullptr)), channel_(other.channel_) {}
+  PendingResponse& operator=(PendingResponse&& other) noexcept {
+    if (this != &other) {
+      drop();
+      core_ = std::exchange(other.core_, nullptr);
+      channel_ = other.channel_;
+    }
+    return *this;
+  }
+  /// Tells the servers nobody listens any more; their later responses are discarded.
+  ~PendingResponse() { drop(); }
+
+  /// The next response, if one is there. Never blocks. Throws floe::Error(exceeds_max_loans)
+  /// when max_borrowed_responses_per_pending_response responses are still held.
+  std::optional<ResponseType> try_receive() {
+    auto received = core_->try_receive(channel_);
+    if (!received) return std::nullopt;
+    return ResponseType(core_, channel_, *received);
+  }
+
+  /// False once every server the request reached has ended its stream, gone away or died,
+  /// and nothing of theirs is left to receive.
+  bool is_connected() const noexcept { return core_->is_connected(channel_); }
+  std::uint32_t number_of_server_connections() const noexcept {
+    return core_->number_of_server_connections(channel_);
+  }
+
+  /// The request this stream answers.
+  const RequestPayload& payload() const noexcept {
+    return *detail::object_at<const RequestPayload>(core_->request_of(channel_).payload);
+  }
+  const RequestPayload& operator*() const noexcept { return payload(); }
+  const RequestPayload* operator->() const noexcept { return &payload(); }
+  const RequestHeader& header() const noexcept {
+    return *detail::object_at<const RequestHeader>(core_->request_of(channel_).header);
+  }
+  const RequestUserHeader& user_header() const noexcept {
+    return *detail::object_at<const RequestUserHeader>(core_->request_of(channel_).user_header);
+  }
+
+ private:
+  template <typename, typename, typename, typename>
+  friend class RequestMut;
+  PendingResponse(detail::ClientCore* core, std::uint32_t channel) noexcept
+      : core_(core), channel_(channel) {}
+  void drop() noexcept {
+    if (core_ != nullptr) core_->drop_pending(channel_);
+    core_ = nullptr;
+  }
+
+  detail::ClientCore* core_;
+  std::uint32_t channel_;
+};
+
+/// A request loaned in shared memory: write it in place, then send it.
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class RequestMut {
+ public:
+  using Pending =
+      PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+
+  RequestMut(RequestMut&& other) noexcept
+      : core_(std::exchange(other.core_, nullptr)), view_(other.view_), chunk_(other.chunk_) {}
+  RequestMut& operator=(RequestMut&& other) noexcept {
+    if (this != &other) {
+      release();
+      core_ = std::exchange(other.core_, nullptr);
+      view_ = other.view_;
+      chunk_ = other.chunk_;
+    }
+    return *this;
+  }
+  /// An unsent request goes back to the pool.
+  ~RequestMut() { release(); }
+
+  RequestPayload& payload() noexcept { return *detail::object_at<RequestPayload>(view_.payload); }
+  const RequestPayload& payload() const noexcept {
+    return *detail::object_at<RequestPayload>(view_.payload);
+  }
+  RequestPayload& operator*() noexcept { return payload(); }
+  RequestPayload* operator->() noexcept { return &payload(); }
+  const RequestHeader& header() const noexcept {
+    return *detail::object_at<const RequestHeader>(view_.header);
+  }
+  RequestUserHeader& user_header() noexcept {
+    return *detail::object_at<RequestUserHeader>(view_.user_header);
+  }
+
+  /// Delivers the request to every server connected now. Throws
+  /// floe::Error(exceeds_max_active_requests); the request then stays loaned.
+  Pending send() && {
+    const std::uint32_t channel = core_->send(chunk_);
+    return Pending(std::exchange(core_, nullptr), channel);
+  }
+
+ private:
+  template <typename, typename, typename, typename>
+  friend class Client;
+  RequestMut(detail::ClientCore* core, detail::ChunkView view, std::uint32_t chunk) noexcept
+      : core_(core), view_(view), chunk_(chunk) {}
+  void release() noexcept {
+    if (core_ != nullptr) core_->release_loan(chunk_);
+    core_ = nullptr;
+  }
+
+  detail::ClientCore* core_;
+  detail::ChunkView view_;
+  std::uint32_t chunk_;
+};
+
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class Client {
+ public:
+  using Loan = RequestMut<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  using Pending =
+      PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+
+  explicit Client(std::unique_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
+
+  ClientId id() const noexcept { return core_->id(); }
+
+  /// A value-initialized request in shared memory. Throws floe::Error(exceeds_max_loans).
+  Loan loan() {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk);
+    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{id(), 0});
+    if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
+      std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
+    }
+    std::construct_at(reinterpret_cast<RequestPayload*>(view.payload));
+    return Loan(core_.get(), view, chunk);
+  }
+
+  /// Copies `request` into shared memory and sends it.
+  Pending send_copy(const RequestPayload& request) {
+    Loan loaned = loan();
+    loaned.payload() = request;
+    return std::move(loaned).send();
+  }
+
+ private:
+  std::unique_ptr<detail::ClientCore> core_;
+};
+
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class ClientBuilder {
+ public:
+  ClientBuilder(std::shared_ptr<detail::ServiceSegment> segment,
+                std::uint32_t service_max_active_requests)
+      : segment_(std::move(segment)),
+        service_max_(service_max_active_requests),
+        max_active_requests_(service_max_active_requests) {}
+
+  /// At most the service's max_active_requests_per_client.
+  ClientBuilder& max_active_requests(std::uint32_t value) noexcept {
+    max_active_requests_ = value;
+    return *this;
+  }
+  /// What a send does when a server's request buffer is full and safe overflow is off.
+  ClientBuilder& backpressure(Backpressure value) noexcept {
+    backpressure_ = value;
+    return *this;
+  }
+
+  /// Throws floe::Error(exceeds_max_clients) when the service has all its clients.
+  Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
+    if (max_active_requests_ == 0 || max_active_requests_ > service_max_) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: a client's max_active_requests is 1 to the service's "
+                  "max_active_requests_per_client = " +
+                      std::to_string(service_max_));
+    }
+    return Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
+        std::make_unique<detail::ClientCore>(segment_, max_active_requests_, backpressure_));
+  }
+
+ private:
+  std::shared_ptr<detail::ServiceSegment> segment_;
+  std::uint32_t service_max_;
+  std::uint32_t max_active_requests_;
+  Backpressure backpressure_ = Backpressure::discard;
+};
+
+}  // namespace floe

@@ -1,0 +1,135 @@
+#pragma once
+// The compiled core of clients and servers. The typed front ends (client.hpp, server.hpp) only
+// add types on top: every shared-memory decision is made here.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "floe/config.hpp"
+#include "floe/header.hpp"
+
+namespace floe::detail {
+
+class ServiceSegment;
+class SegmentLayout;
+
+/// Where header, user header and payload of a chunk are, as the typed layer needs it.
+struct ChunkView {
+  std::byte* header = nullptr;
+  std::byte* user_header = nullptr;
+  std::byte* payload = nullptr;
+};
+
+class ClientCore {
+ public:
+  ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
+             Backpressure backpressure);
+  ClientCore(const ClientCore&) = delete;
+  ClientCore& operator=(const ClientCore&) = delete;
+  ~ClientCore();
+
+  ClientId id() const noexcept { return id_; }
+
+  /// A zeroed request chunk. Throws Errc::exceeds_max_loans.
+  ChunkView loan(std::uint32_t& chunk);
+  ChunkView chunk_view(std::uint32_t chunk) const noexcept;
+  void release_loan(std::uint32_t chunk) noexcept;
+  /// Delivers the loaned chunk to every connected server; returns the channel that now tracks
+  /// the request. Throws Errc::exceeds_max_active_requests (the loan stays with the caller).
+  std::uint32_t send(std::uint32_t chunk);
+
+  struct Received {
+    ChunkView view;
+    std::uint32_t server;
+    std::uint32_t chunk;
+  };
+  /// Throws Errc::exceeds_max_loans when the pending response already borrows its maximum.
+  std::optional<Received> try_receive(std::uint32_t channel);
+  void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
+  bool is_connected(std::uint32_t channel) noexcept;
+  std::uint32_t number_of_server_connections(std::uint32_t channel) noexcept;
+  ChunkView request_of(std::uint32_t channel) const noexcept;
+  void drop_pending(std::uint32_t channel) noexcept;
+
+ private:
+  /// What this process remembers of one of its channels.
+  struct PendingState {
+    std::uint64_t request_id = 0;
+    std::uint64_t delivered = 0;  // bit per server the request reached
+    std::uint64_t ended = 0;      // bit per server whose stream ended
+    std::uint32_t borrowed = 0;
+    std::uint32_t next_server = 0;
+  };
+
+  bool is_channel_free(std::uint32_t channel) noexcept;
+  void update_ended(std::uint32_t channel, bool check_liveness) noexcept;
+  void free_response_chunk(std::uint32_t server, std::uint32_t channel, std::uint32_t chunk,
+                           std::uint32_t from_state) noexcept;
+
+  std::shared_ptr<ServiceSegment> segment_;
+  std::byte* base_;
+  const SegmentLayout* layout_;
+  std::uint32_t slot_;
+  ClientId id_;
+  std::uint32_t max_active_;
+  Backpressure backpressure_;
+  std::uint32_t loaned_ = 0;
+  std::uint32_t next_chunk_ = 0;
+  std::uint32_t next_channel_ = 0;
+  std::vector<PendingState> pending_;
+  std::vector<std::uint32_t> server_generation_;  // [channel * max_servers + server]
+};
+
+class ServerCore {
+ public:
+  ServerCore(std::shared_ptr<ServiceSegment> segment,
+             std::uint32_t max_loaned_responses_per_request, Backpressure backpressure);
+  ServerCore(const ServerCore&) = delete;
+  ServerCore& operator=(const ServerCore&) = delete;
+  ~ServerCore();
+
+  ServerId id() const noexcept { return id_; }
+
+  /// One request a client sent, as this server holds it open.
+  struct Active {
+    std::uint32_t client = 0;
+    std::uint32_t channel = 0;
+    std::uint64_t request_id = 0;
+    ClientId client_id = 0;
+    ChunkView request;
+  };
+
+  std::optional<Active> try_receive() noexcept;
+  bool has_requests() const noexcept;
+  /// A zeroed response chunk for `active`. Throws Errc::exceeds_max_loans.
+  ChunkView loan(const Active& active, std::uint32_t& chunk);
+  ChunkView response_view(const Active& active, std::uint32_t chunk) const noexcept;
+  void release_loan(const Active& active, std::uint32_t chunk) noexcept;
+  /// False when the response could not be delivered: the client is gone, or its buffer is full
+  /// and neither safe overflow nor blocking applies. The chunk is returned either way.
+  bool send(const Active& active, std::uint32_t chunk) noexcept;
+  bool is_connected(const Active& active) const noexcept;
+  /// Ends the stream for the client.
+  void end(const Active& active) noexcept;
+
+ private:
+  bool client_listens(const Active& active) const noexcept;
+  void drain_stale(const Active& active) noexcept;
+
+  std::shared_ptr<ServiceSegment> segment_;
+  std::byte* base_;
+  const SegmentLayout* layout_;
+  std::uint32_t slot_;
+  ServerId id_;
+  std::uint32_t max_loaned_per_request_;
+  Backpressure backpressure_;
+  std::uint32_t next_client_ = 0;
+  // Responses loaned and not yet sent, per (client, channel): an ActiveRequest may move, the
+  // count must not.
+  std::vector<std::uint32_t> loaned_;
+};
+
+}  // namespace floe::detail

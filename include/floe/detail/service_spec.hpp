@@ -1,0 +1,41 @@
+#pragma once
+// What a builder asks of a service, handed from the typed front end to the compiled core.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "floe/config.hpp"
+#include "floe/introspection.hpp"
+#include "floe/shm_compatible.hpp"
+
+namespace floe::detail {
+
+class ServiceSegment;
+
+struct ServiceSpec {
+  std::string name;
+  TypeInfo request;
+  TypeInfo response;
+  TypeInfo request_user_header;
+  TypeInfo response_user_header;
+  RequestResponseLimits limits;
+  /// One bit per RequestResponseLimits field, in declaration order: set when the builder named
+  /// it. Opening checks only what was asked for; creating uses every value.
+  std::uint32_t explicitly_set = 0;
+};
+
+enum class OpenMode : std::uint8_t { create, open, open_or_create };
+
+struct NodeState {
+  std::string name;
+  Config config;
+};
+
+std::shared_ptr<ServiceSegment> open_service(const NodeState& node, const ServiceSpec& spec,
+                                             OpenMode mode);
+const std::string& service_name(const ServiceSegment& segment) noexcept;
+RequestResponseLimits service_limits(const ServiceSegment& segment) noexcept;
+ServiceUsage service_usage(const ServiceSegment& segment) noexcept;
+
+}  // namespace floe::detail

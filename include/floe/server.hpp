@@ -1,0 +1,209 @@
+#pragma once
+// The server side: receive requests as ActiveRequests and answer each with a stream of
+// responses, copied or loaned and written in place.
+//
+// Lifetimes: an ActiveRequest or ResponseMut refers to its Server and must not outlive it.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "floe/client.hpp"
+#include "floe/detail/ports.hpp"
+#include "floe/error.hpp"
+#include "floe/header.hpp"
+#include "floe/shm_compatible.hpp"
+
+namespace floe {
+
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class ActiveRequest;
+
+/// A response loaned in shared memory: write it in place, then send it.
+template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
+class ResponseMut {
+ public:
+  ResponseMut(ResponseMut&& other) noexcept
+      : core_(std::exchange(other.core_, nullptr)),
+        active_(other.active_),
+        view_(other.view_),
+        chunk_(other.chunk_) {}
+  ResponseMut& operator=(ResponseMut&& other) noexcept {
+    if (this != &other) {
+      release();
+      core_ = std::exchange(other.core_, nullptr);
+      active_ = other.active_;
+      view_ = other.view_;
+      chunk_ = other.chunk_;
+    }
+    return *this;
+  }
+  /// An unsent response goes back to the pool.
+  ~ResponseMut() { release(); }
+
+  ResponsePayload& payload() noexcept { return *detail::object_at<ResponsePayload>(view_.payload); }
+  const ResponsePayload& payload() const noexcept {
+    return *detail::object_at<ResponsePayload>(view_.payload);
+  }
+  ResponsePayload& operator*() noexcept { return payload(); }
+  ResponsePayload* operator->() noexcept { return &payload(); }
+  ResponseUserHeader& user_header() noexcept {
+    return *detail::object_at<ResponseUserHeader>(view_.user_header);
+  }
+
+  /// False when it could not be delivered: the client stopped listening, or its buffer was full
+  /// with safe overflow off and Backpressure::discard. Nothing is lost silently.
+  bool send() && noexcept { return std::exchange(core_, nullptr)->send(active_, chunk_); }
+
+ private:
+  template <typename, typename, typename, typename>
+  friend class ActiveRequest;
+  ResponseMut(detail::ServerCore* core, const detail::ServerCore::Active& active,
+              detail::ChunkView view, std::uint32_t chunk) noexcept
+      : core_(core), active_(active), view_(view), chunk_(chunk) {}
+  void release() noexcept {
+    if (core_ != nullptr) core_->release_loan(active_, chunk_);
+    core_ = nullptr;
+  }
+
+  detail::ServerCore* core_;
+  detail::ServerCore::Active active_;
+  detail::ChunkView view_;
+  std::uint32_t chunk_;
+};
+
+/// One request as a server holds it open. Dropping it ends the stream for its client.
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class ActiveRequest {
+ public:
+  using Loan = ResponseMut<ResponsePayload, ResponseUserHeader>;
+
+  ActiveRequest(ActiveRequest&& other) noexcept
+      : core_(std::exchange(other.core_, nullptr)), active_(other.active_) {}
+  ActiveRequest& operator=(ActiveRequest&& other) noexcept {
+    if (this != &other) {
+      end();
+      core_ = std::exchange(other.core_, nullptr);
+      active_ = other.active_;
+    }
+    return *this;
+  }
+  ~ActiveRequest() { end(); }
+
+  const RequestPayload& payload() const noexcept {
+    return *detail::object_at<const RequestPayload>(active_.request.payload);
+  }
+  const RequestPayload& operator*() const noexcept { return payload(); }
+  const RequestPayload* operator->() const noexcept { return &payload(); }
+  const RequestHeader& header() const noexcept {
+    return *detail::object_at<const RequestHeader>(active_.request.header);
+  }
+  const RequestUserHeader& user_header() const noexcept {
+    return *detail::object_at<const RequestUserHeader>(active_.request.user_header);
+  }
+  /// The client that sent the request.
+  ClientId origin() const noexcept { return active_.client_id; }
+
+  /// False once the client dropped its PendingResponse, went away or died.
+  bool is_connected() const noexcept { return core_->is_connected(active_); }
+
+  /// A value-initialized response. Throws floe::Error(exceeds_max_loans).
+  Loan loan() {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(active_, chunk);
+    if constexpr (!std::is_same_v<ResponseUserHeader, NoUserHeader>) {
+      std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
+    }
+    std::construct_at(reinterpret_cast<ResponsePayload*>(view.payload));
+    return Loan(core_, active_, view, chunk);
+  }
+
+  /// Copies `response` into shared memory and sends it; see ResponseMut::send.
+  bool send_copy(const ResponsePayload& response) {
+    Loan loaned = loan();
+    loaned.payload() = response;
+    return std::move(loaned).send();
+  }
+
+ private:
+  template <typename, typename, typename, typename>
+  friend class Server;
+  ActiveRequest(detail::ServerCore* core, const detail::ServerCore::Active& active) noexcept
+      : core_(core), active_(active) {}
+  void end() noexcept {
+    if (core_ != nullptr) core_->end(active_);
+    core_ = nullptr;
+  }
+
+  detail::ServerCore* core_;
+  detail::ServerCore::Active active_;
+};
+
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class Server {
+ public:
+  using Active =
+      ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+
+  explicit Server(std::unique_ptr<detail::ServerCore> core) noexcept : core_(std::move(core)) {}
+
+  ServerId id() const noexcept { return core_->id(); }
+
+  /// The next request, if one is there. Never blocks.
+  std::optional<Active> try_receive() noexcept {
+    auto active = core_->try_receive();
+    if (!active) return std::nullopt;
+    return Active(core_.get(), *active);
+  }
+  bool has_requests() const noexcept { return core_->has_requests(); }
+
+ private:
+  std::unique_ptr<detail::ServerCore> core_;
+};
+
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class ServerBuilder {
+ public:
+  ServerBuilder(std::shared_ptr<detail::ServiceSegment> segment, std::uint32_t service_max_loans)
+      : segment_(std::move(segment)),
+        service_max_(service_max_loans),
+        max_loaned_responses_per_request_(service_max_loans) {}
+
+  /// At most the service's max_loaned_responses_per_request.
+  ServerBuilder& max_loaned_responses_per_request(std::uint32_t value) noexcept {
+    max_loaned_responses_per_request_ = value;
+    return *this;
+  }
+  /// What a send does when a client's response buffer is full and safe overflow is off.
+  ServerBuilder& backpressure(Backpressure value) noexcept {
+    backpressure_ = value;
+    return *this;
+  }
+
+  /// Throws floe::Error(exceeds_max_servers) when the service has all its servers.
+  Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
+    if (max_loaned_responses_per_request_ == 0 ||
+        max_loaned_responses_per_request_ > service_max_) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: a server's max_loaned_responses_per_request is 1 to the service's "
+                  "max_loaned_responses_per_request = " +
+                      std::to_string(service_max_));
+    }
+    return Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
+        std::make_unique<detail::ServerCore>(segment_, max_loaned_responses_per_request_,
+                                             backpressure_));
+  }
+
+ private:
+  std::shared_ptr<detail::ServiceSegment> segment_;
+  std::uint32_t service_max_;
+  std::uint32_t max_loaned_responses_per_request_;
+  Backpressure backpressure_ = Backpressure::discard;
+};
+
+}  // namespace floe

@@ -1,0 +1,149 @@
+#pragma once
+// A request-response service: built from a Node, it makes the clients and servers.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "floe/client.hpp"
+#include "floe/config.hpp"
+#include "floe/detail/service_spec.hpp"
+#include "floe/introspection.hpp"
+#include "floe/server.hpp"
+#include "floe/shm_compatible.hpp"
+
+namespace floe {
+
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class Service {
+ public:
+  explicit Service(std::shared_ptr<detail::ServiceSegment> segment) noexcept
+      : segment_(std::move(segment)) {}
+
+  ClientBuilder<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>
+  client_builder() const {
+    return {segment_, limits().max_active_requests_per_client};
+  }
+  ServerBuilder<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>
+  server_builder() const {
+    return {segment_, limits().max_loaned_responses_per_request};
+  }
+
+  const std::string& name() const noexcept { return detail::service_name(*segment_); }
+  /// The limits the service was created with (which may exceed what this opener asked for).
+  RequestResponseLimits limits() const noexcept { return detail::service_limits(*segment_); }
+  /// What the service's shared memory holds right now.
+  ServiceUsage usage() const noexcept { return detail::service_usage(*segment_); }
+
+ private:
+  std::shared_ptr<detail::ServiceSegment> segment_;
+};
+
+template <typename RequestPayload, typename ResponsePayload,
+          typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
+class RequestResponseBuilder {
+  static_assert(ShmCompatible<RequestPayload>,
+                "floe: a request must be trivially copyable, standard layout, default "
+                "constructible and not a pointer: it lives in shared memory");
+  static_assert(ShmCompatible<ResponsePayload>,
+                "floe: a response must be trivially copyable, standard layout, default "
+                "constructible and not a pointer: it lives in shared memory");
+  static_assert(ShmCompatible<RequestUserHeader>,
+                "floe: a request user header must be trivially copyable, standard layout, "
+                "default constructible and not a pointer: it lives in shared memory");
+  static_assert(ShmCompatible<ResponseUserHeader>,
+                "floe: a response user header must be trivially copyable, standard layout, "
+                "default constructible and not a pointer: it lives in shared memory");
+
+ public:
+  using ServiceType =
+      Service<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+
+  RequestResponseBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
+      : node_(std::move(node)) {
+    spec_.name = std::move(name);
+    spec_.request = TypeInfo::of<RequestPayload>();
+    spec_.response = TypeInfo::of<ResponsePayload>();
+    spec_.request_user_header = TypeInfo::of<RequestUserHeader>();
+    spec_.response_user_header = TypeInfo::of<ResponseUserHeader>();
+    spec_.limits = node_->config.request_response;
+  }
+
+  template <typename Header>
+  RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader>
+  request_user_header() const {
+    RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader> next(
+        node_, spec_.name);
+    next.spec_.limits = spec_.limits;
+    next.spec_.explicitly_set = spec_.explicitly_set;
+    return next;
+  }
+  template <typename Header>
+  RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header>
+  response_user_header() const {
+    RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header> next(
+        node_, spec_.name);
+    next.spec_.limits = spec_.limits;
+    next.spec_.explicitly_set = spec_.explicitly_set;
+    return next;
+  }
+
+  RequestResponseBuilder& max_clients(std::uint32_t v) {
+    return set(0, spec_.limits.max_clients, v);
+  }
+  RequestResponseBuilder& max_servers(std::uint32_t v) {
+    return set(1, spec_.limits.max_servers, v);
+  }
+  RequestResponseBuilder& max_nodes(std::uint32_t v) { return set(2, spec_.limits.max_nodes, v); }
+  RequestResponseBuilder& max_active_requests_per_client(std::uint32_t v) {
+    return set(3, spec_.limits.max_active_requests_per_client, v);
+  }
+  RequestResponseBuilder& max_loaned_requests(std::uint32_t v) {
+    return set(4, spec_.limits.max_loaned_requests, v);
+  }
+  RequestResponseBuilder& max_response_buffer_size(std::uint32_t v) {
+    return set(5, spec_.limits.max_response_buffer_size, v);
+  }
+  RequestResponseBuilder& max_borrowed_responses_per_pending_response(std::uint32_t v) {
+    return set(6, spec_.limits.max_borrowed_responses_per_pending_response, v);
+  }
+  /// The most any server of the service may loan per request (a server may ask for fewer).
+  RequestResponseBuilder& max_loaned_responses_per_request(std::uint32_t v) {
+    return set(7, spec_.limits.max_loaned_responses_per_request, v);
+  }
+  RequestResponseBuilder& enable_fire_and_forget_requests(bool v) {
+    return set(8, spec_.limits.enable_fire_and_forget_requests, v);
+  }
+  RequestResponseBuilder& enable_safe_overflow_for_requests(bool v) {
+    return set(9, spec_.limits.enable_safe_overflow_for_requests, v);
+  }
+  RequestResponseBuilder& enable_safe_overflow_for_responses(bool v) {
+    return set(10, spec_.limits.enable_safe_overflow_for_responses, v);
+  }
+
+  /// Throws floe::Error(service_already_exists) if a live service has the name.
+  ServiceType create() const { return build(detail::OpenMode::create); }
+  /// Throws floe::Error(service_does_not_exist, incompatible_types, incompatible_limits).
+  ServiceType open() const { return build(detail::OpenMode::open); }
+  ServiceType open_or_create() const { return build(detail::OpenMode::open_or_create); }
+
+ private:
+  template <typename, typename, typename, typename>
+  friend class RequestResponseBuilder;
+
+  template <typename Field, typename Value>
+  RequestResponseBuilder& set(int bit, Field& field, Value value) {
+    field = static_cast<Field>(value);
+    spec_.explicitly_set |= 1u << bit;
+    return *this;
+  }
+  ServiceType build(detail::OpenMode mode) const {
+    return ServiceType(detail::open_service(*node_, spec_, mode));
+  }
+
+  std::shared_ptr<const detail::NodeState> node_;
+  detail::ServiceSpec spec_;
+};
+
+}  // namespace floe

@@ -1,0 +1,54 @@
+#include "floe/error.hpp"
+
+namespace floe {
+namespace {
+
+class FloeCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "floe"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<Errc>(value)) {
+      case Errc::invalid_name:
+        return "invalid name";
+      case Errc::service_does_not_exist:
+        return "service does not exist";
+      case Errc::service_already_exists:
+        return "service already exists";
+      case Errc::incompatible_types:
+        return "incompatible types";
+      case Errc::incompatible_limits:
+        return "incompatible limits";
+      case Errc::exceeds_max_clients:
+        return "exceeds max clients";
+      case Errc::exceeds_max_servers:
+        return "exceeds max servers";
+      case Errc::exceeds_max_nodes:
+        return "exceeds max nodes";
+      case Errc::exceeds_max_loans:
+        return "exceeds max loans";
+      case Errc::exceeds_max_active_requests:
+        return "exceeds max active requests";
+      case Errc::disconnected:
+        return "disconnected";
+      case Errc::timed_out:
+        return "timed out";
+      case Errc::cancelled:
+        return "cancelled";
+      case Errc::corrupted:
+        return "corrupted shared memory";
+      case Errc::invalid_config:
+        return "invalid configuration";
+    }
+    return "unknown floe error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& floe_category() noexcept {
+  static const FloeCategory category;
+  return category;
+}
+
+}  // namespace floe

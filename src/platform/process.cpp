@@ -1,0 +1,65 @@
+#include "platform/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+#include "platform/file_descriptor.hpp"
+
+namespace floe::detail {
+namespace {
+
+struct ProcessStat {
+  char state = '?';
+  std::uint64_t start_time = 0;
+};
+
+std::optional<ProcessStat> read_stat(pid_t pid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  FileDescriptor fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  char buffer[1024];
+  const ssize_t n = ::read(fd.get(), buffer, sizeof buffer - 1);
+  if (n <= 0) return std::nullopt;
+  buffer[n] = '\0';
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const char* p = std::strrchr(buffer, ')');
+  if (p == nullptr || p[1] != ' ') return std::nullopt;
+  ProcessStat stat;
+  stat.state = p[2];
+  int field = 2;
+  for (; *p != '\0'; ++p) {
+    if (*p == ' ' && ++field == 22) {
+      stat.start_time = std::strtoull(p + 1, nullptr, 10);
+      return stat;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ProcessIdentity current_process() {
+  // Forked children must not inherit their parent's identity, so it is not cached.
+  const pid_t pid = ::getpid();
+  const auto stat = read_stat(pid);
+  return ProcessIdentity{static_cast<std::uint64_t>(pid), stat ? stat->start_time : 0};
+}
+
+bool is_alive(const ProcessIdentity& process) noexcept {
+  if (process.pid == 0 || process.pid > 0x3fffffff) return false;
+  const auto pid = static_cast<pid_t>(process.pid);
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  const auto stat = read_stat(pid);
+  // A zombie has not been reaped yet, but it will never touch shared memory again.
+  return stat && stat->start_time == process.start_time && stat->state != 'Z' && stat->state != 'X';
+}
+
+}  // namespace floe::detail

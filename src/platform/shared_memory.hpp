@@ -1,0 +1,68 @@
+#pragma once
+// POSIX shared-memory objects, their mappings, and whole-object locks.
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "platform/file_descriptor.hpp"
+
+namespace floe::detail {
+
+/// A named object under /dev/shm. Creating and opening never truncates someone else's object.
+class SharedMemoryObject {
+ public:
+  /// Creates the object, failing with std::nullopt if it exists already.
+  static std::optional<SharedMemoryObject> create_exclusive(const std::string& name, mode_t mode);
+  /// Opens an existing object, std::nullopt if there is none.
+  static std::optional<SharedMemoryObject> open_existing(const std::string& name);
+  /// Removes the name; mappings that exist stay valid.
+  static void unlink(const std::string& name) noexcept;
+
+  void resize(std::size_t size);
+  std::size_t size() const;
+  int fd() const noexcept { return fd_.get(); }
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  SharedMemoryObject(std::string name, FileDescriptor fd)
+      : name_(std::move(name)), fd_(std::move(fd)) {}
+  std::string name_;
+  FileDescriptor fd_;
+};
+
+/// A read-write shared mapping of a whole object.
+class Mapping {
+ public:
+  Mapping() noexcept = default;
+  Mapping(int fd, std::size_t size);
+  Mapping(Mapping&& other) noexcept;
+  Mapping& operator=(Mapping&& other) noexcept;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping();
+
+  std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// An exclusive flock(2) on an open file: held by the open file description, so a process that
+/// dies releases it, and it serializes setup and teardown of a service between processes.
+class ExclusiveLock {
+ public:
+  explicit ExclusiveLock(int fd);
+  ExclusiveLock(const ExclusiveLock&) = delete;
+  ExclusiveLock& operator=(const ExclusiveLock&) = delete;
+  ~ExclusiveLock();
+
+ private:
+  int fd_;
+};
+
+}  // namespace floe::detail

@@ -1,0 +1,283 @@
+#include <bit>
+#include <cstring>
+#include <thread>
+
+#include "floe/detail/ports.hpp"
+#include "floe/error.hpp"
+#include "registry/service_segment.hpp"
+#include "shm/atomics.hpp"
+
+namespace floe::detail {
+namespace {
+
+constexpr auto kActive = static_cast<std::uint32_t>(SlotState::active);
+constexpr std::uint32_t kNoChunk = 0xffffffffu;
+constexpr std::uint64_t kMaxRequestId = (std::uint64_t{1} << 48) - 1;
+
+ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
+  return ChunkView{chunk, chunk + shape.user_header_offset, chunk + shape.payload_offset};
+}
+
+}  // namespace
+
+ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
+                       Backpressure backpressure)
+    : segment_(std::move(segment)),
+      base_(segment_->base()),
+      layout_(&segment_->layout()),
+      slot_(segment_->claim_client_slot()),
+      id_(make_port_id(slot_, load(layout_->client(base_, slot_)->generation))),
+      max_active_(max_active_requests),
+      backpressure_(backpressure),
+      pending_(segment_->limits().max_active_requests_per_client),
+      server_generation_(std::size_t{segment_->limits().max_active_requests_per_client} *
+                         segment_->limits().max_servers) {}
+
+ClientCore::~ClientCore() {
+  segment_->release_client_slot(slot_);
+}
+
+ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
+  return view_of(layout_->request_chunk(base_, slot_, chunk), layout_->request_shape());
+}
+
+ChunkView ClientCore::loan(std::uint32_t& chunk) {
+  const StoredLimits& limits = layout_->limits();
+  if (loaned_ >= limits.max_loaned_requests) {
+    throw Error(Errc::exceeds_max_loans, "floe: the client has max_loaned_requests = " +
+                                             std::to_string(limits.max_loaned_requests) +
+                                             " requests loaned already");
+  }
+  const std::uint32_t chunks = layout_->request_chunks_per_client();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint32_t j = 0; j < chunks; ++j) {
+      const std::uint32_t i = (next_chunk_ + j) % chunks;
+      auto expected = static_cast<std::uint32_t>(RequestChunkState::free);
+      if (compare_exchange(*layout_->request_chunk_state(base_, slot_, i), expected,
+                           static_cast<std::uint32_t>(RequestChunkState::loaned))) {
+        next_chunk_ = i + 1;
+        ++loaned_;
+        chunk = i;
+        return chunk_view(i);
+      }
+    }
+    // Chunks of requests that every holder has let go of are freed lazily, here.
+    collect_client_channels(base_, *layout_, slot_);
+  }
+  throw Error(Errc::exceeds_max_loans,
+              "floe: every request chunk of the client is loaned or held by a server");
+}
+
+void ClientCore::release_loan(std::uint32_t chunk) noexcept {
+  store(*layout_->request_chunk_state(base_, slot_, chunk),
+        static_cast<std::uint32_t>(RequestChunkState::free));
+  --loaned_;
+}
+
+bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
+  ClientChannel* record = layout_->client_channel(base_, slot_, channel);
+  if (load(record->pending_alive) != 0) return false;
+  if (is_channel_held_by_server(base_, *layout_, slot_, channel, load(record->request_id))) {
+    return false;
+  }
+  const std::uint32_t chunk = load(record->chunk);
+  if (chunk < layout_->request_chunks_per_client()) {
+    store(record->chunk, kNoChunk);
+    auto expected = static_cast<std::uint32_t>(RequestChunkState::bound);
+    compare_exchange(*layout_->request_chunk_state(base_, slot_, chunk), expected,
+                     static_cast<std::uint32_t>(RequestChunkState::free));
+  }
+  return true;
+}
+
+std::uint32_t ClientCore::send(std::uint32_t chunk) {
+  const StoredLimits& limits = layout_->limits();
+  std::uint32_t channel = max_active_;
+  for (std::uint32_t j = 0; j < max_active_; ++j) {
+    const std::uint32_t k = (next_channel_ + j) % max_active_;
+    if (is_channel_free(k)) {
+      channel = k;
+      break;
+    }
+  }
+  if (channel == max_active_) {
+    throw Error(Errc::exceeds_max_active_requests,
+                "floe: the client has max_active_requests = " + std::to_string(max_active_) +
+                    " requests open (pending, or still held by a server)");
+  }
+  next_channel_ = channel + 1;
+
+  PortRecord* self = layout_->client(base_, slot_);
+  const std::uint64_t request_id = fetch_add(self->next_request_id, std::uint64_t{1});
+  if (request_id == 0 || request_id > kMaxRequestId) {
+    throw Error(Errc::corrupted, "floe: the client's request counter was overwritten");
+  }
+  const RequestHeader header{id_, request_id};
+  std::memcpy(chunk_view(chunk).header, &header, sizeof header);
+  store(*layout_->request_chunk_state(base_, slot_, chunk),
+        static_cast<std::uint32_t>(RequestChunkState::bound));
+  --loaned_;
+
+  ClientChannel* record = layout_->client_channel(base_, slot_, channel);
+  store(record->request_id, request_id);
+  store(record->chunk, chunk);
+  store(record->pending_alive, 1u);
+
+  PendingState& pending = pending_[channel];
+  pending = PendingState{request_id, 0, 0, 0, 0};
+  const std::uint64_t entry = pack_entry(request_id, channel);
+  for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+    PortRecord* server = layout_->server(base_, s);
+    if (load(server->state) != kActive) continue;
+    const std::uint32_t generation = load(server->generation);
+    ResponseChannelHead* head =
+        layout_->response_head(layout_->response_channel(base_, s, slot_, channel));
+    store(head->open_request_id, request_id);
+    IndexQueue queue = layout_->request_queue(base_, slot_, s);
+    QueueStatus status = queue.push(entry);
+    // A channel is in at most one place of each queue and the queue holds one entry per
+    // channel, so it is full only when a peer has written into it.
+    if (status == QueueStatus::full && limits.enable_safe_overflow_for_requests) {
+      const QueueResult result = queue.push_overwriting(entry);
+      if (result.evicted && entry_index(result.value) < limits.max_active_requests_per_client) {
+        std::uint64_t evicted_id = entry_request_id(result.value);
+        compare_exchange(layout_
+                             ->response_head(layout_->response_channel(base_, s, slot_,
+                                                                       entry_index(result.value)))
+                             ->open_request_id,
+                         evicted_id, std::uint64_t{0});
+      }
+      status = result.status;
+    } else if (status == QueueStatus::full && backpressure_ == Backpressure::block) {
+      while (status == QueueStatus::full && load(server->state) == kActive &&
+             load(server->generation) == generation) {
+        std::this_thread::yield();
+        status = queue.push(entry);
+      }
+    }
+    if (status == QueueStatus::ok) {
+      pending.delivered |= std::uint64_t{1} << s;
+      server_generation_[std::size_t{channel} * limits.max_servers + s] = generation;
+    } else {
+      std::uint64_t expected = request_id;
+      compare_exchange(head->open_request_id, expected, std::uint64_t{0});
+    }
+  }
+  return channel;
+}
+
+ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
+  const std::uint32_t chunk = load(layout_->client_channel(base_, slot_, channel)->chunk);
+  return chunk < layout_->request_chunks_per_client() ? chunk_view(chunk) : ChunkView{};
+}
+
+void ClientCore::free_response_chunk(std::uint32_t server, std::uint32_t channel,
+                                     std::uint32_t chunk, std::uint32_t from_state) noexcept {
+  std::uint32_t expected = from_state;
+  compare_exchange(*layout_->response_chunk_state(
+                       layout_->response_channel(base_, server, slot_, channel), chunk),
+                   expected, static_cast<std::uint32_t>(ResponseChunkState::free));
+}
+
+std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel) {
+  PendingState& pending = pending_[channel];
+  const StoredLimits& limits = layout_->limits();
+  if (pending.borrowed >= limits.max_borrowed_responses_per_pending_response) {
+    throw Error(Errc::exceeds_max_loans,
+                "floe: the pending response holds max_borrowed_responses_per_pending_response = " +
+                    std::to_string(limits.max_borrowed_responses_per_pending_response) +
+                    " responses already");
+  }
+  const std::uint64_t live = pending.delivered & ~pending.ended;
+  const std::uint32_t servers = limits.max_servers;
+  for (std::uint32_t j = 0; j < servers && live != 0; ++j) {
+    const std::uint32_t s = (pending.next_server + j) % servers;
+    if ((live & (std::uint64_t{1} << s)) == 0) continue;
+    std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
+    IndexQueue queue = layout_->response_queue(response_channel);
+    for (;;) {
+      const QueueResult r = queue.pop();
+      if (r.status == QueueStatus::empty) break;
+      const std::uint32_t chunk = entry_index(r.value);
+      if (r.status == QueueStatus::corrupted || chunk >= layout_->response_chunks_per_channel()) {
+        // What a peer scribbled cannot be trusted: that server's stream ends here.
+        pending.ended |= std::uint64_t{1} << s;
+        break;
+      }
+      if (entry_request_id(r.value) != pending.request_id) {
+        // A late answer to an earlier request on this channel.
+        free_response_chunk(s, channel, chunk,
+                            static_cast<std::uint32_t>(ResponseChunkState::queued));
+        continue;
+      }
+      store(*layout_->response_chunk_state(response_channel, chunk),
+            static_cast<std::uint32_t>(ResponseChunkState::borrowed));
+      ++pending.borrowed;
+      pending.next_server = s + 1;
+      return Received{view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
+                              layout_->response_shape()),
+                      s, chunk};
+    }
+  }
+  return std::nullopt;
+}
+
+void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
+                                  std::uint32_t chunk) noexcept {
+  free_response_chunk(server, channel, chunk,
+                      static_cast<std::uint32_t>(ResponseChunkState::borrowed));
+  --pending_[channel].borrowed;
+}
+
+void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexcept {
+  PendingState& pending = pending_[channel];
+  const StoredLimits& limits = layout_->limits();
+  for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+    const std::uint64_t bit = std::uint64_t{1} << s;
+    if ((pending.delivered & ~pending.ended & bit) == 0) continue;
+    PortRecord* server = layout_->server(base_, s);
+    std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
+    // Read whether the stream is closed before looking at the queue: a server pushes its last
+    // response before it closes, so a closed stream with an empty queue has nothing more.
+    bool closed =
+        load(server->state) != kActive ||
+        load(server->generation) !=
+            server_generation_[std::size_t{channel} * limits.max_servers + s] ||
+        load(layout_->response_head(response_channel)->open_request_id) != pending.request_id;
+    if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
+      segment_->reclaim_dead_nodes();
+      closed = true;
+    }
+    if (closed && layout_->response_queue(response_channel).empty()) pending.ended |= bit;
+  }
+}
+
+bool ClientCore::is_connected(std::uint32_t channel) noexcept {
+  update_ended(channel, true);
+  return (pending_[channel].delivered & ~pending_[channel].ended) != 0;
+}
+
+std::uint32_t ClientCore::number_of_server_connections(std::uint32_t channel) noexcept {
+  update_ended(channel, true);
+  return static_cast<std::uint32_t>(
+      std::popcount(pending_[channel].delivered & ~pending_[channel].ended));
+}
+
+void ClientCore::drop_pending(std::uint32_t channel) noexcept {
+  PendingState& pending = pending_[channel];
+  store(layout_->client_channel(base_, slot_, channel)->pending_alive, 0u);
+  // Responses delivered but never read go back to their servers now rather than later.
+  for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
+    if ((pending.delivered & (std::uint64_t{1} << s)) == 0) continue;
+    IndexQueue queue = layout_->response_queue(layout_->response_channel(base_, s, slot_, channel));
+    for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
+      if (entry_index(r.value) < layout_->response_chunks_per_channel()) {
+        free_response_chunk(s, channel, entry_index(r.value),
+                            static_cast<std::uint32_t>(ResponseChunkState::queued));
+      }
+    }
+  }
+  pending.delivered = 0;
+}
+
+}  // namespace floe::detail

@@ -1,0 +1,190 @@
+#include <cstring>
+#include <thread>
+
+#include "floe/detail/ports.hpp"
+#include "floe/error.hpp"
+#include "registry/service_segment.hpp"
+#include "shm/atomics.hpp"
+
+namespace floe::detail {
+namespace {
+
+constexpr auto kActive = static_cast<std::uint32_t>(SlotState::active);
+
+ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
+  return ChunkView{chunk, chunk + shape.user_header_offset, chunk + shape.payload_offset};
+}
+
+}  // namespace
+
+ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
+                       std::uint32_t max_loaned_responses_per_request, Backpressure backpressure)
+    : segment_(std::move(segment)),
+      base_(segment_->base()),
+      layout_(&segment_->layout()),
+      slot_(segment_->claim_server_slot()),
+      id_(make_port_id(slot_, load(layout_->server(base_, slot_)->generation))),
+      max_loaned_per_request_(max_loaned_responses_per_request),
+      backpressure_(backpressure),
+      loaned_(std::size_t{segment_->limits().max_clients} *
+              segment_->limits().max_active_requests_per_client) {}
+
+ServerCore::~ServerCore() {
+  segment_->release_server_slot(slot_);
+}
+
+std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
+  const StoredLimits& limits = layout_->limits();
+  for (std::uint32_t j = 0; j < limits.max_clients; ++j) {
+    const std::uint32_t c = (next_client_ + j) % limits.max_clients;
+    IndexQueue queue = layout_->request_queue(base_, c, slot_);
+    for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
+      const std::uint32_t k = entry_index(r.value);
+      const std::uint64_t request_id = entry_request_id(r.value);
+      if (k >= limits.max_active_requests_per_client) continue;  // garbage from a peer
+      ResponseChannelHead* head =
+          layout_->response_head(layout_->response_channel(base_, slot_, c, k));
+      // Withdrawn: the client went away, or the entry was evicted.
+      if (load(head->open_request_id) != request_id) continue;
+      ClientChannel* channel = layout_->client_channel(base_, c, k);
+      const bool same_request = load(channel->request_id) == request_id;
+      const bool listening = same_request && load(channel->pending_alive) != 0;
+      const std::uint32_t chunk = load(channel->chunk);
+      if (!same_request || chunk >= layout_->request_chunks_per_client() ||
+          (!listening && !limits.enable_fire_and_forget_requests)) {
+        std::uint64_t expected = request_id;
+        compare_exchange(head->open_request_id, expected, std::uint64_t{0});
+        continue;
+      }
+      next_client_ = c + 1;
+      return Active{c, k, request_id, make_port_id(c, load(layout_->client(base_, c)->generation)),
+                    view_of(layout_->request_chunk(base_, c, chunk), layout_->request_shape())};
+    }
+  }
+  return std::nullopt;
+}
+
+bool ServerCore::has_requests() const noexcept {
+  for (std::uint32_t c = 0; c < layout_->limits().max_clients; ++c) {
+    if (!layout_->request_queue(base_, c, slot_).empty()) return true;
+  }
+  return false;
+}
+
+ChunkView ServerCore::response_view(const Active& active, std::uint32_t chunk) const noexcept {
+  return view_of(layout_->response_chunk(base_, slot_, active.client, active.channel, chunk),
+                 layout_->response_shape());
+}
+
+ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
+  std::uint32_t& loaned =
+      loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
+              active.channel];
+  if (loaned >= max_loaned_per_request_) {
+    throw Error(Errc::exceeds_max_loans,
+                "floe: the active request has max_loaned_responses_per_request = " +
+                    std::to_string(max_loaned_per_request_) + " responses loaned already");
+  }
+  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  for (std::uint32_t i = 0; i < layout_->response_chunks_per_channel(); ++i) {
+    auto expected = static_cast<std::uint32_t>(ResponseChunkState::free);
+    if (compare_exchange(*layout_->response_chunk_state(channel, i), expected,
+                         static_cast<std::uint32_t>(ResponseChunkState::loaned))) {
+      ++loaned;
+      chunk = i;
+      return response_view(active, i);
+    }
+  }
+  throw Error(Errc::exceeds_max_loans,
+              "floe: every response chunk of this request is queued or held by the client");
+}
+
+void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcept {
+  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  store(*layout_->response_chunk_state(channel, chunk),
+        static_cast<std::uint32_t>(ResponseChunkState::free));
+  --loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
+            active.channel];
+}
+
+bool ServerCore::client_listens(const Active& active) const noexcept {
+  const ClientChannel* channel = layout_->client_channel(base_, active.client, active.channel);
+  return load(layout_->client(base_, active.client)->state) == kActive &&
+         load(const_cast<std::uint32_t&>(channel->pending_alive)) != 0 &&
+         load(const_cast<std::uint64_t&>(channel->request_id)) == active.request_id;
+}
+
+bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
+  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  std::uint32_t* state = layout_->response_chunk_state(channel, chunk);
+  const ResponseHeader header{id_, active.request_id};
+  std::memcpy(response_view(active, chunk).header, &header, sizeof header);
+  --loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
+            active.channel];
+  const auto queued = static_cast<std::uint32_t>(ResponseChunkState::queued);
+  const auto free = static_cast<std::uint32_t>(ResponseChunkState::free);
+  if (!client_listens(active)) {
+    store(*state, free);
+    return false;
+  }
+  store(*state, queued);
+  const std::uint64_t entry = pack_entry(active.request_id, chunk);
+  IndexQueue queue = layout_->response_queue(channel);
+  QueueStatus status = queue.push(entry);
+  if (status == QueueStatus::full && layout_->limits().enable_safe_overflow_for_responses) {
+    const QueueResult result = queue.push_overwriting(entry);
+    if (result.evicted && entry_index(result.value) < layout_->response_chunks_per_channel()) {
+      std::uint32_t expected = queued;
+      compare_exchange(*layout_->response_chunk_state(channel, entry_index(result.value)), expected,
+                       free);
+    }
+    status = result.status;
+  } else if (status == QueueStatus::full && backpressure_ == Backpressure::block) {
+    // Waits for the client to make room; gives up once it stops listening or dies.
+    for (std::uint32_t spins = 1; status == QueueStatus::full; ++spins) {
+      std::this_thread::yield();
+      if (!client_listens(active)) break;
+      if (spins % 4096 == 0 &&
+          !segment_->is_port_owner_alive(*layout_->client(base_, active.client))) {
+        break;
+      }
+      status = queue.push(entry);
+    }
+  }
+  if (status != QueueStatus::ok) {
+    std::uint32_t expected = queued;
+    compare_exchange(*state, expected, free);
+    return false;
+  }
+  return true;
+}
+
+bool ServerCore::is_connected(const Active& active) const noexcept {
+  if (!client_listens(active)) return false;
+  if (segment_->is_port_owner_alive(*layout_->client(base_, active.client))) return true;
+  segment_->reclaim_dead_nodes();
+  return false;
+}
+
+void ServerCore::drain_stale(const Active& active) noexcept {
+  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  IndexQueue queue = layout_->response_queue(channel);
+  for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
+    if (entry_index(r.value) >= layout_->response_chunks_per_channel()) continue;
+    std::uint32_t expected = static_cast<std::uint32_t>(ResponseChunkState::queued);
+    compare_exchange(*layout_->response_chunk_state(channel, entry_index(r.value)), expected,
+                     static_cast<std::uint32_t>(ResponseChunkState::free));
+  }
+}
+
+void ServerCore::end(const Active& active) noexcept {
+  // Nobody will read what is still queued: give the chunks back before the channel can be
+  // reused (it cannot while this request is open, so no newer response is in the queue).
+  if (!client_listens(active)) drain_stale(active);
+  ResponseChannelHead* head = layout_->response_head(
+      layout_->response_channel(base_, slot_, active.client, active.channel));
+  std::uint64_t expected = active.request_id;
+  compare_exchange(head->open_request_id, expected, std::uint64_t{0});
+}
+
+}  // namespace floe::detail

@@ -1,0 +1,131 @@
+#include "registry/layout.hpp"
+
+#include <algorithm>
+
+namespace floe::detail {
+namespace {
+
+/// Arithmetic on sizes that a hostile header may have chosen: every step checks for overflow.
+class CheckedSize {
+ public:
+  explicit CheckedSize(std::uint64_t value = 0) : value_(value) {}
+  CheckedSize& add(std::uint64_t v) {
+    ok_ = ok_ && !__builtin_add_overflow(value_, v, &value_);
+    return *this;
+  }
+  CheckedSize& multiply(std::uint64_t v) {
+    ok_ = ok_ && !__builtin_mul_overflow(value_, v, &value_);
+    return *this;
+  }
+  CheckedSize& align(std::uint64_t alignment) {
+    const std::uint64_t rest = value_ % alignment;
+    if (rest != 0) add(alignment - rest);
+    return *this;
+  }
+  bool ok() const { return ok_; }
+  std::uint64_t value() const { return value_; }
+
+ private:
+  std::uint64_t value_;
+  bool ok_ = true;
+};
+
+bool is_power_of_two(std::uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+std::optional<ChunkShape> shape_of(std::uint64_t header_size, const StoredType& user_header,
+                                   const StoredType& payload) {
+  for (const StoredType* t : {&user_header, &payload}) {
+    if (!is_power_of_two(t->alignment) || t->alignment > 4096 || t->size > (1ull << 32)) {
+      return std::nullopt;
+    }
+  }
+  ChunkShape shape;
+  CheckedSize at(header_size);
+  at.align(user_header.alignment);
+  shape.user_header_offset = at.value();
+  at.add(user_header.size).align(payload.alignment);
+  shape.payload_offset = at.value();
+  // Chunks start on cache lines so two chunks never share one between writers.
+  at.add(payload.size)
+      .align(std::max<std::uint64_t>({64, user_header.alignment, payload.alignment}));
+  shape.stride = at.value();
+  if (!at.ok()) return std::nullopt;
+  return shape;
+}
+
+}  // namespace
+
+std::optional<SegmentLayout> SegmentLayout::compute(
+    const StoredLimits& limits, const StoredType& request, const StoredType& response,
+    const StoredType& request_user_header, const StoredType& response_user_header) noexcept {
+  const auto in = [](std::uint32_t v, std::uint32_t max) { return v >= 1 && v <= max; };
+  if (!in(limits.max_clients, 4096) || !in(limits.max_servers, kMaxServers) ||
+      !in(limits.max_nodes, 4096) || !in(limits.max_active_requests_per_client, 4096) ||
+      !in(limits.max_loaned_requests, 4096) || !in(limits.max_response_buffer_size, 16384) ||
+      !in(limits.max_borrowed_responses_per_pending_response, 16384) ||
+      !in(limits.max_loaned_responses_per_request, 16384)) {
+    return std::nullopt;
+  }
+  SegmentLayout l;
+  l.limits_ = limits;
+  l.request_chunks_ = limits.max_loaned_requests + limits.max_active_requests_per_client;
+  l.response_chunks_ = limits.max_response_buffer_size +
+                       limits.max_borrowed_responses_per_pending_response +
+                       limits.max_loaned_responses_per_request;
+  if (l.request_chunks_ > 0xffff || l.response_chunks_ > 0xffff) return std::nullopt;
+
+  auto request_shape = shape_of(sizeof(RequestHeader), request_user_header, request);
+  auto response_shape = shape_of(sizeof(ResponseHeader), response_user_header, response);
+  if (!request_shape || !response_shape) return std::nullopt;
+  l.request_shape_ = *request_shape;
+  l.response_shape_ = *response_shape;
+
+  const std::uint64_t clients = limits.max_clients;
+  const std::uint64_t servers = limits.max_servers;
+  const std::uint64_t active = limits.max_active_requests_per_client;
+
+  CheckedSize at(sizeof(ServiceHeader));
+  at.align(64);
+  l.nodes_ = at.value();
+  at.add(sizeof(NodeRecord) * std::uint64_t{limits.max_nodes});
+  l.clients_ = at.value();
+  at.add(sizeof(PortRecord) * clients);
+  l.servers_ = at.value();
+  at.add(sizeof(PortRecord) * servers);
+  l.client_channels_ = at.value();
+  at.add(CheckedSize(sizeof(ClientChannel)).multiply(clients).multiply(active).value());
+  l.request_chunk_states_ = at.value();
+  at.add(CheckedSize(4).multiply(clients).multiply(l.request_chunks_).value()).align(64);
+
+  l.request_queue_stride_ =
+      CheckedSize(8).multiply(active).add(sizeof(QueueControl)).align(64).value();
+  l.request_queues_ = at.value();
+  at.add(CheckedSize(l.request_queue_stride_).multiply(clients).multiply(servers).value());
+
+  l.response_states_offset_ =
+      sizeof(ResponseChannelHead) + sizeof(QueueControl) + 8ull * limits.max_response_buffer_size;
+  l.response_channel_stride_ =
+      CheckedSize(l.response_states_offset_).add(4ull * l.response_chunks_).align(64).value();
+  const CheckedSize channels = CheckedSize(servers).multiply(clients).multiply(active);
+  l.response_channels_ = at.value();
+  at.add(CheckedSize(l.response_channel_stride_).multiply(channels.value()).value()).align(4096);
+
+  l.request_chunks_offset_ = at.value();
+  at.add(CheckedSize(l.request_shape_.stride).multiply(clients).multiply(l.request_chunks_).value())
+      .align(4096);
+  l.response_chunks_offset_ = at.value();
+  const CheckedSize response_bytes =
+      CheckedSize(l.response_shape_.stride).multiply(channels.value()).multiply(l.response_chunks_);
+  at.add(response_bytes.value()).align(4096);
+  l.total_size_ = at.value();
+
+  // A segment larger than 64 GiB is a mistake in the limits (or a hostile header).
+  if (!at.ok() || !channels.ok() || !response_bytes.ok() || l.total_size_ > (64ull << 30)) {
+    return std::nullopt;
+  }
+  return l;
+}
+
+}  // namespace floe::detail

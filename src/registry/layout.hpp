@@ -1,0 +1,227 @@
+#pragma once
+// The layout of a request-response service's shared-memory segment. Every offset is computed
+// from the limits by each process on its own; nothing but atomics, indices and payload bytes is
+// ever read back from shared memory, so a peer cannot point us outside the segment.
+//
+//   ServiceHeader          static record: written once by the creator, then read-only
+//   NodeRecord[nodes]      processes that hold the service open
+//   PortRecord[clients]    client slots        PortRecord[servers] server slots
+//   ClientChannel[clients][active]             one per request a client may have open
+//   u32 request_chunk_state[clients][R]        R = loaned requests + active requests
+//   RequestQueue[clients][servers]             client -> server, `active` entries
+//   ResponseChannel[servers][clients][active]  server -> client, one per open request
+//   request chunks[clients][R]   response chunks[servers][clients][active][P]
+//                                P = response buffer + borrowed + loaned responses
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+#include "floe/config.hpp"
+#include "floe/header.hpp"
+#include "floe/shm_compatible.hpp"
+#include "shm/index_queue.hpp"
+
+namespace floe::detail {
+
+inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kMaxTypeNameLength = 255;
+inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
+
+enum class SegmentState : std::uint32_t { initializing = 0, ready = 1, removed = 2 };
+
+struct StoredType {
+  char name[kMaxTypeNameLength + 1];
+  std::uint64_t size;
+  std::uint64_t alignment;
+};
+
+struct StoredLimits {
+  std::uint32_t max_clients;
+  std::uint32_t max_servers;
+  std::uint32_t max_nodes;
+  std::uint32_t max_active_requests_per_client;
+  std::uint32_t max_loaned_requests;
+  std::uint32_t max_response_buffer_size;
+  std::uint32_t max_borrowed_responses_per_pending_response;
+  std::uint32_t max_loaned_responses_per_request;
+  std::uint8_t enable_fire_and_forget_requests;
+  std::uint8_t enable_safe_overflow_for_requests;
+  std::uint8_t enable_safe_overflow_for_responses;
+  std::uint8_t reserved[5];
+};
+
+struct ServiceHeader {
+  std::uint64_t magic;
+  std::uint32_t layout_version;
+  std::uint32_t state;  // SegmentState
+  std::uint64_t segment_size;
+  std::uint32_t name_length;
+  char name[256];
+  StoredType request;
+  StoredType response;
+  StoredType request_user_header;
+  StoredType response_user_header;
+  StoredLimits limits;
+};
+static_assert(std::is_trivially_copyable_v<ServiceHeader>);
+
+enum class SlotState : std::uint32_t { free = 0, active = 1 };
+
+struct alignas(64) NodeRecord {
+  std::uint32_t state;  // SlotState
+  std::uint32_t reserved;
+  std::uint64_t pid;
+  std::uint64_t start_time;
+};
+static_assert(sizeof(NodeRecord) == 64 && std::is_trivially_copyable_v<NodeRecord>);
+
+struct alignas(64) PortRecord {
+  std::uint32_t state;       // SlotState
+  std::uint32_t generation;  // counts up each time the slot is taken
+  std::uint32_t node;        // index of the owning NodeRecord
+  std::uint32_t reserved;
+  std::uint64_t next_request_id;  // clients: never reset, so request ids never repeat in a slot
+};
+static_assert(sizeof(PortRecord) == 64 && std::is_trivially_copyable_v<PortRecord>);
+
+/// A client's request: which chunk holds it, and whether its PendingResponse still exists.
+/// The channel may be reused once nobody holds it: no PendingResponse and no server with the
+/// request open (ResponseChannel::open_request_id).
+struct alignas(16) ClientChannel {
+  std::uint64_t request_id;  // 0 when never used
+  std::uint32_t pending_alive;
+  std::uint32_t chunk;
+};
+static_assert(sizeof(ClientChannel) == 16 && std::is_trivially_copyable_v<ClientChannel>);
+
+enum class RequestChunkState : std::uint32_t { free = 0, loaned = 1, bound = 2 };
+enum class ResponseChunkState : std::uint32_t { free = 0, loaned = 1, queued = 2, borrowed = 3 };
+
+/// Set by the client to the request id when it delivers the request to this server, cleared by
+/// the server when it ends the stream (drops the ActiveRequest) or discards the request.
+struct alignas(64) ResponseChannelHead {
+  std::uint64_t open_request_id;
+  std::uint8_t padding[56];
+};
+
+/// Entries of the request queue: request id << 16 | channel index.
+/// Entries of a response queue: request id << 16 | chunk index.
+inline constexpr std::uint64_t pack_entry(std::uint64_t request_id, std::uint32_t index) noexcept {
+  return (request_id << 16) | (index & 0xffffu);
+}
+inline constexpr std::uint64_t entry_request_id(std::uint64_t entry) noexcept {
+  return entry >> 16;
+}
+inline constexpr std::uint32_t entry_index(std::uint64_t entry) noexcept {
+  return static_cast<std::uint32_t>(entry & 0xffffu);
+}
+
+inline constexpr ClientId make_port_id(std::uint32_t slot, std::uint32_t generation) noexcept {
+  return (std::uint64_t{generation} << 32) | slot;
+}
+
+/// Where header, user header and payload lie in one chunk.
+struct ChunkShape {
+  std::uint64_t user_header_offset = 0;
+  std::uint64_t payload_offset = 0;
+  std::uint64_t stride = 0;
+};
+
+struct ServiceTypes {
+  TypeInfo request;
+  TypeInfo response;
+  TypeInfo request_user_header;
+  TypeInfo response_user_header;
+};
+
+class SegmentLayout {
+ public:
+  /// std::nullopt when the limits or types are out of range (also for a hostile header).
+  static std::optional<SegmentLayout> compute(const StoredLimits& limits, const StoredType& request,
+                                              const StoredType& response,
+                                              const StoredType& request_user_header,
+                                              const StoredType& response_user_header) noexcept;
+
+  const StoredLimits& limits() const noexcept { return limits_; }
+  std::uint64_t total_size() const noexcept { return total_size_; }
+  std::uint32_t request_chunks_per_client() const noexcept { return request_chunks_; }
+  std::uint32_t response_chunks_per_channel() const noexcept { return response_chunks_; }
+  const ChunkShape& request_shape() const noexcept { return request_shape_; }
+  const ChunkShape& response_shape() const noexcept { return response_shape_; }
+
+  // Accessors. Every index is checked by the caller against the limits, never taken from
+  // shared memory unchecked.
+  ServiceHeader* header(std::byte* base) const noexcept {
+    return reinterpret_cast<ServiceHeader*>(base);
+  }
+  NodeRecord* node(std::byte* base, std::uint32_t n) const noexcept {
+    return reinterpret_cast<NodeRecord*>(base + nodes_) + n;
+  }
+  PortRecord* client(std::byte* base, std::uint32_t c) const noexcept {
+    return reinterpret_cast<PortRecord*>(base + clients_) + c;
+  }
+  PortRecord* server(std::byte* base, std::uint32_t s) const noexcept {
+    return reinterpret_cast<PortRecord*>(base + servers_) + s;
+  }
+  ClientChannel* client_channel(std::byte* base, std::uint32_t c, std::uint32_t k) const noexcept {
+    return reinterpret_cast<ClientChannel*>(base + client_channels_) +
+           (std::uint64_t{c} * limits_.max_active_requests_per_client + k);
+  }
+  std::uint32_t* request_chunk_state(std::byte* base, std::uint32_t c,
+                                     std::uint32_t i) const noexcept {
+    return reinterpret_cast<std::uint32_t*>(base + request_chunk_states_) +
+           (std::uint64_t{c} * request_chunks_ + i);
+  }
+  IndexQueue request_queue(std::byte* base, std::uint32_t c, std::uint32_t s) const noexcept {
+    std::byte* at = base + request_queues_ +
+                    (std::uint64_t{c} * limits_.max_servers + s) * request_queue_stride_;
+    return IndexQueue(reinterpret_cast<QueueControl*>(at),
+                      reinterpret_cast<std::uint64_t*>(at + sizeof(QueueControl)),
+                      limits_.max_active_requests_per_client);
+  }
+  std::byte* response_channel(std::byte* base, std::uint32_t s, std::uint32_t c,
+                              std::uint32_t k) const noexcept {
+    const std::uint64_t index =
+        (std::uint64_t{s} * limits_.max_clients + c) * limits_.max_active_requests_per_client + k;
+    return base + response_channels_ + index * response_channel_stride_;
+  }
+  ResponseChannelHead* response_head(std::byte* channel) const noexcept {
+    return reinterpret_cast<ResponseChannelHead*>(channel);
+  }
+  IndexQueue response_queue(std::byte* channel) const noexcept {
+    std::byte* at = channel + sizeof(ResponseChannelHead);
+    return IndexQueue(reinterpret_cast<QueueControl*>(at),
+                      reinterpret_cast<std::uint64_t*>(at + sizeof(QueueControl)),
+                      limits_.max_response_buffer_size);
+  }
+  std::uint32_t* response_chunk_state(std::byte* channel, std::uint32_t i) const noexcept {
+    return reinterpret_cast<std::uint32_t*>(channel + response_states_offset_) + i;
+  }
+  std::byte* request_chunk(std::byte* base, std::uint32_t c, std::uint32_t i) const noexcept {
+    return base + request_chunks_offset_ +
+           (std::uint64_t{c} * request_chunks_ + i) * request_shape_.stride;
+  }
+  std::byte* response_chunk(std::byte* base, std::uint32_t s, std::uint32_t c, std::uint32_t k,
+                            std::uint32_t i) const noexcept {
+    const std::uint64_t channel =
+        (std::uint64_t{s} * limits_.max_clients + c) * limits_.max_active_requests_per_client + k;
+    return base + response_chunks_offset_ +
+           (channel * response_chunks_ + i) * response_shape_.stride;
+  }
+
+ private:
+  StoredLimits limits_{};
+  std::uint32_t request_chunks_ = 0;
+  std::uint32_t response_chunks_ = 0;
+  ChunkShape request_shape_;
+  ChunkShape response_shape_;
+  std::uint64_t nodes_ = 0, clients_ = 0, servers_ = 0, client_channels_ = 0;
+  std::uint64_t request_chunk_states_ = 0, request_queues_ = 0, request_queue_stride_ = 0;
+  std::uint64_t response_channels_ = 0, response_channel_stride_ = 0, response_states_offset_ = 0;
+  std::uint64_t request_chunks_offset_ = 0, response_chunks_offset_ = 0, total_size_ = 0;
+};
+
+}  // namespace floe::detail

@@ -1,0 +1,46 @@
+#include "registry/names.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace floe::detail {
+
+bool is_valid_domain(std::string_view domain) noexcept {
+  if (domain.empty() || domain.size() > 64) return false;
+  for (char c : domain) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_valid_service_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 255) return false;
+  if (name.front() == '/' || name.back() == '/') return false;
+  char previous = '\0';
+  for (char c : name) {
+    if (c <= ' ' || c > '~') return false;
+    if (c == '/' && previous == '/') return false;
+    previous = c;
+  }
+  return true;
+}
+
+std::string domain_object_prefix(std::string_view domain) {
+  return "floe." + std::string(domain) + ".";
+}
+
+std::string service_object_name(std::string_view domain, std::string_view service_name) {
+  // FNV-1a, 64 bit: stable across builds and processes, which std::hash is not.
+  std::uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : service_name) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return "/" + domain_object_prefix(domain) + hex;
+}
+
+}  // namespace floe::detail

@@ -1,0 +1,22 @@
+#pragma once
+// Which names are allowed, and how a service name becomes a shared-memory object name.
+
+#include <string>
+#include <string_view>
+
+namespace floe::detail {
+
+/// 1 to 64 of [A-Za-z0-9_-]: a domain becomes part of file names under /dev/shm.
+bool is_valid_domain(std::string_view domain) noexcept;
+
+/// '/'-separated non-empty segments of printable ASCII without spaces, at most 255 characters.
+bool is_valid_service_name(std::string_view name) noexcept;
+
+/// The shared-memory object of a service. Service names may be longer than a file name may be,
+/// so the object is named by a hash of it; the full name is kept inside the object and checked.
+std::string service_object_name(std::string_view domain, std::string_view service_name);
+
+/// The prefix every object of a domain starts with (without the leading '/').
+std::string domain_object_prefix(std::string_view domain);
+
+}  // namespace floe::detail

@@ -1,0 +1,619 @@
+#include "registry/service_segment.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "floe/error.hpp"
+#include "registry/names.hpp"
+#include "shm/atomics.hpp"
+
+namespace floe::detail {
+namespace {
+
+constexpr const char* kShmDirectory = "/dev/shm";
+constexpr std::uint32_t kNoChunk = 0xffffffffu;
+
+StoredType to_stored(const TypeInfo& type, const char* role) {
+  if (type.name.size() > kMaxTypeNameLength) {
+    throw Error(Errc::invalid_name, std::string("floe: the ") + role +
+                                        " type name is longer than 255 characters; give the type "
+                                        "a floe_type_name");
+  }
+  StoredType stored{};
+  std::memcpy(stored.name, type.name.data(), type.name.size());
+  stored.size = type.size;
+  stored.alignment = type.alignment;
+  return stored;
+}
+
+StoredLimits to_stored(const RequestResponseLimits& l) {
+  StoredLimits s{};
+  s.max_clients = l.max_clients;
+  s.max_servers = l.max_servers;
+  s.max_nodes = l.max_nodes;
+  s.max_active_requests_per_client = l.max_active_requests_per_client;
+  s.max_loaned_requests = l.max_loaned_requests;
+  s.max_response_buffer_size = l.max_response_buffer_size;
+  s.max_borrowed_responses_per_pending_response = l.max_borrowed_responses_per_pending_response;
+  s.max_loaned_responses_per_request = l.max_loaned_responses_per_request;
+  s.enable_fire_and_forget_requests = l.enable_fire_and_forget_requests;
+  s.enable_safe_overflow_for_requests = l.enable_safe_overflow_for_requests;
+  s.enable_safe_overflow_for_responses = l.enable_safe_overflow_for_responses;
+  return s;
+}
+
+bool same_type(const StoredType& a, const StoredType& b) {
+  return std::strncmp(a.name, b.name, sizeof a.name) == 0 && a.size == b.size &&
+         a.alignment == b.alignment;
+}
+
+std::string describe(const StoredType& t) {
+  if (t.size == 0) return "none";
+  return std::string(t.name, strnlen(t.name, sizeof t.name)) + " (size " + std::to_string(t.size) +
+         ", alignment " + std::to_string(t.alignment) + ")";
+}
+
+struct WantedService {
+  std::string object_name;
+  StoredType request, response, request_user_header, response_user_header;
+  StoredLimits limits;
+};
+
+void check_types(const ServiceHeader& h, const WantedService& w, const std::string& service) {
+  const std::pair<const StoredType*, const StoredType*> pairs[] = {
+      {&h.request, &w.request},
+      {&h.response, &w.response},
+      {&h.request_user_header, &w.request_user_header},
+      {&h.response_user_header, &w.response_user_header}};
+  const char* roles[] = {"request", "response", "request user header", "response user header"};
+  for (int i = 0; i < 4; ++i) {
+    if (!same_type(*pairs[i].first, *pairs[i].second)) {
+      throw Error(Errc::incompatible_types, "floe: service '" + service + "' has " + roles[i] +
+                                                " type " + describe(*pairs[i].first) + ", not " +
+                                                describe(*pairs[i].second));
+    }
+  }
+}
+
+void check_limits(const StoredLimits& have, const StoredLimits& want, std::uint32_t asked,
+                  const std::string& service) {
+  struct Limit {
+    const char* name;
+    std::uint32_t have, want;
+    bool is_flag;
+  };
+  const Limit limits[] = {
+      {"max_clients", have.max_clients, want.max_clients, false},
+      {"max_servers", have.max_servers, want.max_servers, false},
+      {"max_nodes", have.max_nodes, want.max_nodes, false},
+      {"max_active_requests_per_client", have.max_active_requests_per_client,
+       want.max_active_requests_per_client, false},
+      {"max_loaned_requests", have.max_loaned_requests, want.max_loaned_requests, false},
+      {"max_response_buffer_size", have.max_response_buffer_size, want.max_response_buffer_size,
+       false},
+      {"max_borrowed_responses_per_pending_response",
+       have.max_borrowed_responses_per_pending_response,
+       want.max_borrowed_responses_per_pending_response, false},
+      {"max_loaned_responses_per_request", have.max_loaned_responses_per_request,
+       want.max_loaned_responses_per_request, false},
+      {"enable_fire_and_forget_requests", have.enable_fire_and_forget_requests,
+       want.enable_fire_and_forget_requests, true},
+      {"enable_safe_overflow_for_requests", have.enable_safe_overflow_for_requests,
+       want.enable_safe_overflow_for_requests, true},
+      {"enable_safe_overflow_for_responses", have.enable_safe_overflow_for_responses,
+       want.enable_safe_overflow_for_responses, true},
+  };
+  for (std::uint32_t i = 0; i < std::size(limits); ++i) {
+    if ((asked & (1u << i)) == 0) continue;
+    const Limit& l = limits[i];
+    const bool ok = l.is_flag ? l.have == l.want : l.want <= l.have;
+    if (!ok) {
+      throw Error(Errc::incompatible_limits, "floe: service '" + service + "' was created with " +
+                                                 l.name + " = " + std::to_string(l.have) +
+                                                 ", which does not satisfy the requested " +
+                                                 std::to_string(l.want));
+    }
+  }
+}
+
+std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
+  return SegmentLayout::compute(h.limits, h.request, h.response, h.request_user_header,
+                                h.response_user_header);
+}
+
+ProcessIdentity identity_of(const NodeRecord& n) {
+  return ProcessIdentity{load(const_cast<std::uint64_t&>(n.pid)),
+                         load(const_cast<std::uint64_t&>(n.start_time))};
+}
+
+/// A creator that died between creating its temporary object and publishing it leaves the
+/// temporary behind; the next creator of the same service removes it.
+void remove_dead_temporaries(const std::string& object_name) {
+  const std::string prefix = object_name.substr(1) + ".tmp.";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(kShmDirectory, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix, 0) != 0) continue;
+    ProcessIdentity owner{};
+    if (std::sscanf(file.c_str() + prefix.size(), "%lu.%lu", &owner.pid, &owner.start_time) != 2) {
+      continue;
+    }
+    if (!is_alive(owner)) SharedMemoryObject::unlink("/" + file);
+  }
+}
+
+std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
+                                const ProcessIdentity& self) {
+  for (std::uint32_t n = 0; n < layout.limits().max_nodes; ++n) {
+    NodeRecord* record = layout.node(base, n);
+    if (load(record->state) == static_cast<std::uint32_t>(SlotState::free)) {
+      store(record->pid, self.pid);
+      store(record->start_time, self.start_time);
+      store(record->state, static_cast<std::uint32_t>(SlotState::active));
+      return n;
+    }
+  }
+  return kNoChunk;
+}
+
+}  // namespace
+
+bool is_channel_held_by_server(std::byte* base, const SegmentLayout& layout, std::uint32_t client,
+                               std::uint32_t channel, std::uint64_t request_id) noexcept {
+  if (request_id == 0) return false;
+  for (std::uint32_t s = 0; s < layout.limits().max_servers; ++s) {
+    if (load(layout.server(base, s)->state) != static_cast<std::uint32_t>(SlotState::active)) {
+      continue;
+    }
+    ResponseChannelHead* head =
+        layout.response_head(layout.response_channel(base, s, client, channel));
+    if (load(head->open_request_id) == request_id) return true;
+  }
+  return false;
+}
+
+void collect_client_channels(std::byte* base, const SegmentLayout& layout,
+                             std::uint32_t client) noexcept {
+  const std::uint32_t chunks = layout.request_chunks_per_client();
+  for (std::uint32_t k = 0; k < layout.limits().max_active_requests_per_client; ++k) {
+    ClientChannel* channel = layout.client_channel(base, client, k);
+    const std::uint32_t chunk = load(channel->chunk);
+    if (chunk >= chunks || load(channel->pending_alive) != 0) continue;
+    if (is_channel_held_by_server(base, layout, client, k, load(channel->request_id))) continue;
+    store(channel->chunk, kNoChunk);
+    auto expected = static_cast<std::uint32_t>(RequestChunkState::bound);
+    compare_exchange(*layout.request_chunk_state(base, client, chunk), expected,
+                     static_cast<std::uint32_t>(RequestChunkState::free));
+  }
+}
+
+std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, const ServiceSpec& spec,
+                                                     OpenMode mode) {
+  if (!is_valid_service_name(spec.name)) {
+    throw Error(Errc::invalid_name,
+                "floe: invalid service name '" + spec.name +
+                    "': want 1 to 255 printable characters in '/'-separated non-empty parts");
+  }
+  if (!is_valid_domain(node.config.domain)) {
+    throw Error(Errc::invalid_config, "floe: invalid domain '" + node.config.domain + "'");
+  }
+  WantedService wanted{service_object_name(node.config.domain, spec.name),
+                       to_stored(spec.request, "request"),
+                       to_stored(spec.response, "response"),
+                       to_stored(spec.request_user_header, "request user header"),
+                       to_stored(spec.response_user_header, "response user header"),
+                       to_stored(spec.limits)};
+  const ProcessIdentity self = current_process();
+
+  auto create = [&]() -> std::shared_ptr<ServiceSegment> {
+    auto layout = SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
+                                         wanted.request_user_header, wanted.response_user_header);
+    if (!layout) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: the limits of service '" + spec.name + "' are out of range");
+    }
+    remove_dead_temporaries(wanted.object_name);
+    // The segment is built under a temporary name and published with link(2), which fails if
+    // the name exists: nobody can ever open a half-initialized service.
+    static std::atomic<unsigned> counter{0};
+    const std::string temporary = wanted.object_name + ".tmp." + std::to_string(self.pid) + "." +
+                                  std::to_string(self.start_time) + "." +
+                                  std::to_string(counter.fetch_add(1));
+    auto object = SharedMemoryObject::create_exclusive(temporary, 0600);
+    if (!object) throw Error(Errc::corrupted, "floe: temporary object " + temporary + " exists");
+    struct TemporaryName {
+      const std::string& name;
+      ~TemporaryName() { SharedMemoryObject::unlink(name); }
+    } remove_temporary{temporary};
+
+    object->resize(layout->total_size());
+    Mapping mapping(object->fd(), layout->total_size());
+    ServiceHeader* header = layout->header(mapping.data());
+    header->magic = kSegmentMagic;
+    header->layout_version = kLayoutVersion;
+    header->segment_size = layout->total_size();
+    header->name_length = static_cast<std::uint32_t>(spec.name.size());
+    std::memcpy(header->name, spec.name.data(), spec.name.size());
+    header->request = wanted.request;
+    header->response = wanted.response;
+    header->request_user_header = wanted.request_user_header;
+    header->response_user_header = wanted.response_user_header;
+    header->limits = wanted.limits;
+    for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
+      for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
+        layout->client_channel(mapping.data(), c, k)->chunk = kNoChunk;
+      }
+      store(layout->client(mapping.data(), c)->next_request_id, std::uint64_t{1});
+    }
+    const std::uint32_t node_index = claim_node_record(mapping.data(), *layout, self);
+    store(header->state, static_cast<std::uint32_t>(SegmentState::ready));
+
+    const std::string from = std::string(kShmDirectory) + temporary;
+    const std::string to = std::string(kShmDirectory) + wanted.object_name;
+    if (::link(from.c_str(), to.c_str()) != 0) {
+      if (errno == EEXIST) return nullptr;
+      throw std::system_error(errno, std::generic_category(), "link(" + to + ")");
+    }
+    auto published = SharedMemoryObject::open_existing(wanted.object_name);
+    if (!published) return nullptr;  // removed at once by someone who found no live node
+    return std::make_shared<ServiceSegment>(Passkey{}, std::move(*published), std::move(mapping),
+                                            *layout, spec.name, node_index);
+  };
+
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    if (mode != OpenMode::open) {
+      if (auto created = create()) return created;
+    }
+    auto object = SharedMemoryObject::open_existing(wanted.object_name);
+    if (!object) {
+      if (mode == OpenMode::open) {
+        throw Error(Errc::service_does_not_exist,
+                    "floe: service '" + spec.name + "' does not exist");
+      }
+      continue;
+    }
+    ExclusiveLock lock(object->fd());
+    const std::size_t size = object->size();
+    if (size < sizeof(ServiceHeader)) {
+      throw Error(Errc::corrupted, "floe: " + wanted.object_name + " is too small to be a service");
+    }
+    Mapping mapping(object->fd(), size);
+    ServiceHeader header;
+    std::memcpy(&header, mapping.data(), sizeof header);
+    const auto state = load(reinterpret_cast<ServiceHeader*>(mapping.data())->state);
+    if (state == static_cast<std::uint32_t>(SegmentState::removed)) continue;
+    auto layout = layout_of(header);
+    if (header.magic != kSegmentMagic || header.layout_version != kLayoutVersion ||
+        state != static_cast<std::uint32_t>(SegmentState::ready) || !layout ||
+        layout->total_size() != size || header.segment_size != size) {
+      throw Error(Errc::corrupted, "floe: " + wanted.object_name +
+                                       " is not a floe service of this version, or is damaged");
+    }
+    if (header.name_length != spec.name.size() ||
+        std::memcmp(header.name, spec.name.data(), spec.name.size()) != 0) {
+      throw Error(Errc::corrupted, "floe: " + wanted.object_name + " holds another service");
+    }
+    auto segment = std::make_shared<ServiceSegment>(
+        Passkey{}, std::move(*object), std::move(mapping), *layout, spec.name, kNoChunk);
+    segment->reclaim_dead_nodes_locked();
+    if (!segment->has_live_node_locked()) {
+      // Every process that used it died: what is left is stale, and is replaced.
+      store(reinterpret_cast<ServiceHeader*>(segment->base())->state,
+            static_cast<std::uint32_t>(SegmentState::removed));
+      SharedMemoryObject::unlink(wanted.object_name);
+      if (mode == OpenMode::open) {
+        throw Error(Errc::service_does_not_exist,
+                    "floe: service '" + spec.name +
+                        "' does not exist (a stale segment of dead processes was removed)");
+      }
+      continue;
+    }
+    if (mode == OpenMode::create) {
+      throw Error(Errc::service_already_exists, "floe: service '" + spec.name + "' already exists");
+    }
+    check_types(header, wanted, spec.name);
+    check_limits(header.limits, wanted.limits, spec.explicitly_set, spec.name);
+    segment->node_index_ = claim_node_record(segment->base(), segment->layout_, self);
+    if (segment->node_index_ == kNoChunk) {
+      throw Error(Errc::exceeds_max_nodes, "floe: service '" + spec.name + "' has max_nodes = " +
+                                               std::to_string(header.limits.max_nodes) +
+                                               " nodes already");
+    }
+    return segment;
+  }
+  throw Error(Errc::corrupted,
+              "floe: service '" + spec.name + "' kept changing while it was being opened");
+}
+
+ServiceSegment::ServiceSegment(Passkey, SharedMemoryObject object, Mapping mapping,
+                               SegmentLayout layout, std::string service_name,
+                               std::uint32_t node_index)
+    : object_(std::move(object)),
+      mapping_(std::move(mapping)),
+      layout_(layout),
+      service_name_(std::move(service_name)),
+      node_index_(node_index),
+      self_(current_process()) {}
+
+ServiceSegment::~ServiceSegment() {
+  if (node_index_ == kNoChunk) return;  // never registered: open() failed
+  try {
+    ExclusiveLock lock(object_.fd());
+    store(layout_.node(base(), node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
+    reclaim_dead_nodes_locked();
+    if (!has_live_node_locked()) {
+      store(layout_.header(base())->state, static_cast<std::uint32_t>(SegmentState::removed));
+      SharedMemoryObject::unlink(object_.name());
+    }
+  } catch (...) {
+    // flock failing leaves the segment to the next process that opens it: it finds no live node.
+  }
+}
+
+bool ServiceSegment::has_live_node_locked() const noexcept {
+  for (std::uint32_t n = 0; n < limits().max_nodes; ++n) {
+    if (load(layout_.node(base(), n)->state) == static_cast<std::uint32_t>(SlotState::active)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ServiceSegment::is_port_owner_alive(const PortRecord& port) const noexcept {
+  const std::uint32_t node = load(const_cast<std::uint32_t&>(port.node));
+  if (node >= limits().max_nodes) return false;
+  const NodeRecord* record = layout_.node(base(), node);
+  if (load(const_cast<std::uint32_t&>(record->state)) !=
+      static_cast<std::uint32_t>(SlotState::active)) {
+    return false;
+  }
+  const ProcessIdentity owner = identity_of(*record);
+  return owner == self_ || is_alive(owner);
+}
+
+void ServiceSegment::reclaim_dead_nodes() noexcept {
+  try {
+    ExclusiveLock lock(object_.fd());
+    reclaim_dead_nodes_locked();
+  } catch (...) {
+  }
+}
+
+void ServiceSegment::reclaim_dead_nodes_locked() noexcept {
+  constexpr auto active = static_cast<std::uint32_t>(SlotState::active);
+  constexpr auto free = static_cast<std::uint32_t>(SlotState::free);
+  bool reclaimed = false;
+  for (std::uint32_t n = 0; n < limits().max_nodes; ++n) {
+    NodeRecord* record = layout_.node(base(), n);
+    if (load(record->state) != active) continue;
+    const ProcessIdentity owner = identity_of(*record);
+    if (owner == self_ || is_alive(owner)) continue;
+    for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
+      PortRecord* port = layout_.client(base(), c);
+      if (load(port->state) == active && load(port->node) == n) {
+        store(port->state, free);
+        reset_client_resources(c);
+      }
+    }
+    for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
+      PortRecord* port = layout_.server(base(), s);
+      if (load(port->state) == active && load(port->node) == n) {
+        store(port->state, free);
+        reset_server_resources(s);
+      }
+    }
+    store(record->state, free);
+    reclaimed = true;
+  }
+  if (reclaimed) collect_orphaned_channels();
+}
+
+void ServiceSegment::reset_client_resources(std::uint32_t client) noexcept {
+  const StoredLimits& l = limits();
+  std::byte* b = base();
+  for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
+    store(layout_.client_channel(b, client, k)->pending_alive, 0u);
+  }
+  if (!l.enable_fire_and_forget_requests) {
+    // Requests nobody will read the answers of are withdrawn from the servers.
+    for (std::uint32_t s = 0; s < l.max_servers; ++s) {
+      IndexQueue queue = layout_.request_queue(b, client, s);
+      for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
+        const std::uint32_t k = entry_index(r.value);
+        if (k >= l.max_active_requests_per_client) continue;
+        std::uint64_t id = entry_request_id(r.value);
+        compare_exchange(
+            layout_.response_head(layout_.response_channel(b, s, client, k))->open_request_id, id,
+            std::uint64_t{0});
+      }
+    }
+  }
+  for (std::uint32_t i = 0; i < layout_.request_chunks_per_client(); ++i) {
+    auto expected = static_cast<std::uint32_t>(RequestChunkState::loaned);
+    compare_exchange(*layout_.request_chunk_state(b, client, i), expected,
+                     static_cast<std::uint32_t>(RequestChunkState::free));
+  }
+  for (std::uint32_t s = 0; s < l.max_servers; ++s) {
+    for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
+      std::byte* channel = layout_.response_channel(b, s, client, k);
+      IndexQueue queue = layout_.response_queue(channel);
+      for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
+        const std::uint32_t i = entry_index(r.value);
+        if (i >= layout_.response_chunks_per_channel()) continue;
+        auto expected = static_cast<std::uint32_t>(ResponseChunkState::queued);
+        compare_exchange(*layout_.response_chunk_state(channel, i), expected,
+                         static_cast<std::uint32_t>(ResponseChunkState::free));
+      }
+      for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
+        auto expected = static_cast<std::uint32_t>(ResponseChunkState::borrowed);
+        compare_exchange(*layout_.response_chunk_state(channel, i), expected,
+                         static_cast<std::uint32_t>(ResponseChunkState::free));
+      }
+    }
+  }
+}
+
+void ServiceSegment::reset_server_resources(std::uint32_t server) noexcept {
+  const StoredLimits& l = limits();
+  std::byte* b = base();
+  for (std::uint32_t c = 0; c < l.max_clients; ++c) {
+    IndexQueue requests = layout_.request_queue(b, c, server);
+    while (requests.pop().status == QueueStatus::ok) {
+    }
+    const bool client_gone =
+        load(layout_.client(b, c)->state) != static_cast<std::uint32_t>(SlotState::active);
+    for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
+      std::byte* channel = layout_.response_channel(b, server, c, k);
+      store(layout_.response_head(channel)->open_request_id, std::uint64_t{0});
+      if (client_gone) {
+        // Queued responses stay for a live client to read; for a gone one they are freed.
+        IndexQueue queue = layout_.response_queue(channel);
+        while (queue.pop().status == QueueStatus::ok) {
+        }
+      }
+      for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
+        std::uint32_t* state = layout_.response_chunk_state(channel, i);
+        const std::uint32_t now = load(*state);
+        const bool release =
+            now == static_cast<std::uint32_t>(ResponseChunkState::loaned) ||
+            (client_gone && now != static_cast<std::uint32_t>(ResponseChunkState::free));
+        std::uint32_t expected = now;
+        if (release) {
+          compare_exchange(*state, expected, static_cast<std::uint32_t>(ResponseChunkState::free));
+        }
+      }
+    }
+  }
+}
+
+void ServiceSegment::collect_orphaned_channels() noexcept {
+  for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
+    if (load(layout_.client(base(), c)->state) == static_cast<std::uint32_t>(SlotState::free)) {
+      collect_client_channels(base(), layout_, c);
+    }
+  }
+}
+
+std::uint32_t ServiceSegment::claim_client_slot() {
+  ExclusiveLock lock(object_.fd());
+  reclaim_dead_nodes_locked();
+  for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
+    PortRecord* port = layout_.client(base(), c);
+    if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
+    reset_client_resources(c);
+    collect_client_channels(base(), layout_, c);
+    store(port->generation, load(port->generation) + 1);
+    store(port->node, node_index_);
+    if (load(port->next_request_id) == 0) store(port->next_request_id, std::uint64_t{1});
+    store(port->state, static_cast<std::uint32_t>(SlotState::active));
+    return c;
+  }
+  throw Error(Errc::exceeds_max_clients,
+              "floe: service '" + service_name_ + "' has max_clients = " +
+                  std::to_string(limits().max_clients) + " clients already");
+}
+
+std::uint32_t ServiceSegment::claim_server_slot() {
+  ExclusiveLock lock(object_.fd());
+  reclaim_dead_nodes_locked();
+  for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
+    PortRecord* port = layout_.server(base(), s);
+    if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
+    reset_server_resources(s);
+    store(port->generation, load(port->generation) + 1);
+    store(port->node, node_index_);
+    store(port->state, static_cast<std::uint32_t>(SlotState::active));
+    return s;
+  }
+  throw Error(Errc::exceeds_max_servers,
+              "floe: service '" + service_name_ + "' has max_servers = " +
+                  std::to_string(limits().max_servers) + " servers already");
+}
+
+void ServiceSegment::release_client_slot(std::uint32_t client) noexcept {
+  try {
+    ExclusiveLock lock(object_.fd());
+    store(layout_.client(base(), client)->state, static_cast<std::uint32_t>(SlotState::free));
+    reset_client_resources(client);
+    collect_client_channels(base(), layout_, client);
+  } catch (...) {
+  }
+}
+
+void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
+  try {
+    ExclusiveLock lock(object_.fd());
+    store(layout_.server(base(), server)->state, static_cast<std::uint32_t>(SlotState::free));
+    reset_server_resources(server);
+    collect_orphaned_channels();
+  } catch (...) {
+  }
+}
+
+ServiceUsage ServiceSegment::usage() const noexcept {
+  ServiceUsage u;
+  const StoredLimits& l = limits();
+  std::byte* b = base();
+  u.segment_size = layout_.total_size();
+  for (std::uint32_t n = 0; n < l.max_nodes; ++n) {
+    u.nodes += load(layout_.node(b, n)->state) == static_cast<std::uint32_t>(SlotState::active);
+  }
+  for (std::uint32_t c = 0; c < l.max_clients; ++c) {
+    u.clients += load(layout_.client(b, c)->state) == static_cast<std::uint32_t>(SlotState::active);
+    for (std::uint32_t i = 0; i < layout_.request_chunks_per_client(); ++i) {
+      ++u.request_chunks;
+      u.request_chunks_in_use += load(*layout_.request_chunk_state(b, c, i)) != 0;
+    }
+  }
+  for (std::uint32_t s = 0; s < l.max_servers; ++s) {
+    u.servers += load(layout_.server(b, s)->state) == static_cast<std::uint32_t>(SlotState::active);
+    for (std::uint32_t c = 0; c < l.max_clients; ++c) {
+      for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
+        std::byte* channel = layout_.response_channel(b, s, c, k);
+        for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
+          ++u.response_chunks;
+          u.response_chunks_in_use += load(*layout_.response_chunk_state(channel, i)) != 0;
+        }
+      }
+    }
+  }
+  return u;
+}
+
+std::shared_ptr<ServiceSegment> open_service(const NodeState& node, const ServiceSpec& spec,
+                                             OpenMode mode) {
+  return ServiceSegment::open(node, spec, mode);
+}
+
+const std::string& service_name(const ServiceSegment& segment) noexcept {
+  return segment.service_name();
+}
+
+RequestResponseLimits service_limits(const ServiceSegment& segment) noexcept {
+  const StoredLimits& s = segment.limits();
+  RequestResponseLimits l;
+  l.max_clients = s.max_clients;
+  l.max_servers = s.max_servers;
+  l.max_nodes = s.max_nodes;
+  l.max_active_requests_per_client = s.max_active_requests_per_client;
+  l.max_loaned_requests = s.max_loaned_requests;
+  l.max_response_buffer_size = s.max_response_buffer_size;
+  l.max_borrowed_responses_per_pending_response = s.max_borrowed_responses_per_pending_response;
+  l.max_loaned_responses_per_request = s.max_loaned_responses_per_request;
+  l.enable_fire_and_forget_requests = s.enable_fire_and_forget_requests != 0;
+  l.enable_safe_overflow_for_requests = s.enable_safe_overflow_for_requests != 0;
+  l.enable_safe_overflow_for_responses = s.enable_safe_overflow_for_responses != 0;
+  return l;
+}
+
+ServiceUsage service_usage(const ServiceSegment& segment) noexcept {
+  return segment.usage();
+}
+
+}  // namespace floe::detail

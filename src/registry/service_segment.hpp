@@ -1,0 +1,84 @@
+#pragma once
+// One request-response service's shared-memory segment, as one process holds it open.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "floe/detail/service_spec.hpp"
+#include "floe/introspection.hpp"
+#include "platform/process.hpp"
+#include "platform/shared_memory.hpp"
+#include "registry/layout.hpp"
+
+namespace floe::detail {
+
+class ServiceSegment {
+  /// Only open() makes segments; the key lets it use std::make_shared.
+  class Passkey {
+    friend class ServiceSegment;
+    Passkey() = default;
+  };
+
+ public:
+  /// Creates or opens the service, registers this node in it, and removes what dead processes
+  /// left behind. Throws floe::Error.
+  static std::shared_ptr<ServiceSegment> open(const NodeState& node, const ServiceSpec& spec,
+                                              OpenMode mode);
+
+  ServiceSegment(const ServiceSegment&) = delete;
+  ServiceSegment& operator=(const ServiceSegment&) = delete;
+  /// Deregisters this node; the last node to go removes the segment.
+  ~ServiceSegment();
+
+  std::byte* base() const noexcept { return mapping_.data(); }
+  const SegmentLayout& layout() const noexcept { return layout_; }
+  const StoredLimits& limits() const noexcept { return layout_.limits(); }
+  const std::string& service_name() const noexcept { return service_name_; }
+  std::uint32_t node_index() const noexcept { return node_index_; }
+
+  /// Port slots; throw Errc::exceeds_max_clients / exceeds_max_servers when all are taken by
+  /// live processes.
+  std::uint32_t claim_client_slot();
+  std::uint32_t claim_server_slot();
+  void release_client_slot(std::uint32_t client) noexcept;
+  void release_server_slot(std::uint32_t server) noexcept;
+
+  /// Whether the process that owns a port slot still runs. A syscall or two: not for hot paths.
+  bool is_port_owner_alive(const PortRecord& port) const noexcept;
+
+  /// Reclaims the ports of every node whose process is gone.
+  void reclaim_dead_nodes() noexcept;
+
+  ServiceUsage usage() const noexcept;
+
+  ServiceSegment(Passkey, SharedMemoryObject object, Mapping mapping, SegmentLayout layout,
+                 std::string service_name, std::uint32_t node_index);
+
+ private:
+  // All of these expect the segment lock to be held.
+  void reclaim_dead_nodes_locked() noexcept;
+  void reset_client_resources(std::uint32_t client) noexcept;
+  void reset_server_resources(std::uint32_t server) noexcept;
+  void collect_orphaned_channels() noexcept;
+  bool has_live_node_locked() const noexcept;
+
+  SharedMemoryObject object_;
+  Mapping mapping_;
+  SegmentLayout layout_;
+  std::string service_name_;
+  std::uint32_t node_index_;
+  ProcessIdentity self_;
+};
+
+/// Frees the request chunks of a client slot's channels that nobody holds any more: no
+/// PendingResponse, and no live server with the request open. Called by the client that owns
+/// the slot, or under the segment lock for a slot without owner.
+void collect_client_channels(std::byte* base, const SegmentLayout& layout,
+                             std::uint32_t client) noexcept;
+
+/// Whether any active server still has the channel's request open.
+bool is_channel_held_by_server(std::byte* base, const SegmentLayout& layout, std::uint32_t client,
+                               std::uint32_t channel, std::uint64_t request_id) noexcept;
+
+}  // namespace floe::detail

@@ -1,0 +1,99 @@
+#pragma once
+// A bounded queue of 64-bit entries in shared memory: one producer, and consumers that may be
+// the receiver, the producer evicting its oldest entry (safe overflow) or a process cleaning up
+// after a dead peer. Head and tail only grow, so a compare-and-swap on the head can never be
+// fooled by a recycled value (no ABA). Every index read from shared memory is checked: a peer
+// that scribbles on the queue makes it report `corrupted`, never makes us touch memory outside
+// the queue.
+
+#include <cstdint>
+#include <optional>
+
+#include "shm/atomics.hpp"
+
+namespace floe::detail {
+
+struct alignas(64) QueueCursor {
+  std::uint64_t value;
+  std::uint8_t padding[56];
+};
+
+/// The part of a queue that lives in shared memory, followed there by `capacity` entries.
+struct QueueControl {
+  QueueCursor head;  // next entry to consume
+  QueueCursor tail;  // next entry to produce
+};
+static_assert(sizeof(QueueControl) == 128);
+static_assert(std::is_trivially_copyable_v<QueueControl>);
+
+enum class QueueStatus : std::uint8_t { ok, empty, full, corrupted };
+
+struct QueueResult {
+  QueueStatus status;
+  std::uint64_t value = 0;  // the entry popped, or the entry evicted by push_overwriting
+  bool evicted = false;     // push_overwriting made room by removing `value`
+};
+
+class IndexQueue {
+ public:
+  IndexQueue(QueueControl* control, std::uint64_t* entries, std::uint32_t capacity) noexcept
+      : control_(control), entries_(entries), capacity_(capacity) {}
+
+  /// Only when nobody else can reach the queue yet.
+  void reset() noexcept {
+    store(control_->head.value, std::uint64_t{0});
+    store(control_->tail.value, std::uint64_t{0});
+  }
+
+  /// Producer only. `full` when there is no room.
+  QueueStatus push(std::uint64_t entry) noexcept {
+    const std::uint64_t tail = load(control_->tail.value, std::memory_order_relaxed);
+    const std::uint64_t head = load(control_->head.value);
+    const std::uint64_t used = tail - head;
+    if (used > capacity_) return QueueStatus::corrupted;
+    if (used == capacity_) return QueueStatus::full;
+    store(entries_[tail % capacity_], entry, std::memory_order_relaxed);
+    store(control_->tail.value, tail + 1);
+    return QueueStatus::ok;
+  }
+
+  /// Producer only. When full, removes the oldest entry to make room and hands it back.
+  QueueResult push_overwriting(std::uint64_t entry) noexcept {
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      const QueueStatus status = push(entry);
+      if (status != QueueStatus::full) return {status};
+      QueueResult evicted = pop();
+      if (evicted.status == QueueStatus::corrupted) return evicted;
+      if (evicted.status == QueueStatus::ok) {
+        return {push(entry), evicted.value, true};
+      }
+    }
+    return {QueueStatus::corrupted};
+  }
+
+  /// Any process. Lock-free; retries only while another consumer won the same entry.
+  QueueResult pop() noexcept {
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      std::uint64_t head = load(control_->head.value);
+      const std::uint64_t tail = load(control_->tail.value);
+      if (head == tail) return {QueueStatus::empty};
+      if (tail - head > capacity_) return {QueueStatus::corrupted};
+      const std::uint64_t entry = load(entries_[head % capacity_], std::memory_order_relaxed);
+      if (compare_exchange(control_->head.value, head, head + 1)) return {QueueStatus::ok, entry};
+    }
+    // Only a peer rewriting the head without pause can make every attempt fail.
+    return {QueueStatus::corrupted};
+  }
+
+  bool empty() const noexcept { return load(control_->head.value) == load(control_->tail.value); }
+
+  std::uint32_t capacity() const noexcept { return capacity_; }
+
+ private:
+  static constexpr int kMaxAttempts = 1 << 16;
+  QueueControl* control_;
+  std::uint64_t* entries_;
+  std::uint32_t capacity_;
+};
+
+}  // namespace floe::detail
