@@ -77,15 +77,22 @@ void ClientCore::release_loan(std::uint32_t chunk) noexcept {
 bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
   ClientChannel* record = layout_->client_channel(base_, slot_, channel);
   if (load(record->pending_alive) != 0) return false;
-  if (is_channel_held_by_server(base_, *layout_, slot_, channel, load(record->request_id))) {
-    return false;
+  const std::uint64_t request_id = load(record->request_id);
+  if (!layout_->limits().enable_fire_and_forget_requests) {
+    // Nobody listens to the answers: withdraw the request from servers that have not taken it.
+    for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
+      std::uint64_t unreceived = request_id;
+      compare_exchange(
+          layout_->response_head(layout_->response_channel(base_, s, slot_, channel))
+              ->open_request_id,
+          unreceived, std::uint64_t{0});
+    }
   }
+  if (is_channel_held_by_server(base_, *layout_, slot_, channel, request_id)) return false;
   const std::uint32_t chunk = load(record->chunk);
   if (chunk < layout_->request_chunks_per_client()) {
     store(record->chunk, kNoChunk);
-    auto expected = static_cast<std::uint32_t>(RequestChunkState::bound);
-    compare_exchange(*layout_->request_chunk_state(base_, slot_, chunk), expected,
-                     static_cast<std::uint32_t>(RequestChunkState::free));
+    layout_->release_request_chunk(base_, slot_, chunk, RequestChunkState::bound);
   }
   return true;
 }
@@ -172,11 +179,9 @@ ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
 }
 
 void ClientCore::free_response_chunk(std::uint32_t server, std::uint32_t channel,
-                                     std::uint32_t chunk, std::uint32_t from_state) noexcept {
-  std::uint32_t expected = from_state;
-  compare_exchange(*layout_->response_chunk_state(
-                       layout_->response_channel(base_, server, slot_, channel), chunk),
-                   expected, static_cast<std::uint32_t>(ResponseChunkState::free));
+                                     std::uint32_t chunk, ResponseChunkState from) noexcept {
+  layout_->release_response_chunk(layout_->response_channel(base_, server, slot_, channel), chunk,
+                                  from);
 }
 
 std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel) {
@@ -195,7 +200,7 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
     if ((live & (std::uint64_t{1} << s)) == 0) continue;
     std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
     IndexQueue queue = layout_->response_queue(response_channel);
-    for (;;) {
+    for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
       const QueueResult r = queue.pop();
       if (r.status == QueueStatus::empty) break;
       const std::uint32_t chunk = entry_index(r.value);
@@ -207,7 +212,7 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       if (entry_request_id(r.value) != pending.request_id) {
         // A late answer to an earlier request on this channel.
         free_response_chunk(s, channel, chunk,
-                            static_cast<std::uint32_t>(ResponseChunkState::queued));
+                            ResponseChunkState::queued);
         continue;
       }
       store(*layout_->response_chunk_state(response_channel, chunk),
@@ -225,7 +230,7 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
 void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
                                   std::uint32_t chunk) noexcept {
   free_response_chunk(server, channel, chunk,
-                      static_cast<std::uint32_t>(ResponseChunkState::borrowed));
+                      ResponseChunkState::borrowed);
   --pending_[channel].borrowed;
 }
 
@@ -243,7 +248,8 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
         load(server->state) != kActive ||
         load(server->generation) !=
             server_generation_[std::size_t{channel} * limits.max_servers + s] ||
-        load(layout_->response_head(response_channel)->open_request_id) != pending.request_id;
+        (load(layout_->response_head(response_channel)->open_request_id) & ~kReceivedBit) !=
+            pending.request_id;
     if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
       segment_->reclaim_dead_nodes();
       closed = true;
@@ -270,12 +276,9 @@ void ClientCore::drop_pending(std::uint32_t channel) noexcept {
   for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
     if ((pending.delivered & (std::uint64_t{1} << s)) == 0) continue;
     IndexQueue queue = layout_->response_queue(layout_->response_channel(base_, s, slot_, channel));
-    for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
-      if (entry_index(r.value) < layout_->response_chunks_per_channel()) {
-        free_response_chunk(s, channel, entry_index(r.value),
-                            static_cast<std::uint32_t>(ResponseChunkState::queued));
-      }
-    }
+    queue.drain([&](std::uint64_t entry) {
+      free_response_chunk(s, channel, entry_index(entry), ResponseChunkState::queued);
+    });
   }
   pending.delivered = 0;
 }

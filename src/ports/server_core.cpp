@@ -38,21 +38,24 @@ std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
   for (std::uint32_t j = 0; j < limits.max_clients; ++j) {
     const std::uint32_t c = (next_client_ + j) % limits.max_clients;
     IndexQueue queue = layout_->request_queue(base_, c, slot_);
-    for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
+    for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
+      const QueueResult r = queue.pop();
+      if (r.status != QueueStatus::ok) break;
       const std::uint32_t k = entry_index(r.value);
       const std::uint64_t request_id = entry_request_id(r.value);
       if (k >= limits.max_active_requests_per_client) continue;  // garbage from a peer
       ResponseChannelHead* head =
           layout_->response_head(layout_->response_channel(base_, slot_, c, k));
-      // Withdrawn: the client went away, or the entry was evicted.
-      if (load(head->open_request_id) != request_id) continue;
+      // Taking the request, unless it was withdrawn (the client went away) or evicted.
+      std::uint64_t delivered = request_id;
+      if (!compare_exchange(head->open_request_id, delivered, request_id | kReceivedBit)) continue;
       ClientChannel* channel = layout_->client_channel(base_, c, k);
       const bool same_request = load(channel->request_id) == request_id;
       const bool listening = same_request && load(channel->pending_alive) != 0;
       const std::uint32_t chunk = load(channel->chunk);
       if (!same_request || chunk >= layout_->request_chunks_per_client() ||
           (!listening && !limits.enable_fire_and_forget_requests)) {
-        std::uint64_t expected = request_id;
+        std::uint64_t expected = request_id | kReceivedBit;
         compare_exchange(head->open_request_id, expected, std::uint64_t{0});
         continue;
       }
@@ -116,27 +119,24 @@ bool ServerCore::client_listens(const Active& active) const noexcept {
 
 bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
   std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
-  std::uint32_t* state = layout_->response_chunk_state(channel, chunk);
   const ResponseHeader header{id_, active.request_id};
   std::memcpy(response_view(active, chunk).header, &header, sizeof header);
   --loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
             active.channel];
-  const auto queued = static_cast<std::uint32_t>(ResponseChunkState::queued);
-  const auto free = static_cast<std::uint32_t>(ResponseChunkState::free);
   if (!client_listens(active)) {
-    store(*state, free);
+    layout_->release_response_chunk(channel, chunk, ResponseChunkState::loaned);
     return false;
   }
-  store(*state, queued);
+  store(*layout_->response_chunk_state(channel, chunk),
+        static_cast<std::uint32_t>(ResponseChunkState::queued));
   const std::uint64_t entry = pack_entry(active.request_id, chunk);
   IndexQueue queue = layout_->response_queue(channel);
   QueueStatus status = queue.push(entry);
   if (status == QueueStatus::full && layout_->limits().enable_safe_overflow_for_responses) {
     const QueueResult result = queue.push_overwriting(entry);
-    if (result.evicted && entry_index(result.value) < layout_->response_chunks_per_channel()) {
-      std::uint32_t expected = queued;
-      compare_exchange(*layout_->response_chunk_state(channel, entry_index(result.value)), expected,
-                       free);
+    if (result.evicted) {
+      layout_->release_response_chunk(channel, entry_index(result.value),
+                                      ResponseChunkState::queued);
     }
     status = result.status;
   } else if (status == QueueStatus::full && backpressure_ == Backpressure::block) {
@@ -152,8 +152,7 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
     }
   }
   if (status != QueueStatus::ok) {
-    std::uint32_t expected = queued;
-    compare_exchange(*state, expected, free);
+    layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
     return false;
   }
   return true;
@@ -168,13 +167,9 @@ bool ServerCore::is_connected(const Active& active) const noexcept {
 
 void ServerCore::drain_stale(const Active& active) noexcept {
   std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
-  IndexQueue queue = layout_->response_queue(channel);
-  for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
-    if (entry_index(r.value) >= layout_->response_chunks_per_channel()) continue;
-    std::uint32_t expected = static_cast<std::uint32_t>(ResponseChunkState::queued);
-    compare_exchange(*layout_->response_chunk_state(channel, entry_index(r.value)), expected,
-                     static_cast<std::uint32_t>(ResponseChunkState::free));
-  }
+  layout_->response_queue(channel).drain([&](std::uint64_t entry) {
+    layout_->release_response_chunk(channel, entry_index(entry), ResponseChunkState::queued);
+  });
 }
 
 void ServerCore::end(const Active& active) noexcept {
@@ -183,7 +178,7 @@ void ServerCore::end(const Active& active) noexcept {
   if (!client_listens(active)) drain_stale(active);
   ResponseChannelHead* head = layout_->response_head(
       layout_->response_channel(base_, slot_, active.client, active.channel));
-  std::uint64_t expected = active.request_id;
+  std::uint64_t expected = active.request_id | kReceivedBit;
   compare_exchange(head->open_request_id, expected, std::uint64_t{0});
 }
 

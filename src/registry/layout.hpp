@@ -13,6 +13,7 @@
 //   request chunks[clients][R]   response chunks[servers][clients][active][P]
 //                                P = response buffer + borrowed + loaned responses
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -100,8 +101,12 @@ static_assert(sizeof(ClientChannel) == 16 && std::is_trivially_copyable_v<Client
 enum class RequestChunkState : std::uint32_t { free = 0, loaned = 1, bound = 2 };
 enum class ResponseChunkState : std::uint32_t { free = 0, loaned = 1, queued = 2, borrowed = 3 };
 
-/// Set by the client to the request id when it delivers the request to this server, cleared by
-/// the server when it ends the stream (drops the ActiveRequest) or discards the request.
+/// Set by the client to the request id when it delivers the request to this server; the server
+/// adds kReceivedBit when it takes the request, and clears it all when it ends the stream (drops
+/// the ActiveRequest) or discards the request. A client whose PendingResponse is gone withdraws
+/// a request no server has taken yet by clearing it, so an unread request never pins a channel.
+inline constexpr std::uint64_t kReceivedBit = std::uint64_t{1} << 63;
+
 struct alignas(64) ResponseChannelHead {
   std::uint64_t open_request_id;
   std::uint8_t padding[56];
@@ -200,6 +205,23 @@ class SegmentLayout {
   std::uint32_t* response_chunk_state(std::byte* channel, std::uint32_t i) const noexcept {
     return reinterpret_cast<std::uint32_t*>(channel + response_states_offset_) + i;
   }
+  /// Moves a response chunk from `from` to free, if it is in `from`. Indices from shared
+  /// memory are checked here.
+  void release_response_chunk(std::byte* channel, std::uint32_t chunk,
+                              ResponseChunkState from) const noexcept {
+    if (chunk >= response_chunks_) return;
+    auto expected = static_cast<std::uint32_t>(from);
+    std::atomic_ref<std::uint32_t>(*response_chunk_state(channel, chunk))
+        .compare_exchange_strong(expected, static_cast<std::uint32_t>(ResponseChunkState::free));
+  }
+  void release_request_chunk(std::byte* base, std::uint32_t c, std::uint32_t chunk,
+                             RequestChunkState from) const noexcept {
+    if (chunk >= request_chunks_) return;
+    auto expected = static_cast<std::uint32_t>(from);
+    std::atomic_ref<std::uint32_t>(*request_chunk_state(base, c, chunk))
+        .compare_exchange_strong(expected, static_cast<std::uint32_t>(RequestChunkState::free));
+  }
+
   std::byte* request_chunk(std::byte* base, std::uint32_t c, std::uint32_t i) const noexcept {
     return base + request_chunks_offset_ +
            (std::uint64_t{c} * request_chunks_ + i) * request_shape_.stride;

@@ -173,7 +173,7 @@ bool is_channel_held_by_server(std::byte* base, const SegmentLayout& layout, std
     }
     ResponseChannelHead* head =
         layout.response_head(layout.response_channel(base, s, client, channel));
-    if (load(head->open_request_id) == request_id) return true;
+    if ((load(head->open_request_id) & ~kReceivedBit) == request_id) return true;
   }
   return false;
 }
@@ -187,9 +187,7 @@ void collect_client_channels(std::byte* base, const SegmentLayout& layout,
     if (chunk >= chunks || load(channel->pending_alive) != 0) continue;
     if (is_channel_held_by_server(base, layout, client, k, load(channel->request_id))) continue;
     store(channel->chunk, kNoChunk);
-    auto expected = static_cast<std::uint32_t>(RequestChunkState::bound);
-    compare_exchange(*layout.request_chunk_state(base, client, chunk), expected,
-                     static_cast<std::uint32_t>(RequestChunkState::free));
+    layout.release_request_chunk(base, client, chunk, RequestChunkState::bound);
   }
 }
 
@@ -423,37 +421,27 @@ void ServiceSegment::reset_client_resources(std::uint32_t client) noexcept {
   if (!l.enable_fire_and_forget_requests) {
     // Requests nobody will read the answers of are withdrawn from the servers.
     for (std::uint32_t s = 0; s < l.max_servers; ++s) {
-      IndexQueue queue = layout_.request_queue(b, client, s);
-      for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
-        const std::uint32_t k = entry_index(r.value);
-        if (k >= l.max_active_requests_per_client) continue;
-        std::uint64_t id = entry_request_id(r.value);
+      layout_.request_queue(b, client, s).drain([&](std::uint64_t entry) {
+        const std::uint32_t k = entry_index(entry);
+        if (k >= l.max_active_requests_per_client) return;
+        std::uint64_t id = entry_request_id(entry);
         compare_exchange(
             layout_.response_head(layout_.response_channel(b, s, client, k))->open_request_id, id,
             std::uint64_t{0});
-      }
+      });
     }
   }
   for (std::uint32_t i = 0; i < layout_.request_chunks_per_client(); ++i) {
-    auto expected = static_cast<std::uint32_t>(RequestChunkState::loaned);
-    compare_exchange(*layout_.request_chunk_state(b, client, i), expected,
-                     static_cast<std::uint32_t>(RequestChunkState::free));
+    layout_.release_request_chunk(b, client, i, RequestChunkState::loaned);
   }
   for (std::uint32_t s = 0; s < l.max_servers; ++s) {
     for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
       std::byte* channel = layout_.response_channel(b, s, client, k);
-      IndexQueue queue = layout_.response_queue(channel);
-      for (QueueResult r = queue.pop(); r.status == QueueStatus::ok; r = queue.pop()) {
-        const std::uint32_t i = entry_index(r.value);
-        if (i >= layout_.response_chunks_per_channel()) continue;
-        auto expected = static_cast<std::uint32_t>(ResponseChunkState::queued);
-        compare_exchange(*layout_.response_chunk_state(channel, i), expected,
-                         static_cast<std::uint32_t>(ResponseChunkState::free));
-      }
+      layout_.response_queue(channel).drain([&](std::uint64_t entry) {
+        layout_.release_response_chunk(channel, entry_index(entry), ResponseChunkState::queued);
+      });
       for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
-        auto expected = static_cast<std::uint32_t>(ResponseChunkState::borrowed);
-        compare_exchange(*layout_.response_chunk_state(channel, i), expected,
-                         static_cast<std::uint32_t>(ResponseChunkState::free));
+        layout_.release_response_chunk(channel, i, ResponseChunkState::borrowed);
       }
     }
   }
@@ -463,29 +451,21 @@ void ServiceSegment::reset_server_resources(std::uint32_t server) noexcept {
   const StoredLimits& l = limits();
   std::byte* b = base();
   for (std::uint32_t c = 0; c < l.max_clients; ++c) {
-    IndexQueue requests = layout_.request_queue(b, c, server);
-    while (requests.pop().status == QueueStatus::ok) {
-    }
+    layout_.request_queue(b, c, server).drain([](std::uint64_t) {});
     const bool client_gone =
         load(layout_.client(b, c)->state) != static_cast<std::uint32_t>(SlotState::active);
     for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
       std::byte* channel = layout_.response_channel(b, server, c, k);
       store(layout_.response_head(channel)->open_request_id, std::uint64_t{0});
       if (client_gone) {
-        // Queued responses stay for a live client to read; for a gone one they are freed.
-        IndexQueue queue = layout_.response_queue(channel);
-        while (queue.pop().status == QueueStatus::ok) {
-        }
+        // Queued and borrowed responses stay for a live client to read; a gone one reads no more.
+        layout_.response_queue(channel).drain([](std::uint64_t) {});
       }
       for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
-        std::uint32_t* state = layout_.response_chunk_state(channel, i);
-        const std::uint32_t now = load(*state);
-        const bool release =
-            now == static_cast<std::uint32_t>(ResponseChunkState::loaned) ||
-            (client_gone && now != static_cast<std::uint32_t>(ResponseChunkState::free));
-        std::uint32_t expected = now;
-        if (release) {
-          compare_exchange(*state, expected, static_cast<std::uint32_t>(ResponseChunkState::free));
+        layout_.release_response_chunk(channel, i, ResponseChunkState::loaned);
+        if (client_gone) {
+          layout_.release_response_chunk(channel, i, ResponseChunkState::queued);
+          layout_.release_response_chunk(channel, i, ResponseChunkState::borrowed);
         }
       }
     }

@@ -74,15 +74,30 @@ class IndexQueue {
   /// Any process. Lock-free; retries only while another consumer won the same entry.
   QueueResult pop() noexcept {
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      std::uint64_t head = load(control_->head.value);
+      // Tail first: the producer wrote it after seeing a head at least tail - capacity, and the
+      // head only grows, so an honest queue always reads 0 <= tail - head <= capacity here...
       const std::uint64_t tail = load(control_->tail.value);
+      std::uint64_t head = load(control_->head.value);
       if (head == tail) return {QueueStatus::empty};
+      // ...except that other consumers may have moved the head past the tail we read.
+      if (head > tail) continue;
       if (tail - head > capacity_) return {QueueStatus::corrupted};
       const std::uint64_t entry = load(entries_[head % capacity_], std::memory_order_relaxed);
       if (compare_exchange(control_->head.value, head, head + 1)) return {QueueStatus::ok, entry};
     }
-    // Only a peer rewriting the head without pause can make every attempt fail.
+    // Only a peer rewriting the cursors without pause can make every attempt fail.
     return {QueueStatus::corrupted};
+  }
+
+  /// Pops what is there now, at most `capacity` entries: a peer that keeps refilling the queue
+  /// cannot keep the caller here.
+  template <typename Visit>
+  void drain(Visit visit) noexcept {
+    for (std::uint32_t n = 0; n < capacity_; ++n) {
+      const QueueResult r = pop();
+      if (r.status != QueueStatus::ok) return;
+      visit(r.value);
+    }
   }
 
   bool empty() const noexcept { return load(control_->head.value) == load(control_->tail.value); }
@@ -90,7 +105,7 @@ class IndexQueue {
   std::uint32_t capacity() const noexcept { return capacity_; }
 
  private:
-  static constexpr int kMaxAttempts = 1 << 16;
+  static constexpr int kMaxAttempts = 4096;
   QueueControl* control_;
   std::uint64_t* entries_;
   std::uint32_t capacity_;

@@ -15,6 +15,7 @@ namespace floe::detail {
 
 class ServiceSegment;
 class SegmentLayout;
+enum class ResponseChunkState : std::uint32_t;
 
 /// Where header, user header and payload of a chunk are, as the typed layer needs it.
 struct ChunkView {
@@ -67,7 +68,7 @@ class ClientCore {
   bool is_channel_free(std::uint32_t channel) noexcept;
   void update_ended(std::uint32_t channel, bool check_liveness) noexcept;
   void free_response_chunk(std::uint32_t server, std::uint32_t channel, std::uint32_t chunk,
-                           std::uint32_t from_state) noexcept;
+                           ResponseChunkState from) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
   std::byte* base_;

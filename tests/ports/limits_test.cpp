@@ -1,0 +1,174 @@
+// Every limit: exactly the limit works, one more gives the contract's error.
+
+#include <floe/floe.hpp>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "support/process.hpp"
+
+namespace floe {
+namespace {
+
+using test::ChildProcess;
+using test::Signal;
+
+template <typename F>
+Errc error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return static_cast<Errc>(e.code().value());
+  }
+  return Errc{};
+}
+
+class Limits : public ::testing::Test {
+ protected:
+  Config config = test::isolated_config();
+  Node node = Node::create("limits-test", config);
+  auto builder(Node& n) {
+    return n.service_builder("Test/Limits").request_response<std::uint64_t, std::uint64_t>();
+  }
+  auto builder() { return builder(node); }
+};
+
+TEST_F(Limits, MaxClientsAcrossProcesses) {
+  auto service = builder().max_clients(2).create();
+  Signal ready, release;
+  auto hold_client = [&] {
+    Node n = Node::create("holder", config);
+    auto s = builder(n).open();
+    auto client = s.client_builder().create();
+    ready.notify();
+    return release.wait() == 1 ? 0 : 1;
+  };
+  ChildProcess one(hold_client), two(hold_client);
+  ASSERT_EQ(ready.wait(), 1);
+  ASSERT_EQ(ready.wait(), 1);
+  EXPECT_EQ(error_of([&] { service.client_builder().create(); }), Errc::exceeds_max_clients);
+  release.notify();
+  release.notify();
+  EXPECT_EQ(one.wait(), 0);
+  EXPECT_EQ(two.wait(), 0);
+  auto a = service.client_builder().create();
+  auto b = service.client_builder().create();
+  EXPECT_EQ(service.usage().clients, 2u);
+}
+
+TEST_F(Limits, MaxServersAcrossProcesses) {
+  auto service = builder().max_servers(1).create();
+  Signal ready, release;
+  ChildProcess holder([&] {
+    Node n = Node::create("holder", config);
+    auto s = builder(n).open();
+    auto server = s.server_builder().create();
+    ready.notify();
+    return release.wait() == 1 ? 0 : 1;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  EXPECT_EQ(error_of([&] { service.server_builder().create(); }), Errc::exceeds_max_servers);
+  release.notify();
+  EXPECT_EQ(holder.wait(), 0);
+  EXPECT_NO_THROW(service.server_builder().create());
+}
+
+TEST_F(Limits, MaxLoanedRequests) {
+  auto service = builder().max_loaned_requests(3).create();
+  auto client = service.client_builder().create();
+  std::vector<decltype(client.loan())> loans;
+  for (int i = 0; i < 3; ++i) loans.push_back(client.loan());
+  EXPECT_EQ(error_of([&] { client.loan(); }), Errc::exceeds_max_loans);
+  loans.pop_back();
+  EXPECT_NO_THROW(client.loan());
+}
+
+TEST_F(Limits, MaxActiveRequestsCountsUnfinishedRequests) {
+  auto service = builder().max_active_requests_per_client(3).create();
+  auto client = service.client_builder().create();
+  std::vector<PendingResponse<std::uint64_t, std::uint64_t>> pending;
+  for (std::uint64_t i = 0; i < 3; ++i) pending.push_back(client.send_copy(i));
+  auto loan = client.loan();
+  EXPECT_EQ(error_of([&] { std::move(loan).send(); }), Errc::exceeds_max_active_requests);
+  *loan = 99;  // a refused send leaves the loan with the caller
+  pending.erase(pending.begin());
+  auto fourth = std::move(loan).send();
+  EXPECT_EQ(fourth.payload(), 99u);
+}
+
+TEST_F(Limits, ARequestHeldByAServerStaysActiveUntilTheServerLetsGo) {
+  auto service = builder().max_active_requests_per_client(1).create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  std::optional<PendingResponse<std::uint64_t, std::uint64_t>> pending = client.send_copy(1);
+  auto request = server.try_receive();
+  ASSERT_TRUE(request);
+  pending.reset();
+  EXPECT_EQ(error_of([&] { client.send_copy(2); }), Errc::exceeds_max_active_requests)
+      << "the server still has the request open";
+  request.reset();
+  EXPECT_NO_THROW(pending = client.send_copy(3));
+}
+
+TEST_F(Limits, AnUnreadRequestIsWithdrawnWhenItsPendingResponseGoes) {
+  auto service = builder().max_active_requests_per_client(1).create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  { auto pending = client.send_copy(1); }
+  // Fire-and-forget is off and nobody listens: the request no server took is withdrawn, so
+  // its channel is free at once.
+  auto pending = client.send_copy(2);
+  auto request = server.try_receive();
+  ASSERT_TRUE(request);
+  EXPECT_EQ(request->payload(), 2u);
+  EXPECT_FALSE(server.try_receive());
+}
+
+TEST_F(Limits, ClientMaxActiveRequestsIsAtMostTheServices) {
+  auto service = builder().max_active_requests_per_client(4).create();
+  EXPECT_EQ(error_of([&] { service.client_builder().max_active_requests(5).create(); }),
+            Errc::incompatible_limits);
+  auto client = service.client_builder().max_active_requests(2).create();
+  auto a = client.send_copy(1);
+  auto b = client.send_copy(2);
+  EXPECT_EQ(error_of([&] { client.send_copy(3); }), Errc::exceeds_max_active_requests);
+}
+
+TEST_F(Limits, MaxBorrowedResponsesPerPendingResponse) {
+  auto service = builder().max_borrowed_responses_per_pending_response(2).create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  auto request = server.try_receive();
+  ASSERT_TRUE(request);
+  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(request->send_copy(i));
+  auto first = pending.try_receive();
+  auto second = pending.try_receive();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(error_of([&] { pending.try_receive(); }), Errc::exceeds_max_loans);
+  first.reset();
+  auto third = pending.try_receive();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->payload(), 2u);
+}
+
+TEST_F(Limits, MaxLoanedResponsesPerRequest) {
+  auto service = builder().max_loaned_responses_per_request(3).create();
+  EXPECT_EQ(error_of([&] { service.server_builder().max_loaned_responses_per_request(4).create(); }),
+            Errc::incompatible_limits);
+  auto server = service.server_builder().max_loaned_responses_per_request(2).create();
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  auto request = server.try_receive();
+  ASSERT_TRUE(request);
+  auto a = request->loan();
+  auto b = request->loan();
+  EXPECT_EQ(error_of([&] { request->loan(); }), Errc::exceeds_max_loans);
+  EXPECT_TRUE(std::move(a).send());
+  EXPECT_NO_THROW(request->loan());
+}
+
+}  // namespace
+}  // namespace floe

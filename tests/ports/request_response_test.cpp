@@ -1,0 +1,398 @@
+// The request-response semantics, as iceoryx2 defines them, across real processes.
+
+#include <floe/floe.hpp>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+
+namespace floe {
+namespace {
+
+using test::ChildProcess;
+using test::eventually;
+using test::Signal;
+using namespace std::chrono_literals;
+
+using U64Service = floe::Service<std::uint64_t, std::uint64_t>;
+using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
+
+class RequestResponse : public ::testing::Test {
+ protected:
+  Config config = test::isolated_config();
+  Node node = Node::create("rr-test", config);
+
+  auto builder(Node& n) {
+    return n.service_builder("Test/RequestResponse").request_response<std::uint64_t, std::uint64_t>();
+  }
+  auto builder() { return builder(node); }
+
+  /// In a child: a node of its own, opening the same service.
+  Node child_node() { return Node::create("child", config); }
+};
+
+/// The next request of a server or response of a pending response, waiting at most `timeout`.
+template <typename Port>
+auto receive_within(Port& port, std::chrono::milliseconds timeout = 10s) {
+  decltype(port.try_receive()) received;
+  eventually([&] { return (received = port.try_receive()).has_value(); }, timeout);
+  return received;
+}
+
+/// Receives until the stream ends (bounded): every payload, in order.
+std::vector<std::uint64_t> receive_stream(U64Pending& pending, std::chrono::milliseconds timeout = 10s) {
+  std::vector<std::uint64_t> values;
+  const bool ended = eventually(
+      [&] {
+        while (auto r = pending.try_receive()) values.push_back(r->payload());
+        return !pending.is_connected();
+      },
+      timeout);
+  EXPECT_TRUE(ended) << "the stream did not end";
+  return values;
+}
+
+TEST_F(RequestResponse, RequestReachesEveryConnectedServerAndEachAnswers) {
+  auto service = builder().max_servers(2).create();
+  Signal ready, done;
+  auto serve = [&](std::uint64_t tag) {
+    return [&, tag] {
+      Node n = child_node();
+      auto s = builder(n).open();
+      auto server = s.server_builder().create();
+      ready.notify();
+      auto request = receive_within(server);
+      FLOE_CHILD_CHECK(request);
+      FLOE_CHILD_CHECK(request->send_copy(request->payload() * 10 + tag));
+      return done.wait() == 1 ? 0 : 2;
+    };
+  };
+  ChildProcess first(serve(1)), second(serve(2));
+  ASSERT_EQ(ready.wait(), 1);
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(7);
+  EXPECT_EQ(pending.number_of_server_connections(), 2u);
+  std::set<std::uint64_t> answers;
+  std::set<ServerId> servers;
+  ASSERT_TRUE(eventually([&] {
+    if (auto r = pending.try_receive()) {
+      answers.insert(r->payload());
+      servers.insert(r->header().server_id);
+      EXPECT_EQ(r->header().request_id, pending.header().request_id);
+    }
+    return answers.size() == 2;
+  }));
+  EXPECT_EQ(answers, (std::set<std::uint64_t>{71, 72}));
+  EXPECT_EQ(servers.size(), 2u);
+  done.notify();
+  done.notify();
+  EXPECT_EQ(first.wait(), 0);
+  EXPECT_EQ(second.wait(), 0);
+}
+
+TEST_F(RequestResponse, ResponsesReachOnlyTheClientAndRequestThatAsked) {
+  auto service = builder().max_clients(2).create();
+  auto server = service.server_builder().create();
+  auto ask = [&](std::uint64_t base) {
+    return [&, base] {
+      Node n = child_node();
+      auto s = builder(n).open();
+      auto client = s.client_builder().create();
+      for (std::uint64_t i = 0; i < 200; ++i) {
+        // Two requests open at once on one client: each stream gets only its own answers.
+        auto a = client.send_copy(base + 2 * i);
+        auto b = client.send_copy(base + 2 * i + 1);
+        auto ra = receive_within(a);
+        auto rb = receive_within(b);
+        FLOE_CHILD_CHECK(ra && rb);
+        FLOE_CHILD_CHECK(ra->payload() == base + 2 * i + 1000);
+        FLOE_CHILD_CHECK(rb->payload() == base + 2 * i + 1 + 1000);
+        FLOE_CHILD_CHECK(ra->header().request_id == a.header().request_id);
+        FLOE_CHILD_CHECK(a.header().client_id == client.id());
+      }
+      return 0;
+    };
+  };
+  ChildProcess one(ask(0)), two(ask(1'000'000));
+  std::size_t served = 0;
+  const bool all = eventually(
+      [&] {
+        while (auto request = server.try_receive()) {
+          EXPECT_EQ(request->origin(), request->header().client_id);
+          request->send_copy(request->payload() + 1000);
+          ++served;
+        }
+        return served == 800;
+      },
+      30s);
+  EXPECT_TRUE(all) << served;
+  EXPECT_EQ(one.wait(), 0);
+  EXPECT_EQ(two.wait(), 0);
+}
+
+TEST_F(RequestResponse, DroppingTheActiveRequestEndsTheStreamAfterWhatWasSent) {
+  auto service = builder().create();
+  Signal ready;
+  ChildProcess server_process([&] {
+    Node n = child_node();
+    auto s = builder(n).open();
+    auto server = s.server_builder().create();
+    ready.notify();
+    auto request = receive_within(server);
+    FLOE_CHILD_CHECK(request);
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      auto response = request->loan();
+      *response = i;
+      FLOE_CHILD_CHECK(std::move(response).send());
+    }
+    return 0;  // the ActiveRequest, then the server, go out of scope
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(5);
+  EXPECT_EQ(receive_stream(pending), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(pending.number_of_server_connections(), 0u);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(RequestResponse, DroppingThePendingResponseDisconnectsTheServer) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  Signal sent, go, dropped;
+  ChildProcess client_process([&] {
+    Node n = child_node();
+    auto s = builder(n).open();
+    auto client = s.client_builder().create();
+    {
+      auto pending = client.send_copy(9);
+      sent.notify();
+      FLOE_CHILD_CHECK(go.wait() == 1);
+    }
+    dropped.notify();
+    return go.wait() == 1 ? 0 : 2;
+  });
+  ASSERT_EQ(sent.wait(), 1);
+  auto request = receive_within(server);
+  ASSERT_TRUE(request);
+  EXPECT_TRUE(request->is_connected());
+  EXPECT_TRUE(request->send_copy(1));
+  go.notify();
+  ASSERT_EQ(dropped.wait(), 1);
+  EXPECT_FALSE(request->is_connected());
+  EXPECT_FALSE(request->send_copy(2)) << "discarded, not leaked";
+  request.reset();
+  EXPECT_EQ(service.usage().response_chunks_in_use, 0u);
+  go.notify();
+  EXPECT_EQ(client_process.wait(), 0);
+  EXPECT_EQ(service.usage().request_chunks_in_use, 0u);
+}
+
+TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
+  auto service = builder().max_active_requests_per_client(2).create();
+  auto server = service.server_builder().create();
+  Signal first_sent, answered_late, done;
+  ChildProcess client_process([&] {
+    Node n = child_node();
+    auto s = builder(n).open();
+    auto client = s.client_builder().create();
+    { auto stale = client.send_copy(1); first_sent.notify(); FLOE_CHILD_CHECK(answered_late.wait() == 1); }
+    for (int round = 0; round < 50; ++round) {
+      auto fresh = client.send_copy(100 + round);
+      auto r = receive_within(fresh);
+      FLOE_CHILD_CHECK(r && r->payload() == 100 + static_cast<std::uint64_t>(round) + 1000);
+    }
+    done.notify();
+    return 0;
+  });
+  ASSERT_EQ(first_sent.wait(), 1);
+  auto stale = receive_within(server);
+  ASSERT_TRUE(stale);
+  answered_late.notify();
+  // Keep answering the first request while the client sends newer ones on the same client.
+  bool finished = eventually([&] {
+    stale->send_copy(666);
+    while (auto request = server.try_receive()) request->send_copy(request->payload() + 1000);
+    return done.wait(0ms) == 1;
+  }, 30s);
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(client_process.wait(), 0);
+}
+
+TEST_F(RequestResponse, RequestsOfAClientThatWentAwayNeedFireAndForget) {
+  for (bool fire_and_forget : {false, true}) {
+    SCOPED_TRACE(fire_and_forget);
+    Config isolated = test::isolated_config();
+    Node here = Node::create("f-and-f", isolated);
+    auto service = here.service_builder("Test/FireAndForget")
+                       .request_response<std::uint64_t, std::uint64_t>()
+                       .enable_fire_and_forget_requests(fire_and_forget)
+                       .create();
+    auto server = service.server_builder().create();
+    ChildProcess client_process([&] {
+      Node n = Node::create("gone", isolated);
+      auto s = n.service_builder("Test/FireAndForget").request_response<std::uint64_t, std::uint64_t>().open();
+      auto client = s.client_builder().create();
+      auto pending = client.send_copy(42);
+      return pending.number_of_server_connections() == 1 ? 0 : 1;
+    });
+    ASSERT_EQ(client_process.wait(), 0);
+    auto request = server.try_receive();
+    ASSERT_EQ(request.has_value(), fire_and_forget);
+    if (request) {
+      EXPECT_EQ(request->payload(), 42u);
+      EXPECT_FALSE(request->is_connected());
+    }
+  }
+}
+
+TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
+  auto service = builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(true).create();
+  auto server = service.server_builder().create();
+  Signal sent, answered;
+  ChildProcess client_process([&] {
+    Node n = child_node();
+    auto s = builder(n).open();
+    auto client = s.client_builder().create();
+    auto pending = client.send_copy(1);
+    sent.notify();
+    FLOE_CHILD_CHECK(answered.wait() == 1);
+    std::vector<std::uint64_t> got = receive_stream(pending);
+    FLOE_CHILD_CHECK((got == std::vector<std::uint64_t>{4, 5}));
+    return 0;
+  });
+  ASSERT_EQ(sent.wait(), 1);
+  {
+    auto request = receive_within(server);
+    ASSERT_TRUE(request);
+    for (std::uint64_t i = 1; i <= 5; ++i) EXPECT_TRUE(request->send_copy(i));
+  }
+  answered.notify();
+  EXPECT_EQ(client_process.wait(), 0);
+  EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "evicted chunks went back";
+}
+
+TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
+  auto service = builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
+  auto server = service.server_builder().backpressure(Backpressure::discard).create();
+  Signal sent, answered;
+  ChildProcess client_process([&] {
+    Node n = child_node();
+    auto s = builder(n).open();
+    auto client = s.client_builder().create();
+    auto pending = client.send_copy(1);
+    sent.notify();
+    FLOE_CHILD_CHECK(answered.wait() == 1);
+    FLOE_CHILD_CHECK((receive_stream(pending) == std::vector<std::uint64_t>{1, 2}));
+    return 0;
+  });
+  ASSERT_EQ(sent.wait(), 1);
+  {
+    auto request = receive_within(server);
+    ASSERT_TRUE(request);
+    EXPECT_TRUE(request->send_copy(1));
+    EXPECT_TRUE(request->send_copy(2));
+    EXPECT_FALSE(request->send_copy(3));
+    EXPECT_FALSE(request->send_copy(4));
+  }
+  answered.notify();
+  EXPECT_EQ(client_process.wait(), 0);
+}
+
+TEST_F(RequestResponse, BlockingBackpressureWaitsForTheClient) {
+  auto service = builder()
+                     .max_response_buffer_size(2)
+                     .enable_safe_overflow_for_responses(false)
+                     .create();
+  Signal ready;
+  ChildProcess server_process([&] {
+    Node n = child_node();
+    auto s = builder(n).open();
+    auto server = s.server_builder().backpressure(Backpressure::block).create();
+    ready.notify();
+    auto request = receive_within(server);
+    FLOE_CHILD_CHECK(request);
+    for (std::uint64_t i = 1; i <= 50; ++i) FLOE_CHILD_CHECK(request->send_copy(i));
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  std::vector<std::uint64_t> expected(50);
+  for (std::uint64_t i = 0; i < 50; ++i) expected[i] = i + 1;
+  std::vector<std::uint64_t> got;
+  ASSERT_TRUE(eventually([&] {
+    if (auto r = pending.try_receive()) {
+      got.push_back(r->payload());
+      std::this_thread::sleep_for(1ms);  // a slow reader: the server must wait, not drop
+    }
+    return !pending.is_connected();
+  }));
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(RequestResponse, HeadersAndUserHeadersTravelWithThePayload) {
+  struct Meta {
+    std::uint32_t tag;
+    char label[12];
+  };
+  auto service = node.service_builder("Test/Headers")
+                     .request_response<std::uint64_t, double>()
+                     .request_user_header<Meta>()
+                     .response_user_header<std::uint64_t>()
+                     .create();
+  Signal ready;
+  ChildProcess server_process([&] {
+    Node n = child_node();
+    auto s = n.service_builder("Test/Headers")
+                 .request_response<std::uint64_t, double>()
+                 .request_user_header<Meta>()
+                 .response_user_header<std::uint64_t>()
+                 .open();
+    auto server = s.server_builder().create();
+    ready.notify();
+    auto request = receive_within(server);
+    FLOE_CHILD_CHECK(request);
+    FLOE_CHILD_CHECK(request->user_header().tag == 77);
+    FLOE_CHILD_CHECK(std::string(request->user_header().label) == "hello");
+    auto response = request->loan();
+    response.user_header() = request->header().request_id;
+    *response = 2.5 * static_cast<double>(request->payload());
+    FLOE_CHILD_CHECK(std::move(response).send());
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto request = client.loan();
+  EXPECT_EQ(request.payload(), 0u) << "value-initialized";
+  EXPECT_EQ(request.user_header().tag, 0u);
+  request.user_header().tag = 77;
+  std::strcpy(request.user_header().label, "hello");
+  *request = 4;
+  EXPECT_EQ(request.header().client_id, client.id());
+  auto pending = std::move(request).send();
+  auto response = receive_within(pending);
+  ASSERT_TRUE(response);
+  EXPECT_DOUBLE_EQ(response->payload(), 10.0);
+  EXPECT_EQ(response->user_header(), pending.header().request_id);
+  EXPECT_EQ(pending.payload(), 4u);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(RequestResponse, ARequestNobodyServesReachesNoServer) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  EXPECT_EQ(pending.number_of_server_connections(), 0u);
+  EXPECT_FALSE(pending.is_connected());
+  EXPECT_FALSE(pending.try_receive());
+}
+
+}  // namespace
+}  // namespace floe

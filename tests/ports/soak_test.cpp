@@ -1,0 +1,84 @@
+// Every chunk returns to its owner: a million requests with streams of responses use constant
+// shared memory, and afterwards every pool is full again.
+
+#include <floe/floe.hpp>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "support/process.hpp"
+
+namespace floe {
+namespace {
+
+using test::ChildProcess;
+using test::Signal;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kStop = ~std::uint64_t{0};
+
+TEST(Soak, AMillionRequestsWithStreamsReturnEveryChunk) {
+  constexpr std::uint64_t kRequests = 1'000'000;
+  const Config config = test::isolated_config();
+  Node node = Node::create("soak", config);
+  auto builder = [&](Node& n) {
+    return n.service_builder("Test/Soak").request_response<std::uint64_t, std::uint64_t>();
+  };
+  auto service = builder(node).create();
+  const std::uint64_t segment_size = service.usage().segment_size;
+  Signal ready;
+  ChildProcess server_process([&] {
+    Node n = Node::create("soak-server", config);
+    auto s = builder(n).open();
+    auto server = s.server_builder().create();
+    ready.notify();
+    const auto deadline = std::chrono::steady_clock::now() + 300s;
+    for (std::uint64_t spins = 0;; ++spins) {
+      if (auto request = server.try_receive()) {
+        const std::uint64_t value = request->payload();
+        if (value == kStop) return 0;
+        FLOE_CHILD_CHECK(request->send_copy(value + 1));
+        auto response = request->loan();
+        *response = value + 2;
+        FLOE_CHILD_CHECK(std::move(response).send());
+      } else if (spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline) {
+        return 3;
+      }
+    }
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  {
+    auto client = service.client_builder().create();
+    const auto deadline = std::chrono::steady_clock::now() + 300s;
+    for (std::uint64_t i = 0; i < kRequests; ++i) {
+      auto pending = client.send_copy(i);
+      std::uint64_t expected = i + 1;
+      for (std::uint64_t spins = 0; expected <= i + 2; ++spins) {
+        if (auto response = pending.try_receive()) {
+          ASSERT_EQ(response->payload(), expected);
+          ++expected;
+        } else if (spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline) {
+          FAIL() << "stalled at request " << i;
+        }
+      }
+      if (i % 100'000 == 0) {
+        const ServiceUsage usage = service.usage();
+        EXPECT_EQ(usage.segment_size, segment_size);
+        EXPECT_LE(usage.request_chunks_in_use, 6u);  // loaned + active requests of one client
+        EXPECT_LE(usage.response_chunks_in_use, 2u * 12u);
+      }
+    }
+    auto stop = client.send_copy(kStop);  // kept alive: an unheard request is withdrawn
+    EXPECT_EQ(server_process.wait(60s), 0);
+  }
+  const ServiceUsage usage = service.usage();
+  EXPECT_EQ(usage.request_chunks_in_use, 0u);
+  EXPECT_EQ(usage.response_chunks_in_use, 0u);
+  EXPECT_EQ(usage.clients, 0u);
+  EXPECT_EQ(usage.servers, 0u);
+  EXPECT_EQ(usage.nodes, 1u);
+  EXPECT_EQ(usage.segment_size, segment_size);
+}
+
+}  // namespace
+}  // namespace floe
