@@ -178,7 +178,8 @@ class RequestMut {
 
   /// Delivers the request to every server connected now. Throws
   /// floe::Error(exceeds_max_active_requests); the request then stays loaned.
-  Pending send() && {
+  [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
+  send() && {
     const std::uint32_t channel = core_->send(chunk_);
     return Pending(std::exchange(core_, nullptr), channel);
   }
@@ -223,7 +224,8 @@ class Client {
   }
 
   /// Copies `request` into shared memory and sends it.
-  Pending send_copy(const RequestPayload& request) {
+  [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
+  send_copy(const RequestPayload& request) {
     Loan loaned = loan();
     loaned.payload() = request;
     return std::move(loaned).send();

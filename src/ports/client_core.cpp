@@ -81,11 +81,12 @@ bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
   if (!layout_->limits().enable_fire_and_forget_requests) {
     // Nobody listens to the answers: withdraw the request from servers that have not taken it.
     for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
-      std::uint64_t unreceived = request_id;
-      compare_exchange(
+      std::uint64_t& open =
           layout_->response_head(layout_->response_channel(base_, s, slot_, channel))
-              ->open_request_id,
-          unreceived, std::uint64_t{0});
+              ->open_request_id;
+      // Looked at before the compare-and-swap: the common case writes nothing the server reads.
+      std::uint64_t unreceived = request_id;
+      if (load(open) == unreceived) compare_exchange(open, unreceived, std::uint64_t{0});
     }
   }
   if (is_channel_held_by_server(base_, *layout_, slot_, channel, request_id)) return false;
@@ -211,8 +212,7 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       }
       if (entry_request_id(r.value) != pending.request_id) {
         // A late answer to an earlier request on this channel.
-        free_response_chunk(s, channel, chunk,
-                            ResponseChunkState::queued);
+        free_response_chunk(s, channel, chunk, ResponseChunkState::queued);
         continue;
       }
       store(*layout_->response_chunk_state(response_channel, chunk),
@@ -229,8 +229,7 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
 
 void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
                                   std::uint32_t chunk) noexcept {
-  free_response_chunk(server, channel, chunk,
-                      ResponseChunkState::borrowed);
+  free_response_chunk(server, channel, chunk, ResponseChunkState::borrowed);
   --pending_[channel].borrowed;
 }
 
@@ -244,12 +243,11 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
     std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
     // Read whether the stream is closed before looking at the queue: a server pushes its last
     // response before it closes, so a closed stream with an empty queue has nothing more.
-    bool closed =
-        load(server->state) != kActive ||
-        load(server->generation) !=
-            server_generation_[std::size_t{channel} * limits.max_servers + s] ||
-        (load(layout_->response_head(response_channel)->open_request_id) & ~kReceivedBit) !=
-            pending.request_id;
+    bool closed = load(server->state) != kActive ||
+                  load(server->generation) !=
+                      server_generation_[std::size_t{channel} * limits.max_servers + s] ||
+                  (load(layout_->response_head(response_channel)->open_request_id) &
+                   ~kReceivedBit) != pending.request_id;
     if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
       segment_->reclaim_dead_nodes();
       closed = true;

@@ -91,7 +91,7 @@ TEST_F(Limits, MaxActiveRequestsCountsUnfinishedRequests) {
   std::vector<PendingResponse<std::uint64_t, std::uint64_t>> pending;
   for (std::uint64_t i = 0; i < 3; ++i) pending.push_back(client.send_copy(i));
   auto loan = client.loan();
-  EXPECT_EQ(error_of([&] { std::move(loan).send(); }), Errc::exceeds_max_active_requests);
+  EXPECT_EQ(error_of([&] { (void)std::move(loan).send(); }), Errc::exceeds_max_active_requests);
   *loan = 99;  // a refused send leaves the loan with the caller
   pending.erase(pending.begin());
   auto fourth = std::move(loan).send();
@@ -106,7 +106,7 @@ TEST_F(Limits, ARequestHeldByAServerStaysActiveUntilTheServerLetsGo) {
   auto request = server.try_receive();
   ASSERT_TRUE(request);
   pending.reset();
-  EXPECT_EQ(error_of([&] { client.send_copy(2); }), Errc::exceeds_max_active_requests)
+  EXPECT_EQ(error_of([&] { (void)client.send_copy(2); }), Errc::exceeds_max_active_requests)
       << "the server still has the request open";
   request.reset();
   EXPECT_NO_THROW(pending = client.send_copy(3));
@@ -133,7 +133,7 @@ TEST_F(Limits, ClientMaxActiveRequestsIsAtMostTheServices) {
   auto client = service.client_builder().max_active_requests(2).create();
   auto a = client.send_copy(1);
   auto b = client.send_copy(2);
-  EXPECT_EQ(error_of([&] { client.send_copy(3); }), Errc::exceeds_max_active_requests);
+  EXPECT_EQ(error_of([&] { (void)client.send_copy(3); }), Errc::exceeds_max_active_requests);
 }
 
 TEST_F(Limits, MaxBorrowedResponsesPerPendingResponse) {

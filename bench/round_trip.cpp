@@ -1,0 +1,148 @@
+// Round trip of an 8-byte request and an 8-byte response between two processes pinned to
+// different cores, both polling, next to a raw shared-memory cache-line ping-pong measured in
+// the same run. Usage: floe_bench_round_trip [samples]
+
+#include <unistd.h>
+#include <floe/floe.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+// Every heap allocation of the process is counted, to show the hot path makes none.
+std::atomic<std::uint64_t> g_allocations{0};
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+using namespace floe::bench;
+
+struct alignas(64) CacheLine {
+  std::atomic<std::uint64_t> value{0};
+};
+/// Allocations each side made while the timed round trips ran.
+struct HotPathAllocations {
+  std::atomic<std::uint64_t> client{0};
+  std::atomic<std::uint64_t> server{0};
+};
+HotPathAllocations* g_hot_path = nullptr;
+
+struct PingPong {
+  CacheLine ping;
+  CacheLine pong;
+};
+
+constexpr std::uint64_t kStop = ~std::uint64_t{0};
+
+std::vector<std::int64_t> raw_cache_line(std::size_t warmup, std::size_t count) {
+  SharedAnonymous<PingPong> shared;
+  Peer peer(1, [&] {
+    for (std::uint64_t expected = 1;; ++expected) {
+      std::uint64_t seen;
+      while ((seen = shared->ping.value.load(std::memory_order_acquire)) < expected) {
+      }
+      if (seen == kStop) return 0;
+      shared->pong.value.store(seen, std::memory_order_release);
+    }
+  });
+  auto samples = measure(warmup, count, [&](std::size_t i) {
+    const std::uint64_t n = i + 1;
+    shared->ping.value.store(n, std::memory_order_release);
+    while (shared->pong.value.load(std::memory_order_acquire) != n) {
+    }
+  });
+  shared->ping.value.store(kStop);
+  return samples;
+}
+
+std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
+  floe::Config config;
+  config.domain = "bench" + std::to_string(::getpid());
+  floe::Node node = floe::Node::create("bench-client", config);
+  auto builder = [](floe::Node& n) {
+    return n.service_builder("Bench/RoundTrip").request_response<std::uint64_t, std::uint64_t>();
+  };
+  auto service = builder(node).max_clients(1).max_servers(1).create();
+  SharedAnonymous<CacheLine> ready;
+  Peer peer(1, [&] {
+    floe::Node n = floe::Node::create("bench-server", config);
+    auto s = builder(n).open();
+    auto server = s.server_builder().create();
+    ready->value.store(1);
+    const std::uint64_t before = g_allocations.load();
+    for (;;) {
+      if (auto request = server.try_receive()) {
+        const std::uint64_t value = request->payload();
+        request->send_copy(value);
+        if (value == kStop) {
+          g_hot_path->server.fetch_add(g_allocations.load() - before);
+          return 0;
+        }
+      }
+    }
+  });
+  while (ready->value.load() == 0) {
+  }
+  auto client = service.client_builder().create();
+  std::vector<std::int64_t> samples(count);
+  const std::uint64_t before = g_allocations.load();
+  measure_into(samples, warmup, [&](std::size_t i) {
+    auto pending = client.send_copy(i);
+    for (;;) {
+      if (auto response = pending.try_receive()) {
+        if (response->payload() != i) std::abort();
+        return;
+      }
+    }
+  });
+  g_hot_path->client.fetch_add(g_allocations.load() - before);
+  // Waits for the answer: a request whose PendingResponse is dropped before a server took it
+  // is withdrawn, and the server would never hear the stop.
+  auto stop = client.send_copy(kStop);
+  while (!stop.try_receive()) {
+  }
+  return samples;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 500'000;
+  // Rounds alternate between the baseline and floe, so drift of a shared machine hits both.
+  constexpr std::size_t kRounds = 5;
+  const std::size_t per_round = count / kRounds;
+  pin_to_cpu(0);
+  SharedAnonymous<HotPathAllocations> allocations;
+  g_hot_path = &*allocations;
+  std::vector<std::int64_t> raw, floe_rt;
+  for (std::size_t round = 0; round < kRounds; ++round) {
+    const auto r = raw_cache_line(per_round / 10, per_round);
+    raw.insert(raw.end(), r.begin(), r.end());
+    const auto f = floe_polling(per_round / 10, per_round);
+    floe_rt.insert(floe_rt.end(), f.begin(), f.end());
+  }
+  std::printf("%zu samples each in %zu alternating rounds, client on cpu 0, peer on cpu 1\n\n",
+              raw.size(), kRounds);
+  const Summary baseline = summarize("raw cache-line ping-pong (baseline)", raw);
+  print_table({baseline, summarize("floe request -> response, both polling", floe_rt)}, baseline);
+  std::printf("\nheap allocations during the timed floe round trips: client %llu, server %llu\n",
+              static_cast<unsigned long long>(allocations->client.load()),
+              static_cast<unsigned long long>(allocations->server.load()));
+  return 0;
+}
