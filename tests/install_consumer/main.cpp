@@ -1,15 +1,16 @@
 #include <floe/floe.hpp>
 
+#include <unistd.h>
 #include <cstdint>
 #include <cstdio>
-#include <unistd.h>
 
 int main() {
   floe::Config config;
   config.domain = "consumer" + std::to_string(::getpid());
   auto node = floe::Node::create("consumer", config);
-  auto service =
-      node.service_builder("Consumer/Check").request_response<std::uint64_t, std::uint64_t>().create();
+  auto service = node.service_builder("Consumer/Check")
+                     .request_response<std::uint64_t, std::uint64_t>()
+                     .create();
   auto server = service.server_builder().create();
   auto client = service.client_builder().create();
   auto pending = client.send_copy(21);

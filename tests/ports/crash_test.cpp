@@ -1,44 +1,36 @@
 // A peer killed with SIGKILL at the worst moment: nothing hangs, nothing leaks for good.
 
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
+#include <floe/floe.hpp>
 
 #include <cstdint>
 #include <optional>
 
-#include "support/process.hpp"
+#include "support/fixture.hpp"
 
 namespace floe {
 namespace {
 
 using test::ChildProcess;
+using test::error_of;
 using test::eventually;
+using test::receive_within;
 using test::Signal;
 using namespace std::chrono_literals;
 
-class Crash : public ::testing::Test {
- protected:
-  Config config = test::isolated_config();
-  Node node = Node::create("crash-test", config);
-  auto builder(Node& n) {
-    return n.service_builder("Test/Crash").request_response<std::uint64_t, std::uint64_t>();
-  }
-  auto builder() { return builder(node); }
-};
+class Crash : public test::U64ServiceTest {};
 
 TEST_F(Crash, KilledServerEndsTheStreamAndANewServerTakesOver) {
   auto service = builder().max_servers(1).create();
   Signal ready, answered;
   ChildProcess server_process([&] {
-    Node n = Node::create("doomed-server", config);
-    auto s = builder(n).open();
+    auto s = open_as("doomed-server");
     auto server = s.server_builder().create();
     ready.notify();
-    std::optional<decltype(server.try_receive())> request;
-    test::eventually([&] { return (request = server.try_receive())->has_value(); });
-    FLOE_CHILD_CHECK(request && *request);
-    FLOE_CHILD_CHECK((*request)->send_copy(1));
-    auto held = (*request)->loan();  // dies holding a loan and the active request
+    auto request = receive_within(server);
+    FLOE_CHILD_CHECK(request);
+    FLOE_CHILD_CHECK(request->send_copy(1));
+    auto held = request->loan();  // dies holding a loan and the active request
     answered.notify();
     Signal never;
     never.wait(60s);
@@ -52,10 +44,13 @@ TEST_F(Crash, KilledServerEndsTheStreamAndANewServerTakesOver) {
 
   std::vector<std::uint64_t> got;
   const auto killed_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] {
-    while (auto r = pending.try_receive()) got.push_back(r->payload());
-    return !pending.is_connected();
-  }, 2s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        while (auto r = pending.try_receive())
+          got.push_back(r->payload());
+        return !pending.is_connected();
+      },
+      2s));
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 1s);
   EXPECT_EQ(got, std::vector<std::uint64_t>{1}) << "what was sent before the crash is kept";
 
@@ -78,8 +73,7 @@ TEST_F(Crash, KilledClientDisconnectsTheServerAndFreesItsSlot) {
   auto server = service.server_builder().create();
   Signal sent;
   ChildProcess client_process([&] {
-    Node n = Node::create("doomed-client", config);
-    auto s = builder(n).open();
+    auto s = open_as("doomed-client");
     auto client = s.client_builder().create();
     auto held = client.loan();  // dies holding a loan and a pending response
     auto pending = client.send_copy(5);
@@ -111,8 +105,7 @@ TEST_F(Crash, ServerIsUnaffectedByAClientKilledBeforeItsRequestWasRead) {
   auto server = service.server_builder().create();
   Signal sent;
   ChildProcess client_process([&] {
-    Node n = Node::create("doomed-client", config);
-    auto s = builder(n).open();
+    auto s = open_as("doomed-client");
     auto client = s.client_builder().create();
     auto pending = client.send_copy(5);
     sent.notify();

@@ -2,10 +2,10 @@
 // or touch memory outside its mappings: it gets floe::Error or dropped connections.
 
 #include <fcntl.h>
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <floe/floe.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -28,7 +28,8 @@ int scribble(const std::string& object, std::chrono::milliseconds duration, unsi
   const int fd = ::open(("/dev/shm" + object).c_str(), O_RDWR);
   if (fd < 0) return 10;
   const off_t size = ::lseek(fd, 0, SEEK_END);
-  auto* base = static_cast<std::uint8_t*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  auto* base =
+      static_cast<std::uint8_t*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
   if (base == MAP_FAILED) return 11;
   std::mt19937_64 random(seed);
   const std::size_t start = sizeof(detail::ServiceHeader);
@@ -59,7 +60,8 @@ TEST(HostilePeer, GarbageInSharedMemoryGivesErrorsNotCrashes) {
   Signal started;
   ChildProcess victim([&] {
     Node n = Node::create("victim", config);
-    auto s = n.service_builder("Test/Hostile").request_response<std::uint64_t, std::uint64_t>().open();
+    auto s =
+        n.service_builder("Test/Hostile").request_response<std::uint64_t, std::uint64_t>().open();
     auto server = s.server_builder().create();
     auto client = s.client_builder().create();
     started.notify();
@@ -76,7 +78,8 @@ TEST(HostilePeer, GarbageInSharedMemoryGivesErrorsNotCrashes) {
           *loan = 3;
           std::move(loan).send();
         }
-        while (auto r = pending.try_receive()) responses += r->payload() != 0;
+        while (auto r = pending.try_receive())
+          responses += r->payload() != 0;
         (void)pending.is_connected();
         (void)pending.number_of_server_connections();
         (void)s.usage();
@@ -99,7 +102,9 @@ TEST(HostilePeer, ServiceIsUsableAgainOnceTheGarbageProcessIsGone) {
   {
     ChildProcess creator_and_attacker([&] {
       Node n = Node::create("attacker", config);
-      auto s = n.service_builder("Test/Hostile2").request_response<std::uint64_t, std::uint64_t>().create();
+      auto s = n.service_builder("Test/Hostile2")
+                   .request_response<std::uint64_t, std::uint64_t>()
+                   .create();
       int r = scribble(detail::service_object_name(config.domain, "Test/Hostile2"), 200ms, 99);
       ::raise(SIGKILL);
       return r;
@@ -108,7 +113,9 @@ TEST(HostilePeer, ServiceIsUsableAgainOnceTheGarbageProcessIsGone) {
   }
   // Only dead processes used it: it is stale and replaced, garbage and all.
   Node node = Node::create("after", config);
-  auto service = node.service_builder("Test/Hostile2").request_response<std::uint64_t, std::uint64_t>().open_or_create();
+  auto service = node.service_builder("Test/Hostile2")
+                     .request_response<std::uint64_t, std::uint64_t>()
+                     .open_or_create();
   auto server = service.server_builder().create();
   auto client = service.client_builder().create();
   auto pending = client.send_copy(1);

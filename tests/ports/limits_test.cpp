@@ -1,46 +1,29 @@
 // Every limit: exactly the limit works, one more gives the contract's error.
 
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
+#include <floe/floe.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <vector>
 
-#include "support/process.hpp"
+#include "support/fixture.hpp"
 
 namespace floe {
 namespace {
 
 using test::ChildProcess;
+using test::error_of;
+using test::receive_within;
 using test::Signal;
 
-template <typename F>
-Errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return static_cast<Errc>(e.code().value());
-  }
-  return Errc{};
-}
-
-class Limits : public ::testing::Test {
- protected:
-  Config config = test::isolated_config();
-  Node node = Node::create("limits-test", config);
-  auto builder(Node& n) {
-    return n.service_builder("Test/Limits").request_response<std::uint64_t, std::uint64_t>();
-  }
-  auto builder() { return builder(node); }
-};
+class Limits : public test::U64ServiceTest {};
 
 TEST_F(Limits, MaxClientsAcrossProcesses) {
   auto service = builder().max_clients(2).create();
   Signal ready, release;
   auto hold_client = [&] {
-    Node n = Node::create("holder", config);
-    auto s = builder(n).open();
+    auto s = open_as("holder");
     auto client = s.client_builder().create();
     ready.notify();
     return release.wait() == 1 ? 0 : 1;
@@ -62,8 +45,7 @@ TEST_F(Limits, MaxServersAcrossProcesses) {
   auto service = builder().max_servers(1).create();
   Signal ready, release;
   ChildProcess holder([&] {
-    Node n = Node::create("holder", config);
-    auto s = builder(n).open();
+    auto s = open_as("holder");
     auto server = s.server_builder().create();
     ready.notify();
     return release.wait() == 1 ? 0 : 1;
@@ -79,7 +61,8 @@ TEST_F(Limits, MaxLoanedRequests) {
   auto service = builder().max_loaned_requests(3).create();
   auto client = service.client_builder().create();
   std::vector<decltype(client.loan())> loans;
-  for (int i = 0; i < 3; ++i) loans.push_back(client.loan());
+  for (int i = 0; i < 3; ++i)
+    loans.push_back(client.loan());
   EXPECT_EQ(error_of([&] { client.loan(); }), Errc::exceeds_max_loans);
   loans.pop_back();
   EXPECT_NO_THROW(client.loan());
@@ -89,7 +72,8 @@ TEST_F(Limits, MaxActiveRequestsCountsUnfinishedRequests) {
   auto service = builder().max_active_requests_per_client(3).create();
   auto client = service.client_builder().create();
   std::vector<PendingResponse<std::uint64_t, std::uint64_t>> pending;
-  for (std::uint64_t i = 0; i < 3; ++i) pending.push_back(client.send_copy(i));
+  for (std::uint64_t i = 0; i < 3; ++i)
+    pending.push_back(client.send_copy(i));
   auto loan = client.loan();
   EXPECT_EQ(error_of([&] { (void)std::move(loan).send(); }), Errc::exceeds_max_active_requests);
   *loan = 99;  // a refused send leaves the loan with the caller
@@ -143,7 +127,8 @@ TEST_F(Limits, MaxBorrowedResponsesPerPendingResponse) {
   auto pending = client.send_copy(1);
   auto request = server.try_receive();
   ASSERT_TRUE(request);
-  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(request->send_copy(i));
+  for (std::uint64_t i = 0; i < 3; ++i)
+    ASSERT_TRUE(request->send_copy(i));
   auto first = pending.try_receive();
   auto second = pending.try_receive();
   ASSERT_TRUE(first && second);
@@ -156,8 +141,9 @@ TEST_F(Limits, MaxBorrowedResponsesPerPendingResponse) {
 
 TEST_F(Limits, MaxLoanedResponsesPerRequest) {
   auto service = builder().max_loaned_responses_per_request(3).create();
-  EXPECT_EQ(error_of([&] { service.server_builder().max_loaned_responses_per_request(4).create(); }),
-            Errc::incompatible_limits);
+  EXPECT_EQ(
+      error_of([&] { service.server_builder().max_loaned_responses_per_request(4).create(); }),
+      Errc::incompatible_limits);
   auto server = service.server_builder().max_loaned_responses_per_request(2).create();
   auto client = service.client_builder().create();
   auto pending = client.send_copy(1);

@@ -1,7 +1,7 @@
 // The request-response semantics, as iceoryx2 defines them, across real processes.
 
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
+#include <floe/floe.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -9,47 +9,31 @@
 #include <string>
 #include <vector>
 
-#include "support/process.hpp"
+#include "support/fixture.hpp"
 
 namespace floe {
 namespace {
 
 using test::ChildProcess;
+using test::error_of;
 using test::eventually;
+using test::receive_within;
 using test::Signal;
 using namespace std::chrono_literals;
 
 using U64Service = floe::Service<std::uint64_t, std::uint64_t>;
 using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
 
-class RequestResponse : public ::testing::Test {
- protected:
-  Config config = test::isolated_config();
-  Node node = Node::create("rr-test", config);
-
-  auto builder(Node& n) {
-    return n.service_builder("Test/RequestResponse").request_response<std::uint64_t, std::uint64_t>();
-  }
-  auto builder() { return builder(node); }
-
-  /// In a child: a node of its own, opening the same service.
-  Node child_node() { return Node::create("child", config); }
-};
-
-/// The next request of a server or response of a pending response, waiting at most `timeout`.
-template <typename Port>
-auto receive_within(Port& port, std::chrono::milliseconds timeout = 10s) {
-  decltype(port.try_receive()) received;
-  eventually([&] { return (received = port.try_receive()).has_value(); }, timeout);
-  return received;
-}
+class RequestResponse : public test::U64ServiceTest {};
 
 /// Receives until the stream ends (bounded): every payload, in order.
-std::vector<std::uint64_t> receive_stream(U64Pending& pending, std::chrono::milliseconds timeout = 10s) {
+std::vector<std::uint64_t> receive_stream(U64Pending& pending,
+                                          std::chrono::milliseconds timeout = 10s) {
   std::vector<std::uint64_t> values;
   const bool ended = eventually(
       [&] {
-        while (auto r = pending.try_receive()) values.push_back(r->payload());
+        while (auto r = pending.try_receive())
+          values.push_back(r->payload());
         return !pending.is_connected();
       },
       timeout);
@@ -62,8 +46,7 @@ TEST_F(RequestResponse, RequestReachesEveryConnectedServerAndEachAnswers) {
   Signal ready, done;
   auto serve = [&](std::uint64_t tag) {
     return [&, tag] {
-      Node n = child_node();
-      auto s = builder(n).open();
+      auto s = open_as("child");
       auto server = s.server_builder().create();
       ready.notify();
       auto request = receive_within(server);
@@ -101,8 +84,7 @@ TEST_F(RequestResponse, ResponsesReachOnlyTheClientAndRequestThatAsked) {
   auto server = service.server_builder().create();
   auto ask = [&](std::uint64_t base) {
     return [&, base] {
-      Node n = child_node();
-      auto s = builder(n).open();
+      auto s = open_as("child");
       auto client = s.client_builder().create();
       for (std::uint64_t i = 0; i < 200; ++i) {
         // Two requests open at once on one client: each stream gets only its own answers.
@@ -140,8 +122,7 @@ TEST_F(RequestResponse, DroppingTheActiveRequestEndsTheStreamAfterWhatWasSent) {
   auto service = builder().create();
   Signal ready;
   ChildProcess server_process([&] {
-    Node n = child_node();
-    auto s = builder(n).open();
+    auto s = open_as("child");
     auto server = s.server_builder().create();
     ready.notify();
     auto request = receive_within(server);
@@ -166,8 +147,7 @@ TEST_F(RequestResponse, DroppingThePendingResponseDisconnectsTheServer) {
   auto server = service.server_builder().create();
   Signal sent, go, dropped;
   ChildProcess client_process([&] {
-    Node n = child_node();
-    auto s = builder(n).open();
+    auto s = open_as("child");
     auto client = s.client_builder().create();
     {
       auto pending = client.send_copy(9);
@@ -198,10 +178,13 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
   auto server = service.server_builder().create();
   Signal first_sent, answered_late, done;
   ChildProcess client_process([&] {
-    Node n = child_node();
-    auto s = builder(n).open();
+    auto s = open_as("child");
     auto client = s.client_builder().create();
-    { auto stale = client.send_copy(1); first_sent.notify(); FLOE_CHILD_CHECK(answered_late.wait() == 1); }
+    {
+      auto stale = client.send_copy(1);
+      first_sent.notify();
+      FLOE_CHILD_CHECK(answered_late.wait() == 1);
+    }
     for (int round = 0; round < 50; ++round) {
       auto fresh = client.send_copy(100 + round);
       auto r = receive_within(fresh);
@@ -215,11 +198,14 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
   ASSERT_TRUE(stale);
   answered_late.notify();
   // Keep answering the first request while the client sends newer ones on the same client.
-  bool finished = eventually([&] {
-    stale->send_copy(666);
-    while (auto request = server.try_receive()) request->send_copy(request->payload() + 1000);
-    return done.wait(0ms) == 1;
-  }, 30s);
+  bool finished = eventually(
+      [&] {
+        stale->send_copy(666);
+        while (auto request = server.try_receive())
+          request->send_copy(request->payload() + 1000);
+        return done.wait(0ms) == 1;
+      },
+      30s);
   EXPECT_TRUE(finished);
   EXPECT_EQ(client_process.wait(), 0);
 }
@@ -236,7 +222,9 @@ TEST_F(RequestResponse, RequestsOfAClientThatWentAwayNeedFireAndForget) {
     auto server = service.server_builder().create();
     ChildProcess client_process([&] {
       Node n = Node::create("gone", isolated);
-      auto s = n.service_builder("Test/FireAndForget").request_response<std::uint64_t, std::uint64_t>().open();
+      auto s = n.service_builder("Test/FireAndForget")
+                   .request_response<std::uint64_t, std::uint64_t>()
+                   .open();
       auto client = s.client_builder().create();
       auto pending = client.send_copy(42);
       return pending.number_of_server_connections() == 1 ? 0 : 1;
@@ -252,12 +240,12 @@ TEST_F(RequestResponse, RequestsOfAClientThatWentAwayNeedFireAndForget) {
 }
 
 TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
-  auto service = builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(true).create();
+  auto service =
+      builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(true).create();
   auto server = service.server_builder().create();
   Signal sent, answered;
   ChildProcess client_process([&] {
-    Node n = child_node();
-    auto s = builder(n).open();
+    auto s = open_as("child");
     auto client = s.client_builder().create();
     auto pending = client.send_copy(1);
     sent.notify();
@@ -270,7 +258,8 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
   {
     auto request = receive_within(server);
     ASSERT_TRUE(request);
-    for (std::uint64_t i = 1; i <= 5; ++i) EXPECT_TRUE(request->send_copy(i));
+    for (std::uint64_t i = 1; i <= 5; ++i)
+      EXPECT_TRUE(request->send_copy(i));
   }
   answered.notify();
   EXPECT_EQ(client_process.wait(), 0);
@@ -278,12 +267,12 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
 }
 
 TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
-  auto service = builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
+  auto service =
+      builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
   auto server = service.server_builder().backpressure(Backpressure::discard).create();
   Signal sent, answered;
   ChildProcess client_process([&] {
-    Node n = child_node();
-    auto s = builder(n).open();
+    auto s = open_as("child");
     auto client = s.client_builder().create();
     auto pending = client.send_copy(1);
     sent.notify();
@@ -305,26 +294,25 @@ TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
 }
 
 TEST_F(RequestResponse, BlockingBackpressureWaitsForTheClient) {
-  auto service = builder()
-                     .max_response_buffer_size(2)
-                     .enable_safe_overflow_for_responses(false)
-                     .create();
+  auto service =
+      builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
   Signal ready;
   ChildProcess server_process([&] {
-    Node n = child_node();
-    auto s = builder(n).open();
+    auto s = open_as("child");
     auto server = s.server_builder().backpressure(Backpressure::block).create();
     ready.notify();
     auto request = receive_within(server);
     FLOE_CHILD_CHECK(request);
-    for (std::uint64_t i = 1; i <= 50; ++i) FLOE_CHILD_CHECK(request->send_copy(i));
+    for (std::uint64_t i = 1; i <= 50; ++i)
+      FLOE_CHILD_CHECK(request->send_copy(i));
     return 0;
   });
   ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(1);
   std::vector<std::uint64_t> expected(50);
-  for (std::uint64_t i = 0; i < 50; ++i) expected[i] = i + 1;
+  for (std::uint64_t i = 0; i < 50; ++i)
+    expected[i] = i + 1;
   std::vector<std::uint64_t> got;
   ASSERT_TRUE(eventually([&] {
     if (auto r = pending.try_receive()) {
@@ -349,7 +337,7 @@ TEST_F(RequestResponse, HeadersAndUserHeadersTravelWithThePayload) {
                      .create();
   Signal ready;
   ChildProcess server_process([&] {
-    Node n = child_node();
+    Node n = Node::create("child", config);
     auto s = n.service_builder("Test/Headers")
                  .request_response<std::uint64_t, double>()
                  .request_user_header<Meta>()

@@ -1,8 +1,8 @@
 // Every chunk returns to its owner: a million requests with streams of responses use constant
 // shared memory, and afterwards every pool is full again.
 
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
+#include <floe/floe.hpp>
 
 #include <cstdint>
 

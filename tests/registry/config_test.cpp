@@ -1,5 +1,5 @@
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
+#include <floe/floe.hpp>
 
 #include <cstdlib>
 #include <filesystem>

@@ -29,8 +29,8 @@ StoredLimits defaults() {
 }
 
 TEST(SegmentLayout, ChunksRespectAlignmentAndCacheLines) {
-  const auto layout = SegmentLayout::compute(defaults(), type(8, 8), type(24, 256), type(0, 1),
-                                             type(4, 4));
+  const auto layout =
+      SegmentLayout::compute(defaults(), type(8, 8), type(24, 256), type(0, 1), type(4, 4));
   ASSERT_TRUE(layout);
   EXPECT_EQ(layout->request_shape().stride % 64, 0u);
   EXPECT_EQ(layout->response_shape().payload_offset % 256, 0u);

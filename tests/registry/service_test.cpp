@@ -1,17 +1,18 @@
-#include <floe/floe.hpp>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <floe/floe.hpp>
 
 #include <cstdint>
 #include <filesystem>
 
 #include "registry/names.hpp"
-#include "support/process.hpp"
+#include "support/fixture.hpp"
 
 namespace floe {
 namespace {
 
 using test::ChildProcess;
+using test::error_of;
 using test::Signal;
 
 struct UserHeader {
@@ -28,16 +29,6 @@ class Service : public ::testing::Test {
   }
 };
 
-template <typename F>
-Errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return static_cast<Errc>(e.code().value());
-  }
-  return Errc{};
-}
-
 TEST_F(Service, CreateOpenAndOpenOrCreateFollowTheContract) {
   auto builder = node.service_builder("Svc/Modes").request_response<std::uint64_t, double>();
   EXPECT_EQ(error_of([&] { builder.open(); }), Errc::service_does_not_exist);
@@ -51,10 +42,9 @@ TEST_F(Service, CreateOpenAndOpenOrCreateFollowTheContract) {
 
 TEST_F(Service, InvalidNamesAreRejected) {
   for (const char* name : {"", "/x", "x/", "a//b", "sp ace"}) {
-    EXPECT_EQ(error_of([&] {
-                node.service_builder(name).request_response<int, int>().open_or_create();
-              }),
-              Errc::invalid_name)
+    EXPECT_EQ(
+        error_of([&] { node.service_builder(name).request_response<int, int>().open_or_create(); }),
+        Errc::invalid_name)
         << name;
   }
   EXPECT_EQ(error_of([&] { Node::create(""); }), Errc::invalid_name);
@@ -113,14 +103,16 @@ TEST_F(Service, OpeningAsksAtMostWhatTheServiceWasCreatedWith) {
 }
 
 TEST_F(Service, OutOfRangeLimitsAreRejected) {
-  EXPECT_EQ(error_of([&] {
-              node.service_builder("Svc/Range").request_response<int, int>().max_servers(65).create();
-            }),
-            Errc::incompatible_limits);
-  EXPECT_EQ(error_of([&] {
-              node.service_builder("Svc/Range").request_response<int, int>().max_clients(0).create();
-            }),
-            Errc::incompatible_limits);
+  EXPECT_EQ(
+      error_of([&] {
+        node.service_builder("Svc/Range").request_response<int, int>().max_servers(65).create();
+      }),
+      Errc::incompatible_limits);
+  EXPECT_EQ(
+      error_of([&] {
+        node.service_builder("Svc/Range").request_response<int, int>().max_clients(0).create();
+      }),
+      Errc::incompatible_limits);
 }
 
 TEST_F(Service, SharedMemoryGoesWithTheLastNode) {
@@ -162,10 +154,9 @@ TEST_F(Service, DomainsNeverSeeEachOther) {
   auto here = node.service_builder("Svc/Domain").request_response<int, int>().create();
   Config elsewhere = test::isolated_config();
   Node other = Node::create("other-domain", elsewhere);
-  EXPECT_EQ(error_of([&] {
-              other.service_builder("Svc/Domain").request_response<int, int>().open();
-            }),
-            Errc::service_does_not_exist);
+  EXPECT_EQ(
+      error_of([&] { other.service_builder("Svc/Domain").request_response<int, int>().open(); }),
+      Errc::service_does_not_exist);
   auto there = other.service_builder("Svc/Domain").request_response<long, long>().create();
   EXPECT_EQ(here.usage().nodes, 1u);
 }
@@ -182,8 +173,9 @@ TEST_F(Service, SegmentOfACrashedProcessIsReplaced) {
   });
   EXPECT_EQ(crasher.wait(), 128 + SIGKILL);
   EXPECT_TRUE(std::filesystem::exists(object_path("Svc/Stale"))) << "left behind by the crash";
-  EXPECT_EQ(error_of([&] { node.service_builder("Svc/Stale").request_response<int, int>().open(); }),
-            Errc::service_does_not_exist);
+  EXPECT_EQ(
+      error_of([&] { node.service_builder("Svc/Stale").request_response<int, int>().open(); }),
+      Errc::service_does_not_exist);
   // Even with other types: what a dead process left never blocks a new service.
   auto service = node.service_builder("Svc/Stale").request_response<long, int>().create();
   EXPECT_EQ(service.usage().nodes, 1u);
@@ -196,8 +188,9 @@ TEST_F(Service, NodeLimitIsEnforced) {
   Node second = Node::create("second", config);
   auto two = second.service_builder("Svc/Nodes").request_response<int, int>().open();
   Node third = Node::create("third", config);
-  EXPECT_EQ(error_of([&] { third.service_builder("Svc/Nodes").request_response<int, int>().open(); }),
-            Errc::exceeds_max_nodes);
+  EXPECT_EQ(
+      error_of([&] { third.service_builder("Svc/Nodes").request_response<int, int>().open(); }),
+      Errc::exceeds_max_nodes);
 }
 
 TEST_F(Service, ErrorsCompareToErrcAndNameTheCategory) {

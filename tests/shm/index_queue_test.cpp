@@ -11,7 +11,9 @@ namespace {
 
 struct QueueStorage {
   explicit QueueStorage(std::uint32_t capacity) : entries(capacity) {}
-  IndexQueue queue() { return IndexQueue(&control, entries.data(), static_cast<std::uint32_t>(entries.size())); }
+  IndexQueue queue() {
+    return IndexQueue(&control, entries.data(), static_cast<std::uint32_t>(entries.size()));
+  }
   QueueControl control{};
   std::vector<std::uint64_t> entries;
 };
@@ -92,7 +94,8 @@ TEST(IndexQueue, ProducerAndRacingConsumersSeeEveryEntryOnce) {
   a.join();
   b.join();
   q.drain([&](std::uint64_t v) { seen[v].fetch_add(1); });
-  for (std::uint64_t i = 0; i < kEntries; ++i) ASSERT_EQ(seen[i].load(), 1) << "entry " << i;
+  for (std::uint64_t i = 0; i < kEntries; ++i)
+    ASSERT_EQ(seen[i].load(), 1) << "entry " << i;
 }
 
 }  // namespace

@@ -138,12 +138,12 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
 }
 
 /// In a child: fail with a line number as exit code context.
-#define FLOE_CHILD_CHECK(condition)                                                   \
-  do {                                                                                \
-    if (!(condition)) {                                                               \
+#define FLOE_CHILD_CHECK(condition)                                                      \
+  do {                                                                                   \
+    if (!(condition)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-      return 1;                                                                       \
-    }                                                                                 \
+      return 1;                                                                          \
+    }                                                                                    \
   } while (false)
 
 }  // namespace floe::test
