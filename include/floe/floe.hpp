@@ -10,3 +10,4 @@
 #include "floe/server.hpp"
 #include "floe/service.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/task.hpp"
