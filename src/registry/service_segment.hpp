@@ -35,7 +35,6 @@ class ServiceSegment {
   const SegmentLayout& layout() const noexcept { return layout_; }
   const StoredLimits& limits() const noexcept { return layout_.limits(); }
   const std::string& service_name() const noexcept { return service_name_; }
-  std::uint32_t node_index() const noexcept { return node_index_; }
 
   /// Port slots; throw Errc::exceeds_max_clients / exceeds_max_servers when all are taken by
   /// live processes.

@@ -39,12 +39,6 @@ class IndexQueue {
   IndexQueue(QueueControl* control, std::uint64_t* entries, std::uint32_t capacity) noexcept
       : control_(control), entries_(entries), capacity_(capacity) {}
 
-  /// Only when nobody else can reach the queue yet.
-  void reset() noexcept {
-    store(control_->head.value, std::uint64_t{0});
-    store(control_->tail.value, std::uint64_t{0});
-  }
-
   /// Producer only. `full` when there is no room.
   QueueStatus push(std::uint64_t entry) noexcept {
     const std::uint64_t tail = load(control_->tail.value, std::memory_order_relaxed);
