@@ -32,9 +32,7 @@ TEST_F(Crash, KilledServerEndsTheStreamAndANewServerTakesOver) {
     FLOE_CHILD_CHECK(request->send_copy(1));
     auto held = request->loan();  // dies holding a loan and the active request
     answered.notify();
-    Signal never;
-    never.wait(60s);
-    return 0;
+    return test::wait_to_be_killed();
   });
   ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
@@ -78,9 +76,7 @@ TEST_F(Crash, KilledClientDisconnectsTheServerAndFreesItsSlot) {
     auto held = client.loan();  // dies holding a loan and a pending response
     auto pending = client.send_copy(5);
     sent.notify();
-    Signal never;
-    never.wait(60s);
-    return 0;
+    return test::wait_to_be_killed();
   });
   ASSERT_EQ(sent.wait(), 1);
   auto request = server.try_receive();
@@ -109,9 +105,7 @@ TEST_F(Crash, ServerIsUnaffectedByAClientKilledBeforeItsRequestWasRead) {
     auto client = s.client_builder().create();
     auto pending = client.send_copy(5);
     sent.notify();
-    Signal never;
-    never.wait(60s);
-    return 0;
+    return test::wait_to_be_killed();
   });
   ASSERT_EQ(sent.wait(), 1);
   client_process.kill();

@@ -126,6 +126,13 @@ class ChildProcess {
   bool reaped_ = false;
 };
 
+/// In a child the test means to SIGKILL: waits for that, but ends on its own after `timeout` so
+/// a test that forgets to kill it cannot leave it behind for long.
+inline int wait_to_be_killed(std::chrono::milliseconds timeout = 60s) {
+  std::this_thread::sleep_for(timeout);
+  return 0;
+}
+
 /// Polls `condition` until it holds or `timeout` passes.
 template <typename Condition>
 bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
