@@ -39,6 +39,10 @@ class FloeCategory final : public std::error_category {
         return "corrupted shared memory";
       case Errc::invalid_config:
         return "invalid configuration";
+      case Errc::no_runtime:
+        return "no floe::Runtime runs on this thread";
+      case Errc::io_setup_failed:
+        return "the event loop could not be set up";
     }
     return "unknown floe error";
   }

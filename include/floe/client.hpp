@@ -5,12 +5,16 @@
 // Lifetimes: a RequestMut, PendingResponse or Response refers to its Client and must not
 // outlive it; a Response must not outlive its PendingResponse.
 
+#include <coroutine>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <new>
 #include <optional>
+#include <stop_token>
 #include <utility>
 
+#include "floe/detail/operation.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "floe/header.hpp"
@@ -112,6 +116,59 @@ class PendingResponse {
   bool is_connected() const noexcept { return core_->is_connected(channel_); }
   std::uint32_t number_of_server_connections() const noexcept {
     return core_->number_of_server_connections(channel_);
+  }
+
+  /// Awaitable: `co_await pending.receive()` yields the next response, or std::nullopt once
+  /// every server's stream has ended (ActiveRequest dropped, server gone, or its process died)
+  /// and everything they sent was received. Throws floe::Error(cancelled) when `token` is
+  /// stopped or the runtime stops, (timed_out) under floe::with_timeout, (exceeds_max_loans)
+  /// as try_receive does; a response is never taken and then lost.
+  class ReceiveOperation final : public detail::Operation {
+   public:
+    ReceiveOperation(PendingResponse& pending, std::stop_token token) : pending_(&pending) {
+      set_stop_token(std::move(token));
+    }
+    ReceiveOperation(ReceiveOperation&&) noexcept = default;
+
+    bool await_ready() {
+      throw_if_stop_requested();
+      return attempt(false);
+    }
+    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+    std::optional<ResponseType> await_resume() {
+      if (error_) std::rethrow_exception(error_);
+      throw_if_interrupted();
+      return std::move(result_);
+    }
+
+   private:
+    bool attempt(bool check_liveness) {
+      if (auto response = pending_->try_receive()) {
+        result_.emplace(std::move(*response));
+        return true;
+      }
+      return !pending_->core_->is_connected(pending_->channel_, check_liveness);
+    }
+    bool poll(bool peers_changed) noexcept override {
+      try {
+        return attempt(peers_changed);
+      } catch (...) {
+        error_ = std::current_exception();
+        return true;
+      }
+    }
+    void watch(detail::WakeSources& sources) override {
+      sources.doorbell(pending_->core_->doorbell());
+      pending_->core_->watch_servers(pending_->channel_, sources);
+    }
+
+    PendingResponse* pending_;
+    std::optional<ResponseType> result_;
+    std::exception_ptr error_;
+  };
+
+  [[nodiscard]] ReceiveOperation receive(std::stop_token token = {}) {
+    return ReceiveOperation(*this, std::move(token));
   }
 
   /// The request this stream answers.

@@ -22,6 +22,8 @@ enum class Errc : int {
   cancelled,
   corrupted,
   invalid_config,
+  no_runtime,
+  io_setup_failed,
 };
 
 const std::error_category& floe_category() noexcept;

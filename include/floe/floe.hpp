@@ -7,6 +7,7 @@
 #include "floe/header.hpp"
 #include "floe/introspection.hpp"
 #include "floe/node.hpp"
+#include "floe/runtime.hpp"
 #include "floe/server.hpp"
 #include "floe/service.hpp"
 #include "floe/shm_compatible.hpp"

@@ -4,12 +4,15 @@
 //
 // Lifetimes: an ActiveRequest or ResponseMut refers to its Server and must not outlive it.
 
+#include <coroutine>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <utility>
 
 #include "floe/client.hpp"
+#include "floe/detail/operation.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "floe/header.hpp"
@@ -160,6 +163,44 @@ class Server {
     return Active(core_.get(), *active);
   }
   bool has_requests() const noexcept { return core_->has_requests(); }
+
+  /// Awaitable: `co_await server.receive()` yields the next request, suspending in the runtime
+  /// until one arrives. Throws floe::Error(cancelled) when `token` is stopped or the runtime
+  /// stops, (timed_out) under floe::with_timeout; a request is never taken and then lost.
+  class ReceiveOperation final : public detail::Operation {
+   public:
+    ReceiveOperation(Server& server, std::stop_token token) : server_(&server) {
+      set_stop_token(std::move(token));
+    }
+    ReceiveOperation(ReceiveOperation&&) noexcept = default;
+
+    bool await_ready() {
+      throw_if_stop_requested();
+      return attempt();
+    }
+    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+    Active await_resume() {
+      throw_if_interrupted();
+      return std::move(*result_);
+    }
+
+   private:
+    bool attempt() noexcept {
+      result_ = server_->try_receive();
+      return result_.has_value();
+    }
+    bool poll(bool) noexcept override { return attempt(); }
+    void watch(detail::WakeSources& sources) override {
+      sources.doorbell(server_->core_->doorbell());
+    }
+
+    Server* server_;
+    std::optional<Active> result_;
+  };
+
+  [[nodiscard]] ReceiveOperation receive(std::stop_token token = {}) {
+    return ReceiveOperation(*this, std::move(token));
+  }
 
  private:
   std::unique_ptr<detail::ServerCore> core_;

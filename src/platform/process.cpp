@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,17 @@ bool is_alive(const ProcessIdentity& process) noexcept {
   const auto stat = read_stat(pid);
   // A zombie has not been reaped yet, but it will never touch shared memory again.
   return stat && stat->start_time == process.start_time && stat->state != 'Z' && stat->state != 'X';
+}
+
+FileDescriptor open_process_handle(const ProcessIdentity& process) noexcept {
+  if (process.pid == 0 || process.pid > 0x3fffffff) return {};
+  FileDescriptor handle(
+      static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(process.pid), 0)));
+  if (!handle) return {};
+  // The pidfd now pins the PID: if the start time still matches, it is the right process.
+  const auto stat = read_stat(static_cast<pid_t>(process.pid));
+  if (!stat || stat->start_time != process.start_time) return {};
+  return handle;
 }
 
 }  // namespace floe::detail

@@ -5,19 +5,18 @@
 
 #include <cstdint>
 
-namespace floe::detail {
+#include "floe/detail/wake_sources.hpp"
+#include "platform/file_descriptor.hpp"
 
-/// A PID alone can be reused after the process died; the PID with the process's start time
-/// (in clock ticks since boot) names one process for the life of the system.
-struct ProcessIdentity {
-  std::uint64_t pid = 0;
-  std::uint64_t start_time = 0;
-  friend bool operator==(const ProcessIdentity&, const ProcessIdentity&) = default;
-};
+namespace floe::detail {
 
 ProcessIdentity current_process();
 
 /// False once the process is gone, or its PID now belongs to another process.
 bool is_alive(const ProcessIdentity& process) noexcept;
+
+/// A pidfd for the process, readable once it has exited; empty when it is gone already (or its
+/// PID was reused, which the start time reveals once the pidfd pins the PID).
+FileDescriptor open_process_handle(const ProcessIdentity& process) noexcept;
 
 }  // namespace floe::detail

@@ -6,6 +6,7 @@
 #include "floe/error.hpp"
 #include "registry/service_segment.hpp"
 #include "shm/atomics.hpp"
+#include "shm/doorbell.hpp"
 
 namespace floe::detail {
 namespace {
@@ -35,6 +36,11 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
 
 ClientCore::~ClientCore() {
   segment_->release_client_slot(slot_);
+}
+
+DoorbellWords ClientCore::doorbell() const noexcept {
+  PortRecord* self = layout_->client(base_, slot_);
+  return DoorbellWords{&self->waiting, &self->doorbell};
 }
 
 ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
@@ -164,6 +170,7 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
       }
     }
     if (status == QueueStatus::ok) {
+      ring(DoorbellWords{&server->waiting, &server->doorbell});
       pending.delivered |= std::uint64_t{1} << s;
       server_generation_[std::size_t{channel} * limits.max_servers + s] = generation;
     } else {
@@ -256,9 +263,17 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
   }
 }
 
-bool ClientCore::is_connected(std::uint32_t channel) noexcept {
-  update_ended(channel, true);
+bool ClientCore::is_connected(std::uint32_t channel, bool check_liveness) noexcept {
+  update_ended(channel, check_liveness);
   return (pending_[channel].delivered & ~pending_[channel].ended) != 0;
+}
+
+void ClientCore::watch_servers(std::uint32_t channel, WakeSources& sources) const {
+  const PendingState& pending = pending_[channel];
+  for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
+    if ((pending.delivered & ~pending.ended & (std::uint64_t{1} << s)) == 0) continue;
+    if (auto owner = segment_->port_owner(*layout_->server(base_, s))) sources.process(*owner);
+  }
 }
 
 std::uint32_t ClientCore::number_of_server_connections(std::uint32_t channel) noexcept {

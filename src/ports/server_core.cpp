@@ -5,6 +5,7 @@
 #include "floe/error.hpp"
 #include "registry/service_segment.hpp"
 #include "shm/atomics.hpp"
+#include "shm/doorbell.hpp"
 
 namespace floe::detail {
 namespace {
@@ -65,6 +66,11 @@ std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
     }
   }
   return std::nullopt;
+}
+
+DoorbellWords ServerCore::doorbell() const noexcept {
+  PortRecord* self = layout_->server(base_, slot_);
+  return DoorbellWords{&self->waiting, &self->doorbell};
 }
 
 bool ServerCore::has_requests() const noexcept {
@@ -155,7 +161,13 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
     layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
     return false;
   }
+  ring_client(active);
   return true;
+}
+
+void ServerCore::ring_client(const Active& active) const noexcept {
+  PortRecord* client = layout_->client(base_, active.client);
+  ring(DoorbellWords{&client->waiting, &client->doorbell});
 }
 
 bool ServerCore::is_connected(const Active& active) const noexcept {
@@ -180,6 +192,7 @@ void ServerCore::end(const Active& active) noexcept {
       layout_->response_channel(base_, slot_, active.client, active.channel));
   std::uint64_t expected = active.request_id | kReceivedBit;
   compare_exchange(head->open_request_id, expected, std::uint64_t{0});
+  ring_client(active);
 }
 
 }  // namespace floe::detail

@@ -27,7 +27,7 @@
 namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
 
@@ -85,6 +85,10 @@ struct alignas(64) PortRecord {
   std::uint32_t node;        // index of the owning NodeRecord
   std::uint32_t reserved;
   std::uint64_t next_request_id;  // clients: never reset, so request ids never repeat in a slot
+  // The port's notifier (see shm/doorbell.hpp): set by the owner before it sleeps, read by
+  // every sender, so it shares the line senders read anyway.
+  std::uint32_t waiting;
+  std::uint32_t doorbell;  // futex word, counts up on each wake-up
 };
 static_assert(sizeof(PortRecord) == 64 && std::is_trivially_copyable_v<PortRecord>);
 

@@ -28,7 +28,11 @@ bool is_valid_service_name(std::string_view name) noexcept {
 }
 
 std::string domain_object_prefix(std::string_view domain) {
-  return "floe." + std::string(domain) + ".";
+  // Appended rather than `"floe." + std::string(domain)`: g++ 12 at -O3 warns wrongly about
+  // overlapping memcpy in that operator+ (GCC bug 105329), and warnings are errors here.
+  std::string prefix = "floe.";
+  prefix.append(domain).append(".");
+  return prefix;
 }
 
 std::string service_object_name(std::string_view domain, std::string_view service_name) {
@@ -40,7 +44,9 @@ std::string service_object_name(std::string_view domain, std::string_view servic
   }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return "/" + domain_object_prefix(domain) + hex;
+  std::string name = "/";
+  name.append(domain_object_prefix(domain)).append(hex);
+  return name;
 }
 
 }  // namespace floe::detail

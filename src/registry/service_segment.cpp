@@ -12,6 +12,7 @@
 #include "floe/error.hpp"
 #include "registry/names.hpp"
 #include "shm/atomics.hpp"
+#include "shm/doorbell.hpp"
 
 namespace floe::detail {
 namespace {
@@ -363,16 +364,20 @@ bool ServiceSegment::has_live_node_locked() const noexcept {
   return false;
 }
 
-bool ServiceSegment::is_port_owner_alive(const PortRecord& port) const noexcept {
+std::optional<ProcessIdentity> ServiceSegment::port_owner(const PortRecord& port) const noexcept {
   const std::uint32_t node = load(const_cast<std::uint32_t&>(port.node));
-  if (node >= limits().max_nodes) return false;
+  if (node >= limits().max_nodes) return std::nullopt;
   const NodeRecord* record = layout_.node(base(), node);
   if (load(const_cast<std::uint32_t&>(record->state)) !=
       static_cast<std::uint32_t>(SlotState::active)) {
-    return false;
+    return std::nullopt;
   }
-  const ProcessIdentity owner = identity_of(*record);
-  return owner == self_ || is_alive(owner);
+  return identity_of(*record);
+}
+
+bool ServiceSegment::is_port_owner_alive(const PortRecord& port) const noexcept {
+  const auto owner = port_owner(port);
+  return owner && (*owner == self_ || is_alive(*owner));
 }
 
 void ServiceSegment::reclaim_dead_nodes() noexcept {
@@ -532,6 +537,11 @@ void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
     store(layout_.server(base(), server)->state, static_cast<std::uint32_t>(SlotState::free));
     reset_server_resources(server);
     collect_orphaned_channels();
+    // Clients waiting for this server's answers must see its streams end.
+    for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
+      PortRecord* client = layout_.client(base(), c);
+      ring(DoorbellWords{&client->waiting, &client->doorbell});
+    }
   } catch (...) {
   }
 }

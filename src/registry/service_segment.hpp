@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "floe/detail/service_spec.hpp"
@@ -45,6 +46,8 @@ class ServiceSegment {
 
   /// Whether the process that owns a port slot still runs. A syscall or two: not for hot paths.
   bool is_port_owner_alive(const PortRecord& port) const noexcept;
+  /// The process that holds the port, as its node record says (it may have died since).
+  std::optional<ProcessIdentity> port_owner(const PortRecord& port) const noexcept;
 
   /// Reclaims the ports of every node whose process is gone.
   void reclaim_dead_nodes() noexcept;

@@ -153,4 +153,13 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
     }                                                                                    \
   } while (false)
 
+/// The same inside a coroutine returning Task<int>.
+#define FLOE_CHILD_CO_CHECK(condition)                                                   \
+  do {                                                                                   \
+    if (!(condition)) {                                                                  \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+      co_return 1;                                                                       \
+    }                                                                                    \
+  } while (false)
+
 }  // namespace floe::test

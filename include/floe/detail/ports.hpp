@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "floe/config.hpp"
+#include "floe/detail/wake_sources.hpp"
 #include "floe/header.hpp"
 
 namespace floe::detail {
@@ -50,7 +51,13 @@ class ClientCore {
   /// Throws Errc::exceeds_max_loans when the pending response already borrows its maximum.
   std::optional<Received> try_receive(std::uint32_t channel);
   void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
-  bool is_connected(std::uint32_t channel) noexcept;
+  /// `check_liveness`: also ask whether the servers' processes still run (reads /proc; an
+  /// event loop that watches their pidfds only asks after one of them exited).
+  bool is_connected(std::uint32_t channel, bool check_liveness = true) noexcept;
+  /// The client's notifier: rung when a response arrives or a stream ends.
+  DoorbellWords doorbell() const noexcept;
+  /// Names the processes of the servers whose streams for `channel` are still open.
+  void watch_servers(std::uint32_t channel, WakeSources& sources) const;
   std::uint32_t number_of_server_connections(std::uint32_t channel) noexcept;
   ChunkView request_of(std::uint32_t channel) const noexcept;
   void drop_pending(std::uint32_t channel) noexcept;
@@ -105,6 +112,8 @@ class ServerCore {
 
   std::optional<Active> try_receive() noexcept;
   bool has_requests() const noexcept;
+  /// The server's notifier: rung when a request arrives.
+  DoorbellWords doorbell() const noexcept;
   /// A zeroed response chunk for `active`. Throws Errc::exceeds_max_loans.
   ChunkView loan(const Active& active, std::uint32_t& chunk);
   ChunkView response_view(const Active& active, std::uint32_t chunk) const noexcept;
@@ -118,6 +127,7 @@ class ServerCore {
 
  private:
   bool client_listens(const Active& active) const noexcept;
+  void ring_client(const Active& active) const noexcept;
   void drain_stale(const Active& active) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;

@@ -1,0 +1,79 @@
+#pragma once
+// The base of every awaitable floe operation (receive, sleep). An operation that cannot complete
+// at once links itself into the runtime of its thread; the runtime polls it whenever something
+// may have changed (a doorbell rang, a peer died, a deadline passed, a stop was requested) and
+// resumes its coroutine once it is done. Everything lives in the awaiter, which lives in the
+// coroutine frame: suspending allocates nothing.
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+
+#include "floe/detail/wake_sources.hpp"
+
+namespace floe::detail {
+
+class RuntimeCore;
+
+class Operation {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Operation() = default;
+  /// Only an operation that was never awaited may be moved (with_timeout does).
+  Operation(Operation&& other) noexcept
+      : stop_token_(std::move(other.stop_token_)),
+        deadline_(other.deadline_),
+        deadline_is_timeout_(other.deadline_is_timeout_) {}
+  Operation& operator=(Operation&&) = delete;
+  virtual ~Operation();
+
+  void set_deadline(Clock::time_point deadline, bool is_timeout) noexcept {
+    if (!deadline_ || deadline < *deadline_) {
+      deadline_ = deadline;
+      deadline_is_timeout_ = is_timeout;
+    }
+  }
+  void set_stop_token(std::stop_token token) noexcept { stop_token_ = std::move(token); }
+
+ protected:
+  /// Looks whether the awaited thing is there, and keeps the outcome for await_resume. Must not
+  /// throw (keep the exception instead). `peers_changed`: a watched process died since the last
+  /// poll, so liveness must be looked at.
+  virtual bool poll(bool peers_changed) noexcept = 0;
+  /// Names the doorbells and processes whose change must wake this operation.
+  virtual void watch(WakeSources& sources) = 0;
+
+  /// For await_suspend. Throws Errc::cancelled or Errc::no_runtime.
+  void suspend(std::coroutine_handle<> awaiting);
+  /// For await_ready: throws Errc::cancelled if the stop token asks for it.
+  void throw_if_stop_requested() const;
+  /// For await_resume: throws Errc::cancelled or Errc::timed_out if that is how it ended.
+  void throw_if_interrupted() const;
+
+ private:
+  friend class RuntimeCore;
+  enum class Outcome : std::uint8_t { pending, done, cancelled, timed_out };
+
+  struct StopRelay {
+    Operation* operation;
+    void operator()() const noexcept;
+  };
+
+  std::stop_token stop_token_;
+  std::optional<Clock::time_point> deadline_;
+  bool deadline_is_timeout_ = true;
+  Outcome outcome_ = Outcome::pending;
+  RuntimeCore* runtime_ = nullptr;
+  Operation* previous_ = nullptr;
+  Operation* next_ = nullptr;
+  std::coroutine_handle<> awaiting_;
+  std::uint64_t peer_epoch_ = 0;
+  std::atomic<bool> stop_requested_{false};
+  std::optional<std::stop_callback<StopRelay>> stop_callback_;
+};
+
+}  // namespace floe::detail

@@ -1,0 +1,189 @@
+#pragma once
+// floe::Runtime: a single-threaded event loop that runs floe::Tasks and wakes them when a
+// shared-memory queue gains data, a peer process dies, a timer expires or a stop is requested.
+//
+// How it sleeps: every suspended operation names its port's doorbell (a futex word in shared
+// memory) and, for a response stream, its servers' processes. When nothing is ready, the loop
+// polls for the spin budget, then announces on each doorbell that it sleeps, looks once more,
+// and waits: on an io_uring ring (IORING_OP_FUTEX_WAIT for doorbells, POLL_ADD on pidfds), or,
+// where io_uring is unavailable, on epoll (a helper thread turns doorbell futexes into an
+// eventfd). Whatever wakes the loop, it polls every suspended operation, so one wake-up drains
+// every ready port. Senders make a syscall only when the loop actually sleeps.
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <type_traits>
+#include <utility>
+
+#include "floe/detail/operation.hpp"
+#include "floe/error.hpp"
+#include "floe/task.hpp"
+
+namespace floe {
+
+enum class RuntimeBackend : std::uint8_t {
+  automatic,  // io_uring unless unavailable or FLOE_DISABLE_IO_URING=1, else epoll
+  io_uring,   // throws floe::Error if the kernel refuses io_uring
+  epoll,
+};
+
+struct RuntimeOptions {
+  /// How long the loop polls its operations before it sleeps. Polling costs a core while it
+  /// lasts; sleeping costs a wake-up (tens of microseconds on small VMs) when data arrives.
+  /// The default was chosen by measurement (docs/BENCHMARKS.md); 0 sleeps at once.
+  std::chrono::nanoseconds spin_budget = std::chrono::microseconds(20);
+  RuntimeBackend backend = RuntimeBackend::automatic;
+};
+
+/// Counters of what the loop did, for benchmarks and tests.
+struct RuntimeStats {
+  std::uint64_t sleeps = 0;      // times the loop waited in the kernel
+  std::uint64_t polls = 0;       // passes over the suspended operations
+  std::uint64_t peer_exits = 0;  // watched processes seen exiting
+};
+
+namespace detail {
+
+/// Keeps a spawned task's frame alive until it finishes and tells the runtime then.
+class SpawnedTask {
+ public:
+  struct promise_type {
+    RuntimeCore* runtime = nullptr;
+    promise_type* previous = nullptr;
+    promise_type* next = nullptr;
+
+    SpawnedTask get_return_object() noexcept {
+      return SpawnedTask{std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    struct Finish {
+      bool await_ready() const noexcept { return false; }
+      void await_suspend(std::coroutine_handle<promise_type> self) const noexcept;
+      void await_resume() const noexcept {}
+    };
+    Finish final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept;
+  };
+  std::coroutine_handle<promise_type> handle;
+};
+
+}  // namespace detail
+
+class Runtime {
+ public:
+  /// Throws floe::Error if neither io_uring nor epoll can be set up (or io_uring was required).
+  Runtime();
+  explicit Runtime(const RuntimeOptions& options);
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  /// Destroys the tasks that have not finished; their operations leave nothing in shared memory.
+  ~Runtime();
+
+  /// Runs `task` alongside the others once the loop runs. An exception escaping a spawned task
+  /// stops the runtime and is rethrown by run() or block_on().
+  void spawn(Task<void> task);
+
+  /// Runs the loop until `task` is done; returns its value or rethrows its exception.
+  template <typename T>
+  T block_on(Task<T> task);
+
+  /// Runs the loop until every spawned task has finished, or stop() was called and the tasks
+  /// it cancelled have unwound.
+  void run();
+
+  /// Cancels every operation in flight (they throw floe::Error(Errc::cancelled)) and makes
+  /// run() return. Safe to call from any thread and from a signal-free context.
+  void stop() noexcept;
+
+  /// The runtime running on this thread, or nullptr.
+  static Runtime* current() noexcept;
+
+  bool uses_io_uring() const noexcept;
+  RuntimeStats stats() const noexcept;
+
+ private:
+  template <typename T>
+  static Task<void> settle(Task<T> task,
+                           std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>* value,
+                           std::exception_ptr* error, bool* done);
+  void spawn_internal(Task<void> task);
+  void run_until(const bool* done);
+
+  std::unique_ptr<detail::RuntimeCore> core_;
+};
+
+template <typename T>
+Task<void> Runtime::settle(Task<T> task,
+                           std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>* value,
+                           std::exception_ptr* error, bool* done) {
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(task);
+      value->emplace(true);
+    } else {
+      value->emplace(co_await std::move(task));
+    }
+  } catch (...) {
+    *error = std::current_exception();
+  }
+  *done = true;
+}
+
+template <typename T>
+T Runtime::block_on(Task<T> task) {
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+  std::exception_ptr error;
+  bool done = false;
+  spawn_internal(settle(std::move(task), &value, &error, &done));
+  run_until(&done);
+  if (error) std::rethrow_exception(error);
+  if (!done) throw Error(Errc::cancelled, "floe: the runtime stopped before the task finished");
+  if constexpr (!std::is_void_v<T>) return std::move(*value);
+}
+
+namespace detail {
+
+class SleepOperation final : public Operation {
+ public:
+  SleepOperation(Clock::time_point until, std::stop_token token) {
+    set_deadline(until, false);
+    set_stop_token(std::move(token));
+  }
+  bool await_ready() const {
+    throw_if_stop_requested();
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+  void await_resume() const { throw_if_interrupted(); }
+
+ private:
+  bool poll(bool) noexcept override { return false; }
+  void watch(WakeSources&) override {}
+};
+
+template <typename T>
+concept FloeOperation = std::is_base_of_v<Operation, std::remove_cvref_t<T>>;
+
+}  // namespace detail
+
+/// Resumes after `duration` (throws Errc::cancelled if `token` is stopped first).
+inline detail::SleepOperation sleep_for(std::chrono::nanoseconds duration,
+                                        std::stop_token token = {}) {
+  return detail::SleepOperation(detail::Operation::Clock::now() + duration, std::move(token));
+}
+
+/// The same operation, failing with floe::Error(Errc::timed_out) if it has not completed within
+/// `timeout`. Nothing is consumed from shared memory by an operation that timed out.
+template <detail::FloeOperation Op>
+std::remove_cvref_t<Op> with_timeout(Op&& operation, std::chrono::nanoseconds timeout) {
+  std::remove_cvref_t<Op> bounded(std::forward<Op>(operation));
+  bounded.set_deadline(detail::Operation::Clock::now() + timeout, true);
+  return bounded;
+}
+
+}  // namespace floe

@@ -1,0 +1,12 @@
+#pragma once
+// Futex calls on words in shared mappings: never FUTEX_PRIVATE, since the waiter and the waker
+// are different processes.
+
+#include <cstdint>
+
+namespace floe::detail {
+
+/// Wakes every thread or io_uring request waiting on `word`. Returns how many were woken.
+int futex_wake_all(std::uint32_t* word) noexcept;
+
+}  // namespace floe::detail

@@ -1,0 +1,52 @@
+#pragma once
+// How the runtime sleeps: io_uring where the kernel allows it, epoll otherwise. Both wait for the
+// same three things: a doorbell futex word to move on, a watched process to exit, and an
+// interrupt from another thread; and both give up at a deadline.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "floe/detail/wake_sources.hpp"
+
+namespace floe::detail {
+
+class Backend {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Events {
+    bool peer_exited = false;
+  };
+
+  virtual ~Backend() = default;
+
+  virtual bool is_io_uring() const noexcept = 0;
+  /// Starts a pass in which the runtime names everything it wants to be woken by; what is not
+  /// named again is no longer waited for.
+  virtual void begin_watch() noexcept = 0;
+  /// Wake up once `*word` no longer holds `expected`.
+  virtual void watch_futex(std::uint32_t* word, std::uint32_t expected) = 0;
+  /// Wake up when `process` exits. False if it is gone already.
+  virtual bool watch_process(const ProcessIdentity& process) = 0;
+  /// Sleeps until something watched fires, interrupt() is called or `deadline` passes.
+  virtual Events wait(std::optional<Clock::time_point> deadline) = 0;
+  /// Ends a wait in progress, or the next one. Safe from any thread.
+  virtual void interrupt() noexcept = 0;
+};
+
+/// nullptr when the kernel refuses io_uring (sysctl kernel.io_uring_disabled, seccomp) or lacks
+/// IORING_OP_FUTEX_WAIT.
+std::unique_ptr<Backend> make_io_uring_backend();
+/// Throws floe::Error(Errc::io_setup_failed) if epoll or eventfd cannot be had.
+std::unique_ptr<Backend> make_epoll_backend();
+
+/// Duration until `deadline`, never negative.
+inline std::chrono::nanoseconds time_until(Backend::Clock::time_point deadline) noexcept {
+  const auto left = deadline - Backend::Clock::now();
+  return left.count() > 0 ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
+                          : std::chrono::nanoseconds(0);
+}
+
+}  // namespace floe::detail

@@ -1,0 +1,249 @@
+// The epoll backend, for where io_uring is unavailable. epoll cannot wait on a futex, so a
+// helper thread waits on the doorbells with futex_waitv(2) and writes an eventfd that epoll
+// watches; pidfds and the interrupt eventfd go into epoll directly. The extra thread hop makes a
+// wake-up slower than with io_uring, and costs nothing while messages flow without sleeping.
+
+#include <linux/futex.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "floe/error.hpp"
+#include "platform/file_descriptor.hpp"
+#include "runtime/backend.hpp"
+#include "runtime/process_watches.hpp"
+
+namespace floe::detail {
+namespace {
+
+struct FutexTarget {
+  std::uint32_t* word;
+  std::uint32_t expected;
+  friend bool operator==(const FutexTarget&, const FutexTarget&) = default;
+};
+
+/// Waits on up to FUTEX_WAITV_MAX - 1 doorbells at once and signals an eventfd when one moves.
+/// It never reads the words itself (they may be unmapped under it); the kernel does, and
+/// reports a moved word as a wake-up or EAGAIN.
+class DoorbellThread {
+ public:
+  explicit DoorbellThread(int signal_fd) : signal_fd_(signal_fd) {}
+  DoorbellThread(const DoorbellThread&) = delete;
+  DoorbellThread& operator=(const DoorbellThread&) = delete;
+  ~DoorbellThread() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      bump_control();
+    }
+    wake_control();
+    thread_.join();
+  }
+
+  /// Replaces what the thread waits on.
+  void set(const std::vector<FutexTarget>& targets) {
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    {
+      std::lock_guard lock(mutex_);
+      targets_ = targets;
+      bump_control();
+    }
+    wake_control();
+  }
+
+ private:
+  void bump_control() noexcept {
+    std::atomic_ref<std::uint32_t>(control_).fetch_add(1, std::memory_order_release);
+  }
+  void wake_control() noexcept {
+    ::syscall(SYS_futex, &control_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+  void signal() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(signal_fd_, &one, sizeof one);
+  }
+
+  void run() {
+    std::vector<futex_waitv> waits;
+    std::vector<FutexTarget> snapshot;
+    waits.reserve(FUTEX_WAITV_MAX);
+    for (;;) {
+      std::uint32_t control = 0;
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        control = std::atomic_ref<std::uint32_t>(control_).load(std::memory_order_acquire);
+        snapshot = targets_;
+      }
+      waits.clear();
+      waits.push_back(futex_waitv{control, reinterpret_cast<std::uintptr_t>(&control_),
+                                  FUTEX_32 | FUTEX_PRIVATE_FLAG, 0});
+      for (const FutexTarget& t : snapshot) {
+        if (waits.size() == FUTEX_WAITV_MAX) break;
+        waits.push_back(
+            futex_waitv{t.expected, reinterpret_cast<std::uintptr_t>(t.word), FUTEX_32, 0});
+      }
+      const long woken = ::syscall(SYS_futex_waitv, waits.data(),
+                                   static_cast<unsigned>(waits.size()), 0, nullptr, 0);
+      if (woken == 0) continue;  // the set changed
+      if (woken < 0 && errno == EINTR) continue;
+      std::lock_guard lock(mutex_);
+      if (std::atomic_ref<std::uint32_t>(control_).load(std::memory_order_acquire) != control) {
+        continue;  // replaced meanwhile: whatever moved is looked at by the loop anyway
+      }
+      if (woken > 0) {
+        // That doorbell fired: the loop re-arms it with its new value.
+        const FutexTarget fired = snapshot[static_cast<std::size_t>(woken) - 1];
+        std::erase(targets_, fired);
+      } else {
+        // EAGAIN: some word had moved on already (EFAULT: a mapping went away). Let the loop
+        // look at everything and hand over a fresh set.
+        targets_.clear();
+      }
+      signal();
+    }
+  }
+
+  int signal_fd_;
+  std::mutex mutex_;
+  std::vector<FutexTarget> targets_;
+  std::uint32_t control_ = 0;  // futex word: bumped whenever targets_ changes
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class EpollBackend final : public Backend {
+ public:
+  EpollBackend(FileDescriptor epoll, FileDescriptor interrupt, FileDescriptor doorbell_signal)
+      : epoll_(std::move(epoll)),
+        interrupt_(std::move(interrupt)),
+        doorbell_signal_(std::move(doorbell_signal)),
+        doorbells_(doorbell_signal_.get()) {
+    add(interrupt_.get(), pack_event(EventKind::interrupt, 0, 0));
+    add(doorbell_signal_.get(), pack_event(EventKind::doorbell, 0, 0));
+  }
+
+  bool is_io_uring() const noexcept override { return false; }
+
+  void begin_watch() noexcept override {
+    wanted_.clear();
+    processes_.begin_pass();
+  }
+
+  void watch_futex(std::uint32_t* word, std::uint32_t expected) override {
+    for (FutexTarget& t : wanted_) {
+      if (t.word == word) {
+        t.expected = expected;
+        return;
+      }
+    }
+    wanted_.push_back(FutexTarget{word, expected});
+  }
+
+  bool watch_process(const ProcessIdentity& process) override {
+    bool opened = false;
+    ProcessWatches::Watch* watch = processes_.find_or_open(process, opened);
+    if (watch == nullptr) return false;
+    if (opened && !add(watch->handle.get(), pack_event(EventKind::process, watch->generation,
+                                                       processes_.index_of(*watch)))) {
+      ProcessWatches::drop(*watch);
+      return false;
+    }
+    return true;
+  }
+
+  Events wait(std::optional<Clock::time_point> deadline) override {
+    if (processes_.should_sweep()) {
+      for (ProcessWatches::Watch& p : processes_.entries()) {
+        if (p.handle && !p.wanted) drop(p);
+      }
+    }
+    if (wanted_ != given_) {
+      doorbells_.set(wanted_);
+      given_ = wanted_;
+    }
+    timespec timeout{};
+    if (deadline) {
+      const auto left = time_until(*deadline);
+      timeout.tv_sec = left.count() / 1'000'000'000;
+      timeout.tv_nsec = left.count() % 1'000'000'000;
+    }
+    epoll_event ready[16];
+    const int n = ::epoll_pwait2(epoll_.get(), ready, 16, deadline ? &timeout : nullptr, nullptr);
+    Events events;
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t data = ready[i].data.u64;
+      switch (event_kind(data)) {
+        case EventKind::interrupt:
+          drain(interrupt_.get());
+          break;
+        case EventKind::doorbell:
+          drain(doorbell_signal_.get());
+          given_.clear();  // the thread dropped what fired; hand the set over again
+          break;
+        case EventKind::process:
+          if (ProcessWatches::Watch* p = processes_.from_event(data)) {
+            drop(*p);
+            events.peer_exited = true;
+          }
+          break;
+        case EventKind::ignored:
+          break;
+      }
+    }
+    return events;
+  }
+
+  void interrupt() noexcept override {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(interrupt_.get(), &one, sizeof one);
+  }
+
+ private:
+  bool add(int fd, std::uint64_t data) noexcept {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = data;
+    return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) == 0;
+  }
+  void drop(ProcessWatches::Watch& p) noexcept {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p.handle.get(), nullptr);
+    ProcessWatches::drop(p);
+  }
+  static void drain(int fd) noexcept {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof count);
+  }
+
+  FileDescriptor epoll_;
+  FileDescriptor interrupt_;
+  FileDescriptor doorbell_signal_;
+  std::vector<FutexTarget> wanted_;
+  std::vector<FutexTarget> given_;
+  ProcessWatches processes_;
+  DoorbellThread doorbells_;  // last: its thread stops before the eventfd it writes closes
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_epoll_backend() {
+  FileDescriptor epoll(::epoll_create1(EPOLL_CLOEXEC));
+  FileDescriptor interrupt(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  FileDescriptor doorbell_signal(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!epoll || !interrupt || !doorbell_signal) {
+    throw Error(Errc::io_setup_failed, "floe: cannot create epoll and eventfds for the runtime");
+  }
+  return std::make_unique<EpollBackend>(std::move(epoll), std::move(interrupt),
+                                        std::move(doorbell_signal));
+}
+
+}  // namespace floe::detail

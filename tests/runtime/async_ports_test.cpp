@@ -1,0 +1,292 @@
+// co_await on ports across real processes: woken by the notifier, ended by a peer's death,
+// bounded by timeouts and cancellation without losing anything in shared memory.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+#include <vector>
+
+#include "support/fixture.hpp"
+
+namespace floe::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class AsyncPortsTest : public U64ServiceTest {
+ protected:
+  /// No spinning: every wait in these tests really sleeps, so the notifier is what wakes it.
+  RuntimeOptions asleep{.spin_budget = {}};
+};
+
+/// Awaits the next response, failing the test instead of hanging.
+template <typename Pending>
+auto next(Pending& pending) {
+  return with_timeout(pending.receive(), 10s);
+}
+
+TEST_F(AsyncPortsTest, ServerIsWokenByARequestFromAnotherProcessAndStreamsBack) {
+  auto service = builder().max_response_buffer_size(8).create();
+  auto server = service.server_builder().create();
+
+  ChildProcess client([&] {
+    auto remote = open_as("client");
+    auto c = remote.client_builder().create();
+    Runtime runtime(asleep);
+    return runtime.block_on([&]() -> Task<int> {
+      co_await sleep_for(50ms);  // the server is asleep by now
+      auto pending = c.send_copy(7);
+      for (std::uint64_t i = 0; i < 5; ++i) {
+        auto response = co_await next(pending);
+        FLOE_CHILD_CO_CHECK(response.has_value());
+        FLOE_CHILD_CO_CHECK(response->payload() == 7 * 10 + i);
+      }
+      FLOE_CHILD_CO_CHECK(!(co_await next(pending)).has_value());
+      FLOE_CHILD_CO_CHECK(runtime.stats().sleeps >= 1);
+      co_return 0;
+    }());
+  });
+
+  Runtime runtime(asleep);
+  runtime.block_on([&]() -> Task<void> {
+    auto active = co_await with_timeout(server.receive(), 10s);
+    EXPECT_EQ(active.payload(), 7u);
+    for (std::uint64_t i = 0; i < 5; ++i) {
+      auto response = active.loan();
+      *response = active.payload() * 10 + i;
+      EXPECT_TRUE(std::move(response).send());
+      co_await sleep_for(1ms);  // the client sleeps between responses
+    }
+  }());
+  EXPECT_GE(runtime.stats().sleeps, 1u);
+  EXPECT_EQ(client.wait(), 0);
+}
+
+TEST_F(AsyncPortsTest, TimedOutReceiveTakesNothingAway) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  runtime.block_on([&]() -> Task<void> {
+    const auto start = Clock::now();
+    Errc seen{};
+    try {
+      (void)co_await with_timeout(server.receive(), 30ms);
+    } catch (const Error& e) {
+      seen = static_cast<Errc>(e.code().value());
+    }
+    EXPECT_EQ(seen, Errc::timed_out);
+    EXPECT_GE(Clock::now() - start, 30ms);
+
+    auto pending = client.send_copy(1);
+    auto active = co_await with_timeout(server.receive(), 10s);
+    active.send_copy(2);
+    seen = Errc{};
+    try {
+      (void)co_await with_timeout(pending.receive(), 0ms);
+    } catch (const Error& e) {
+      seen = static_cast<Errc>(e.code().value());
+    }
+    // The response was there: a zero timeout still takes what is ready.
+    EXPECT_EQ(seen, Errc{});
+  }());
+}
+
+TEST_F(AsyncPortsTest, CancelledReceiveLeavesTheResponseForTheNextOne) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  std::stop_source stop;
+  auto pending = client.send_copy(1);
+  auto active = server.try_receive();
+  ASSERT_TRUE(active.has_value());
+
+  Errc seen{};
+  auto receiver = [&]() -> Task<void> {
+    try {
+      (void)co_await pending.receive(stop.get_token());
+    } catch (const Error& e) {
+      seen = static_cast<Errc>(e.code().value());
+    }
+  };
+  auto canceller = [&]() -> Task<void> {
+    co_await sleep_for(10ms);
+    stop.request_stop();
+  };
+  runtime.spawn(receiver());
+  runtime.spawn(canceller());
+  runtime.run();
+  EXPECT_EQ(seen, Errc::cancelled);
+
+  active->send_copy(5);
+  auto response = runtime.block_on([&]() -> Task<std::optional<std::uint64_t>> {
+    auto r = co_await next(pending);
+    co_return r ? std::optional<std::uint64_t>(r->payload()) : std::nullopt;
+  }());
+  EXPECT_EQ(response, 5u);
+}
+
+TEST_F(AsyncPortsTest, RuntimeStopCancelsAReceivingServer) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  Runtime runtime(asleep);
+  Errc seen{};
+  // Named: a coroutine lambda's captures live in the lambda, which must outlive the task.
+  auto receiver = [&]() -> Task<void> {
+    try {
+      (void)co_await server.receive();
+    } catch (const Error& e) {
+      seen = static_cast<Errc>(e.code().value());
+    }
+  };
+  runtime.spawn(receiver());
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(20ms);
+    runtime.stop();
+  });
+  runtime.run();
+  EXPECT_EQ(seen, Errc::cancelled);
+  const ServiceUsage usage = service.usage();
+  EXPECT_EQ(usage.request_chunks_in_use, 0u);
+}
+
+TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
+  auto service = builder().max_response_buffer_size(8).create();
+  Signal ready;
+  Signal streaming;
+
+  ChildProcess server_process([&] {
+    auto remote = open_as("server");
+    auto server = remote.server_builder().create();
+    Runtime runtime(asleep);
+    ready.notify();
+    return runtime.block_on([&]() -> Task<int> {
+      auto active = co_await with_timeout(server.receive(), 10s);
+      for (std::uint64_t i = 0; i < 3; ++i)
+        active.send_copy(i);
+      streaming.notify();
+      co_return wait_to_be_killed();
+    }());
+  });
+
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  std::chrono::nanoseconds end_after_kill{};
+  std::uint64_t received = 0;
+  runtime.block_on([&]() -> Task<void> {
+    auto pending = client.send_copy(1);
+    while (auto response = co_await next(pending)) {
+      EXPECT_EQ(response->payload(), received);
+      if (++received == 3) {
+        EXPECT_EQ(streaming.wait(), 1);
+        // Not reaped: a zombie must count as dead too.
+        ::kill(server_process.pid(), SIGKILL);
+        end_after_kill = Clock::now().time_since_epoch();
+      }
+    }
+    end_after_kill = Clock::now().time_since_epoch() - end_after_kill;
+    EXPECT_FALSE(pending.is_connected());
+  }());
+  EXPECT_EQ(received, 3u);
+  EXPECT_LT(end_after_kill, 100ms);
+  EXPECT_GE(runtime.stats().peer_exits, 1u);
+}
+
+TEST_F(AsyncPortsTest, ServerAwaitingRequestsIsUnaffectedByAClientThatDied) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  Signal sent;
+
+  ChildProcess client_process([&] {
+    auto remote = open_as("client");
+    auto c = remote.client_builder().create();
+    auto pending = c.send_copy(1);
+    sent.notify();
+    return wait_to_be_killed();
+  });
+  ASSERT_EQ(sent.wait(), 1);
+
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  runtime.block_on([&]() -> Task<void> {
+    auto from_dead = co_await with_timeout(server.receive(), 10s);
+    EXPECT_EQ(from_dead.payload(), 1u);
+    client_process.kill();
+    EXPECT_TRUE(eventually([&] { return !from_dead.is_connected(); }, 5s));
+
+    auto pending = client.send_copy(2);
+    auto active = co_await with_timeout(server.receive(), 10s);
+    EXPECT_EQ(active.payload(), 2u);
+    active.send_copy(3);
+    auto response = co_await next(pending);
+    EXPECT_TRUE(response.has_value());
+  }());
+}
+
+TEST_F(AsyncPortsTest, SeveralClientsAndServersInSeveralProcessesAtOnce) {
+  constexpr int kServers = 2;
+  constexpr int kClientTasks = 4;
+  constexpr std::uint64_t kRequestsPerTask = 50;
+  constexpr std::uint64_t kResponsesPerRequest = 3;
+  auto service = builder()
+                     .max_servers(kServers)
+                     .max_clients(kClientTasks + 1)
+                     .max_response_buffer_size(4)
+                     .create();
+  Signal ready;
+  std::vector<std::unique_ptr<ChildProcess>> servers;
+  for (int s = 0; s < kServers; ++s) {
+    servers.push_back(std::make_unique<ChildProcess>([&] {
+      auto remote = open_as("server");
+      auto server = remote.server_builder().create();
+      Runtime runtime(asleep);
+      ready.notify();
+      // Serves until the parent stops answering (it kills us), one task per request.
+      return runtime.block_on([&]() -> Task<int> {
+        for (;;) {
+          auto active = co_await server.receive();
+          for (std::uint64_t i = 0; i < kResponsesPerRequest; ++i) {
+            active.send_copy(active.payload() + i);
+          }
+        }
+      }());
+    }));
+  }
+  for (int s = 0; s < kServers; ++s)
+    ASSERT_EQ(ready.wait(), 1);
+
+  std::vector<decltype(service.client_builder().create())> clients;
+  for (int c = 0; c < kClientTasks; ++c)
+    clients.push_back(service.client_builder().create());
+  Runtime runtime;
+  std::atomic<std::uint64_t> responses{0};
+  auto client_task = [&](int c) -> Task<void> {
+    for (std::uint64_t r = 0; r < kRequestsPerTask; ++r) {
+      const std::uint64_t request = (static_cast<std::uint64_t>(c) << 32) + r * 100;
+      auto pending = clients[static_cast<std::size_t>(c)].send_copy(request);
+      EXPECT_EQ(pending.number_of_server_connections(), static_cast<std::uint32_t>(kServers));
+      std::uint64_t got = 0;
+      while (auto response = co_await next(pending)) {
+        EXPECT_GE(response->payload(), request);
+        EXPECT_LT(response->payload(), request + kResponsesPerRequest);
+        ++got;
+      }
+      EXPECT_EQ(got, kServers * kResponsesPerRequest);
+      responses += got;
+    }
+  };
+  for (int c = 0; c < kClientTasks; ++c)
+    runtime.spawn(client_task(c));
+  runtime.run();
+  EXPECT_EQ(responses.load(), kClientTasks * kRequestsPerTask * kServers * kResponsesPerRequest);
+}
+
+}  // namespace
+}  // namespace floe::test
