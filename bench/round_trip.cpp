@@ -8,68 +8,18 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "allocation_counter.hpp"
+#include "baselines.hpp"
 #include "harness.hpp"
-
-// Every heap allocation of the process is counted, to show the hot path makes none.
-std::atomic<std::uint64_t> g_allocations{0};
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
 using namespace floe::bench;
 
-struct alignas(64) CacheLine {
-  std::atomic<std::uint64_t> value{0};
-};
-/// Allocations each side made while the timed round trips ran.
-struct HotPathAllocations {
-  std::atomic<std::uint64_t> client{0};
-  std::atomic<std::uint64_t> server{0};
-};
 HotPathAllocations* g_hot_path = nullptr;
-
-struct PingPong {
-  CacheLine ping;
-  CacheLine pong;
-};
-
-constexpr std::uint64_t kStop = ~std::uint64_t{0};
-
-std::vector<std::int64_t> raw_cache_line(std::size_t warmup, std::size_t count) {
-  SharedAnonymous<PingPong> shared;
-  Peer peer(1, [&] {
-    for (std::uint64_t expected = 1;; ++expected) {
-      std::uint64_t seen;
-      while ((seen = shared->ping.value.load(std::memory_order_acquire)) < expected) {
-      }
-      if (seen == kStop) return 0;
-      shared->pong.value.store(seen, std::memory_order_release);
-    }
-  });
-  auto samples = measure(warmup, count, [&](std::size_t i) {
-    const std::uint64_t n = i + 1;
-    shared->ping.value.store(n, std::memory_order_release);
-    while (shared->pong.value.load(std::memory_order_acquire) != n) {
-    }
-  });
-  shared->ping.value.store(kStop);
-  return samples;
-}
 
 std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
   floe::Config config;
@@ -85,13 +35,13 @@ std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
     auto s = builder(n).open();
     auto server = s.server_builder().create();
     ready->value.store(1);
-    const std::uint64_t before = g_allocations.load();
+    const std::uint64_t before = allocations();
     for (;;) {
       if (auto request = server.try_receive()) {
         const std::uint64_t value = request->payload();
         request->send_copy(value);
         if (value == kStop) {
-          g_hot_path->server.fetch_add(g_allocations.load() - before);
+          g_hot_path->server.fetch_add(allocations() - before);
           return 0;
         }
       }
@@ -101,7 +51,7 @@ std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
   }
   auto client = service.client_builder().create();
   std::vector<std::int64_t> samples(count);
-  const std::uint64_t before = g_allocations.load();
+  const std::uint64_t before = allocations();
   measure_into(samples, warmup, [&](std::size_t i) {
     auto pending = client.send_copy(i);
     for (;;) {
@@ -111,7 +61,7 @@ std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
       }
     }
   });
-  g_hot_path->client.fetch_add(g_allocations.load() - before);
+  g_hot_path->client.fetch_add(allocations() - before);
   // Waits for the answer: a request whose PendingResponse is dropped before a server took it
   // is withdrawn, and the server would never hear the stop.
   auto stop = client.send_copy(kStop);

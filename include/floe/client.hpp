@@ -142,16 +142,17 @@ class PendingResponse {
     }
 
    private:
-    bool attempt(bool check_liveness) {
+    bool attempt(bool check_liveness, bool check_end = true) {
       if (auto response = pending_->try_receive()) {
         result_.emplace(std::move(*response));
         return true;
       }
-      return !pending_->core_->is_connected(pending_->channel_, check_liveness);
+      return check_end && !pending_->core_->is_connected(pending_->channel_, check_liveness);
     }
-    bool poll(bool peers_changed) noexcept override {
+    bool poll(const PollContext& context) noexcept override {
       try {
-        return attempt(peers_changed);
+        return attempt(context.peers_changed,
+                       !context.spinning || context.peers_changed || context.pass % 16 == 0);
       } catch (...) {
         error_ = std::current_exception();
         return true;

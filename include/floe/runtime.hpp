@@ -162,7 +162,7 @@ class SleepOperation final : public Operation {
   void await_resume() const { throw_if_interrupted(); }
 
  private:
-  bool poll(bool) noexcept override { return false; }
+  bool poll(const PollContext&) noexcept override { return false; }
   void watch(WakeSources&) override {}
 };
 

@@ -189,7 +189,7 @@ class Server {
       result_ = server_->try_receive();
       return result_.has_value();
     }
-    bool poll(bool) noexcept override { return attempt(); }
+    bool poll(const PollContext&) noexcept override { return attempt(); }
     void watch(detail::WakeSources& sources) override {
       sources.doorbell(server_->core_->doorbell());
     }

@@ -130,6 +130,9 @@ class EpollBackend final : public Backend {
         doorbells_(doorbell_signal_.get()) {
     add(interrupt_.get(), pack_event(EventKind::interrupt, 0, 0));
     add(doorbell_signal_.get(), pack_event(EventKind::doorbell, 0, 0));
+    wanted_.reserve(8);
+    given_.reserve(8);
+    processes_.reserve(16);
   }
 
   bool is_io_uring() const noexcept override { return false; }

@@ -42,6 +42,8 @@ class ProcessWatches {
     bool wanted = false;     // named in the current pass
   };
 
+  void reserve(std::size_t n) { watches_.reserve(n); }
+
   void begin_pass() noexcept {
     for (Watch& w : watches_)
       w.wanted = false;

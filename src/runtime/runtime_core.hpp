@@ -43,7 +43,7 @@ class RuntimeCore final : private WakeSources {
   void process(const ProcessIdentity& peer) override;
 
   void run_ready();
-  bool poll_all() noexcept;
+  bool poll_all(bool spinning = false, std::uint32_t pass = 0) noexcept;
   void complete(Operation& operation, Operation::Outcome outcome) noexcept;
   void spin();
   void sleep();

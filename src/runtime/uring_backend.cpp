@@ -24,7 +24,12 @@ constexpr std::uint64_t kFutexMatchAny = 0xffffffffu;
 
 class UringBackend final : public Backend {
  public:
-  UringBackend() noexcept { std::memset(&ring_, 0, sizeof ring_); }
+  UringBackend() {
+    std::memset(&ring_, 0, sizeof ring_);
+    // Room for the usual few ports and peers, so that sleeping allocates nothing.
+    futexes_.reserve(8);
+    processes_.reserve(16);
+  }
   UringBackend(const UringBackend&) = delete;
   UringBackend& operator=(const UringBackend&) = delete;
   ~UringBackend() override {

@@ -41,9 +41,19 @@ class IndexQueue {
 
   /// Producer only. `full` when there is no room.
   QueueStatus push(std::uint64_t entry) noexcept {
+    std::uint64_t head = load(control_->head.value);
+    return push(entry, head);
+  }
+
+  /// Producer only, the same as push() but reading the consumer's head only when `known_head`
+  /// (the producer's own copy of it from an earlier push) says the queue may be full. In a
+  /// stream the head's cache line then stays with the consumer instead of bouncing on every
+  /// entry. A copy that is stale after a reset (ahead of the tail) also makes it read the head,
+  /// and a copy behind the real head only makes the queue look fuller: never overwrites.
+  QueueStatus push(std::uint64_t entry, std::uint64_t& known_head) noexcept {
     const std::uint64_t tail = load(control_->tail.value, std::memory_order_relaxed);
-    const std::uint64_t head = load(control_->head.value);
-    const std::uint64_t used = tail - head;
+    if (tail - known_head >= capacity_) known_head = load(control_->head.value);
+    const std::uint64_t used = tail - known_head;
     if (used > capacity_) return QueueStatus::corrupted;
     if (used == capacity_) return QueueStatus::full;
     store(entries_[tail % capacity_], entry, std::memory_order_relaxed);

@@ -40,10 +40,18 @@ class Operation {
   void set_stop_token(std::stop_token token) noexcept { stop_token_ = std::move(token); }
 
  protected:
+  struct PollContext {
+    /// A watched process died since the last poll: liveness must be looked at.
+    bool peers_changed = false;
+    /// The loop is spinning and polls again right away; what only changes rarely (a stream
+    /// ending) may be looked at every few polls, so that the loop does not keep reading cache
+    /// lines a peer is about to write. Never set for the last look before sleeping.
+    bool spinning = false;
+    std::uint32_t pass = 0;
+  };
   /// Looks whether the awaited thing is there, and keeps the outcome for await_resume. Must not
-  /// throw (keep the exception instead). `peers_changed`: a watched process died since the last
-  /// poll, so liveness must be looked at.
-  virtual bool poll(bool peers_changed) noexcept = 0;
+  /// throw (keep the exception instead).
+  virtual bool poll(const PollContext& context) noexcept = 0;
   /// Names the doorbells and processes whose change must wake this operation.
   virtual void watch(WakeSources& sources) = 0;
 

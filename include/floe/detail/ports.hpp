@@ -141,6 +141,9 @@ class ServerCore {
   // Responses loaned and not yet sent, per (client, channel): an ActiveRequest may move, the
   // count must not.
   std::vector<std::uint32_t> loaned_;
+  std::vector<std::uint32_t>
+      next_chunk_;  // where the next loan starts looking, per (client, channel)
+  std::vector<std::uint64_t> known_head_;  // of each response queue, see IndexQueue::push
 };
 
 }  // namespace floe::detail
