@@ -1,16 +1,38 @@
 #!/usr/bin/env bash
-# Installs what floe needs, builds the request-response example, and runs its server and client
-# as two processes; both end by themselves.
+# Installs what floe needs, builds the examples and runs them as separate processes, several
+# clients and servers at once; everything ends by itself.
+#   1. request_response: 2 servers, 2 clients. Each request reaches both servers; each answers
+#      with a response by copy and then a stream of loaned responses.
+#   2. streaming: 2 servers, 2 clients, each client consuming 2 x 1,000,000 numbers with co_await.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 build=${FLOE_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target request_response_server request_response_client
+cmake --build "$build" -j "$(nproc)" --target request_response_server request_response_client \
+  streaming_server streaming_client
 
-("$build/examples/request_response_server" --seconds 5 | sed -u 's/^/[server] /') &
-server=$!
-sleep 0.5
-"$build/examples/request_response_client" --seconds 3 | sed -u 's/^/[client] /'
-wait "$server"
+# run_example NAME "SERVER ARGS" "CLIENT ARGS": two servers, then two clients; fails if a
+# client fails.
+run_example() {
+  local name=$1 server_args=$2 client_args=$3 servers=() clients=() status=0
+  echo "== $name: 2 servers, 2 clients"
+  for s in 1 2; do
+    # shellcheck disable=SC2086
+    ("$build/examples/${name}_server" $server_args | sed -u "s/^/[server $s] /") &
+    servers+=($!)
+  done
+  sleep 0.5
+  for c in 1 2; do
+    # shellcheck disable=SC2086
+    ("$build/examples/${name}_client" $client_args | sed -u "s/^/[client $c] /") &
+    clients+=($!)
+  done
+  for pid in "${clients[@]}"; do wait "$pid" || status=1; done
+  for pid in "${servers[@]}"; do wait "$pid" || status=1; done
+  return $status
+}
+
+run_example request_response "--seconds 5" "--seconds 3"
+run_example streaming "--seconds 8" "--count 1000000"

@@ -1,18 +1,63 @@
-// Answers every request with one response by copy, then a stream of loaned responses
-// written in place. Ends by itself after `--seconds N` (default 5).
+// Answers every request with one response by copy, then a stream of loaned responses written
+// in place, one task per request so that many clients are served at once. Waits with co_await:
+// it sleeps in the kernel until a request arrives. Ends by itself after `--seconds N` (default 5).
 
 #include <floe/floe.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <thread>
-#include <vector>
 
 #include "run_for.hpp"
 #include "transmission_data.hpp"
 
 using namespace std::chrono_literals;
+
+using Server = floe::Server<std::uint64_t, TransmissionData>;
+using ActiveRequest = Server::Active;
+
+namespace {
+
+/// One request's stream: a first response by copy, then (request % 3) + 1 loaned ones, 100 ms
+/// apart; the stream ends when the ActiveRequest goes out of scope.
+floe::Task<void> answer(ActiveRequest request, std::int32_t counter) {
+  const auto value = static_cast<unsigned long long>(request.payload());
+  const TransmissionData first{5 + counter, 6 * counter, 789.123 * counter};
+  std::printf("received request %llu, send response by copy: x=%d y=%d funky=%.3f\n", value,
+              first.x, first.y, first.funky);
+  request.send_copy(first);
+  for (std::uint64_t n = 0; n <= request.payload() % 3; ++n) {
+    co_await floe::sleep_for(100ms);
+    if (!request.is_connected()) {
+      std::printf("  client of request %llu stopped listening\n", value);
+      co_return;
+    }
+    auto response = request.loan();
+    response->x = counter;
+    response->y = static_cast<std::int32_t>(n);
+    response->funky = 0.5 * static_cast<double>(n);
+    std::printf("  send loaned response %llu to request %llu\n", static_cast<unsigned long long>(n),
+                value);
+    std::move(response).send();
+  }
+}
+
+floe::Task<void> serve(floe::Runtime& runtime, Server& server,
+                       std::chrono::steady_clock::time_point deadline) {
+  for (std::int32_t counter = 0;; ++counter) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    try {
+      ActiveRequest request = co_await floe::with_timeout(server.receive(), left);
+      runtime.spawn(answer(std::move(request), counter));
+    } catch (const floe::Error& e) {
+      if (e.code() == floe::Errc::timed_out) co_return;
+      throw;
+    }
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) try {
   const auto deadline = deadline_from_args(argc, argv, 5);
@@ -21,42 +66,11 @@ int main(int argc, char** argv) try {
                      .request_response<std::uint64_t, TransmissionData>()
                      .open_or_create();
   auto server = service.server_builder().create();
-  std::printf("server ready\n");
+  std::printf("server %d ready\n", static_cast<int>(::getpid()));
 
-  using Active = decltype(server)::Active;
-  std::vector<Active> streams;  // requests still being answered, one response per cycle
-  std::int32_t counter = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    while (auto request = server.try_receive()) {
-      std::printf("received request: %llu\n", static_cast<unsigned long long>(request->payload()));
-      const TransmissionData first{5 + counter, 6 * counter, 789.123 * counter};
-      std::printf("  send response: x=%d y=%d funky=%.3f\n", first.x, first.y, first.funky);
-      request->send_copy(first);
-      streams.push_back(std::move(*request));
-    }
-    // The zero-copy stream: every open request gets one more loaned response per cycle, and
-    // after (request % 3) + 1 of them its stream ends by dropping the ActiveRequest.
-    for (auto it = streams.begin(); it != streams.end();) {
-      if (!it->is_connected()) {
-        it = streams.erase(it);
-        continue;
-      }
-      auto response = it->loan();
-      response->x = counter;
-      response->y = static_cast<std::int32_t>(it->payload());
-      response->funky = 0.5 * counter;
-      std::printf("  send loaned response to request %llu: x=%d\n",
-                  static_cast<unsigned long long>(it->payload()), response->x);
-      std::move(response).send();
-      if (counter % 3 == static_cast<std::int32_t>(it->payload() % 3)) {
-        it = streams.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    ++counter;
-    std::this_thread::sleep_for(100ms);
-  }
+  floe::Runtime runtime;
+  runtime.spawn(serve(runtime, server, deadline));
+  runtime.run();
   std::printf("server done\n");
   return 0;
 } catch (const floe::Error& e) {
