@@ -4,11 +4,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 
 namespace floe::detail {
+namespace {
+std::atomic<std::uint64_t> wakes_made{0};
+}
+
+std::uint64_t futex_wakes_made() noexcept {
+  return wakes_made.load(std::memory_order_relaxed);
+}
 
 int futex_wake_all(std::uint32_t* word) noexcept {
+  wakes_made.fetch_add(1, std::memory_order_relaxed);
   return static_cast<int>(::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0));
 }
 

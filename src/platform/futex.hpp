@@ -9,4 +9,8 @@ namespace floe::detail {
 /// Wakes every thread or io_uring request waiting on `word`. Returns how many were woken.
 int futex_wake_all(std::uint32_t* word) noexcept;
 
+/// How many wake-up syscalls this process has made, for tests that show a send to an awake
+/// receiver makes none.
+std::uint64_t futex_wakes_made() noexcept;
+
 }  // namespace floe::detail
