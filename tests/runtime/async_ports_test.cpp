@@ -23,6 +23,20 @@ class AsyncPortsTest : public U64ServiceTest {
  protected:
   /// No spinning: every wait in these tests really sleeps, so the notifier is what wakes it.
   RuntimeOptions asleep{.spin_budget = {}};
+
+  /// In a forked child: a server in a runtime of its own that signals `ready`, takes one
+  /// request and hands it to `answer(active, runtime)`, a Task<int> giving the exit code.
+  template <typename Answer>
+  int serve_one_request(Signal& ready, Answer answer) {
+    auto remote = open_as("server");
+    auto server = remote.server_builder().create();
+    Runtime runtime(asleep);
+    ready.notify();
+    return runtime.block_on([&]() -> Task<int> {
+      auto active = co_await with_timeout(server.receive(), 10s);
+      co_return co_await answer(active, runtime);
+    }());
+  }
 };
 
 /// Awaits the next response, failing the test instead of hanging.
@@ -87,16 +101,11 @@ TEST_F(AsyncPortsTest, SendingToASleepingReceiverWakesItWithOneSyscall) {
   auto service = builder().create();
   Signal ready;
   ChildProcess server_process([&] {
-    auto remote = open_as("server");
-    auto server = remote.server_builder().create();
-    Runtime runtime(asleep);
-    ready.notify();
-    return runtime.block_on([&]() -> Task<int> {
-      auto active = co_await with_timeout(server.receive(), 10s);
+    return serve_one_request(ready, [](auto& active, Runtime& runtime) -> Task<int> {
       active.send_copy(active.payload());
       FLOE_CHILD_CO_CHECK(runtime.stats().sleeps >= 1);
       co_return 0;
-    }());
+    });
   });
   ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
@@ -243,17 +252,12 @@ TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
   Signal streaming;
 
   ChildProcess server_process([&] {
-    auto remote = open_as("server");
-    auto server = remote.server_builder().create();
-    Runtime runtime(asleep);
-    ready.notify();
-    return runtime.block_on([&]() -> Task<int> {
-      auto active = co_await with_timeout(server.receive(), 10s);
+    return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
       for (std::uint64_t i = 0; i < 3; ++i)
         active.send_copy(i);
       streaming.notify();
       co_return wait_to_be_killed();
-    }());
+    });
   });
 
   ASSERT_EQ(ready.wait(), 1);
