@@ -21,32 +21,14 @@
 
 #include "floe/detail/operation.hpp"
 #include "floe/error.hpp"
+#include "floe/runtime_options.hpp"
 #include "floe/task.hpp"
 
 namespace floe {
 
-enum class RuntimeBackend : std::uint8_t {
-  automatic,  // io_uring unless unavailable or FLOE_DISABLE_IO_URING=1, else epoll
-  io_uring,   // throws floe::Error if the kernel refuses io_uring
-  epoll,
-};
-
-struct RuntimeOptions {
-  /// How long the loop polls its operations before it sleeps. Polling costs a core while it
-  /// lasts; sleeping costs a wake-up (tens of microseconds on small VMs) when data arrives.
-  /// The default was chosen by measurement (docs/BENCHMARKS.md); 0 sleeps at once.
-  std::chrono::nanoseconds spin_budget = std::chrono::microseconds(20);
-  RuntimeBackend backend = RuntimeBackend::automatic;
-};
-
-/// Counters of what the loop did, for benchmarks and tests.
-struct RuntimeStats {
-  std::uint64_t sleeps = 0;      // times the loop waited in the kernel
-  std::uint64_t polls = 0;       // passes over the suspended operations
-  std::uint64_t peer_exits = 0;  // watched processes seen exiting
-};
-
 namespace detail {
+
+class RuntimeCore;
 
 /// Keeps a spawned task's frame alive until it finishes and tells the runtime then.
 class SpawnedTask {

@@ -32,6 +32,11 @@ class Backend {
   virtual bool watch_process(const ProcessIdentity& process) = 0;
   /// Sleeps until something watched fires, interrupt() is called or `deadline` passes.
   virtual Events wait(std::optional<Clock::time_point> deadline) = 0;
+  /// For a loop that is not ours (Asio): submits what wait() would wait for, without waiting;
+  /// pollable_fd() turns readable once something fires, and take_events() collects it.
+  virtual void submit() = 0;
+  virtual Events take_events() = 0;
+  virtual int pollable_fd() const noexcept = 0;
   /// Ends a wait in progress, or the next one. Safe from any thread.
   virtual void interrupt() noexcept = 0;
 };
@@ -42,11 +47,16 @@ std::unique_ptr<Backend> make_io_uring_backend();
 /// Throws floe::Error(Errc::io_setup_failed) if epoll or eventfd cannot be had.
 std::unique_ptr<Backend> make_epoll_backend();
 
-/// Duration until `deadline`, never negative.
-inline std::chrono::nanoseconds time_until(Backend::Clock::time_point deadline) noexcept {
-  const auto left = deadline - Backend::Clock::now();
-  return left.count() > 0 ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
-                          : std::chrono::nanoseconds(0);
+/// The time left until `deadline`, never negative, as the kernel's timespec type `Timespec`.
+template <typename Timespec>
+Timespec timespec_until(Backend::Clock::time_point deadline) noexcept {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Backend::Clock::now());
+  const std::int64_t ns = left.count() > 0 ? left.count() : 0;
+  Timespec t{};
+  t.tv_sec = ns / 1'000'000'000;
+  t.tv_nsec = ns % 1'000'000'000;
+  return t;
 }
 
 }  // namespace floe::detail

@@ -165,6 +165,12 @@ class EpollBackend final : public Backend {
   }
 
   Events wait(std::optional<Clock::time_point> deadline) override {
+    submit();
+    const timespec timeout = deadline ? timespec_until<timespec>(*deadline) : timespec{};
+    return collect(deadline ? &timeout : nullptr);
+  }
+
+  void submit() override {
     if (processes_.should_sweep()) {
       for (ProcessWatches::Watch& p : processes_.entries()) {
         if (p.handle && !p.wanted) drop(p);
@@ -174,14 +180,24 @@ class EpollBackend final : public Backend {
       doorbells_.set(wanted_);
       given_ = wanted_;
     }
-    timespec timeout{};
-    if (deadline) {
-      const auto left = time_until(*deadline);
-      timeout.tv_sec = left.count() / 1'000'000'000;
-      timeout.tv_nsec = left.count() % 1'000'000'000;
-    }
+  }
+
+  Events take_events() override {
+    const timespec now{};
+    return collect(&now);
+  }
+
+  int pollable_fd() const noexcept override { return epoll_.get(); }
+
+  void interrupt() noexcept override {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(interrupt_.get(), &one, sizeof one);
+  }
+
+ private:
+  Events collect(const timespec* timeout) {
     epoll_event ready[16];
-    const int n = ::epoll_pwait2(epoll_.get(), ready, 16, deadline ? &timeout : nullptr, nullptr);
+    const int n = ::epoll_pwait2(epoll_.get(), ready, 16, timeout, nullptr);
     Events events;
     for (int i = 0; i < n; ++i) {
       const std::uint64_t data = ready[i].data.u64;
@@ -206,12 +222,6 @@ class EpollBackend final : public Backend {
     return events;
   }
 
-  void interrupt() noexcept override {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(interrupt_.get(), &one, sizeof one);
-  }
-
- private:
   bool add(int fd, std::uint64_t data) noexcept {
     epoll_event event{};
     event.events = EPOLLIN;

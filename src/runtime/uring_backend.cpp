@@ -85,12 +85,8 @@ class UringBackend final : public Backend {
 
   Events wait(std::optional<Clock::time_point> deadline) override {
     prepare();
-    __kernel_timespec timeout{};
-    if (deadline) {
-      const auto left = time_until(*deadline);
-      timeout.tv_sec = left.count() / 1'000'000'000;
-      timeout.tv_nsec = left.count() % 1'000'000'000;
-    }
+    __kernel_timespec timeout =
+        deadline ? timespec_until<__kernel_timespec>(*deadline) : __kernel_timespec{};
     io_uring_cqe* cqe = nullptr;
     const int result =
         io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, deadline ? &timeout : nullptr, nullptr);
@@ -100,6 +96,20 @@ class UringBackend final : public Backend {
     }
     return reap();
   }
+
+  void submit() override {
+    prepare();
+    io_uring_submit(&ring_);
+  }
+
+  Events take_events() override {
+    // Completions of futex waits are posted by task work that runs when this thread enters
+    // the kernel; the thread may have been woken for the ring fd before it ran.
+    if (io_uring_cq_ready(&ring_) == 0) io_uring_get_events(&ring_);
+    return reap();
+  }
+
+  int pollable_fd() const noexcept override { return ring_.ring_fd; }
 
   void interrupt() noexcept override {
     const std::uint64_t one = 1;

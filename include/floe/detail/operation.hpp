@@ -1,9 +1,10 @@
 #pragma once
-// The base of every awaitable floe operation (receive, sleep). An operation that cannot complete
-// at once links itself into the runtime of its thread; the runtime polls it whenever something
-// may have changed (a doorbell rang, a peer died, a deadline passed, a stop was requested) and
-// resumes its coroutine once it is done. Everything lives in the awaiter, which lives in the
-// coroutine frame: suspending allocates nothing.
+// The base of every waiting floe operation (receive, sleep). An operation that cannot complete
+// at once links itself into a Reactor (the floe Runtime's, or the one the Asio adapter keeps per
+// io_context); the reactor polls it whenever something may have changed (a doorbell rang, a
+// peer died, a deadline passed, a stop was requested) and completes it once it is done: a
+// coroutine awaiter is resumed, an Asio operation invokes its handler. Everything lives in the
+// operation, which lives in the coroutine frame: suspending allocates nothing.
 
 #include <atomic>
 #include <chrono>
@@ -16,7 +17,7 @@
 
 namespace floe::detail {
 
-class RuntimeCore;
+class Reactor;
 
 class Operation {
  public:
@@ -55,15 +56,24 @@ class Operation {
   /// Names the doorbells and processes whose change must wake this operation.
   virtual void watch(WakeSources& sources) = 0;
 
-  /// For await_suspend. Throws Errc::cancelled or Errc::no_runtime.
+  /// What the reactor does once the operation is done: by default, resume the awaiting
+  /// coroutine (through the reactor's ready queue).
+  virtual void on_complete() noexcept;
+
+  /// For await_suspend: links into the reactor of this thread. Throws Errc::no_runtime.
   void suspend(std::coroutine_handle<> awaiting);
+  /// Links into `reactor`, for operations that complete through on_complete() alone.
+  void start(Reactor& reactor);
+  /// Completes the operation at once as cancelled (it must be linked).
+  void cancel() noexcept;
+  bool was_cancelled() const noexcept { return outcome_ == Outcome::cancelled; }
   /// For await_ready: throws Errc::cancelled if the stop token asks for it.
   void throw_if_stop_requested() const;
   /// For await_resume: throws Errc::cancelled or Errc::timed_out if that is how it ended.
   void throw_if_interrupted() const;
 
  private:
-  friend class RuntimeCore;
+  friend class Reactor;
   enum class Outcome : std::uint8_t { pending, done, cancelled, timed_out };
 
   struct StopRelay {
@@ -75,7 +85,7 @@ class Operation {
   std::optional<Clock::time_point> deadline_;
   bool deadline_is_timeout_ = true;
   Outcome outcome_ = Outcome::pending;
-  RuntimeCore* runtime_ = nullptr;
+  Reactor* reactor_ = nullptr;
   Operation* previous_ = nullptr;
   Operation* next_ = nullptr;
   std::coroutine_handle<> awaiting_;

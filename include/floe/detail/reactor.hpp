@@ -1,0 +1,106 @@
+#pragma once
+// The part of an event loop that knows about floe: the operations waiting, the backend they
+// sleep on (io_uring or epoll), and the notifier protocol. floe::Runtime drives a Reactor with a
+// loop of its own; the Asio adapter drives one from an io_context, waiting for pollable_fd() to
+// become readable. Not thread-safe: one thread uses it, others may only interrupt() it.
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "floe/detail/operation.hpp"
+#include "floe/detail/wake_sources.hpp"
+#include "floe/runtime_options.hpp"
+
+namespace floe::detail {
+
+class Backend;
+
+class Reactor final : private WakeSources {
+ public:
+  using Clock = Operation::Clock;
+
+  /// Throws floe::Error(Errc::io_setup_failed) if no backend can be had.
+  explicit Reactor(RuntimeBackend backend);
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+  ~Reactor();
+
+  /// The reactor that operations awaited on this thread link into, or nullptr.
+  static Reactor* current() noexcept;
+  /// Makes `reactor` the current one of this thread for the scope.
+  class Scope {
+   public:
+    explicit Scope(Reactor& reactor) noexcept;
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    ~Scope();
+
+   private:
+    Reactor& reactor_;
+    Reactor* previous_;
+    std::thread::id previous_thread_;
+  };
+
+  bool uses_io_uring() const noexcept;
+  /// Readable when a wait armed with arm() fired.
+  int pollable_fd() const noexcept;
+  bool idle() const noexcept { return operations_ == nullptr; }
+  const RuntimeStats& stats() const noexcept { return stats_; }
+
+  void link(Operation& operation, std::coroutine_handle<> awaiting);
+  void unlink(Operation& operation) noexcept;
+  void complete_cancelled(Operation& operation) noexcept;
+
+  /// Polls every operation and completes those that are done; `cancel_all` completes every one
+  /// as cancelled. True if any completed.
+  bool poll_all(bool cancel_all, bool spinning = false, std::uint32_t pass = 0) noexcept;
+
+  /// Going to sleep, step 1: announces on every doorbell that the loop sleeps, watches the
+  /// peers, and looks once more. True if something completed meanwhile (then do not sleep; the
+  /// announcements are withdrawn already).
+  bool prepare_sleep();
+  /// Step 2, for a loop of its own: waits in the kernel until something fires or `deadline`.
+  void wait(std::optional<Clock::time_point> deadline);
+  /// Step 2, for someone else's loop: submits the waits; pollable_fd() turns readable when one
+  /// fires. Then take_events() without blocking.
+  void arm();
+  void take_events();
+  /// Step 3: awake again, senders need not ring.
+  void finish_sleep() noexcept;
+
+  std::optional<Clock::time_point> next_deadline() const noexcept;
+  /// Coroutines whose operations completed, for the runtime to resume.
+  std::vector<std::coroutine_handle<>>& ready() noexcept { return ready_; }
+
+  /// Makes the loop look again: from the loop's own thread, before it sleeps; from another
+  /// thread, by waking it.
+  void interrupt() noexcept;
+  /// Whether interrupt() was called on the loop thread since the last call.
+  bool take_poke() noexcept { return std::exchange(poked_, false); }
+  bool poked() const noexcept { return poked_; }
+
+ private:
+  friend class Operation;
+  void doorbell(const DoorbellWords& words) override;
+  void process(const ProcessIdentity& peer) override;
+  void complete(Operation& operation, Operation::Outcome outcome) noexcept;
+  void note_events(bool peer_exited) noexcept;
+
+  std::unique_ptr<Backend> backend_;
+  Operation* operations_ = nullptr;  // intrusive list
+  std::vector<std::coroutine_handle<>> ready_;
+  std::vector<DoorbellWords> announced_;
+  std::uint64_t peer_epoch_ = 0;
+  bool poked_ = false;
+  std::atomic<std::thread::id> loop_thread_{};
+  RuntimeStats stats_;
+};
+
+}  // namespace floe::detail

@@ -1,0 +1,31 @@
+#pragma once
+// How a floe event loop waits: which kernel mechanism, how long it polls before sleeping, and
+// the counters it keeps. Shared by floe::Runtime and the Asio adapter.
+
+#include <chrono>
+#include <cstdint>
+
+namespace floe {
+
+enum class RuntimeBackend : std::uint8_t {
+  automatic,  // io_uring unless unavailable or FLOE_DISABLE_IO_URING=1, else epoll
+  io_uring,   // throws floe::Error(Errc::io_setup_failed) if the kernel refuses io_uring
+  epoll,
+};
+
+struct RuntimeOptions {
+  /// How long the loop polls its operations before it sleeps. Polling costs a core while it
+  /// lasts; sleeping costs a wake-up (tens of microseconds on small VMs) when data arrives.
+  /// The default was chosen by measurement (docs/BENCHMARKS.md); 0 sleeps at once.
+  std::chrono::nanoseconds spin_budget = std::chrono::microseconds(20);
+  RuntimeBackend backend = RuntimeBackend::automatic;
+};
+
+/// Counters of what a loop did, for benchmarks and tests.
+struct RuntimeStats {
+  std::uint64_t sleeps = 0;      // times the loop waited in the kernel
+  std::uint64_t polls = 0;       // passes over the suspended operations
+  std::uint64_t peer_exits = 0;  // watched processes seen exiting
+};
+
+}  // namespace floe

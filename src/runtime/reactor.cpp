@@ -1,0 +1,233 @@
+#include "floe/detail/reactor.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "floe/error.hpp"
+#include "runtime/backend.hpp"
+#include "shm/doorbell.hpp"
+
+namespace floe::detail {
+namespace {
+
+thread_local Reactor* current_reactor = nullptr;
+
+std::unique_ptr<Backend> make_backend(RuntimeBackend wanted) {
+  const char* disable = std::getenv("FLOE_DISABLE_IO_URING");
+  const bool io_uring_disabled = disable != nullptr && std::strcmp(disable, "1") == 0;
+  if (wanted == RuntimeBackend::io_uring ||
+      (wanted == RuntimeBackend::automatic && !io_uring_disabled)) {
+    if (auto backend = make_io_uring_backend()) return backend;
+    if (wanted == RuntimeBackend::io_uring) {
+      throw Error(Errc::io_setup_failed,
+                  "floe: io_uring with IORING_OP_FUTEX_WAIT is unavailable (kernel 6.7+ needed, "
+                  "and kernel.io_uring_disabled = 0)");
+    }
+  }
+  return make_epoll_backend();
+}
+
+}  // namespace
+
+Operation::~Operation() {
+  if (reactor_ != nullptr && outcome_ == Outcome::pending) reactor_->unlink(*this);
+}
+
+void Operation::on_complete() noexcept {
+  reactor_->ready_.push_back(awaiting_);
+}
+
+void Operation::suspend(std::coroutine_handle<> awaiting) {
+  Reactor* reactor = Reactor::current();
+  if (reactor == nullptr) {
+    throw Error(Errc::no_runtime,
+                "floe: an operation must wait inside Runtime::run() or Runtime::block_on()");
+  }
+  reactor->link(*this, awaiting);
+}
+
+void Operation::start(Reactor& reactor) {
+  reactor.link(*this, nullptr);
+}
+
+void Operation::cancel() noexcept {
+  if (reactor_ != nullptr && outcome_ == Outcome::pending) reactor_->complete_cancelled(*this);
+}
+
+void Operation::throw_if_stop_requested() const {
+  if (stop_token_.stop_requested()) throw Error(Errc::cancelled, "floe: operation cancelled");
+}
+
+void Operation::throw_if_interrupted() const {
+  if (outcome_ == Outcome::cancelled) throw Error(Errc::cancelled, "floe: operation cancelled");
+  if (outcome_ == Outcome::timed_out) throw Error(Errc::timed_out, "floe: operation timed out");
+}
+
+void Operation::StopRelay::operator()() const noexcept {
+  operation->stop_requested_.store(true, std::memory_order_release);
+  operation->reactor_->interrupt();
+}
+
+Reactor::Reactor(RuntimeBackend backend) : backend_(make_backend(backend)) {
+  ready_.reserve(64);
+  announced_.reserve(16);
+}
+
+Reactor::~Reactor() = default;
+
+Reactor* Reactor::current() noexcept {
+  return current_reactor;
+}
+
+Reactor::Scope::Scope(Reactor& reactor) noexcept
+    : reactor_(reactor),
+      previous_(std::exchange(current_reactor, &reactor)),
+      previous_thread_(
+          reactor.loop_thread_.exchange(std::this_thread::get_id(), std::memory_order_acq_rel)) {}
+
+Reactor::Scope::~Scope() {
+  current_reactor = previous_;
+  reactor_.loop_thread_.store(previous_thread_, std::memory_order_release);
+}
+
+bool Reactor::uses_io_uring() const noexcept {
+  return backend_->is_io_uring();
+}
+
+int Reactor::pollable_fd() const noexcept {
+  return backend_->pollable_fd();
+}
+
+void Reactor::interrupt() noexcept {
+  if (loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+    poked_ = true;
+  } else {
+    backend_->interrupt();
+  }
+}
+
+void Reactor::link(Operation& operation, std::coroutine_handle<> awaiting) {
+  operation.reactor_ = this;
+  operation.awaiting_ = awaiting;
+  operation.outcome_ = Operation::Outcome::pending;
+  operation.peer_epoch_ = peer_epoch_;
+  operation.previous_ = nullptr;
+  operation.next_ = operations_;
+  if (operations_ != nullptr) operations_->previous_ = &operation;
+  operations_ = &operation;
+  if (operation.stop_token_.stop_possible()) {
+    operation.stop_callback_.emplace(operation.stop_token_, Operation::StopRelay{&operation});
+  }
+}
+
+void Reactor::unlink(Operation& operation) noexcept {
+  if (operation.previous_ != nullptr) operation.previous_->next_ = operation.next_;
+  if (operation.next_ != nullptr) operation.next_->previous_ = operation.previous_;
+  if (operations_ == &operation) operations_ = operation.next_;
+  operation.previous_ = operation.next_ = nullptr;
+  operation.stop_callback_.reset();
+}
+
+void Reactor::complete(Operation& operation, Operation::Outcome outcome) noexcept {
+  unlink(operation);
+  operation.outcome_ = outcome;
+  operation.on_complete();
+}
+
+void Reactor::complete_cancelled(Operation& operation) noexcept {
+  complete(operation, Operation::Outcome::cancelled);
+}
+
+bool Reactor::poll_all(bool cancel_all, bool spinning, std::uint32_t pass) noexcept {
+  ++stats_.polls;
+  std::optional<Clock::time_point> now;
+  bool any = false;
+  for (Operation* op = operations_; op != nullptr;) {
+    // on_complete() may destroy the operation (an Asio handler owning it): read the link first.
+    Operation* next = op->next_;
+    if (cancel_all || op->stop_requested_.load(std::memory_order_acquire)) {
+      complete(*op, Operation::Outcome::cancelled);
+      any = true;
+    } else {
+      const bool peers_changed = op->peer_epoch_ != peer_epoch_;
+      op->peer_epoch_ = peer_epoch_;
+      if (op->poll(Operation::PollContext{peers_changed, spinning, pass})) {
+        complete(*op, Operation::Outcome::done);
+        any = true;
+      } else if (op->deadline_) {
+        if (!now) now = Clock::now();
+        if (*now >= *op->deadline_) {
+          complete(*op, op->deadline_is_timeout_ ? Operation::Outcome::timed_out
+                                                 : Operation::Outcome::done);
+          any = true;
+        }
+      }
+    }
+    op = next;
+  }
+  return any;
+}
+
+void Reactor::doorbell(const DoorbellWords& words) {
+  for (const DoorbellWords& known : announced_) {
+    if (known.doorbell == words.doorbell) return;
+  }
+  announced_.push_back(words);
+  backend_->watch_futex(words.doorbell, announce_sleep(words));
+}
+
+void Reactor::process(const ProcessIdentity& peer) {
+  if (!backend_->watch_process(peer)) ++peer_epoch_;  // gone already: look at liveness now
+}
+
+bool Reactor::prepare_sleep() {
+  finish_sleep();
+  backend_->begin_watch();
+  for (Operation* op = operations_; op != nullptr; op = op->next_)
+    op->watch(*this);
+  // Announced as asleep: whatever a sender publishes from here on rings the doorbell. Anything
+  // published before is seen by this last look.
+  if (poll_all(false)) {
+    finish_sleep();
+    return true;
+  }
+  return false;
+}
+
+void Reactor::note_events(bool peer_exited) noexcept {
+  if (peer_exited) {
+    ++peer_epoch_;
+    ++stats_.peer_exits;
+  }
+}
+
+void Reactor::wait(std::optional<Clock::time_point> deadline) {
+  ++stats_.sleeps;
+  note_events(backend_->wait(deadline).peer_exited);
+}
+
+void Reactor::arm() {
+  ++stats_.sleeps;
+  backend_->submit();
+}
+
+void Reactor::take_events() {
+  note_events(backend_->take_events().peer_exited);
+}
+
+void Reactor::finish_sleep() noexcept {
+  for (const DoorbellWords& words : announced_)
+    withdraw_sleep(words);
+  announced_.clear();
+}
+
+std::optional<Reactor::Clock::time_point> Reactor::next_deadline() const noexcept {
+  std::optional<Clock::time_point> deadline;
+  for (const Operation* op = operations_; op != nullptr; op = op->next_) {
+    if (op->deadline_ && (!deadline || *op->deadline_ < *deadline)) deadline = op->deadline_;
+  }
+  return deadline;
+}
+
+}  // namespace floe::detail
