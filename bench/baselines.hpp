@@ -3,6 +3,7 @@
 // peer pinned to cpu 1: a cache line both poll, a futex pair both sleep on, an eventfd pair.
 
 #include <linux/futex.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -107,6 +108,46 @@ inline std::vector<std::int64_t> raw_eventfd(std::size_t warmup, std::size_t cou
     std::uint64_t value = 1;
     if (::write(ping, &value, sizeof value) != sizeof value) std::abort();
     if (::read(pong, &value, sizeof value) != sizeof value) std::abort();
+  });
+  const std::uint64_t stop = 2;
+  if (::write(ping, &stop, sizeof stop) != sizeof stop) std::abort();
+  return samples;
+}
+
+/// As raw_eventfd, but each side waits in epoll_wait(2) for its eventfd before reading it: what
+/// an event loop such as Asio's does for every fd.
+inline std::vector<std::int64_t> raw_eventfd_epoll(std::size_t warmup, std::size_t count) {
+  const int ping = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const int pong = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  auto wait_and_read = [](int epoll, int fd) {
+    epoll_event event{};
+    while (::epoll_wait(epoll, &event, 1, -1) != 1) {
+    }
+    std::uint64_t value = 0;
+    if (::read(fd, &value, sizeof value) != sizeof value) std::abort();
+    return value;
+  };
+  auto watch = [](int fd) {
+    const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+    return epoll;
+  };
+  Peer peer(1, [&] {
+    const int epoll = watch(ping);
+    for (;;) {
+      const std::uint64_t value = wait_and_read(epoll, ping);
+      const std::uint64_t one = 1;
+      if (::write(pong, &one, sizeof one) != sizeof one) return 1;
+      if (value > 1) return 0;  // the stop signal
+    }
+  });
+  const int epoll = watch(pong);
+  auto samples = measure(warmup, count, [&](std::size_t) {
+    const std::uint64_t one = 1;
+    if (::write(ping, &one, sizeof one) != sizeof one) std::abort();
+    wait_and_read(epoll, pong);
   });
   const std::uint64_t stop = 2;
   if (::write(ping, &stop, sizeof stop) != sizeof stop) std::abort();

@@ -123,7 +123,7 @@ class PendingResponse {
   /// and everything they sent was received. Throws floe::Error(cancelled) when `token` is
   /// stopped or the runtime stops, (timed_out) under floe::with_timeout, (exceeds_max_loans)
   /// as try_receive does; a response is never taken and then lost.
-  class ReceiveOperation final : public detail::Operation {
+  class ReceiveOperation : public detail::Operation {
    public:
     ReceiveOperation(PendingResponse& pending, std::stop_token token) : pending_(&pending) {
       set_stop_token(std::move(token));

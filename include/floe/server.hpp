@@ -84,6 +84,9 @@ class ActiveRequest {
  public:
   using Loan = ResponseMut<ResponsePayload, ResponseUserHeader>;
 
+  /// Holds no request, as after a move: only for interfaces that need a value alongside an
+  /// error (an Asio handler's `void(std::error_code, ActiveRequest)`).
+  ActiveRequest() noexcept : core_(nullptr), active_{} {}
   ActiveRequest(ActiveRequest&& other) noexcept
       : core_(std::exchange(other.core_, nullptr)), active_(other.active_) {}
   ActiveRequest& operator=(ActiveRequest&& other) noexcept {
@@ -167,7 +170,7 @@ class Server {
   /// Awaitable: `co_await server.receive()` yields the next request, suspending in the runtime
   /// until one arrives. Throws floe::Error(cancelled) when `token` is stopped or the runtime
   /// stops, (timed_out) under floe::with_timeout; a request is never taken and then lost.
-  class ReceiveOperation final : public detail::Operation {
+  class ReceiveOperation : public detail::Operation {
    public:
     ReceiveOperation(Server& server, std::stop_token token) : server_(&server) {
       set_stop_token(std::move(token));

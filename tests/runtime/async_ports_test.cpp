@@ -19,25 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class AsyncPortsTest : public U64ServiceTest {
- protected:
-  /// No spinning: every wait in these tests really sleeps, so the notifier is what wakes it.
-  RuntimeOptions asleep{.spin_budget = {}};
-
-  /// In a forked child: a server in a runtime of its own that signals `ready`, takes one
-  /// request and hands it to `answer(active, runtime)`, a Task<int> giving the exit code.
-  template <typename Answer>
-  int serve_one_request(Signal& ready, Answer answer) {
-    auto remote = open_as("server");
-    auto server = remote.server_builder().create();
-    Runtime runtime(asleep);
-    ready.notify();
-    return runtime.block_on([&]() -> Task<int> {
-      auto active = co_await with_timeout(server.receive(), 10s);
-      co_return co_await answer(active, runtime);
-    }());
-  }
-};
+using AsyncPortsTest = AsyncServiceTest;
 
 /// Awaits the next response, failing the test instead of hanging.
 template <typename Pending>

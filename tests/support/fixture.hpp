@@ -48,4 +48,25 @@ class U64ServiceTest : public ::testing::Test {
   }
 };
 
+/// A U64 service whose tests wait in floe::Runtimes that never spin: every wait really sleeps,
+/// so the notifier is what wakes it.
+class AsyncServiceTest : public U64ServiceTest {
+ protected:
+  RuntimeOptions asleep{.spin_budget = {}};
+
+  /// In a forked child: a server in a runtime of its own that signals `ready`, takes one
+  /// request and hands it to `answer(active, runtime)`, a Task<int> giving the exit code.
+  template <typename Answer>
+  int serve_one_request(Signal& ready, Answer answer) {
+    auto remote = open_as("server");
+    auto server = remote.server_builder().create();
+    Runtime runtime(asleep);
+    ready.notify();
+    return runtime.block_on([&]() -> Task<int> {
+      auto active = co_await with_timeout(server.receive(), 10s);
+      co_return co_await answer(active, runtime);
+    }());
+  }
+};
+
 }  // namespace floe::test

@@ -1,0 +1,312 @@
+#pragma once
+// floe inside an Asio application: receive requests and responses from an io_context, with any
+// completion token, without a second event loop thread.
+//
+//   floe::ActiveRequest<...> a = co_await floe::async_receive(server, asio::use_awaitable);
+//   std::optional<floe::Response<...>> r = co_await floe::async_receive(pending,
+//   asio::use_awaitable);
+//
+// Handlers have the signature `void(std::error_code, T)`: T is the ActiveRequest (empty on
+// error) or the std::optional<Response> (std::nullopt once the stream ended). Any token works:
+// asio::use_awaitable, asio::experimental::deferred, asio::use_future, a callback (bind an
+// executor to it, `asio::bind_executor(io, callback)`, or pass the executor first:
+// `floe::async_receive(io.get_executor(), server, callback)`). Completion runs on the handler's
+// associated executor, always posted (never inside the initiating call).
+//
+// How it waits: each execution context gets one floe Reactor (a service). While an operation is
+// pending, the reactor's pollable fd (the io_uring ring fd, or an epoll fd in the fallback) is
+// waited on with posix::stream_descriptor::async_wait, so the io_context's own reactor wakes
+// for floe ports next to its sockets and timers. A peer process that dies ends a response
+// stream (std::nullopt), as in floe::Runtime.
+//
+// Cancellation: per-operation cancellation slots (asio::bind_cancellation_slot, the `||` of
+// asio::experimental::awaitable_operators) cancel a pending receive with
+// asio::error::operation_aborted; nothing is taken from shared memory by a cancelled receive.
+// Destroying the io_context with receives pending destroys their handlers uninvoked.
+//
+// Threading: the operations of one execution context must be started and completed on one
+// thread at a time (an io_context run by one thread, or a strand).
+
+#include <unistd.h>
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/error.hpp>
+#include <asio/execution.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/experimental/append.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
+#include <asio/recycling_allocator.hpp>
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "floe/client.hpp"
+#include "floe/detail/reactor.hpp"
+#include "floe/error.hpp"
+#include "floe/server.hpp"
+
+namespace floe {
+namespace detail {
+
+/// What the service keeps of each pending Asio operation, to destroy it at shutdown.
+class AsioOperationNode {
+ public:
+  /// Destroys the operation and its handler without invoking it.
+  virtual void destroy() noexcept = 0;
+
+ protected:
+  ~AsioOperationNode() = default;
+
+ private:
+  friend class AsioFloeService;
+  AsioOperationNode* previous_ = nullptr;
+  AsioOperationNode* next_ = nullptr;
+};
+
+/// One floe Reactor per execution context, woken through the context's own reactor.
+class AsioFloeService final : public asio::execution_context::service {
+ public:
+  using key_type = AsioFloeService;
+  static inline asio::execution_context::id id;
+
+  explicit AsioFloeService(asio::execution_context& context)
+      : asio::execution_context::service(context), reactor_(RuntimeBackend::automatic) {}
+
+  Reactor& reactor() noexcept { return reactor_; }
+
+  /// The first operation brings the executor the wait on the reactor's fd runs on.
+  template <typename Executor>
+  void attach(const Executor& executor) {
+    if (descriptor_) return;
+    const int fd = ::dup(reactor_.pollable_fd());
+    if (fd < 0) throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd");
+    descriptor_.emplace(asio::any_io_executor(executor), fd);
+  }
+
+  void add(AsioOperationNode& node) noexcept {
+    node.previous_ = nullptr;
+    node.next_ = operations_;
+    if (operations_ != nullptr) operations_->previous_ = &node;
+    operations_ = &node;
+  }
+  void remove(AsioOperationNode& node) noexcept {
+    if (node.previous_ != nullptr) node.previous_->next_ = node.next_;
+    if (node.next_ != nullptr) node.next_->previous_ = node.previous_;
+    if (operations_ == &node) operations_ = node.next_;
+    node.previous_ = node.next_ = nullptr;
+  }
+
+  /// Makes sure the context wakes for the pending operations, or stops waiting without any.
+  void schedule() {
+    if (shut_down_ || !descriptor_) return;
+    if (reactor_.idle()) {
+      if (waiting_) descriptor_->cancel();
+      return;
+    }
+    if (waiting_) return;
+    // Announce on every doorbell, look once more; what completed meanwhile is handed out.
+    while (reactor_.prepare_sleep()) {
+      if (reactor_.idle()) return;
+    }
+    reactor_.arm();
+    waiting_ = true;
+    descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
+                            [this](const std::error_code& error) {
+                              waiting_ = false;
+                              if (shut_down_) return;
+                              if (!error) reactor_.take_events();
+                              reactor_.finish_sleep();
+                              reactor_.poll_all(false);
+                              schedule();
+                            });
+  }
+
+ private:
+  void shutdown() override {
+    shut_down_ = true;
+    while (operations_ != nullptr) {
+      AsioOperationNode* node = operations_;
+      remove(*node);
+      node->destroy();
+    }
+    reactor_.finish_sleep();
+    descriptor_.reset();
+  }
+
+  Reactor reactor_;
+  std::optional<asio::posix::stream_descriptor> descriptor_;
+  AsioOperationNode* operations_ = nullptr;
+  bool waiting_ = false;
+  bool shut_down_ = false;
+};
+
+/// A floe receive (Base: Server::ReceiveOperation or PendingResponse::ReceiveOperation)
+/// completing through an Asio handler instead of a coroutine.
+template <typename Base, typename Handler, typename Port>
+class AsioReceive final : public Base, private AsioOperationNode {
+ public:
+  using Value = decltype(std::declval<Base&>().await_resume());
+
+  /// Starts the receive: completes at once (posted) if there is something to take, else waits.
+  static void launch(AsioFloeService& service, Port& port, Handler handler) {
+    auto allocator = allocator_for(handler);
+    Allocator typed(allocator);
+    AsioReceive* op = std::allocator_traits<Allocator>::allocate(typed, 1);
+    try {
+      std::allocator_traits<Allocator>::construct(typed, op, service, port, std::move(handler));
+    } catch (...) {
+      std::allocator_traits<Allocator>::deallocate(typed, op, 1);
+      throw;
+    }
+    op->begin();
+  }
+
+  AsioReceive(AsioFloeService& service, Port& port, Handler handler)
+      : Base(port, {}),
+        service_(service),
+        handler_(std::move(handler)),
+        work_(asio::prefer(asio::get_associated_executor(handler_),
+                           asio::execution::outstanding_work.tracked)) {}
+
+ private:
+  using Allocator = typename std::allocator_traits<asio::associated_allocator_t<
+      Handler, asio::recycling_allocator<void>>>::template rebind_alloc<AsioReceive>;
+  static auto allocator_for(const Handler& handler) {
+    return asio::get_associated_allocator(handler, asio::recycling_allocator<void>());
+  }
+
+  void begin() {
+    bool ready = false;
+    try {
+      ready = this->await_ready();
+    } catch (...) {
+      early_error_ = std::current_exception();
+      ready = true;
+    }
+    if (ready) {
+      finish();
+      return;
+    }
+    auto slot = asio::get_associated_cancellation_slot(handler_);
+    if (slot.is_connected()) slot.template emplace<CancelOnSignal>(this);
+    service_.add(*this);
+    this->start(service_.reactor());
+    service_.schedule();
+  }
+
+  struct CancelOnSignal {
+    AsioReceive* op;
+    void operator()(asio::cancellation_type type) const {
+      if (type == asio::cancellation_type::none) return;
+      AsioFloeService& service = op->service_;
+      op->cancel();        // completes through on_complete(), which frees the operation
+      service.schedule();  // stops waiting if nothing else is pending
+    }
+  };
+
+  void on_complete() noexcept override {
+    service_.remove(*this);
+    finish();
+  }
+
+  /// Hands the outcome to the handler on its executor and frees the operation first, so the
+  /// handler may start the next receive with the memory just released. Always posted: the
+  /// reactor may be in the middle of polling, and a handler run inline could start operations
+  /// under it.
+  void finish() noexcept {
+    std::error_code error;
+    Value value{};
+    try {
+      if (early_error_) std::rethrow_exception(early_error_);
+      value = this->await_resume();
+    } catch (const Error& e) {
+      error = e.code() == make_error_code(Errc::cancelled)
+                  ? std::error_code(asio::error::operation_aborted)
+                  : e.code();
+    } catch (...) {
+      error = make_error_code(std::errc::state_not_recoverable);
+    }
+    asio::get_associated_cancellation_slot(handler_).clear();
+    Handler handler = std::move(handler_);
+    auto work = std::move(work_);
+    destroy();
+    asio::post(work, asio::experimental::append(std::move(handler), error, std::move(value)));
+  }
+
+  void destroy() noexcept override {
+    Allocator typed(allocator_for(handler_));
+    std::allocator_traits<Allocator>::destroy(typed, this);
+    std::allocator_traits<Allocator>::deallocate(typed, this, 1);
+  }
+
+  AsioFloeService& service_;
+  Handler handler_;
+  std::exception_ptr early_error_;
+  std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler>>(),
+                                     asio::execution::outstanding_work.tracked))>
+      work_;
+};
+
+template <typename Base, typename Port, typename Handler>
+void start_asio_receive(Port& port, Handler handler) {
+  static_assert(!std::is_same_v<asio::associated_executor_t<Handler>, asio::system_executor>,
+                "floe::async_receive: the handler needs an executor; use a token that brings one "
+                "(asio::use_awaitable), bind one (asio::bind_executor), or pass one first");
+  auto executor = asio::get_associated_executor(handler);
+  auto& service =
+      asio::use_service<AsioFloeService>(asio::query(executor, asio::execution::context));
+  service.attach(executor);
+  AsioReceive<Base, Handler, Port>::launch(service, port, std::move(handler));
+}
+
+}  // namespace detail
+
+/// Waits for the next request. Completes with (error, ActiveRequest); error is
+/// asio::error::operation_aborted when cancelled.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_receive(
+    Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& server,
+    CompletionToken&& token) {
+  using Port = Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, typename Port::Active)>(
+      [](auto handler, Port* port) {
+        detail::start_asio_receive<typename Port::ReceiveOperation>(*port, std::move(handler));
+      },
+      token, &server);
+}
+
+/// Waits for the next response of the stream. Completes with (error, std::optional<Response>):
+/// std::nullopt once every server ended its stream, went away or died.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_receive(PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader,
+                                   ResponseUserHeader>& pending,
+                   CompletionToken&& token) {
+  using Port =
+      PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken,
+                              void(std::error_code, std::optional<typename Port::ResponseType>)>(
+      [](auto handler, Port* port) {
+        detail::start_asio_receive<typename Port::ReceiveOperation>(*port, std::move(handler));
+      },
+      token, &pending);
+}
+
+/// The same, completing on `executor` when the token brings none (a plain callback).
+template <typename Executor, typename Port, typename CompletionToken>
+requires asio::execution::is_executor<Executor>::value auto async_receive(const Executor& executor,
+                                                                          Port& port,
+                                                                          CompletionToken&& token) {
+  return async_receive(port, asio::bind_executor(executor, std::forward<CompletionToken>(token)));
+}
+
+}  // namespace floe

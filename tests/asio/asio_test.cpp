@@ -1,0 +1,356 @@
+// floe inside an asio::io_context: every completion token, one thread serving sockets, timers
+// and floe ports together, per-operation cancellation, peers in other processes dying.
+
+#include "floe/asio.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+#include <asio/write.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <optional>
+#include <thread>
+#include <variant>
+
+#include "support/fixture.hpp"
+
+namespace floe::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using asio::use_awaitable;
+
+class AsioTest : public AsyncServiceTest {
+ protected:
+  /// In a forked child: a server in a floe Runtime that signals `ready`, takes one request and
+  /// answers it with `count` responses (value request * 10 + i), `gap` apart.
+  int stream_from_child(Signal& ready, std::uint64_t count, std::chrono::milliseconds gap) {
+    return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
+      for (std::uint64_t i = 0; i < count; ++i) {
+        co_await sleep_for(gap);
+        if (!active.send_copy(active.payload() * 10 + i)) co_return 1;
+      }
+      co_return 0;
+    });
+  }
+
+  /// Runs `io` until it has no more work, failing the test if that takes longer than `bound`.
+  static void run_bounded(asio::io_context& io, std::chrono::seconds bound = 10s) {
+    const auto start = Clock::now();
+    io.run_for(bound);
+    EXPECT_LT(Clock::now() - start, bound) << "the io_context still had work after the bound";
+  }
+};
+
+TEST_F(AsioTest, ServerCoroutineAnswersAClientInAnotherProcess) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  ChildProcess client([&] {
+    auto c = open_as("client").client_builder().create();
+    Runtime runtime(asleep);
+    return runtime.block_on([&]() -> Task<int> {
+      co_await sleep_for(50ms);  // the io_context sleeps by now
+      auto pending = c.send_copy(4);
+      for (std::uint64_t i = 0; i < 3; ++i) {
+        auto response = co_await with_timeout(pending.receive(), 10s);
+        FLOE_CHILD_CO_CHECK(response && response->payload() == 40 + i);
+      }
+      FLOE_CHILD_CO_CHECK(!(co_await with_timeout(pending.receive(), 10s)));
+      co_return 0;
+    }());
+  });
+
+  asio::io_context io;
+  bool served = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto active = co_await async_receive(server, use_awaitable);
+        for (std::uint64_t i = 0; i < 3; ++i)
+          active.send_copy(active.payload() * 10 + i);
+        served = true;
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_TRUE(served);
+  EXPECT_EQ(client.wait(), 0);
+}
+
+TEST_F(AsioTest, ClientCoroutineConsumesAStreamFromAnotherProcess) {
+  auto service = builder().max_response_buffer_size(4).create();
+  Signal ready;
+  ChildProcess server([&] { return stream_from_child(ready, 20, 1ms); });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+
+  asio::io_context io;
+  std::uint64_t received = 0;
+  bool ended = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto pending = client.send_copy(7);
+        while (auto response = co_await async_receive(pending, use_awaitable)) {
+          EXPECT_EQ(response->payload(), 70 + received);
+          ++received;
+        }
+        ended = true;
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_EQ(received, 20u);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(server.wait(), 0);
+}
+
+TEST_F(AsioTest, DeferredCallbackAndFutureTokens) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  asio::io_context io;
+
+  // A plain callback, with the executor passed first.
+  std::optional<std::uint64_t> request;
+  async_receive(io.get_executor(), server, [&](std::error_code error, auto active) {
+    EXPECT_FALSE(error);
+    request = active.payload();
+    active.send_copy(active.payload() + 1);
+  });
+  auto pending = client.send_copy(5);
+  run_bounded(io);
+  EXPECT_EQ(request, 5u);
+
+  // asio::experimental::deferred: nothing starts until the deferred operation is invoked.
+  io.restart();
+  auto deferred = async_receive(pending, asio::experimental::deferred);
+  std::optional<std::uint64_t> response;
+  std::move(deferred)(asio::bind_executor(io, [&](std::error_code error, auto r) {
+    EXPECT_FALSE(error);
+    if (r) response = r->payload();
+  }));
+  run_bounded(io);
+  EXPECT_EQ(response, 6u);
+
+  // asio::use_future, completed by an io_context running in another thread.
+  io.restart();
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run_for(10s); });
+  auto second = client.send_copy(8);
+  std::future<typename decltype(server)::Active> future =
+      async_receive(io.get_executor(), server, asio::use_future);
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(future.get().payload(), 8u);
+  work.reset();
+  runner.join();
+}
+
+TEST_F(AsioTest, OneThreadServesSocketsTimersAndFloeTogether) {
+  auto service = builder().max_response_buffer_size(4).create();
+  Signal ready;
+  constexpr std::uint64_t kResponses = 100;
+  ChildProcess floe_server([&] { return stream_from_child(ready, kResponses, 1ms); });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+
+  asio::io_context io;
+  // A TCP echo on loopback.
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  int echoed = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto socket = co_await acceptor.async_accept(use_awaitable);
+        std::array<char, 4> buffer{};
+        for (;;) {  // ends with an exception when the client closes
+          co_await asio::async_read(socket, asio::buffer(buffer), use_awaitable);
+          co_await asio::async_write(socket, asio::buffer(buffer), use_awaitable);
+        }
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::socket socket(io);
+        co_await socket.async_connect(acceptor.local_endpoint(), use_awaitable);
+        for (int i = 0; i < 50; ++i) {
+          std::array<char, 4> out{'p', 'i', 'n', 'g'}, in{};
+          co_await asio::async_write(socket, asio::buffer(out), use_awaitable);
+          co_await asio::async_read(socket, asio::buffer(in), use_awaitable);
+          EXPECT_EQ(in, out);
+          ++echoed;
+          asio::steady_timer pause(io, 2ms);
+          co_await pause.async_wait(use_awaitable);
+        }
+      },
+      asio::detached);
+  // A timer ticking every millisecond.
+  int ticks = 0;
+  bool stream_done = false;
+  int ticks_at_first_response = -1;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(io);
+        while (!stream_done) {
+          timer.expires_after(1ms);
+          co_await timer.async_wait(use_awaitable);
+          ++ticks;
+        }
+      },
+      asio::detached);
+  // A floe stream from another process.
+  std::uint64_t responses = 0;
+  int echoed_at_stream_end = -1;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto pending = client.send_copy(1);
+        while (auto response = co_await async_receive(pending, use_awaitable)) {
+          if (responses++ == 0) ticks_at_first_response = ticks;
+        }
+        stream_done = true;
+        echoed_at_stream_end = echoed;
+        acceptor.close();
+      },
+      asio::detached);
+  const auto start = Clock::now();
+  io.run_for(10s);
+  EXPECT_LT(Clock::now() - start, 10s);
+  EXPECT_EQ(responses, kResponses);
+  EXPECT_EQ(echoed, 50);
+  // All three made progress in the same thread at the same time: the timer ticked while the
+  // stream ran (it lasts about 100 ms), and the echo had begun before the stream ended.
+  EXPECT_GT(ticks - ticks_at_first_response, 20);
+  EXPECT_GT(echoed_at_stream_end, 0);
+  EXPECT_EQ(floe_server.wait(), 0);
+}
+
+TEST_F(AsioTest, CancellationSlotAbortsAReceiveAndTakesNothing) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  asio::io_context io;
+  asio::cancellation_signal cancel;
+  std::error_code seen;
+  bool called = false;
+  async_receive(server, asio::bind_cancellation_slot(
+                            cancel.slot(), asio::bind_executor(io, [&](std::error_code e, auto) {
+                              seen = e;
+                              called = true;
+                            })));
+  asio::steady_timer timer(io, 10ms);
+  timer.async_wait([&](std::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+  run_bounded(io);
+  EXPECT_TRUE(called);
+  EXPECT_EQ(seen, asio::error::operation_aborted);
+
+  // Nothing was taken: a request sent now is the next one received.
+  auto pending = client.send_copy(3);
+  auto active = server.try_receive();
+  ASSERT_TRUE(active.has_value());
+  EXPECT_EQ(active->payload(), 3u);
+}
+
+TEST_F(AsioTest, TimerWinsAgainstAReceiveWithAwaitableOperators) {
+  using namespace asio::experimental::awaitable_operators;
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  asio::io_context io;
+  std::size_t winner = 99;
+  std::optional<std::uint64_t> later;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(io, 20ms);
+        auto result =
+            co_await (async_receive(server, use_awaitable) || timer.async_wait(use_awaitable));
+        winner = result.index();
+        // The cancelled receive took nothing: the next one gets the request.
+        auto pending = client.send_copy(11);
+        auto active = co_await async_receive(server, use_awaitable);
+        later = active.payload();
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_EQ(winner, 1u);
+  EXPECT_EQ(later, 11u);
+}
+
+TEST_F(AsioTest, DestroyingTheIoContextWithReceivesPendingIsSafe) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  auto active = server.try_receive();
+  ASSERT_TRUE(active.has_value());
+  bool called = false;
+  {
+    asio::io_context io;
+    async_receive(io.get_executor(), server, [&](std::error_code, auto) { called = true; });
+    async_receive(io.get_executor(), pending, [&](std::error_code, auto) { called = true; });
+    io.run_for(20ms);
+  }
+  EXPECT_FALSE(called);  // handlers are destroyed, not invoked
+  // Nothing was left behind or taken: the response sent now is received.
+  active->send_copy(2);
+  auto response = pending.try_receive();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->payload(), 2u);
+}
+
+TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {
+  auto service = builder().max_response_buffer_size(8).create();
+  Signal ready;
+  Signal streaming;
+  ChildProcess server_process([&] {
+    return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
+      active.send_copy(1);
+      active.send_copy(2);
+      streaming.notify();
+      co_return wait_to_be_killed();
+    });
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  asio::io_context io;
+  std::uint64_t received = 0;
+  std::chrono::nanoseconds end_after_kill{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto pending = client.send_copy(1);
+        Clock::time_point killed{};
+        while (auto response = co_await async_receive(pending, use_awaitable)) {
+          if (++received == 2) {
+            EXPECT_EQ(streaming.wait(), 1);
+            ::kill(server_process.pid(), SIGKILL);  // not reaped: a zombie is dead too
+            killed = Clock::now();
+          }
+        }
+        end_after_kill = Clock::now() - killed;
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_EQ(received, 2u);
+  EXPECT_LT(end_after_kill, 100ms);
+}
+
+}  // namespace
+}  // namespace floe::test
