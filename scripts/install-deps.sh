@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages floe builds with; does nothing when they are all there already.
+#   --test  also what the test suite needs beyond the build: clang and its runtime for the
+#           libFuzzer target (GCC's sanitizer runtimes come with g++).
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libgtest-dev
   libbenchmark-dev)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -14,13 +14,32 @@
 #include "platform/futex.hpp"
 #include "shm/atomics.hpp"
 
+// ThreadSanitizer does not model fences; under it the same ordering comes from read-modify-write
+// operations on the waiting word (all RMWs of one word are totally ordered and each reads the
+// latest value, so the later of "sender's RMW" and "receiver's exchange" sees the earlier).
+// Normal builds keep the fences: an RMW by every sender would pull the receiver's port record
+// into the sender's cache on every message.
+#if defined(__SANITIZE_THREAD__)
+#define FLOE_DOORBELL_RMW 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FLOE_DOORBELL_RMW 1
+#endif
+#endif
+
 namespace floe::detail {
 
 /// Sender side: call after the data is published. Makes a syscall only for a sleeping receiver,
 /// and only the first sender after the receiver went to sleep makes it.
 inline void ring(const DoorbellWords& words) noexcept {
+#ifdef FLOE_DOORBELL_RMW
+  if (std::atomic_ref<std::uint32_t>(*words.waiting).fetch_add(0, std::memory_order_seq_cst) == 0) {
+    return;
+  }
+#else
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (load(*words.waiting, std::memory_order_relaxed) == 0) return;
+#endif
   if (std::atomic_ref<std::uint32_t>(*words.waiting).exchange(0, std::memory_order_acq_rel) == 0) {
     return;
   }
@@ -32,8 +51,12 @@ inline void ring(const DoorbellWords& words) noexcept {
 /// must look at its queues after this and sleep only if they are still empty.
 inline std::uint32_t announce_sleep(const DoorbellWords& words) noexcept {
   const std::uint32_t seen = load(*words.doorbell);
+#ifdef FLOE_DOORBELL_RMW
+  std::atomic_ref<std::uint32_t>(*words.waiting).exchange(1u, std::memory_order_seq_cst);
+#else
   store(*words.waiting, 1u, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
   return seen;
 }
 
