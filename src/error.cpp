@@ -43,6 +43,8 @@ class FloeCategory final : public std::error_category {
         return "no floe::Runtime runs on this thread";
       case Errc::io_setup_failed:
         return "the event loop could not be set up";
+      case Errc::permission_denied:
+        return "permission denied";
     }
     return "unknown floe error";
   }

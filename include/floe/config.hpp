@@ -34,6 +34,9 @@ struct RequestResponseLimits {
 struct Config {
   /// Services of one domain never see those of another.
   std::string domain = "default";
+  /// Shared-memory objects are created readable and writable by their owner only (0600); with
+  /// group access, by the owner's group too (0660), for services shared between users.
+  bool group_access = false;
   RequestResponseLimits request_response;
 
   /// FLOE_DOMAIN and the file named by FLOE_CONFIG, else /etc/floe/floe.toml when present, else
@@ -43,6 +46,7 @@ struct Config {
   /// Reads a TOML file:
   ///   [global]
   ///   domain = "test"
+  ///   group_access = false
   ///   [defaults.request_response]
   ///   max_clients = 16            # every field of RequestResponseLimits
   static Config from_file(const std::filesystem::path& path);

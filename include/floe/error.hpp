@@ -24,6 +24,7 @@ enum class Errc : int {
   invalid_config,
   no_runtime,
   io_setup_failed,
+  permission_denied,
 };
 
 const std::error_category& floe_category() noexcept;

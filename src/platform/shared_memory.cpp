@@ -1,5 +1,7 @@
 #include "platform/shared_memory.hpp"
 
+#include "floe/error.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -37,6 +39,12 @@ std::optional<SharedMemoryObject> SharedMemoryObject::open_existing(const std::s
   const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
+    if (errno == EACCES) {
+      throw Error(Errc::permission_denied,
+                  "floe: " + name +
+                      " belongs to another user (created without group access, or "
+                      "for another group)");
+    }
     throw_errno("shm_open(" + name + ")");
   }
   return SharedMemoryObject(name, FileDescriptor(fd));

@@ -50,6 +50,14 @@ Config Config::from_file(const std::filesystem::path& path) {
       }
       config.domain = *value;
     }
+    if (const auto* group = global->get("group_access")) {
+      auto value = group->value<bool>();
+      if (!value) {
+        throw Error(Errc::invalid_config,
+                    path.string() + ": 'global.group_access' must be a boolean");
+      }
+      config.group_access = *value;
+    }
   }
   if (const auto* defaults = root["defaults"]["request_response"].as_table()) {
     auto& l = config.request_response;

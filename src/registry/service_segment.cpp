@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "floe/error.hpp"
+#include "platform/crash_point.hpp"
 #include "registry/names.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
@@ -224,7 +225,9 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     const std::string temporary = wanted.object_name + ".tmp." + std::to_string(self.pid) + "." +
                                   std::to_string(self.start_time) + "." +
                                   std::to_string(counter.fetch_add(1));
-    auto object = SharedMemoryObject::create_exclusive(temporary, 0600);
+    auto object =
+        SharedMemoryObject::create_exclusive(temporary, node.config.group_access ? 0660 : 0600);
+    crash_point("create.temporary");
     if (!object) throw Error(Errc::corrupted, "floe: temporary object " + temporary + " exists");
     struct TemporaryName {
       const std::string& name;
@@ -252,6 +255,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     }
     const std::uint32_t node_index = claim_node_record(mapping.data(), *layout, self);
     store(header->state, static_cast<std::uint32_t>(SegmentState::ready));
+    crash_point("create.initialized");
 
     const std::string from = std::string(kShmDirectory) + temporary;
     const std::string to = std::string(kShmDirectory) + wanted.object_name;
@@ -259,6 +263,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       if (errno == EEXIST) return nullptr;
       throw std::system_error(errno, std::generic_category(), "link(" + to + ")");
     }
+    crash_point("create.published");
     auto published = SharedMemoryObject::open_existing(wanted.object_name);
     if (!published) return nullptr;  // removed at once by someone who found no live node
     return std::make_shared<ServiceSegment>(Passkey{}, std::move(*published), std::move(mapping),
@@ -278,6 +283,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       continue;
     }
     ExclusiveLock lock(object->fd());
+    crash_point("open.locked");
     const std::size_t size = object->size();
     if (size < sizeof(ServiceHeader)) {
       throw Error(Errc::corrupted, "floe: " + wanted.object_name + " is too small to be a service");
@@ -319,6 +325,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     check_types(header, wanted, spec.name);
     check_limits(header.limits, wanted.limits, spec.explicitly_set, spec.name);
     segment->node_index_ = claim_node_record(segment->base(), segment->layout_, self);
+    crash_point("open.claimed");
     if (segment->node_index_ == kNoChunk) {
       throw Error(Errc::exceeds_max_nodes, "floe: service '" + spec.name + "' has max_nodes = " +
                                                std::to_string(header.limits.max_nodes) +
@@ -493,10 +500,12 @@ std::uint32_t ServiceSegment::claim_client_slot() {
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     reset_client_resources(c);
     collect_client_channels(base(), layout_, c);
+    crash_point("port.reset");
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
     if (load(port->next_request_id) == 0) store(port->next_request_id, std::uint64_t{1});
     store(port->state, static_cast<std::uint32_t>(SlotState::active));
+    crash_point("port.claimed");
     return c;
   }
   throw Error(Errc::exceeds_max_clients,

@@ -51,6 +51,9 @@ TEST_F(Crash, KilledServerEndsTheStreamAndANewServerTakesOver) {
       2s));
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 1s);
   EXPECT_EQ(got, std::vector<std::uint64_t>{1}) << "what was sent before the crash is kept";
+  // The dead server's slot, its loan and its queued responses are all back.
+  EXPECT_EQ(service.usage().servers, 0u);
+  EXPECT_EQ(service.usage().response_chunks_in_use, 0u);
 
   auto successor = service.server_builder().create();  // max_servers(1): the slot was reclaimed
   auto next = client.send_copy(11);

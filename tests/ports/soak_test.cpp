@@ -5,6 +5,7 @@
 #include <floe/floe.hpp>
 
 #include <cstdint>
+#include <filesystem>
 
 #include "support/process.hpp"
 
@@ -78,6 +79,86 @@ TEST(Soak, AMillionRequestsWithStreamsReturnEveryChunk) {
   EXPECT_EQ(usage.servers, 0u);
   EXPECT_EQ(usage.nodes, 1u);
   EXPECT_EQ(usage.segment_size, segment_size);
+}
+
+/// Open file descriptors of this process.
+int open_descriptors() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+/// Objects in /dev/shm.
+int shared_memory_objects() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(Soak, ConnectDisconnectCyclesLeaveNoDescriptorsOrSegmentsBehind) {
+  constexpr int kCycles = 2000;
+  const Config config = test::isolated_config();
+  auto builder = [&](Node& n) {
+    return n.service_builder("Test/Cycles").request_response<std::uint64_t, std::uint64_t>();
+  };
+  // Warm up once: libraries may open what they keep (the first runtime's ring, say).
+  auto cycle = [&](std::uint64_t i) {
+    Node node = Node::create("cycler", config);
+    auto service = builder(node).open_or_create();
+    auto server = service.server_builder().create();
+    auto client = service.client_builder().create();
+    Runtime runtime(RuntimeOptions{.spin_budget = {}});
+    runtime.block_on([&]() -> Task<void> {
+      auto pending = client.send_copy(i);
+      auto active = co_await with_timeout(server.receive(), 10s);
+      active.send_copy(active.payload() + 1);
+      auto response = co_await with_timeout(pending.receive(), 10s);
+      EXPECT_TRUE(response && response->payload() == i + 1);
+    }());
+  };
+  cycle(0);
+  const int descriptors = open_descriptors();
+  const int objects = shared_memory_objects();
+  for (int i = 1; i <= kCycles; ++i)
+    cycle(static_cast<std::uint64_t>(i));
+  EXPECT_EQ(open_descriptors(), descriptors);
+  EXPECT_EQ(shared_memory_objects(), objects);
+
+  // The same with the ports in processes that come and go, half of them killed.
+  Node node = Node::create("keeper", config);
+  auto service = builder(node).open_or_create();
+  auto server = service.server_builder().create();
+  for (int i = 0; i < 200; ++i) {
+    Signal connected;
+    ChildProcess visitor([&] {
+      Node n = Node::create("visitor", config);
+      auto opened = builder(n).open();
+      auto client = opened.client_builder().create();
+      auto pending = client.send_copy(static_cast<std::uint64_t>(i));
+      connected.notify();
+      return i % 2 == 0 ? test::wait_to_be_killed() : 0;
+    });
+    ASSERT_EQ(connected.wait(), 1);
+    if (i % 2 == 0) {
+      visitor.kill();
+    } else {
+      ASSERT_EQ(visitor.wait(), 0);
+    }
+    while (auto request = server.try_receive()) {
+      (void)request;
+    }
+  }
+  auto last = service.client_builder().create();  // reclaims what the killed ones left
+  const ServiceUsage usage = service.usage();
+  EXPECT_EQ(usage.nodes, 1u);
+  EXPECT_EQ(usage.clients, 1u);
+  EXPECT_EQ(usage.request_chunks_in_use, 0u);
+  EXPECT_EQ(usage.response_chunks_in_use, 0u);
+  EXPECT_EQ(open_descriptors(), descriptors + 1);  // the service's own object
 }
 
 }  // namespace

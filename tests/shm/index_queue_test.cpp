@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <memory>
+#include <new>
 #include <thread>
 #include <vector>
+
+#include "support/process.hpp"
 
 namespace floe::detail {
 namespace {
@@ -96,6 +102,64 @@ TEST(IndexQueue, ProducerAndRacingConsumersSeeEveryEntryOnce) {
   q.drain([&](std::uint64_t v) { seen[v].fetch_add(1); });
   for (std::uint64_t i = 0; i < kEntries; ++i)
     ASSERT_EQ(seen[i].load(), 1) << "entry " << i;
+}
+
+TEST(IndexQueue, ConsumersInOtherProcessesAndThreadsSeeEveryEntryOnce) {
+  // Queue, entries and tallies in a MAP_SHARED mapping: two forked processes and a thread race
+  // the producer's evictions for every entry.
+  constexpr std::uint64_t kEntries = 300'000;
+  constexpr std::uint32_t kCapacity = 16;
+  struct Shared {
+    QueueControl control;
+    std::uint64_t entries[kCapacity];
+    std::atomic<std::uint32_t> done;
+    std::atomic<std::uint32_t> corrupted;
+    std::atomic<std::uint8_t> seen[kEntries];
+  };
+  void* memory =
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  auto* shared = new (memory) Shared{};
+  auto queue = [&] { return IndexQueue(&shared->control, shared->entries, kCapacity); };
+  auto consume = [&] {
+    IndexQueue q = queue();
+    for (;;) {
+      const QueueResult r = q.pop();
+      if (r.status == QueueStatus::ok) {
+        shared->seen[r.value].fetch_add(1);
+      } else if (r.status == QueueStatus::corrupted) {
+        shared->corrupted.fetch_add(1);
+        return;
+      } else if (shared->done.load() != 0) {
+        return;
+      }
+    }
+  };
+  std::vector<std::unique_ptr<test::ChildProcess>> children;
+  for (int i = 0; i < 2; ++i) {
+    children.push_back(std::make_unique<test::ChildProcess>([&] {
+      consume();
+      return 0;
+    }));
+  }
+  std::thread local(consume);
+  IndexQueue q = queue();
+  for (std::uint64_t i = 0; i < kEntries; ++i) {
+    const QueueResult r = q.push_overwriting(i);
+    ASSERT_EQ(r.status, QueueStatus::ok);
+    if (r.evicted) shared->seen[r.value].fetch_add(1);
+  }
+  shared->done.store(1);
+  local.join();
+  for (auto& child : children)
+    EXPECT_EQ(child->wait(), 0);
+  q.drain([&](std::uint64_t v) { shared->seen[v].fetch_add(1); });
+  EXPECT_EQ(shared->corrupted.load(), 0u);
+  std::uint64_t wrong = 0;
+  for (std::uint64_t i = 0; i < kEntries; ++i)
+    wrong += shared->seen[i].load() != 1;
+  EXPECT_EQ(wrong, 0u) << "entries lost or seen twice";
+  ::munmap(memory, sizeof(Shared));
 }
 
 }  // namespace
