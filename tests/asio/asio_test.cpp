@@ -93,7 +93,9 @@ TEST_F(AsioTest, ServerCoroutineAnswersAClientInAnotherProcess) {
 }
 
 TEST_F(AsioTest, ClientCoroutineConsumesAStreamFromAnotherProcess) {
-  auto service = builder().max_response_buffer_size(4).create();
+  // Room for the whole stream, no overwriting: a slow client (sanitizers) loses nothing.
+  auto service =
+      builder().max_response_buffer_size(32).enable_safe_overflow_for_responses(false).create();
   Signal ready;
   ChildProcess server([&] { return stream_from_child(ready, 20, 1ms); });
   ASSERT_EQ(ready.wait(), 1);
@@ -161,7 +163,8 @@ TEST_F(AsioTest, DeferredCallbackAndFutureTokens) {
 }
 
 TEST_F(AsioTest, OneThreadServesSocketsTimersAndFloeTogether) {
-  auto service = builder().max_response_buffer_size(4).create();
+  auto service =
+      builder().max_response_buffer_size(128).enable_safe_overflow_for_responses(false).create();
   Signal ready;
   constexpr std::uint64_t kResponses = 100;
   ChildProcess floe_server([&] { return stream_from_child(ready, kResponses, 1ms); });
