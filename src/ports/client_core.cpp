@@ -14,6 +14,7 @@ namespace {
 constexpr auto kActive = static_cast<std::uint32_t>(SlotState::active);
 constexpr std::uint32_t kNoChunk = 0xffffffffu;
 constexpr std::uint64_t kMaxRequestId = (std::uint64_t{1} << 48) - 1;
+constexpr std::uint64_t kRequestIdBlock = 256;
 
 ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
   return ChunkView{chunk, chunk + shape.user_header_offset, chunk + shape.payload_offset};
@@ -32,7 +33,8 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
       backpressure_(backpressure),
       pending_(segment_->limits().max_active_requests_per_client),
       server_generation_(std::size_t{segment_->limits().max_active_requests_per_client} *
-                         segment_->limits().max_servers) {}
+                         segment_->limits().max_servers),
+      known_request_head_(segment_->limits().max_servers) {}
 
 ClientCore::~ClientCore() {
   segment_->release_client_slot(slot_);
@@ -121,9 +123,17 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
   }
   next_channel_ = channel + 1;
 
-  PortRecord* self = layout_->client(base_, slot_);
-  const std::uint64_t request_id = fetch_add(self->next_request_id, std::uint64_t{1});
+  if (next_request_id_ == request_ids_end_) {
+    // Ids are taken from the slot's counter a block at a time: the counter shares its cache
+    // line with what servers read of this client, and a write per request would pull it away
+    // from them on every message.
+    PortRecord* self = layout_->client(base_, slot_);
+    next_request_id_ = fetch_add(self->next_request_id, kRequestIdBlock);
+    request_ids_end_ = next_request_id_ + kRequestIdBlock;
+  }
+  const std::uint64_t request_id = next_request_id_++;
   if (request_id == 0 || request_id > kMaxRequestId) {
+    next_request_id_ = request_ids_end_;
     throw Error(Errc::corrupted, "floe: the client's request counter was overwritten");
   }
   const RequestHeader header{id_, request_id};
@@ -148,7 +158,8 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
         layout_->response_head(layout_->response_channel(base_, s, slot_, channel));
     store(head->open_request_id, request_id);
     IndexQueue queue = layout_->request_queue(base_, slot_, s);
-    QueueStatus status = queue.push(entry);
+    std::uint64_t& known_head = known_request_head_[s];
+    QueueStatus status = queue.push(entry, known_head);
     // A channel is in at most one place of each queue and the queue holds one entry per
     // channel, so it is full only when a peer has written into it.
     if (status == QueueStatus::full && limits.enable_safe_overflow_for_requests) {
@@ -166,7 +177,7 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
       while (status == QueueStatus::full && load(server->state) == kActive &&
              load(server->generation) == generation) {
         std::this_thread::yield();
-        status = queue.push(entry);
+        status = queue.push(entry, known_head);
       }
     }
     if (status == QueueStatus::ok) {
