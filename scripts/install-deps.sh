@@ -4,8 +4,8 @@
 #           libFuzzer target (GCC's sanitizer runtimes come with g++).
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libgtest-dev
-  libbenchmark-dev)
+packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libcli11-dev
+  libgtest-dev libbenchmark-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(clang-14 libclang-rt-14-dev)
 fi

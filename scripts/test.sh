@@ -48,7 +48,7 @@ TSAN_OPTIONS=halt_on_error=1 suite build-tsan -E "$no_build_tests"
 echo "== libFuzzer: a peer's garbage in the shared segment, 30 s"
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLOE_BUILD_TESTS=OFF -DFLOE_BUILD_EXAMPLES=OFF -DFLOE_BUILD_BENCHMARKS=OFF \
-  -DFLOE_BUILD_FUZZERS=ON -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address" >/dev/null
+  -DFLOE_BUILD_TOOLS=OFF -DFLOE_BUILD_FUZZERS=ON -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address" >/dev/null
 cmake --build build-fuzz -j "$jobs" --target hostile_segment_fuzzer
 mkdir -p build-fuzz/corpus
 build-fuzz/tests/fuzz/hostile_segment_fuzzer -max_total_time=30 -print_final_stats=1 \

@@ -124,10 +124,14 @@ void check_limits(const StoredLimits& have, const StoredLimits& want, std::uint3
   }
 }
 
+}  // namespace
+
 std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
   return SegmentLayout::compute(h.limits, h.request, h.response, h.request_user_header,
                                 h.response_user_header);
 }
+
+namespace {
 
 ProcessIdentity identity_of(const NodeRecord& n) {
   return ProcessIdentity{load(const_cast<std::uint64_t&>(n.pid)),
@@ -556,9 +560,12 @@ void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
 }
 
 ServiceUsage ServiceSegment::usage() const noexcept {
+  return usage_of(base(), layout_);
+}
+
+ServiceUsage usage_of(std::byte* b, const SegmentLayout& layout_) noexcept {
   ServiceUsage u;
-  const StoredLimits& l = limits();
-  std::byte* b = base();
+  const StoredLimits& l = layout_.limits();
   u.segment_size = layout_.total_size();
   for (std::uint32_t n = 0; n < l.max_nodes; ++n) {
     u.nodes += load(layout_.node(b, n)->state) == static_cast<std::uint32_t>(SlotState::active);

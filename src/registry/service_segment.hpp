@@ -79,6 +79,12 @@ class ServiceSegment {
 void collect_client_channels(std::byte* base, const SegmentLayout& layout,
                              std::uint32_t client) noexcept;
 
+/// What the segment at `base` holds right now (every index computed, none read from it).
+ServiceUsage usage_of(std::byte* base, const SegmentLayout& layout) noexcept;
+
+/// The layout a header describes, if its types and limits are in range.
+std::optional<SegmentLayout> layout_of(const ServiceHeader& header);
+
 /// Whether any active server still has the channel's request open.
 bool is_channel_held_by_server(std::byte* base, const SegmentLayout& layout, std::uint32_t client,
                                std::uint32_t channel, std::uint64_t request_id) noexcept;

@@ -1,0 +1,56 @@
+#pragma once
+// Looking at services from outside, without joining them: what the `floe` tool lists, inspects
+// and cleans. Nothing here registers a node, so looking never keeps a stale service alive.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "floe/introspection.hpp"
+#include "registry/layout.hpp"
+
+namespace floe::detail {
+
+struct NodeReport {
+  std::uint32_t index = 0;
+  std::uint64_t pid = 0;
+  bool alive = false;
+};
+
+struct PortReport {
+  bool server = false;
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  std::uint64_t pid = 0;  // of the owning node
+  bool alive = false;
+};
+
+struct SegmentReport {
+  std::string object;  // "/floe.<domain>.<hash>"
+  std::string domain;
+  bool temporary = false;  // a creator's object not published yet (or left by a dead creator)
+  bool readable = false;   // could be opened and mapped at all
+  bool valid = false;      // a floe service of this layout version, consistent
+  std::string problem;     // why not, when not
+  std::string service;
+  StoredType request{}, response{}, request_user_header{}, response_user_header{};
+  StoredLimits limits{};
+  std::vector<NodeReport> nodes;  // active node records
+  std::vector<PortReport> ports;  // active port slots
+  ServiceUsage usage;
+
+  /// Nobody alive uses it: what is left of crashed processes.
+  bool stale() const noexcept;
+};
+
+/// The floe objects in /dev/shm: of one domain, or of every domain when `domain` is empty.
+std::vector<std::string> list_objects(const std::string& domain);
+
+SegmentReport inspect_object(const std::string& object);
+
+/// Removes the object if no live process uses it, deciding under the service's lock (as
+/// opening processes do); a temporary is removed if its creator is dead. True if removed.
+bool remove_if_unused(const std::string& object);
+
+}  // namespace floe::detail

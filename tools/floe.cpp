@@ -1,0 +1,161 @@
+// floe: look at and clean up the services of a domain.
+//
+//   floe list [--domain D | --all]     every service: types, limits, live ports, state
+//   floe inspect SERVICE [--domain D]  one service: types, limits, nodes, ports, memory in use
+//   floe clean [--domain D | --all] [--dry-run]
+//                                      removes what dead processes left: services none of whose
+//                                      processes runs, and creators' temporary objects
+//
+// The domain defaults to FLOE_DOMAIN / the config file, as for the library.
+
+#include <CLI/CLI.hpp>
+#include <floe/floe.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "registry/inspection.hpp"
+#include "registry/names.hpp"
+
+namespace {
+
+using floe::detail::SegmentReport;
+
+std::string type_of(const floe::detail::StoredType& type) {
+  return std::string(type.name) + " (" + std::to_string(type.size) + " B)";
+}
+
+std::string state_of(const SegmentReport& report) {
+  if (report.temporary) return "temporary";
+  if (!report.valid) return "unreadable: " + report.problem;
+  return report.stale() ? "stale (no live process)" : "live";
+}
+
+int list(const std::string& domain, bool all) {
+  const auto objects = floe::detail::list_objects(all ? std::string() : domain);
+  if (objects.empty()) {
+    std::printf("no services in %s\n", all ? "any domain" : ("domain '" + domain + "'").c_str());
+    return 0;
+  }
+  std::printf("%-10s %-32s %-44s %7s %7s %5s  %s\n", "DOMAIN", "SERVICE", "REQUEST -> RESPONSE",
+              "CLIENTS", "SERVERS", "NODES", "STATE");
+  for (const std::string& object : objects) {
+    const SegmentReport r = floe::detail::inspect_object(object);
+    const std::string types =
+        r.valid ? std::string(r.request.name) + " -> " + std::string(r.response.name) : "-";
+    std::printf("%-10s %-32s %-44s %3u/%-3u %3u/%-3u %2u/%-2u  %s\n", r.domain.c_str(),
+                r.valid ? r.service.c_str() : object.c_str(), types.c_str(), r.usage.clients,
+                r.limits.max_clients, r.usage.servers, r.limits.max_servers, r.usage.nodes,
+                r.limits.max_nodes, state_of(r).c_str());
+  }
+  return 0;
+}
+
+int inspect(const std::string& domain, const std::string& service) {
+  if (!floe::detail::is_valid_service_name(service)) {
+    std::fprintf(stderr, "floe: '%s' is not a valid service name\n", service.c_str());
+    return 2;
+  }
+  const std::string object = floe::detail::service_object_name(domain, service);
+  const SegmentReport r = floe::detail::inspect_object(object);
+  if (!r.readable) {
+    std::fprintf(stderr, "floe: no service '%s' in domain '%s'\n", service.c_str(), domain.c_str());
+    return 1;
+  }
+  std::printf("service   %s\nobject    /dev/shm%s (%llu bytes)\nstate     %s\n", r.service.c_str(),
+              object.c_str(), static_cast<unsigned long long>(r.usage.segment_size),
+              state_of(r).c_str());
+  if (!r.valid) return 1;
+  std::printf("request   %s, user header %s\n", type_of(r.request).c_str(),
+              type_of(r.request_user_header).c_str());
+  std::printf("response  %s, user header %s\n", type_of(r.response).c_str(),
+              type_of(r.response_user_header).c_str());
+  const auto& l = r.limits;
+  std::printf(
+      "limits    clients %u, servers %u, nodes %u, active requests per client %u, loaned "
+      "requests %u,\n          response buffer %u, borrowed responses %u, loaned responses %u,\n"
+      "          fire and forget %s, safe overflow requests %s / responses %s\n",
+      l.max_clients, l.max_servers, l.max_nodes, l.max_active_requests_per_client,
+      l.max_loaned_requests, l.max_response_buffer_size,
+      l.max_borrowed_responses_per_pending_response, l.max_loaned_responses_per_request,
+      l.enable_fire_and_forget_requests ? "on" : "off",
+      l.enable_safe_overflow_for_requests ? "on" : "off",
+      l.enable_safe_overflow_for_responses ? "on" : "off");
+  for (const auto& node : r.nodes) {
+    std::printf("node %-4u pid %-8llu %s\n", node.index, static_cast<unsigned long long>(node.pid),
+                node.alive ? "alive" : "dead (reclaimed when the service is next used)");
+  }
+  for (const auto& port : r.ports) {
+    std::printf("%-6s %-3u generation %-6u pid %-8llu %s\n", port.server ? "server" : "client",
+                port.slot, port.generation, static_cast<unsigned long long>(port.pid),
+                port.alive ? "alive" : "dead");
+  }
+  std::printf("in use    request chunks %llu/%llu, response chunks %llu/%llu\n",
+              static_cast<unsigned long long>(r.usage.request_chunks_in_use),
+              static_cast<unsigned long long>(r.usage.request_chunks),
+              static_cast<unsigned long long>(r.usage.response_chunks_in_use),
+              static_cast<unsigned long long>(r.usage.response_chunks));
+  return 0;
+}
+
+int clean(const std::string& domain, bool all, bool dry_run) {
+  int removed = 0;
+  int kept = 0;
+  for (const std::string& object : floe::detail::list_objects(all ? std::string() : domain)) {
+    const SegmentReport r = floe::detail::inspect_object(object);
+    const bool leftover = r.temporary || r.stale();
+    if (!leftover) {
+      if (!r.valid) std::printf("kept    /dev/shm%s: %s\n", object.c_str(), r.problem.c_str());
+      ++kept;
+      continue;
+    }
+    const std::string what = r.temporary ? "temporary" : "stale service '" + r.service + "'";
+    if (dry_run) {
+      std::printf("would remove /dev/shm%s (%s)\n", object.c_str(), what.c_str());
+      ++removed;
+    } else if (floe::detail::remove_if_unused(object)) {
+      std::printf("removed /dev/shm%s (%s)\n", object.c_str(), what.c_str());
+      ++removed;
+    } else {
+      ++kept;  // a process took it up meanwhile
+    }
+  }
+  std::printf("%d %s, %d in use or not floe's to judge\n", removed,
+              dry_run ? "to remove" : "removed", kept);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  CLI::App app{"floe: list, inspect and clean up floe services"};
+  app.require_subcommand(1);
+  std::string domain;
+  bool all = false;
+  bool dry_run = false;
+  std::string service;
+
+  auto* list_command = app.add_subcommand("list", "every service of the domain");
+  list_command->add_option("--domain", domain, "the domain (default: FLOE_DOMAIN / config)");
+  list_command->add_flag("--all", all, "every domain");
+  auto* inspect_command = app.add_subcommand("inspect", "one service in detail");
+  inspect_command->add_option("service", service, "the service's name")->required();
+  inspect_command->add_option("--domain", domain, "the domain (default: FLOE_DOMAIN / config)");
+  auto* clean_command = app.add_subcommand("clean", "remove what dead processes left behind");
+  clean_command->add_option("--domain", domain, "the domain (default: FLOE_DOMAIN / config)");
+  clean_command->add_flag("--all", all, "every domain");
+  clean_command->add_flag("--dry-run", dry_run, "only say what would be removed");
+  CLI11_PARSE(app, argc, argv);
+
+  if (domain.empty()) domain = floe::Config::from_environment().domain;
+  if (!floe::detail::is_valid_domain(domain)) {
+    std::fprintf(stderr, "floe: invalid domain '%s'\n", domain.c_str());
+    return 2;
+  }
+  if (*list_command) return list(domain, all);
+  if (*inspect_command) return inspect(domain, service);
+  return clean(domain, all, dry_run);
+} catch (const floe::Error& e) {
+  std::fprintf(stderr, "floe: %s\n", e.what());
+  return 1;
+}
