@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 
+#include "registry/names.hpp"
 #include "support/process.hpp"
 
 namespace floe {
@@ -90,11 +91,12 @@ int open_descriptors() {
   return count;
 }
 
-/// Objects in /dev/shm.
-int shared_memory_objects() {
+/// Objects of the domain in /dev/shm (tests running at once have domains of their own).
+int shared_memory_objects(const Config& config) {
+  const std::string prefix = detail::domain_object_prefix(config.domain);
   int count = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
-    ++count;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    count += entry.path().filename().string().rfind(prefix, 0) == 0;
   }
   return count;
 }
@@ -122,11 +124,11 @@ TEST(Soak, ConnectDisconnectCyclesLeaveNoDescriptorsOrSegmentsBehind) {
   };
   cycle(0);
   const int descriptors = open_descriptors();
-  const int objects = shared_memory_objects();
+  const int objects = shared_memory_objects(config);
   for (int i = 1; i <= kCycles; ++i)
     cycle(static_cast<std::uint64_t>(i));
   EXPECT_EQ(open_descriptors(), descriptors);
-  EXPECT_EQ(shared_memory_objects(), objects);
+  EXPECT_EQ(shared_memory_objects(config), objects);
 
   // The same with the ports in processes that come and go, half of them killed.
   Node node = Node::create("keeper", config);
