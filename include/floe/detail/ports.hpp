@@ -88,7 +88,7 @@ class ClientCore {
   std::uint32_t next_chunk_ = 0;
   std::uint32_t next_channel_ = 0;
   std::vector<PendingState> pending_;
-  std::vector<std::uint32_t> server_generation_;  // [channel * max_servers + server]
+  std::vector<std::uint32_t> server_generation_;   // [channel * max_servers + server]
   std::vector<std::uint64_t> known_request_head_;  // per server, see IndexQueue::push
   std::uint64_t next_request_id_ = 0;  // the block of ids this client took from its slot
   std::uint64_t request_ids_end_ = 0;
