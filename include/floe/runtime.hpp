@@ -93,7 +93,6 @@ class Runtime {
   static Task<void> settle(Task<T> task,
                            std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>* value,
                            std::exception_ptr* error, bool* done);
-  void spawn_internal(Task<void> task);
   void run_until(const bool* done);
 
   std::unique_ptr<detail::RuntimeCore> core_;
@@ -121,7 +120,7 @@ T Runtime::block_on(Task<T> task) {
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   std::exception_ptr error;
   bool done = false;
-  spawn_internal(settle(std::move(task), &value, &error, &done));
+  spawn(settle(std::move(task), &value, &error, &done));
   run_until(&done);
   if (error) std::rethrow_exception(error);
   if (!done) throw Error(Errc::cancelled, "floe: the runtime stopped before the task finished");

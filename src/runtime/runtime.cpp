@@ -145,10 +145,6 @@ void Runtime::spawn(Task<void> task) {
   core_->spawn(std::move(task));
 }
 
-void Runtime::spawn_internal(Task<void> task) {
-  core_->spawn(std::move(task));
-}
-
 void Runtime::run() {
   core_->run_until(nullptr);
 }
