@@ -104,19 +104,22 @@ class AsioFloeService final : public asio::execution_context::service {
     node.previous_ = node.next_ = nullptr;
   }
 
-  /// Makes sure the context wakes for the pending operations, or stops waiting without any.
+  /// Makes sure the context wakes for every pending operation, or stops waiting without any.
+  /// Called whenever an operation starts or is cancelled: a new one may wait on a doorbell the
+  /// armed wait does not cover yet, so the wait is armed again (announcing on every doorbell and
+  /// submitting what is new; a no-op for the kernel when nothing is).
   void schedule() {
     if (shut_down_ || !descriptor_) return;
+    // Announce on every doorbell, look once more; what completed meanwhile is handed out.
+    while (!reactor_.idle() && reactor_.prepare_sleep()) {
+    }
     if (reactor_.idle()) {
+      reactor_.finish_sleep();
       if (waiting_) descriptor_->cancel();
       return;
     }
-    if (waiting_) return;
-    // Announce on every doorbell, look once more; what completed meanwhile is handed out.
-    while (reactor_.prepare_sleep()) {
-      if (reactor_.idle()) return;
-    }
     reactor_.arm();
+    if (waiting_) return;
     waiting_ = true;
     descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
                             [this](const std::error_code& error) {
@@ -129,15 +132,25 @@ class AsioFloeService final : public asio::execution_context::service {
                             });
   }
 
+  /// An operation completed outside a wake-up (cancelled, or its port went away): without any
+  /// left, the wait must end or io_context::run() would never return.
+  void completed_outside_wakeup() noexcept {
+    if (reactor_.idle() && waiting_ && descriptor_) {
+      std::error_code ignored;
+      descriptor_->cancel(ignored);
+    }
+  }
+
  private:
   void shutdown() override {
     shut_down_ = true;
+    // Withdrawn first, while every port an announcement names still exists.
+    reactor_.finish_sleep();
     while (operations_ != nullptr) {
       AsioOperationNode* node = operations_;
       remove(*node);
       node->destroy();
     }
-    reactor_.finish_sleep();
     descriptor_.reset();
   }
 
@@ -148,20 +161,21 @@ class AsioFloeService final : public asio::execution_context::service {
   bool shut_down_ = false;
 };
 
-/// A floe receive (Base: Server::ReceiveOperation or PendingResponse::ReceiveOperation)
-/// completing through an Asio handler instead of a coroutine.
-template <typename Base, typename Handler, typename Port>
-class AsioReceive final : public Base, private AsioOperationNode {
+/// A floe operation (a receive, or a send waiting for room) completing through an Asio handler
+/// instead of a coroutine.
+template <typename Base, typename Handler>
+class AsioOperation final : public Base, private AsioOperationNode {
  public:
   using Value = decltype(std::declval<Base&>().await_resume());
 
-  /// Starts the receive: completes at once (posted) if there is something to take, else waits.
-  static void launch(AsioFloeService& service, Port& port, Handler handler) {
+  /// Starts the operation: completes at once (posted) if it can, else waits.
+  static void launch(AsioFloeService& service, Base operation, Handler handler) {
     auto allocator = allocator_for(handler);
     Allocator typed(allocator);
-    AsioReceive* op = std::allocator_traits<Allocator>::allocate(typed, 1);
+    AsioOperation* op = std::allocator_traits<Allocator>::allocate(typed, 1);
     try {
-      std::allocator_traits<Allocator>::construct(typed, op, service, port, std::move(handler));
+      std::allocator_traits<Allocator>::construct(typed, op, service, std::move(operation),
+                                                  std::move(handler));
     } catch (...) {
       std::allocator_traits<Allocator>::deallocate(typed, op, 1);
       throw;
@@ -169,8 +183,8 @@ class AsioReceive final : public Base, private AsioOperationNode {
     op->begin();
   }
 
-  AsioReceive(AsioFloeService& service, Port& port, Handler handler)
-      : Base(port, {}),
+  AsioOperation(AsioFloeService& service, Base operation, Handler handler)
+      : Base(std::move(operation)),
         service_(service),
         handler_(std::move(handler)),
         work_(asio::prefer(asio::get_associated_executor(handler_),
@@ -178,7 +192,7 @@ class AsioReceive final : public Base, private AsioOperationNode {
 
  private:
   using Allocator = typename std::allocator_traits<asio::associated_allocator_t<
-      Handler, asio::recycling_allocator<void>>>::template rebind_alloc<AsioReceive>;
+      Handler, asio::recycling_allocator<void>>>::template rebind_alloc<AsioOperation>;
   static auto allocator_for(const Handler& handler) {
     return asio::get_associated_allocator(handler, asio::recycling_allocator<void>());
   }
@@ -203,7 +217,7 @@ class AsioReceive final : public Base, private AsioOperationNode {
   }
 
   struct CancelOnSignal {
-    AsioReceive* op;
+    AsioOperation* op;
     void operator()(asio::cancellation_type type) const {
       if (type == asio::cancellation_type::none) return;
       AsioFloeService& service = op->service_;
@@ -213,12 +227,14 @@ class AsioReceive final : public Base, private AsioOperationNode {
   };
 
   void on_complete() noexcept override {
-    service_.remove(*this);
+    AsioFloeService& service = service_;
+    service.remove(*this);
     finish();
+    service.completed_outside_wakeup();
   }
 
   /// Hands the outcome to the handler on its executor and frees the operation first, so the
-  /// handler may start the next receive with the memory just released. Always posted: the
+  /// handler may start the next operation with the memory just released. Always posted: the
   /// reactor may be in the middle of polling, and a handler run inline could start operations
   /// under it.
   void finish() noexcept {
@@ -255,37 +271,50 @@ class AsioReceive final : public Base, private AsioOperationNode {
       work_;
 };
 
-template <typename Base, typename Port, typename Handler>
-void start_asio_receive(Port& port, Handler handler) {
+/// Starts `make_operation()`'s operation for `handler`. An error making it (a send that cannot
+/// loan) completes the handler with that error, posted like any completion.
+template <typename Value, typename Handler, typename MakeOperation>
+void start_asio_operation(Handler handler, MakeOperation make_operation) {
   static_assert(!std::is_same_v<asio::associated_executor_t<Handler>, asio::system_executor>,
-                "floe::async_receive: the handler needs an executor; use a token that brings one "
+                "floe: the handler needs an executor; use a token that brings one "
                 "(asio::use_awaitable), bind one (asio::bind_executor), or pass one first");
   auto executor = asio::get_associated_executor(handler);
   auto& service =
       asio::use_service<AsioFloeService>(asio::query(executor, asio::execution::context));
   service.attach(executor);
-  AsioReceive<Base, Handler, Port>::launch(service, port, std::move(handler));
+  using Operation = std::remove_cvref_t<decltype(make_operation())>;
+  std::optional<Operation> operation;
+  try {
+    operation.emplace(make_operation());
+  } catch (const Error& e) {
+    auto work = asio::prefer(executor, asio::execution::outstanding_work.tracked);
+    asio::post(work, asio::experimental::append(std::move(handler), e.code(), Value{}));
+    return;
+  }
+  AsioOperation<Operation, Handler>::launch(service, std::move(*operation), std::move(handler));
 }
 
 }  // namespace detail
 
 /// Waits for the next request. Completes with (error, ActiveRequest); error is
-/// asio::error::operation_aborted when cancelled.
+/// asio::error::operation_aborted when cancelled (or when the Server goes away first).
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader, typename CompletionToken>
 auto async_receive(
     Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& server,
     CompletionToken&& token) {
   using Port = Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
-  return asio::async_initiate<CompletionToken, void(std::error_code, typename Port::Active)>(
+  using Value = typename Port::Active;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
       [](auto handler, Port* port) {
-        detail::start_asio_receive<typename Port::ReceiveOperation>(*port, std::move(handler));
+        detail::start_asio_operation<Value>(std::move(handler), [&] { return port->receive(); });
       },
       token, &server);
 }
 
 /// Waits for the next response of the stream. Completes with (error, std::optional<Response>):
-/// std::nullopt once every server ended its stream, went away or died.
+/// std::nullopt once every server ended its stream, went away or died; operation_aborted when
+/// cancelled (or when the PendingResponse goes away first).
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader, typename CompletionToken>
 auto async_receive(PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader,
@@ -293,12 +322,45 @@ auto async_receive(PendingResponse<RequestPayload, ResponsePayload, RequestUserH
                    CompletionToken&& token) {
   using Port =
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
-  return asio::async_initiate<CompletionToken,
-                              void(std::error_code, std::optional<typename Port::ResponseType>)>(
+  using Value = std::optional<typename Port::ResponseType>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
       [](auto handler, Port* port) {
-        detail::start_asio_receive<typename Port::ReceiveOperation>(*port, std::move(handler));
+        detail::start_asio_operation<Value>(std::move(handler), [&] { return port->receive(); });
       },
       token, &pending);
+}
+
+/// Copies `response` into shared memory and sends it; with Backpressure::block, waits for room
+/// in the client's buffer without blocking the thread. Completes with (error, delivered):
+/// delivered is false when the client stopped listening or went away; error is
+/// operation_aborted when cancelled (or the ActiveRequest or Server went away first; the
+/// response is then not sent), Errc::exceeds_max_loans when no response can be loaned.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_send_copy(
+    ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& active,
+    const ResponsePayload& response, CompletionToken&& token) {
+  using Port =
+      ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, bool)>(
+      [](auto handler, Port* port, const ResponsePayload* value) {
+        detail::start_asio_operation<bool>(std::move(handler),
+                                           [&] { return port->async_send_copy(*value); });
+      },
+      token, &active, &response);
+}
+
+/// Sends a loaned response, waiting for room like async_send_copy.
+template <typename ResponsePayload, typename ResponseUserHeader, typename CompletionToken>
+auto async_send(ResponseMut<ResponsePayload, ResponseUserHeader>&& response,
+                CompletionToken&& token) {
+  using Loan = ResponseMut<ResponsePayload, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, bool)>(
+      [](auto handler, Loan* loan) {
+        detail::start_asio_operation<bool>(std::move(handler),
+                                           [&] { return std::move(*loan).async_send(); });
+      },
+      token, &response);
 }
 
 /// The same, completing on `executor` when the token brings none (a plain callback).

@@ -2,8 +2,9 @@
 // The client side: loan a request in shared memory, send it, and receive the stream of
 // responses through its PendingResponse.
 //
-// Lifetimes: a RequestMut, PendingResponse or Response refers to its Client and must not
-// outlive it; a Response must not outlive its PendingResponse.
+// Lifetimes: a RequestMut or PendingResponse keeps its client's port alive (the Client may go
+// first); a Response must not outlive its PendingResponse. One thread at a time may use a
+// Client and what came from it.
 
 #include <coroutine>
 #include <cstdint>
@@ -28,13 +29,6 @@ class Client;
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class PendingResponse;
-
-namespace detail {
-template <typename T>
-T* object_at(std::byte* at) noexcept {
-  return std::launder(reinterpret_cast<T*>(at));
-}
-}  // namespace detail
 
 /// A response as it lies in shared memory, borrowed from its server until dropped.
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
@@ -91,25 +85,22 @@ class PendingResponse {
   using ResponseType = Response<ResponsePayload, ResponseUserHeader>;
 
   PendingResponse(PendingResponse&& other) noexcept
-      : core_(std::exchange(other.core_, nullptr)), channel_(other.channel_) {}
+      : core_(std::move(other.core_)), channel_(other.channel_) {}
   PendingResponse& operator=(PendingResponse&& other) noexcept {
     if (this != &other) {
       drop();
-      core_ = std::exchange(other.core_, nullptr);
+      core_ = std::move(other.core_);
       channel_ = other.channel_;
     }
     return *this;
   }
-  /// Tells the servers nobody listens any more; their later responses are discarded.
+  /// Tells the servers nobody listens any more; their later responses are discarded. A
+  /// receive still waiting completes as cancelled.
   ~PendingResponse() { drop(); }
 
   /// The next response, if one is there. Never blocks. Throws floe::Error(exceeds_max_loans)
   /// when max_borrowed_responses_per_pending_response responses are still held.
-  std::optional<ResponseType> try_receive() {
-    auto received = core_->try_receive(channel_);
-    if (!received) return std::nullopt;
-    return ResponseType(core_, channel_, *received);
-  }
+  std::optional<ResponseType> try_receive() { return receive_from(*core_, channel_); }
 
   /// False once every server the request reached has ended its stream, gone away or died,
   /// and nothing of theirs is left to receive.
@@ -125,7 +116,8 @@ class PendingResponse {
   /// as try_receive does; a response is never taken and then lost.
   class ReceiveOperation : public detail::Operation {
    public:
-    ReceiveOperation(PendingResponse& pending, std::stop_token token) : pending_(&pending) {
+    ReceiveOperation(PendingResponse& pending, std::stop_token token)
+        : core_(pending.core_.get()), channel_(pending.channel_) {
       set_stop_token(std::move(token));
     }
     ReceiveOperation(ReceiveOperation&&) noexcept = default;
@@ -143,11 +135,11 @@ class PendingResponse {
 
    private:
     bool attempt(bool check_liveness, bool check_end = true) {
-      if (auto response = pending_->try_receive()) {
+      if (auto response = receive_from(*core_, channel_)) {
         result_.emplace(std::move(*response));
         return true;
       }
-      return check_end && !pending_->core_->is_connected(pending_->channel_, check_liveness);
+      return check_end && !core_->is_connected(channel_, check_liveness);
     }
     bool poll(const PollContext& context) noexcept override {
       try {
@@ -158,12 +150,17 @@ class PendingResponse {
         return true;
       }
     }
-    void watch(detail::WakeSources& sources) override {
-      sources.doorbell(pending_->core_->doorbell());
-      pending_->core_->watch_servers(pending_->channel_, sources);
+    detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+    void watch_processes(detail::WakeSources& sources) const override {
+      core_->watch_servers(channel_, sources);
+    }
+    detail::PortOperations* port_operations() const noexcept override {
+      return &core_->stream_operations(channel_);
     }
 
-    PendingResponse* pending_;
+    // Not the PendingResponse, which may move while this waits; dropping it cancels this.
+    detail::ClientCore* core_;
+    std::uint32_t channel_;
     std::optional<ResponseType> result_;
     std::exception_ptr error_;
   };
@@ -188,14 +185,19 @@ class PendingResponse {
  private:
   template <typename, typename, typename, typename>
   friend class RequestMut;
-  PendingResponse(detail::ClientCore* core, std::uint32_t channel) noexcept
-      : core_(core), channel_(channel) {}
+  PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
+      : core_(std::move(core)), channel_(channel) {}
+  static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel) {
+    auto received = core.try_receive(channel);
+    if (!received) return std::nullopt;
+    return ResponseType(&core, channel, *received);
+  }
   void drop() noexcept {
     if (core_ != nullptr) core_->drop_pending(channel_);
-    core_ = nullptr;
+    core_.reset();
   }
 
-  detail::ClientCore* core_;
+  std::shared_ptr<detail::ClientCore> core_;
   std::uint32_t channel_;
 };
 
@@ -208,11 +210,11 @@ class RequestMut {
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
   RequestMut(RequestMut&& other) noexcept
-      : core_(std::exchange(other.core_, nullptr)), view_(other.view_), chunk_(other.chunk_) {}
+      : core_(std::move(other.core_)), view_(other.view_), chunk_(other.chunk_) {}
   RequestMut& operator=(RequestMut&& other) noexcept {
     if (this != &other) {
       release();
-      core_ = std::exchange(other.core_, nullptr);
+      core_ = std::move(other.core_);
       view_ = other.view_;
       chunk_ = other.chunk_;
     }
@@ -239,20 +241,65 @@ class RequestMut {
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
   send() && {
     const std::uint32_t channel = core_->send(chunk_);
-    return Pending(std::exchange(core_, nullptr), channel);
+    return Pending(std::move(core_), channel);
   }
+
+  /// Awaitable: `co_await std::move(request).async_send()` sends once the client has fewer
+  /// than max_active_requests requests open, suspending only this task until then (woken when
+  /// a PendingResponse is dropped or a server ends its stream). Throws floe::Error(cancelled /
+  /// timed_out) as receives do; the request is then not sent and goes back to the pool.
+  class SendOperation : public detail::Operation {
+   public:
+    explicit SendOperation(RequestMut request) : request_(std::move(request)) {}
+    SendOperation(SendOperation&&) noexcept = default;
+
+    bool await_ready() {
+      throw_if_stop_requested();
+      return attempt();
+    }
+    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+    Pending await_resume() {
+      throw_if_interrupted();
+      return std::move(*result_);
+    }
+
+   private:
+    bool attempt() {
+      std::uint32_t channel = 0;
+      if (!request_.core_->try_send(request_.chunk_, channel)) return false;
+      result_.emplace(Pending(std::move(request_.core_), channel));
+      return true;
+    }
+    bool poll(const PollContext&) noexcept override {
+      try {
+        return attempt();
+      } catch (...) {  // Errc::corrupted: a peer overwrote the request counter
+        return false;
+      }
+    }
+    detail::DoorbellWords doorbell() const noexcept override { return request_.core_->doorbell(); }
+    detail::PortOperations* port_operations() const noexcept override {
+      return &request_.core_->slot_operations();
+    }
+    void on_interrupted() noexcept override { request_.release(); }
+
+    RequestMut request_;
+    std::optional<Pending> result_;
+  };
+  [[nodiscard]] SendOperation async_send() && { return SendOperation(std::move(*this)); }
 
  private:
   template <typename, typename, typename, typename>
   friend class Client;
-  RequestMut(detail::ClientCore* core, detail::ChunkView view, std::uint32_t chunk) noexcept
-      : core_(core), view_(view), chunk_(chunk) {}
+  RequestMut(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
+             std::uint32_t chunk) noexcept
+      : core_(std::move(core)), view_(view), chunk_(chunk) {}
   void release() noexcept {
     if (core_ != nullptr) core_->release_loan(chunk_);
-    core_ = nullptr;
+    core_.reset();
   }
 
-  detail::ClientCore* core_;
+  std::shared_ptr<detail::ClientCore> core_;
   detail::ChunkView view_;
   std::uint32_t chunk_;
 };
@@ -265,7 +312,18 @@ class Client {
   using Pending =
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
-  explicit Client(std::unique_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
+  explicit Client(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
+  Client(Client&&) noexcept = default;
+  Client& operator=(Client&& other) noexcept {
+    if (this != &other) {
+      cancel_waits();
+      core_ = std::move(other.core_);
+    }
+    return *this;
+  }
+  /// Loans and sends still waiting complete as cancelled. The port itself stays until its last
+  /// RequestMut and PendingResponse are gone.
+  ~Client() { cancel_waits(); }
 
   ClientId id() const noexcept { return core_->id(); }
 
@@ -273,13 +331,40 @@ class Client {
   Loan loan() {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
-    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{id(), 0});
-    if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
-      std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
-    }
-    std::construct_at(reinterpret_cast<RequestPayload*>(view.payload));
-    return Loan(core_.get(), view, chunk);
+    return make_loan(view, chunk);
   }
+
+  /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
+  /// task, while max_loaned_requests requests are loaned. Throws floe::Error(cancelled /
+  /// timed_out) as receives do.
+  class LoanOperation : public detail::Operation {
+   public:
+    explicit LoanOperation(Client& client) : client_(&client), core_(client.core_.get()) {}
+    LoanOperation(LoanOperation&&) noexcept = default;
+
+    bool await_ready() {
+      throw_if_stop_requested();
+      return attempt();
+    }
+    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+    Loan await_resume() {
+      throw_if_interrupted();
+      return client_->make_loan(core_->chunk_view(chunk_), chunk_);
+    }
+
+   private:
+    bool attempt() noexcept { return core_->try_loan(chunk_); }
+    bool poll(const PollContext&) noexcept override { return attempt(); }
+    detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+    detail::PortOperations* port_operations() const noexcept override {
+      return &core_->slot_operations();
+    }
+
+    Client* client_;  // valid at completion: a Client that goes away first cancels this
+    detail::ClientCore* core_;
+    std::uint32_t chunk_ = 0;
+  };
+  [[nodiscard]] LoanOperation async_loan() { return LoanOperation(*this); }
 
   /// Copies `request` into shared memory and sends it.
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
@@ -290,7 +375,19 @@ class Client {
   }
 
  private:
-  std::unique_ptr<detail::ClientCore> core_;
+  Loan make_loan(detail::ChunkView view, std::uint32_t chunk) {
+    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{id(), 0});
+    if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
+      std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
+    }
+    std::construct_at(reinterpret_cast<RequestPayload*>(view.payload));
+    return Loan(core_, view, chunk);
+  }
+  void cancel_waits() noexcept {
+    if (core_ != nullptr) core_->slot_operations().cancel_all();
+  }
+
+  std::shared_ptr<detail::ClientCore> core_;
 };
 
 template <typename RequestPayload, typename ResponsePayload,
@@ -323,7 +420,7 @@ class ClientBuilder {
                       std::to_string(service_max_));
     }
     return Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
-        std::make_unique<detail::ClientCore>(segment_, max_active_requests_, backpressure_));
+        std::make_shared<detail::ClientCore>(segment_, max_active_requests_, backpressure_));
   }
 
  private:

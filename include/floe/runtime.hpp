@@ -11,8 +11,10 @@
 // every ready port. Senders make a syscall only when the loop actually sleeps.
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -69,18 +71,35 @@ class Runtime {
   /// Runs `task` alongside the others once the loop runs. An exception escaping a spawned task
   /// stops the runtime and is rethrown by run() or block_on().
   void spawn(Task<void> task);
+  /// Runs the task `coroutine()` returns, keeping `coroutine` (a lambda and its captures) alive
+  /// until that task is done, like asio::co_spawn: `runtime.spawn([&]() -> Task<void> {...});`
+  /// (Invoking the lambda yourself, `spawn([&]() -> Task<void> {...}())`, destroys it while
+  /// its task still runs: a use-after-free.)
+  template <typename Coroutine>
+  requires std::invocable<Coroutine&> && std::same_as<std::invoke_result_t<Coroutine&>, Task<void>>
+  void spawn(Coroutine coroutine) { spawn(keep_alive(std::move(coroutine))); }
 
   /// Runs the loop until `task` is done; returns its value or rethrows its exception.
   template <typename T>
   T block_on(Task<T> task);
+  /// The same for the task `coroutine()` returns, keeping `coroutine` alive meanwhile.
+  template <typename Coroutine>
+  requires std::invocable<Coroutine&>
+  auto block_on(Coroutine coroutine) { return block_on(keep_alive(std::move(coroutine))); }
 
   /// Runs the loop until every spawned task has finished, or stop() was called and the tasks
   /// it cancelled have unwound.
   void run();
 
   /// Cancels every operation in flight (they throw floe::Error(Errc::cancelled)) and makes
-  /// run() return. Safe to call from any thread and from a signal-free context.
+  /// run() return once the tasks have unwound. Safe to call from any thread, and from a signal
+  /// handler (it only sets an atomic flag and writes to an eventfd).
   void stop() noexcept;
+
+  /// Calls stop() when one of `signals` (SIGINT, SIGTERM, ...) arrives, by installing a handler
+  /// for them; the previous handlers come back when this runtime is destroyed. Throws
+  /// floe::Error(invalid_config) for a signal that cannot be caught.
+  void stop_on(std::initializer_list<int> signals);
 
   /// The runtime running on this thread, or nullptr.
   static Runtime* current() noexcept;
@@ -94,6 +113,11 @@ class Runtime {
                            std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>* value,
                            std::exception_ptr* error, bool* done);
   void run_until(const bool* done);
+  template <typename Coroutine>
+  static std::invoke_result_t<Coroutine&> keep_alive(Coroutine coroutine) {
+    // `coroutine` is a parameter of this coroutine, so it lives in this frame until the end.
+    co_return co_await coroutine();
+  }
 
   std::unique_ptr<detail::RuntimeCore> core_;
 };
@@ -144,7 +168,6 @@ class SleepOperation final : public Operation {
 
  private:
   bool poll(const PollContext&) noexcept override { return false; }
-  void watch(WakeSources&) override {}
 };
 
 template <typename T>

@@ -2,7 +2,9 @@
 // The server side: receive requests as ActiveRequests and answer each with a stream of
 // responses, copied or loaned and written in place.
 //
-// Lifetimes: an ActiveRequest or ResponseMut refers to its Server and must not outlive it.
+// Lifetimes: an ActiveRequest keeps its server's port alive (the Server may go first); a
+// ResponseMut or a send operation must not outlive its ActiveRequest. One thread at a time may
+// use a Server and what came from it.
 
 #include <coroutine>
 #include <cstdint>
@@ -11,7 +13,6 @@
 #include <stop_token>
 #include <utility>
 
-#include "floe/client.hpp"
 #include "floe/detail/operation.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
@@ -24,6 +25,77 @@ template <typename RequestPayload, typename ResponsePayload, typename RequestUse
           typename ResponseUserHeader>
 class ActiveRequest;
 
+namespace detail {
+
+/// `co_await` a response send that waits for room in the client's buffer (safe overflow off):
+/// only the awaiting task suspends, woken when the client takes a response. Yields true once
+/// delivered, false when the client stopped listening, went away or died, or the buffer was full
+/// under Backpressure::discard. Throws Errc::cancelled / timed_out (stop token, runtime stop,
+/// the ActiveRequest or Server going away, with_timeout): the response is then not sent.
+class ResponseSendOperation final : public Operation {
+ public:
+  ResponseSendOperation(ServerCore& core, const ServerCore::Active& active, std::uint32_t chunk,
+                        Backpressure backpressure) noexcept
+      : core_(&core), active_(active), chunk_(chunk), wait_(backpressure == Backpressure::block) {}
+  ResponseSendOperation(ResponseSendOperation&& other) noexcept
+      : Operation(std::move(other)),
+        core_(std::exchange(other.core_, nullptr)),
+        active_(other.active_),
+        chunk_(other.chunk_),
+        wait_(other.wait_),
+        delivered_(other.delivered_) {}
+  ~ResponseSendOperation() override { give_up(); }
+
+  bool await_ready() {
+    throw_if_stop_requested();
+    return attempt();
+  }
+  void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+  bool await_resume() const {
+    throw_if_interrupted();
+    return delivered_;
+  }
+
+ private:
+  /// True once settled either way.
+  bool attempt() noexcept {
+    if (core_ == nullptr) return true;
+    const auto status = core_->try_send(active_, chunk_);
+    if (status == ServerCore::SendStatus::no_room && wait_) return false;
+    if (status == ServerCore::SendStatus::no_room) core_->release_loan(active_, chunk_);
+    delivered_ = status == ServerCore::SendStatus::delivered;
+    core_ = nullptr;
+    return true;
+  }
+  bool poll(const PollContext& context) noexcept override {
+    if (attempt()) return true;
+    if (context.peers_changed && !core_->is_connected(active_)) {
+      give_up();
+      return true;
+    }
+    return false;
+  }
+  DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  void watch_processes(WakeSources& sources) const override {
+    core_->watch_client(active_, sources);
+  }
+  PortOperations* port_operations() const noexcept override {
+    return &core_->stream_operations(active_);
+  }
+  void on_interrupted() noexcept override { give_up(); }
+  void give_up() noexcept {
+    if (core_ != nullptr) std::exchange(core_, nullptr)->release_loan(active_, chunk_);
+  }
+
+  ServerCore* core_;  // nullptr once the chunk is handed over or returned
+  ServerCore::Active active_;
+  std::uint32_t chunk_;
+  bool wait_;
+  bool delivered_ = false;
+};
+
+}  // namespace detail
+
 /// A response loaned in shared memory: write it in place, then send it.
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class ResponseMut {
@@ -32,7 +104,8 @@ class ResponseMut {
       : core_(std::exchange(other.core_, nullptr)),
         active_(other.active_),
         view_(other.view_),
-        chunk_(other.chunk_) {}
+        chunk_(other.chunk_),
+        backpressure_(other.backpressure_) {}
   ResponseMut& operator=(ResponseMut&& other) noexcept {
     if (this != &other) {
       release();
@@ -40,6 +113,7 @@ class ResponseMut {
       active_ = other.active_;
       view_ = other.view_;
       chunk_ = other.chunk_;
+      backpressure_ = other.backpressure_;
     }
     return *this;
   }
@@ -57,15 +131,27 @@ class ResponseMut {
   }
 
   /// False when it could not be delivered: the client stopped listening, or its buffer was full
-  /// with safe overflow off and Backpressure::discard. Nothing is lost silently.
+  /// with safe overflow off and Backpressure::discard. With Backpressure::block, blocks the
+  /// thread until the client makes room (in a coroutine, prefer async_send()).
   bool send() && noexcept { return std::exchange(core_, nullptr)->send(active_, chunk_); }
+
+  /// Awaitable send: `bool delivered = co_await std::move(response).async_send();` With
+  /// Backpressure::block only this task waits for room; see detail::ResponseSendOperation.
+  [[nodiscard]] detail::ResponseSendOperation async_send() && noexcept {
+    return detail::ResponseSendOperation(*std::exchange(core_, nullptr), active_, chunk_,
+                                         backpressure_);
+  }
 
  private:
   template <typename, typename, typename, typename>
   friend class ActiveRequest;
   ResponseMut(detail::ServerCore* core, const detail::ServerCore::Active& active,
               detail::ChunkView view, std::uint32_t chunk) noexcept
-      : core_(core), active_(active), view_(view), chunk_(chunk) {}
+      : core_(core),
+        active_(active),
+        view_(view),
+        chunk_(chunk),
+        backpressure_(core->backpressure()) {}
   void release() noexcept {
     if (core_ != nullptr) core_->release_loan(active_, chunk_);
     core_ = nullptr;
@@ -75,9 +161,11 @@ class ResponseMut {
   detail::ServerCore::Active active_;
   detail::ChunkView view_;
   std::uint32_t chunk_;
+  Backpressure backpressure_;
 };
 
-/// One request as a server holds it open. Dropping it ends the stream for its client.
+/// One request as a server holds it open. Dropping it ends the stream for its client (and
+/// cancels a send of it still waiting for room).
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ActiveRequest {
@@ -88,11 +176,11 @@ class ActiveRequest {
   /// error (an Asio handler's `void(std::error_code, ActiveRequest)`).
   ActiveRequest() noexcept : core_(nullptr), active_{} {}
   ActiveRequest(ActiveRequest&& other) noexcept
-      : core_(std::exchange(other.core_, nullptr)), active_(other.active_) {}
+      : core_(std::move(other.core_)), active_(other.active_) {}
   ActiveRequest& operator=(ActiveRequest&& other) noexcept {
     if (this != &other) {
       end();
-      core_ = std::exchange(other.core_, nullptr);
+      core_ = std::move(other.core_);
       active_ = other.active_;
     }
     return *this;
@@ -124,7 +212,7 @@ class ActiveRequest {
       std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
     }
     std::construct_at(reinterpret_cast<ResponsePayload*>(view.payload));
-    return Loan(core_, active_, view, chunk);
+    return Loan(core_.get(), active_, view, chunk);
   }
 
   /// Copies `response` into shared memory and sends it; see ResponseMut::send.
@@ -134,17 +222,27 @@ class ActiveRequest {
     return std::move(loaned).send();
   }
 
+  /// Awaitable: `bool delivered = co_await active.async_send_copy(response);` Copies now; with
+  /// Backpressure::block only this task waits for room. Throws floe::Error(exceeds_max_loans)
+  /// at once like loan().
+  [[nodiscard]] detail::ResponseSendOperation async_send_copy(const ResponsePayload& response) {
+    Loan loaned = loan();
+    loaned.payload() = response;
+    return std::move(loaned).async_send();
+  }
+
  private:
   template <typename, typename, typename, typename>
   friend class Server;
-  ActiveRequest(detail::ServerCore* core, const detail::ServerCore::Active& active) noexcept
-      : core_(core), active_(active) {}
+  ActiveRequest(std::shared_ptr<detail::ServerCore> core,
+                const detail::ServerCore::Active& active) noexcept
+      : core_(std::move(core)), active_(active) {}
   void end() noexcept {
     if (core_ != nullptr) core_->end(active_);
-    core_ = nullptr;
+    core_.reset();
   }
 
-  detail::ServerCore* core_;
+  std::shared_ptr<detail::ServerCore> core_;
   detail::ServerCore::Active active_;
 };
 
@@ -155,7 +253,18 @@ class Server {
   using Active =
       ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
-  explicit Server(std::unique_ptr<detail::ServerCore> core) noexcept : core_(std::move(core)) {}
+  explicit Server(std::shared_ptr<detail::ServerCore> core) noexcept : core_(std::move(core)) {}
+  Server(Server&&) noexcept = default;
+  Server& operator=(Server&& other) noexcept {
+    if (this != &other) {
+      cancel_receives();
+      core_ = std::move(other.core_);
+    }
+    return *this;
+  }
+  /// Receives still waiting complete as cancelled. The port itself stays until its last
+  /// ActiveRequest is gone.
+  ~Server() { cancel_receives(); }
 
   ServerId id() const noexcept { return core_->id(); }
 
@@ -163,7 +272,7 @@ class Server {
   std::optional<Active> try_receive() noexcept {
     auto active = core_->try_receive();
     if (!active) return std::nullopt;
-    return Active(core_.get(), *active);
+    return Active(core_, *active);
   }
   bool has_requests() const noexcept { return core_->has_requests(); }
 
@@ -172,7 +281,7 @@ class Server {
   /// stops, (timed_out) under floe::with_timeout; a request is never taken and then lost.
   class ReceiveOperation : public detail::Operation {
    public:
-    ReceiveOperation(Server& server, std::stop_token token) : server_(&server) {
+    ReceiveOperation(Server& server, std::stop_token token) : core_(server.core_) {
       set_stop_token(std::move(token));
     }
     ReceiveOperation(ReceiveOperation&&) noexcept = default;
@@ -189,15 +298,18 @@ class Server {
 
    private:
     bool attempt() noexcept {
-      result_ = server_->try_receive();
+      // The request takes over the operation's reference to the port: one count per request.
+      if (auto active = core_->try_receive()) result_.emplace(Active(std::move(core_), *active));
       return result_.has_value();
     }
     bool poll(const PollContext&) noexcept override { return attempt(); }
-    void watch(detail::WakeSources& sources) override {
-      sources.doorbell(server_->core_->doorbell());
+    detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+    detail::PortOperations* port_operations() const noexcept override {
+      return &core_->receive_operations();
     }
 
-    Server* server_;
+    // Its own reference: the Server may move or go while this waits (it is then cancelled).
+    std::shared_ptr<detail::ServerCore> core_;
     std::optional<Active> result_;
   };
 
@@ -206,7 +318,11 @@ class Server {
   }
 
  private:
-  std::unique_ptr<detail::ServerCore> core_;
+  void cancel_receives() noexcept {
+    if (core_ != nullptr) core_->receive_operations().cancel_all();
+  }
+
+  std::shared_ptr<detail::ServerCore> core_;
 };
 
 template <typename RequestPayload, typename ResponsePayload,
@@ -239,7 +355,7 @@ class ServerBuilder {
                       std::to_string(service_max_));
     }
     return Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
-        std::make_unique<detail::ServerCore>(segment_, max_loaned_responses_per_request_,
+        std::make_shared<detail::ServerCore>(segment_, max_loaned_responses_per_request_,
                                              backpressure_));
   }
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <climits>
+#include <ctime>
 
 namespace floe::detail {
 namespace {
@@ -19,6 +20,14 @@ std::uint64_t futex_wakes_made() noexcept {
 int futex_wake_all(std::uint32_t* word) noexcept {
   wakes_made.fetch_add(1, std::memory_order_relaxed);
   return static_cast<int>(::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0));
+}
+
+void futex_wait(std::uint32_t* word, std::uint32_t expected,
+                std::chrono::nanoseconds timeout) noexcept {
+  timespec relative{};
+  relative.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+  relative.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+  ::syscall(SYS_futex, word, FUTEX_WAIT, expected, &relative, nullptr, 0);
 }
 
 }  // namespace floe::detail

@@ -34,7 +34,8 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
       pending_(segment_->limits().max_active_requests_per_client),
       server_generation_(std::size_t{segment_->limits().max_active_requests_per_client} *
                          segment_->limits().max_servers),
-      known_request_head_(segment_->limits().max_servers) {}
+      known_request_head_(segment_->limits().max_servers),
+      stream_operations_(segment_->limits().max_active_requests_per_client) {}
 
 ClientCore::~ClientCore() {
   segment_->release_client_slot(slot_);
@@ -56,6 +57,15 @@ ChunkView ClientCore::loan(std::uint32_t& chunk) {
                                              std::to_string(limits.max_loaned_requests) +
                                              " requests loaned already");
   }
+  if (!try_loan(chunk)) {
+    throw Error(Errc::exceeds_max_loans,
+                "floe: every request chunk of the client is loaned or held by a server");
+  }
+  return chunk_view(chunk);
+}
+
+bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
+  if (loaned_ >= layout_->limits().max_loaned_requests) return false;
   const std::uint32_t chunks = layout_->request_chunks_per_client();
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint32_t j = 0; j < chunks; ++j) {
@@ -66,20 +76,26 @@ ChunkView ClientCore::loan(std::uint32_t& chunk) {
         next_chunk_ = i + 1;
         ++loaned_;
         chunk = i;
-        return chunk_view(i);
+        return true;
       }
     }
     // Chunks of requests that every holder has let go of are freed lazily, here.
     collect_client_channels(base_, *layout_, slot_);
   }
-  throw Error(Errc::exceeds_max_loans,
-              "floe: every request chunk of the client is loaned or held by a server");
+  return false;
 }
 
 void ClientCore::release_loan(std::uint32_t chunk) noexcept {
   store(*layout_->request_chunk_state(base_, slot_, chunk),
         static_cast<std::uint32_t>(RequestChunkState::free));
   --loaned_;
+  notify_slot_freed();
+}
+
+void ClientCore::notify_slot_freed() const noexcept {
+  // Rings this client's own doorbell, which the waiting operation's loop sleeps on; a plain
+  // list check when nobody waits.
+  if (!slot_operations_.empty()) ring(doorbell());
 }
 
 bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
@@ -107,8 +123,18 @@ bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
 }
 
 std::uint32_t ClientCore::send(std::uint32_t chunk) {
+  std::uint32_t channel = 0;
+  if (!try_send(chunk, channel)) {
+    throw Error(Errc::exceeds_max_active_requests,
+                "floe: the client has max_active_requests = " + std::to_string(max_active_) +
+                    " requests open (pending, or still held by a server)");
+  }
+  return channel;
+}
+
+bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   const StoredLimits& limits = layout_->limits();
-  std::uint32_t channel = max_active_;
+  channel = max_active_;
   for (std::uint32_t j = 0; j < max_active_; ++j) {
     const std::uint32_t k = (next_channel_ + j) % max_active_;
     if (is_channel_free(k)) {
@@ -116,11 +142,7 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
       break;
     }
   }
-  if (channel == max_active_) {
-    throw Error(Errc::exceeds_max_active_requests,
-                "floe: the client has max_active_requests = " + std::to_string(max_active_) +
-                    " requests open (pending, or still held by a server)");
-  }
+  if (channel == max_active_) return false;
   next_channel_ = channel + 1;
 
   if (next_request_id_ == request_ids_end_) {
@@ -189,7 +211,8 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
       compare_exchange(head->open_request_id, expected, std::uint64_t{0});
     }
   }
-  return channel;
+  notify_slot_freed();  // the loan came free
+  return true;
 }
 
 ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
@@ -235,6 +258,8 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       }
       store(*layout_->response_chunk_state(response_channel, chunk),
             static_cast<std::uint32_t>(ResponseChunkState::borrowed));
+      // A server under Backpressure::block may wait for exactly this room.
+      if (r.was_full) ring_server(s);
       ++pending.borrowed;
       pending.next_server = s + 1;
       return Received{view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
@@ -293,18 +318,28 @@ std::uint32_t ClientCore::number_of_server_connections(std::uint32_t channel) no
       std::popcount(pending_[channel].delivered & ~pending_[channel].ended));
 }
 
+void ClientCore::ring_server(std::uint32_t server) const noexcept {
+  PortRecord* record = layout_->server(base_, server);
+  ring(DoorbellWords{&record->waiting, &record->doorbell});
+}
+
 void ClientCore::drop_pending(std::uint32_t channel) noexcept {
+  stream_operations_[channel].cancel_all();
   PendingState& pending = pending_[channel];
   store(layout_->client_channel(base_, slot_, channel)->pending_alive, 0u);
   // Responses delivered but never read go back to their servers now rather than later.
   for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
     if ((pending.delivered & (std::uint64_t{1} << s)) == 0) continue;
     IndexQueue queue = layout_->response_queue(layout_->response_channel(base_, s, slot_, channel));
+    // A server blocked on the full queue must learn that nobody listens any more.
+    const bool server_may_wait = queue.full();
     queue.drain([&](std::uint64_t entry) {
       free_response_chunk(s, channel, entry_index(entry), ResponseChunkState::queued);
     });
+    if (server_may_wait) ring_server(s);
   }
   pending.delivered = 0;
+  notify_slot_freed();  // the channel is free unless a server still holds the request
 }
 
 }  // namespace floe::detail

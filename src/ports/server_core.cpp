@@ -1,5 +1,5 @@
+#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
@@ -30,10 +30,16 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       loaned_(std::size_t{segment_->limits().max_clients} *
               segment_->limits().max_active_requests_per_client),
       next_chunk_(loaned_.size()),
-      known_head_(loaned_.size()) {}
+      known_head_(loaned_.size()),
+      stream_operations_(loaned_.size()) {}
 
 ServerCore::~ServerCore() {
   segment_->release_server_slot(slot_);
+}
+
+std::size_t ServerCore::stream_index(const Active& active) const noexcept {
+  return std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
+         active.channel;
 }
 
 std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
@@ -133,50 +139,75 @@ bool ServerCore::client_listens(const Active& active) const noexcept {
          load(const_cast<std::uint64_t&>(channel->request_id)) == active.request_id;
 }
 
-bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
+ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t chunk) noexcept {
   std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  const std::size_t stream = stream_index(active);
+  if (!client_listens(active)) {
+    --loaned_[stream];
+    layout_->release_response_chunk(channel, chunk, ResponseChunkState::loaned);
+    return SendStatus::not_delivered;
+  }
   const ResponseHeader header{id_, active.request_id};
   std::memcpy(response_view(active, chunk).header, &header, sizeof header);
-  --loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
-            active.channel];
-  if (!client_listens(active)) {
-    layout_->release_response_chunk(channel, chunk, ResponseChunkState::loaned);
-    return false;
-  }
-  store(*layout_->response_chunk_state(channel, chunk),
-        static_cast<std::uint32_t>(ResponseChunkState::queued));
+  // Queued before it is pushed: the client may take it the moment it is in the queue.
+  std::uint32_t& state = *layout_->response_chunk_state(channel, chunk);
+  store(state, static_cast<std::uint32_t>(ResponseChunkState::queued));
   const std::uint64_t entry = pack_entry(active.request_id, chunk);
   IndexQueue queue = layout_->response_queue(channel);
-  std::uint64_t& known_head =
-      known_head_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
-                  active.channel];
-  QueueStatus status = queue.push(entry, known_head);
-  if (status == QueueStatus::full && layout_->limits().enable_safe_overflow_for_responses) {
+  QueueStatus status = queue.push(entry, known_head_[stream]);
+  if (status == QueueStatus::full) {
+    if (!layout_->limits().enable_safe_overflow_for_responses) {
+      store(state, static_cast<std::uint32_t>(ResponseChunkState::loaned));
+      return SendStatus::no_room;
+    }
     const QueueResult result = queue.push_overwriting(entry);
     if (result.evicted) {
       layout_->release_response_chunk(channel, entry_index(result.value),
                                       ResponseChunkState::queued);
     }
     status = result.status;
-  } else if (status == QueueStatus::full && backpressure_ == Backpressure::block) {
-    // Waits for the client to make room; gives up once it stops listening or dies. (Pausing
-    // a few hundred times before yielding was measured slower in the streaming benchmark.)
-    for (std::uint32_t spins = 1; status == QueueStatus::full; ++spins) {
-      std::this_thread::yield();
-      if (!client_listens(active)) break;
-      if (spins % 4096 == 0 &&
-          !segment_->is_port_owner_alive(*layout_->client(base_, active.client))) {
-        break;
-      }
-      status = queue.push(entry, known_head);
-    }
   }
+  --loaned_[stream];
   if (status != QueueStatus::ok) {
     layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
-    return false;
+    return SendStatus::not_delivered;
   }
   ring_client(active);
-  return true;
+  return SendStatus::delivered;
+}
+
+bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
+  using namespace std::chrono_literals;
+  const DoorbellWords self = doorbell();
+  std::uint32_t seen = 0;
+  bool announced = false;
+  for (;;) {
+    const SendStatus status = try_send(active, chunk);
+    if (status != SendStatus::no_room) return status == SendStatus::delivered;
+    if (backpressure_ != Backpressure::block) break;
+    if (!announced) {
+      // A client that takes from a full queue rings this server (ClientCore::try_receive):
+      // announce before looking again, so that either the look or the ring sees the room.
+      // The flag is left set afterwards: an event loop of this thread may have announced on
+      // the same doorbell, and clearing it could lose its wake-up; a stale flag costs one
+      // futex wake at most.
+      seen = announce_sleep(self);
+      announced = true;
+      continue;
+    }
+    // Bounded: a client that died without freeing the room is noticed within the timeout.
+    futex_wait(self.doorbell, seen, 50ms);
+    announced = false;
+    if (!segment_->is_port_owner_alive(*layout_->client(base_, active.client))) break;
+  }
+  release_loan(active, chunk);
+  return false;
+}
+
+void ServerCore::watch_client(const Active& active, WakeSources& sources) const {
+  if (auto owner = segment_->port_owner(*layout_->client(base_, active.client))) {
+    sources.process(*owner);
+  }
 }
 
 void ServerCore::ring_client(const Active& active) const noexcept {
@@ -199,6 +230,7 @@ void ServerCore::drain_stale(const Active& active) noexcept {
 }
 
 void ServerCore::end(const Active& active) noexcept {
+  stream_operations(active).cancel_all();
   // Nobody will read what is still queued: give the chunks back before the channel can be
   // reused (it cannot while this request is open, so no newer response is in the queue).
   if (!client_listens(active)) drain_stale(active);

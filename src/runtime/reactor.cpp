@@ -55,6 +55,12 @@ void Operation::cancel() noexcept {
   if (reactor_ != nullptr && outcome_ == Outcome::pending) reactor_->complete_cancelled(*this);
 }
 
+void PortOperations::cancel_all() noexcept {
+  // Each completion unlinks the operation from this list (Reactor::unlink).
+  while (Operation* operation = list_.front())
+    operation->cancel();
+}
+
 void Operation::throw_if_stop_requested() const {
   if (stop_token_.stop_requested()) throw Error(Errc::cancelled, "floe: operation cancelled");
 }
@@ -99,6 +105,10 @@ int Reactor::pollable_fd() const noexcept {
   return backend_->pollable_fd();
 }
 
+void Reactor::wake() noexcept {
+  backend_->interrupt();
+}
+
 void Reactor::interrupt() noexcept {
   if (loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
     poked_ = true;
@@ -112,26 +122,33 @@ void Reactor::link(Operation& operation, std::coroutine_handle<> awaiting) {
   operation.awaiting_ = awaiting;
   operation.outcome_ = Operation::Outcome::pending;
   operation.peer_epoch_ = peer_epoch_;
-  operation.previous_ = nullptr;
-  operation.next_ = operations_;
-  if (operations_ != nullptr) operations_->previous_ = &operation;
-  operations_ = &operation;
+  operation.announced_doorbell_ = {};
+  operations_.push_front(operation);
+  if (PortOperations* port = operation.port_operations()) {
+    operation.port_ = port;
+    port->list_.push_front(operation);
+  }
   if (operation.stop_token_.stop_possible()) {
     operation.stop_callback_.emplace(operation.stop_token_, Operation::StopRelay{&operation});
   }
 }
 
 void Reactor::unlink(Operation& operation) noexcept {
-  if (operation.previous_ != nullptr) operation.previous_->next_ = operation.next_;
-  if (operation.next_ != nullptr) operation.next_->previous_ = operation.previous_;
-  if (operations_ == &operation) operations_ = operation.next_;
-  operation.previous_ = operation.next_ = nullptr;
+  operations_.remove(operation);
+  if (operation.port_ != nullptr) {
+    operation.port_->list_.remove(operation);
+    operation.port_ = nullptr;
+  }
   operation.stop_callback_.reset();
+  // Only while asleep (announced) and so never on the path of a message: in floe's own loop
+  // operations complete while nothing is announced.
+  if (!announced_.empty()) withdraw_unused(operation.announced_doorbell_);
 }
 
 void Reactor::complete(Operation& operation, Operation::Outcome outcome) noexcept {
   unlink(operation);
   operation.outcome_ = outcome;
+  if (outcome != Operation::Outcome::done) operation.on_interrupted();
   operation.on_complete();
 }
 
@@ -143,38 +160,53 @@ bool Reactor::poll_all(bool cancel_all, bool spinning, std::uint32_t pass) noexc
   ++stats_.polls;
   std::optional<Clock::time_point> now;
   bool any = false;
-  for (Operation* op = operations_; op != nullptr;) {
-    // on_complete() may destroy the operation (an Asio handler owning it): read the link first.
-    Operation* next = op->next_;
-    if (cancel_all || op->stop_requested_.load(std::memory_order_acquire)) {
-      complete(*op, Operation::Outcome::cancelled);
+  // on_complete() may destroy the operation (an Asio handler owning it); for_each has read the
+  // link to the next one already.
+  operations_.for_each([&](Operation& op) {
+    if (cancel_all || op.stop_requested_.load(std::memory_order_acquire)) {
+      complete(op, Operation::Outcome::cancelled);
       any = true;
-    } else {
-      const bool peers_changed = op->peer_epoch_ != peer_epoch_;
-      op->peer_epoch_ = peer_epoch_;
-      if (op->poll(Operation::PollContext{peers_changed, spinning, pass})) {
-        complete(*op, Operation::Outcome::done);
+      return;
+    }
+    const bool peers_changed = op.peer_epoch_ != peer_epoch_;
+    op.peer_epoch_ = peer_epoch_;
+    if (op.poll(Operation::PollContext{peers_changed, spinning, pass})) {
+      complete(op, Operation::Outcome::done);
+      any = true;
+    } else if (op.deadline_) {
+      if (!now) now = Clock::now();
+      if (*now >= *op.deadline_) {
+        complete(
+            op, op.deadline_is_timeout_ ? Operation::Outcome::timed_out : Operation::Outcome::done);
         any = true;
-      } else if (op->deadline_) {
-        if (!now) now = Clock::now();
-        if (*now >= *op->deadline_) {
-          complete(*op, op->deadline_is_timeout_ ? Operation::Outcome::timed_out
-                                                 : Operation::Outcome::done);
-          any = true;
-        }
       }
     }
-    op = next;
-  }
+  });
   return any;
 }
 
-void Reactor::doorbell(const DoorbellWords& words) {
+void Reactor::announce(const DoorbellWords& words) {
+  if (words.doorbell == nullptr) return;
   for (const DoorbellWords& known : announced_) {
     if (known.doorbell == words.doorbell) return;
   }
   announced_.push_back(words);
   backend_->watch_futex(words.doorbell, announce_sleep(words));
+}
+
+void Reactor::withdraw_unused(const DoorbellWords& words) noexcept {
+  if (words.doorbell == nullptr) return;
+  for (Operation* op = operations_.front(); op != nullptr; op = operations_.next(*op)) {
+    if (op->announced_doorbell_.doorbell == words.doorbell) return;  // still waited on
+  }
+  for (DoorbellWords& known : announced_) {
+    if (known.doorbell == words.doorbell) {
+      withdraw_sleep(known);
+      known = announced_.back();
+      announced_.pop_back();
+      return;
+    }
+  }
 }
 
 void Reactor::process(const ProcessIdentity& peer) {
@@ -184,8 +216,11 @@ void Reactor::process(const ProcessIdentity& peer) {
 bool Reactor::prepare_sleep() {
   finish_sleep();
   backend_->begin_watch();
-  for (Operation* op = operations_; op != nullptr; op = op->next_)
-    op->watch(*this);
+  for (Operation* op = operations_.front(); op != nullptr; op = operations_.next(*op)) {
+    op->announced_doorbell_ = op->doorbell();
+    announce(op->announced_doorbell_);
+    op->watch_processes(*this);
+  }
   // Announced as asleep: whatever a sender publishes from here on rings the doorbell. Anything
   // published before is seen by this last look.
   if (poll_all(false)) {
@@ -224,7 +259,7 @@ void Reactor::finish_sleep() noexcept {
 
 std::optional<Reactor::Clock::time_point> Reactor::next_deadline() const noexcept {
   std::optional<Clock::time_point> deadline;
-  for (const Operation* op = operations_; op != nullptr; op = op->next_) {
+  for (const Operation* op = operations_.front(); op != nullptr; op = operations_.next(*op)) {
     if (op->deadline_ && (!deadline || *op->deadline_ < *deadline)) deadline = op->deadline_;
   }
   return deadline;

@@ -1,3 +1,10 @@
+#include <signal.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <string>
+
 #include "floe/error.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -34,6 +41,7 @@ RuntimeCore::RuntimeCore(Runtime& owner, const RuntimeOptions& options)
 }
 
 RuntimeCore::~RuntimeCore() {
+  if (stops_on_signals_) stop_on_no_signals();
   // Unfinished tasks are destroyed; the operations they wait in unlink themselves.
   RuntimeCore* previous = std::exchange(current_core, this);
   while (tasks_ != nullptr) {
@@ -71,8 +79,93 @@ void RuntimeCore::task_failed(std::exception_ptr error) noexcept {
 }
 
 void RuntimeCore::request_stop() noexcept {
+  // Async-signal-safe: a lock-free atomic and a write(2). Always the eventfd, never the
+  // loop-thread shortcut: a signal handler runs on the loop thread while it is in the kernel,
+  // and a flag alone would not end that wait.
   stop_requested_.store(true, std::memory_order_release);
-  reactor_.interrupt();
+  reactor_.wake();
+}
+
+namespace {
+
+// Runtimes that stop on signals, for the handler to find. A fixed table of atomics: the
+// handler may only read lock-free atomics.
+struct SignalTarget {
+  std::atomic<RuntimeCore*> runtime{nullptr};
+  std::atomic<std::uint64_t> signals{0};  // bit per signal number
+};
+constexpr std::size_t kMaxSignalTargets = 16;
+std::array<SignalTarget, kMaxSignalTargets> signal_targets;
+std::array<struct sigaction, 65> previous_actions;
+std::array<bool, 65> handler_installed{};
+
+void stop_targets(int signal) noexcept {
+  const std::uint64_t bit = std::uint64_t{1} << signal;
+  for (SignalTarget& target : signal_targets) {
+    if ((target.signals.load(std::memory_order_acquire) & bit) == 0) continue;
+    if (RuntimeCore* runtime = target.runtime.load(std::memory_order_acquire)) {
+      runtime->request_stop();
+    }
+  }
+}
+
+}  // namespace
+
+void RuntimeCore::stop_on(std::initializer_list<int> signals) {
+  std::uint64_t wanted = 0;
+  for (int signal : signals) {
+    if (signal <= 0 || signal >= 65 || signal == SIGKILL || signal == SIGSTOP) {
+      throw Error(Errc::invalid_config,
+                  "floe: Runtime::stop_on: signal " + std::to_string(signal) + " cannot be caught");
+    }
+    wanted |= std::uint64_t{1} << signal;
+  }
+  SignalTarget* slot = nullptr;
+  for (SignalTarget& target : signal_targets) {
+    RuntimeCore* expected = nullptr;
+    if (target.runtime.load() == this || target.runtime.compare_exchange_strong(expected, this)) {
+      slot = &target;
+      break;
+    }
+  }
+  if (slot == nullptr) {
+    throw Error(Errc::io_setup_failed,
+                "floe: Runtime::stop_on: more than 16 runtimes stop on "
+                "signals at once");
+  }
+  slot->signals.fetch_or(wanted, std::memory_order_acq_rel);
+  for (int signal : signals) {
+    if (handler_installed[signal]) continue;
+    struct sigaction action;
+    std::memset(&action, 0, sizeof action);
+    action.sa_handler = stop_targets;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (::sigaction(signal, &action, &previous_actions[signal]) != 0) {
+      throw Error(Errc::invalid_config,
+                  "floe: Runtime::stop_on: cannot handle signal " + std::to_string(signal));
+    }
+    handler_installed[signal] = true;
+  }
+  stops_on_signals_ = true;
+}
+
+void RuntimeCore::stop_on_no_signals() noexcept {
+  std::uint64_t released = 0;
+  for (SignalTarget& target : signal_targets) {
+    if (target.runtime.load(std::memory_order_acquire) != this) continue;
+    released = target.signals.exchange(0, std::memory_order_acq_rel);
+    target.runtime.store(nullptr, std::memory_order_release);
+  }
+  std::uint64_t still_wanted = 0;
+  for (SignalTarget& target : signal_targets)
+    still_wanted |= target.signals.load(std::memory_order_acquire);
+  for (int signal = 1; signal < 65; ++signal) {
+    const std::uint64_t bit = std::uint64_t{1} << signal;
+    if ((released & bit) == 0 || (still_wanted & bit) != 0 || !handler_installed[signal]) continue;
+    ::sigaction(signal, &previous_actions[signal], nullptr);
+    handler_installed[signal] = false;
+  }
 }
 
 void RuntimeCore::run_ready() {
@@ -155,6 +248,10 @@ void Runtime::run_until(const bool* done) {
 
 void Runtime::stop() noexcept {
   core_->request_stop();
+}
+
+void Runtime::stop_on(std::initializer_list<int> signals) {
+  core_->stop_on(signals);
 }
 
 Runtime* Runtime::current() noexcept {

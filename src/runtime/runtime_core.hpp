@@ -5,6 +5,7 @@
 #include <atomic>
 #include <coroutine>
 #include <exception>
+#include <initializer_list>
 #include <vector>
 
 #include "floe/detail/reactor.hpp"
@@ -28,6 +29,7 @@ class RuntimeCore {
   /// Until `*done`, or (done == nullptr) until no spawned task is left; or until stopped.
   void run_until(const bool* done);
   void request_stop() noexcept;
+  void stop_on(std::initializer_list<int> signals);
 
   void task_finished(SpawnedTask::promise_type& task) noexcept;
   void task_failed(std::exception_ptr error) noexcept;
@@ -37,6 +39,7 @@ class RuntimeCore {
   bool stopping() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
   void spin();
   void sleep();
+  void stop_on_no_signals() noexcept;
 
   Runtime& owner_;
   std::chrono::nanoseconds spin_budget_;
@@ -45,6 +48,7 @@ class RuntimeCore {
   std::vector<std::coroutine_handle<>> running_;
   std::atomic<bool> stop_requested_{false};
   std::exception_ptr failure_;
+  bool stops_on_signals_ = false;
 };
 
 }  // namespace floe::detail

@@ -32,6 +32,7 @@ struct QueueResult {
   QueueStatus status;
   std::uint64_t value = 0;  // the entry popped, or the entry evicted by push_overwriting
   bool evicted = false;     // push_overwriting made room by removing `value`
+  bool was_full = false;    // pop took from a full queue: a producer may wait for this room
 };
 
 class IndexQueue {
@@ -87,7 +88,9 @@ class IndexQueue {
       if (head > tail) continue;
       if (tail - head > capacity_) return {QueueStatus::corrupted};
       const std::uint64_t entry = load(entries_[head % capacity_], std::memory_order_relaxed);
-      if (compare_exchange(control_->head.value, head, head + 1)) return {QueueStatus::ok, entry};
+      if (compare_exchange(control_->head.value, head, head + 1)) {
+        return {QueueStatus::ok, entry, false, tail - head == capacity_};
+      }
     }
     // Only a peer rewriting the cursors without pause can make every attempt fail.
     return {QueueStatus::corrupted};
@@ -105,6 +108,9 @@ class IndexQueue {
   }
 
   bool empty() const noexcept { return load(control_->head.value) == load(control_->tail.value); }
+  bool full() const noexcept {
+    return load(control_->tail.value) - load(control_->head.value) >= capacity_;
+  }
 
   std::uint32_t capacity() const noexcept { return capacity_; }
 

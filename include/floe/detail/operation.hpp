@@ -5,6 +5,9 @@
 // peer died, a deadline passed, a stop was requested) and completes it once it is done: a
 // coroutine awaiter is resumed, an Asio operation invokes its handler. Everything lives in the
 // operation, which lives in the coroutine frame: suspending allocates nothing.
+//
+// An operation on a port (a receive, a send waiting for room) is also listed by that port, so
+// that a port going away completes it as cancelled instead of leaving it to poll freed memory.
 
 #include <atomic>
 #include <chrono>
@@ -13,11 +16,13 @@
 #include <optional>
 #include <stop_token>
 
+#include "floe/detail/intrusive_list.hpp"
 #include "floe/detail/wake_sources.hpp"
 
 namespace floe::detail {
 
 class Reactor;
+class PortOperations;
 
 class Operation {
  public:
@@ -53,14 +58,23 @@ class Operation {
   /// Looks whether the awaited thing is there, and keeps the outcome for await_resume. Must not
   /// throw (keep the exception instead).
   virtual bool poll(const PollContext& context) noexcept = 0;
-  /// Names the doorbells and processes whose change must wake this operation.
-  virtual void watch(WakeSources& sources) = 0;
+  /// The doorbell whose ringing may complete this operation (none: waits for time alone).
+  virtual DoorbellWords doorbell() const noexcept { return {}; }
+  /// Names the processes whose death must wake this operation.
+  virtual void watch_processes(WakeSources&) const {}
 
   /// What the reactor does once the operation is done: by default, resume the awaiting
   /// coroutine (through the reactor's ready queue).
   virtual void on_complete() noexcept;
+  /// Called first when it completes as cancelled or timed out, while its port still exists:
+  /// the place to give back what the operation holds.
+  virtual void on_interrupted() noexcept {}
 
-  /// For await_suspend: links into the reactor of this thread. Throws Errc::no_runtime.
+  /// The port's list this operation belongs in while it waits (none: it waits on no port).
+  virtual PortOperations* port_operations() const noexcept { return nullptr; }
+
+  /// For await_suspend: links into the reactor of this thread and into its port's list.
+  /// Throws Errc::no_runtime.
   void suspend(std::coroutine_handle<> awaiting);
   /// Links into `reactor`, for operations that complete through on_complete() alone.
   void start(Reactor& reactor);
@@ -74,6 +88,7 @@ class Operation {
 
  private:
   friend class Reactor;
+  friend class PortOperations;
   enum class Outcome : std::uint8_t { pending, done, cancelled, timed_out };
 
   struct StopRelay {
@@ -86,12 +101,34 @@ class Operation {
   bool deadline_is_timeout_ = true;
   Outcome outcome_ = Outcome::pending;
   Reactor* reactor_ = nullptr;
-  Operation* previous_ = nullptr;
-  Operation* next_ = nullptr;
+  PortOperations* port_ = nullptr;
+  ListHook<Operation> in_reactor_;
+  ListHook<Operation> on_port_;
   std::coroutine_handle<> awaiting_;
   std::uint64_t peer_epoch_ = 0;
+  DoorbellWords
+      announced_doorbell_;  // what the reactor announced for it: known even while destroyed
   std::atomic<bool> stop_requested_{false};
   std::optional<std::stop_callback<StopRelay>> stop_callback_;
+};
+
+/// The operations pending on one port (or on one stream of a port). The port's handle calls
+/// cancel_all() when it goes away, before anything they would look at is freed.
+class PortOperations {
+ public:
+  PortOperations() = default;
+  PortOperations(const PortOperations&) = delete;
+  PortOperations& operator=(const PortOperations&) = delete;
+  ~PortOperations() { cancel_all(); }
+
+  bool empty() const noexcept { return list_.empty(); }
+  /// Completes every operation as cancelled (Errc::cancelled, asio::error::operation_aborted).
+  void cancel_all() noexcept;
+
+ private:
+  friend class Operation;
+  friend class Reactor;
+  IntrusiveList<Operation, &Operation::on_port_> list_;
 };
 
 }  // namespace floe::detail

@@ -5,10 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <vector>
 
 #include "floe/config.hpp"
+#include "floe/detail/operation.hpp"
 #include "floe/detail/wake_sources.hpp"
 #include "floe/header.hpp"
 
@@ -17,6 +19,11 @@ namespace floe::detail {
 class ServiceSegment;
 class SegmentLayout;
 enum class ResponseChunkState : std::uint32_t;
+
+template <typename T>
+T* object_at(std::byte* at) noexcept {
+  return std::launder(reinterpret_cast<T*>(at));
+}
 
 /// Where header, user header and payload of a chunk are, as the typed layer needs it.
 struct ChunkView {
@@ -37,11 +44,16 @@ class ClientCore {
 
   /// A zeroed request chunk. Throws Errc::exceeds_max_loans.
   ChunkView loan(std::uint32_t& chunk);
+  /// The same, or false when every loan is taken (for a loan that waits).
+  bool try_loan(std::uint32_t& chunk) noexcept;
   ChunkView chunk_view(std::uint32_t chunk) const noexcept;
   void release_loan(std::uint32_t chunk) noexcept;
   /// Delivers the loaned chunk to every connected server; returns the channel that now tracks
   /// the request. Throws Errc::exceeds_max_active_requests (the loan stays with the caller).
   std::uint32_t send(std::uint32_t chunk);
+  /// The same, or false when every channel is still open (for a send that waits). Throws
+  /// Errc::corrupted only.
+  bool try_send(std::uint32_t chunk, std::uint32_t& channel);
 
   struct Received {
     ChunkView view;
@@ -62,6 +74,13 @@ class ClientCore {
   ChunkView request_of(std::uint32_t channel) const noexcept;
   void drop_pending(std::uint32_t channel) noexcept;
 
+  /// Operations waiting on the stream of `channel` (its PendingResponse's receives).
+  PortOperations& stream_operations(std::uint32_t channel) noexcept {
+    return stream_operations_[channel];
+  }
+  /// Operations waiting for a free loan or channel of the client.
+  PortOperations& slot_operations() noexcept { return slot_operations_; }
+
  private:
   /// What this process remembers of one of its channels.
   struct PendingState {
@@ -73,6 +92,7 @@ class ClientCore {
   };
 
   bool is_channel_free(std::uint32_t channel) noexcept;
+  void ring_server(std::uint32_t server) const noexcept;
   void update_ended(std::uint32_t channel, bool check_liveness) noexcept;
   void free_response_chunk(std::uint32_t server, std::uint32_t channel, std::uint32_t chunk,
                            ResponseChunkState from) noexcept;
@@ -92,6 +112,11 @@ class ClientCore {
   std::vector<std::uint64_t> known_request_head_;  // per server, see IndexQueue::push
   std::uint64_t next_request_id_ = 0;  // the block of ids this client took from its slot
   std::uint64_t request_ids_end_ = 0;
+  std::vector<PortOperations> stream_operations_;  // per channel
+  PortOperations slot_operations_;
+  /// A loan or channel came free: a task waiting for one (maybe asleep in an io_context that
+  /// runs other handlers meanwhile) must look again.
+  void notify_slot_freed() const noexcept;
 };
 
 class ServerCore {
@@ -103,6 +128,7 @@ class ServerCore {
   ~ServerCore();
 
   ServerId id() const noexcept { return id_; }
+  Backpressure backpressure() const noexcept { return backpressure_; }
 
   /// One request a client sent, as this server holds it open.
   struct Active {
@@ -122,13 +148,29 @@ class ServerCore {
   ChunkView response_view(const Active& active, std::uint32_t chunk) const noexcept;
   void release_loan(const Active& active, std::uint32_t chunk) noexcept;
   /// False when the response could not be delivered: the client is gone, or its buffer is full
-  /// and neither safe overflow nor blocking applies. The chunk is returned either way.
+  /// and neither safe overflow nor blocking applies. The chunk is returned either way. With
+  /// Backpressure::block, sleeps until the client makes room.
   bool send(const Active& active, std::uint32_t chunk) noexcept;
+
+  enum class SendStatus : std::uint8_t { delivered, not_delivered, no_room };
+  /// Tries once, never waits. no_room: the client's buffer is full (safe overflow off), the
+  /// chunk stays loaned; otherwise it is handed over or returned.
+  SendStatus try_send(const Active& active, std::uint32_t chunk) noexcept;
+  /// The process of the client that sent `active`, for a send waiting for room.
+  void watch_client(const Active& active, WakeSources& sources) const;
   bool is_connected(const Active& active) const noexcept;
-  /// Ends the stream for the client.
+  /// Ends the stream for the client; operations waiting on it are cancelled first.
   void end(const Active& active) noexcept;
 
+  /// Operations waiting for a request (the Server's receives).
+  PortOperations& receive_operations() noexcept { return receive_operations_; }
+  /// Operations waiting for room in the stream of `active` (its sends).
+  PortOperations& stream_operations(const Active& active) noexcept {
+    return stream_operations_[stream_index(active)];
+  }
+
  private:
+  std::size_t stream_index(const Active& active) const noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
   void drain_stale(const Active& active) noexcept;
@@ -147,6 +189,8 @@ class ServerCore {
   std::vector<std::uint32_t>
       next_chunk_;  // where the next loan starts looking, per (client, channel)
   std::vector<std::uint64_t> known_head_;  // of each response queue, see IndexQueue::push
+  PortOperations receive_operations_;
+  std::vector<PortOperations> stream_operations_;  // per (client, channel)
 };
 
 }  // namespace floe::detail

@@ -2,7 +2,14 @@
 // The part of an event loop that knows about floe: the operations waiting, the backend they
 // sleep on (io_uring or epoll), and the notifier protocol. floe::Runtime drives a Reactor with a
 // loop of its own; the Asio adapter drives one from an io_context, waiting for pollable_fd() to
-// become readable. Not thread-safe: one thread uses it, others may only interrupt() it.
+// become readable. Not thread-safe: one thread uses it, others may only interrupt() or wake()
+// it.
+//
+// Doorbell announcements ("this port's owner sleeps, ring me") last only as long as an
+// operation waits on that doorbell: when the last one completes or goes away, the announcement
+// is withdrawn while its port still exists. So a loop whose announcements outlive a wait (the
+// Asio adapter's, while the io_context runs other handlers) never writes to a port record that
+// was freed or handed to another port since.
 
 #include <atomic>
 #include <chrono>
@@ -51,7 +58,7 @@ class Reactor final : private WakeSources {
   bool uses_io_uring() const noexcept;
   /// Readable when a wait armed with arm() fired.
   int pollable_fd() const noexcept;
-  bool idle() const noexcept { return operations_ == nullptr; }
+  bool idle() const noexcept { return operations_.empty(); }
   const RuntimeStats& stats() const noexcept { return stats_; }
 
   void link(Operation& operation, std::coroutine_handle<> awaiting);
@@ -74,6 +81,8 @@ class Reactor final : private WakeSources {
   void take_events();
   /// Step 3: awake again, senders need not ring.
   void finish_sleep() noexcept;
+  /// Whether any doorbell is announced (between steps 1 and 3).
+  bool announced() const noexcept { return !announced_.empty(); }
 
   std::optional<Clock::time_point> next_deadline() const noexcept;
   /// Coroutines whose operations completed, for the runtime to resume.
@@ -82,19 +91,23 @@ class Reactor final : private WakeSources {
   /// Makes the loop look again: from the loop's own thread, before it sleeps; from another
   /// thread, by waking it.
   void interrupt() noexcept;
+  /// Ends a wait in progress, or the next one, with a syscall whatever the thread:
+  /// async-signal-safe.
+  void wake() noexcept;
   /// Whether interrupt() was called on the loop thread since the last call.
   bool take_poke() noexcept { return std::exchange(poked_, false); }
   bool poked() const noexcept { return poked_; }
 
  private:
   friend class Operation;
-  void doorbell(const DoorbellWords& words) override;
+  void announce(const DoorbellWords& words);
+  void withdraw_unused(const DoorbellWords& words) noexcept;
   void process(const ProcessIdentity& peer) override;
   void complete(Operation& operation, Operation::Outcome outcome) noexcept;
   void note_events(bool peer_exited) noexcept;
 
   std::unique_ptr<Backend> backend_;
-  Operation* operations_ = nullptr;  // intrusive list
+  IntrusiveList<Operation, &Operation::in_reactor_> operations_;
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<DoorbellWords> announced_;
   std::uint64_t peer_epoch_ = 0;

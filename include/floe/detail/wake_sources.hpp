@@ -20,10 +20,9 @@ struct ProcessIdentity {
   friend bool operator==(const ProcessIdentity&, const ProcessIdentity&) = default;
 };
 
-/// What an operation waits for besides its deadline and stop token.
+/// The processes an operation waits on besides its doorbell, deadline and stop token.
 class WakeSources {
  public:
-  virtual void doorbell(const DoorbellWords& words) = 0;
   virtual void process(const ProcessIdentity& peer) = 0;
 
  protected:
