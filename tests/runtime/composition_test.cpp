@@ -1,0 +1,453 @@
+// floe::Runtime as users compose it: many operations on one loop started in every order, ports
+// going away mid-wait, every destruction order, signals, a stalled client next to a prompt one,
+// loans and request slots awaited instead of refused. Peers are real processes.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/fixture.hpp"
+
+namespace floe::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Service = decltype(std::declval<Node&>()
+                             .service_builder("")
+                             .request_response<std::uint64_t, std::uint64_t>()
+                             .create());
+using U64Server = Server<std::uint64_t, std::uint64_t>;
+
+class Composition : public AsyncServiceTest {
+ public:
+  using AsyncServiceTest::open_as;
+
+ protected:
+  auto service_builder(Node& n, int index) {
+    return n.service_builder("Test/Many/" + std::to_string(index))
+        .request_response<std::uint64_t, std::uint64_t>();
+  }
+
+  /// `count` services with a server each, receives started in `order` on one runtime; a client
+  /// in another process sends to service `target` alone. True if that receive (and no other)
+  /// completed within the bound.
+  bool only_target_is_woken(const std::vector<int>& order, int target) {
+    std::vector<Service> services;
+    std::vector<U64Server> servers;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      services.push_back(service_builder(node, static_cast<int>(i)).create());
+      servers.push_back(services.back().server_builder().create());
+    }
+    Signal ready;
+    ChildProcess client([&] {
+      Node other = Node::create("client", config);
+      auto c = service_builder(other, target).open().client_builder().create();
+      if (ready.wait() != 1) return 2;
+      std::this_thread::sleep_for(30ms);  // every receive is asleep by now
+      auto pending = c.send_copy(static_cast<std::uint64_t>(target));
+      return receive_within(pending, 5s).has_value() ? 0 : 1;
+    });
+    Runtime runtime(asleep);
+    int served = -1;
+    int others = 0;
+    for (int i : order) {
+      runtime.spawn([&, i]() -> Task<void> {
+        try {
+          auto active = co_await with_timeout(servers[static_cast<std::size_t>(i)].receive(), 3s);
+          if (served >= 0) ++others;
+          served = i;
+          active.send_copy(active.payload());
+        } catch (const Error& e) {
+          if (e.code() != Errc::cancelled) ++others;  // timed out: not woken
+          co_return;
+        }
+        runtime.stop();  // the rest are cancelled
+      });
+    }
+    runtime.spawn([&]() -> Task<void> {
+      ready.notify();
+      co_return;
+    });
+    runtime.run();
+    EXPECT_EQ(client.wait(10s), 0);
+    return served == target && others == 0;
+  }
+};
+
+TEST_F(Composition, EveryPendingReceiveIsWokenWhateverTheOrderTheyStartedIn) {
+  for (int count : {2, 3}) {
+    std::vector<int> order(static_cast<std::size_t>(count));
+    std::iota(order.begin(), order.end(), 0);
+    do {
+      for (int target : {order.front(), order.back()}) {
+        EXPECT_TRUE(only_target_is_woken(order, target))
+            << count << " receives, target " << target << " started at position "
+            << (std::find(order.begin(), order.end(), target) - order.begin());
+      }
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+}
+
+TEST_F(Composition, SixtyFourPendingReceivesAreEachWoken) {
+  std::vector<int> order(64);
+  std::iota(order.begin(), order.end(), 0);
+  EXPECT_TRUE(only_target_is_woken(order, 63));
+  EXPECT_TRUE(only_target_is_woken(order, 0));
+  std::reverse(order.begin(), order.end());
+  EXPECT_TRUE(only_target_is_woken(order, 0));
+  EXPECT_TRUE(only_target_is_woken(order, 31));
+}
+
+/// The floe::Errc an awaited operation failed with, or Errc{} when it succeeded.
+template <typename Operation>
+Task<Errc> error_of_await(Operation operation) {
+  try {
+    co_await std::move(operation);
+  } catch (const Error& e) {
+    co_return static_cast<Errc>(e.code().value());
+  }
+  co_return Errc{};
+}
+
+TEST_F(Composition, DestroyingAServerCancelsItsPendingReceive) {
+  auto service = builder().create();
+  std::optional<U64Server> server = service.server_builder().create();
+  Runtime runtime(asleep);
+  Errc outcome{};
+  runtime.spawn([&]() -> Task<void> {
+    outcome = co_await error_of_await(with_timeout(server->receive(), 5s));
+  });
+  runtime.spawn([&]() -> Task<void> {
+    co_await sleep_for(20ms);
+    server.reset();
+  });
+  runtime.run();
+  EXPECT_EQ(outcome, Errc::cancelled);
+}
+
+TEST_F(Composition, DestroyingAPendingResponseCancelsItsPendingReceive) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  std::optional<PendingResponse<std::uint64_t, std::uint64_t>> pending = client.send_copy(1);
+  Runtime runtime(asleep);
+  Errc outcome{};
+  runtime.spawn([&]() -> Task<void> {
+    outcome = co_await error_of_await(with_timeout(pending->receive(), 5s));
+  });
+  runtime.spawn([&]() -> Task<void> {
+    co_await sleep_for(20ms);
+    pending.reset();
+  });
+  runtime.run();
+  EXPECT_EQ(outcome, Errc::cancelled);
+  EXPECT_FALSE(server.try_receive().has_value());  // withdrawn: nobody listens
+}
+
+TEST_F(Composition, APendingResponseOutlivesItsClientAndStillReceives) {
+  auto service = builder().create();
+  Signal ready;
+  Signal go;
+  ChildProcess server_process([&] {
+    auto s = open_as("server").server_builder().create();
+    ready.notify();
+    auto active = receive_within(s);
+    FLOE_CHILD_CHECK(active.has_value());
+    FLOE_CHILD_CHECK(go.wait() == 1);
+    for (std::uint64_t i = 0; i < 3; ++i)
+      FLOE_CHILD_CHECK(active->send_copy(i));
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  std::optional<Client<std::uint64_t, std::uint64_t>> client = service.client_builder().create();
+  auto pending = client->send_copy(7);
+  Runtime runtime(asleep);
+  std::vector<std::uint64_t> received;
+  runtime.block_on([&]() -> Task<void> {
+    client.reset();  // the PendingResponse keeps the port
+    go.notify();
+    while (auto response = co_await with_timeout(pending.receive(), 5s))
+      received.push_back(response->payload());
+  });
+  EXPECT_EQ(received, (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(Composition, PortsGoingAwayBetweenRunsLeaveTheirTasksCancelled) {
+  // Ports declared after the runtime: destroyed first, while its tasks still wait in it.
+  auto quiet = builder().create();  // nobody sends here
+  auto busy = service_builder(node, 1).create();
+  auto holder = busy.server_builder().create();
+  Runtime runtime(asleep);
+  Errc on_server{};
+  Errc on_pending{};
+  std::optional<ActiveRequest<std::uint64_t, std::uint64_t>> held;
+  {
+    auto server = quiet.server_builder().create();
+    auto client = busy.client_builder().create();
+    auto pending = client.send_copy(1);
+    held = holder.try_receive();  // taken, never answered: the stream stays open
+    ASSERT_TRUE(held.has_value());
+    runtime.spawn([&]() -> Task<void> { on_server = co_await error_of_await(server.receive()); });
+    runtime.spawn([&]() -> Task<void> { on_pending = co_await error_of_await(pending.receive()); });
+    runtime.block_on([]() -> Task<void> { co_await sleep_for(1ms); });  // both still wait
+  }
+  runtime.run();  // they resume, cancelled, and finish
+  EXPECT_EQ(on_server, Errc::cancelled);
+  EXPECT_EQ(on_pending, Errc::cancelled);
+  EXPECT_FALSE(held->is_connected());
+}
+
+TEST_F(Composition, ARuntimeDestroyedBeforeItsPortsLeavesThemUsable) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  {
+    Runtime runtime(asleep);
+    runtime.spawn([&]() -> Task<void> { (void)co_await server.receive(); });
+    runtime.block_on([]() -> Task<void> { co_await sleep_for(1ms); });
+    // The runtime goes with the receive still waiting.
+  }
+  auto pending = client.send_copy(1);
+  auto active = server.try_receive();
+  ASSERT_TRUE(active.has_value());
+  EXPECT_TRUE(active->send_copy(5));
+  EXPECT_EQ(pending.try_receive()->payload(), 5u);
+  Runtime again(asleep);
+  auto answered = again.block_on([&]() -> Task<bool> {
+    auto second = client.send_copy(2);
+    auto request = co_await with_timeout(server.receive(), 5s);
+    request.send_copy(request.payload());
+    auto response = co_await with_timeout(second.receive(), 5s);
+    co_return response && response->payload() == 2;
+  });
+  EXPECT_TRUE(answered);
+}
+
+/// In a forked child: a runtime waiting for a request that never comes, stopped by the first
+/// SIGINT. Exit 0 if the receive ended cancelled.
+int wait_for_sigint(Signal& ready, Composition& test, bool own_handler) {
+  auto server = test.open_as("server").server_builder().create();
+  Runtime runtime(RuntimeOptions{.spin_budget = {}});
+  static Runtime* target = nullptr;
+  if (own_handler) {
+    target = &runtime;
+    struct sigaction action {};
+    action.sa_handler = [](int) { target->stop(); };
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(SIGINT, &action, nullptr);
+  } else {
+    runtime.stop_on({SIGINT, SIGTERM});
+  }
+  return runtime.block_on([&]() -> Task<int> {
+    ready.notify();
+    try {
+      (void)co_await server.receive();
+    } catch (const Error& e) {
+      co_return e.code() == Errc::cancelled ? 0 : 3;
+    }
+    co_return 4;
+  });
+}
+
+TEST_F(Composition, OneSigintStopsARuntimeThroughStopOn) {
+  auto service = builder().create();
+  Signal ready;
+  ChildProcess child([&] { return wait_for_sigint(ready, *this, false); });
+  ASSERT_EQ(ready.wait(), 1);
+  std::this_thread::sleep_for(50ms);  // asleep in the kernel by now
+  ::kill(child.pid(), SIGINT);
+  EXPECT_EQ(child.wait(3s), 0);
+}
+
+TEST_F(Composition, StopFromTheUsersOwnSignalHandlerEndsTheWait) {
+  auto service = builder().create();
+  Signal ready;
+  ChildProcess child([&] { return wait_for_sigint(ready, *this, true); });
+  ASSERT_EQ(ready.wait(), 1);
+  std::this_thread::sleep_for(50ms);
+  ::kill(child.pid(), SIGINT);
+  EXPECT_EQ(child.wait(3s), 0);
+}
+
+TEST_F(Composition, SpawnKeepsTheCoroutineLambdaAlive) {
+  Runtime runtime(asleep);
+  std::vector<std::uint64_t> seen;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    // The lambda is a temporary: only spawn keeps its captures alive across the suspension.
+    runtime.spawn([&seen, i, padding = std::string(100, 'x')]() -> Task<void> {
+      co_await sleep_for(1ms);
+      seen.push_back(i + padding.size());
+    });
+  }
+  runtime.run();
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{100, 101, 102}));
+  EXPECT_EQ(runtime.block_on([v = std::string("kept")]() -> Task<std::size_t> {
+    co_await sleep_for(1ms);
+    co_return v.size();
+  }),
+            4u);
+}
+
+/// A lossless stream: no safe overflow, a small buffer, a server that waits for room.
+class Backpressured : public Composition {
+ protected:
+  auto lossless() {
+    return builder().enable_safe_overflow_for_responses(false).max_response_buffer_size(2);
+  }
+};
+
+TEST_F(Backpressured, AStalledClientDoesNotStallTheServersOtherStreams) {
+  constexpr std::uint64_t kCount = 1000;
+  auto service = lossless().create();
+  auto server = service.server_builder().backpressure(Backpressure::block).create();
+  Signal prompt_ready;
+  Signal stalled_ready;
+  ChildProcess stalled([&] {
+    auto c = open_as("stalled").client_builder().create();
+    auto pending = c.send_copy(1);
+    stalled_ready.notify();
+    ::raise(SIGSTOP);  // never reads
+    return wait_to_be_killed();
+  });
+  ASSERT_EQ(stalled_ready.wait(), 1);
+  ChildProcess prompt([&] {
+    auto c = open_as("prompt").client_builder().create();
+    Runtime runtime(RuntimeOptions{.spin_budget = {}});
+    return runtime.block_on([&]() -> Task<int> {
+      auto pending = c.send_copy(2);
+      prompt_ready.notify();
+      for (std::uint64_t i = 0; i < kCount; ++i) {
+        auto response = co_await with_timeout(pending.receive(), 5s);
+        FLOE_CHILD_CO_CHECK(response && response->payload() == i);
+      }
+      co_return 0;
+    });
+  });
+  ASSERT_EQ(prompt_ready.wait(), 1);
+
+  Runtime runtime(asleep);
+  std::vector<bool> last_delivered(3, true);
+  std::vector<std::uint64_t> sent(3, 0);
+  auto stream = [&](ActiveRequest<std::uint64_t, std::uint64_t> active) -> Task<void> {
+    const std::uint64_t who = active.payload();
+    for (std::uint64_t i = 0; i < kCount; ++i) {
+      last_delivered[who] = co_await active.async_send_copy(i);
+      if (!last_delivered[who]) co_return;
+      ++sent[who];
+    }
+  };
+  runtime.block_on([&]() -> Task<void> {
+    for (int n = 0; n < 2; ++n)
+      runtime.spawn(stream(co_await with_timeout(server.receive(), 5s)));
+    // The prompt client gets everything while the stalled one holds its stream full.
+    while (sent[2] < kCount)
+      co_await sleep_for(1ms);
+  });
+  EXPECT_EQ(prompt.wait(10s), 0);
+  EXPECT_EQ(sent[1], 2u);  // exactly what fits in its buffer
+  // Its death ends the waiting send with `false`, promptly.
+  stalled.kill();
+  const auto killed_at = Clock::now();
+  runtime.run();
+  EXPECT_FALSE(last_delivered[1]);
+  EXPECT_LT(Clock::now() - killed_at, 2s);
+}
+
+TEST_F(Backpressured, ABlockingSendSleepsInsteadOfSpinning) {
+  auto service = lossless().create();
+  auto server = service.server_builder().backpressure(Backpressure::block).create();
+  Signal sent_request;
+  ChildProcess client([&] {
+    auto c = open_as("client").client_builder().create();
+    auto pending = c.send_copy(1);
+    sent_request.notify();
+    std::this_thread::sleep_for(300ms);  // the server's third send waits for this
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      auto response = receive_within(pending, 5s);
+      FLOE_CHILD_CHECK(response && response->payload() == i);
+    }
+    return 0;
+  });
+  ASSERT_EQ(sent_request.wait(), 1);
+  auto active = receive_within(server, 5s);
+  ASSERT_TRUE(active.has_value());
+  EXPECT_TRUE(active->send_copy(0));
+  EXPECT_TRUE(active->send_copy(1));
+  timespec before{};
+  timespec after{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
+  const auto start = Clock::now();
+  EXPECT_TRUE(active->send_copy(2));  // blocks until the client reads
+  const auto waited = Clock::now() - start;
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
+  const auto cpu = std::chrono::seconds(after.tv_sec - before.tv_sec) +
+                   std::chrono::nanoseconds(after.tv_nsec - before.tv_nsec);
+  EXPECT_GT(waited, 100ms);
+  EXPECT_LT(cpu, waited / 4) << "the blocked send used the CPU while it waited";
+  EXPECT_EQ(client.wait(), 0);
+}
+
+TEST_F(Composition, ALoanIsAwaitedUntilOneComesFree) {
+  auto service = builder().max_loaned_requests(1).create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  std::optional<RequestMut<std::uint64_t, std::uint64_t>> held = client.loan();
+  bool second_loaned = false;
+  runtime.spawn([&]() -> Task<void> {
+    auto loan = co_await with_timeout(client.async_loan(), 5s);
+    *loan = 2;
+    second_loaned = true;
+  });
+  runtime.spawn([&]() -> Task<void> {
+    co_await sleep_for(20ms);
+    EXPECT_FALSE(second_loaned);
+    held.reset();
+  });
+  runtime.run();
+  EXPECT_TRUE(second_loaned);
+}
+
+TEST_F(Composition, ARequestSlotIsAwaitedUntilAServerEndsItsStream) {
+  auto service = builder().max_active_requests_per_client(1).create();
+  Signal ready;
+  Signal taken;
+  ChildProcess server_process([&] {
+    auto s = open_as("server").server_builder().create();
+    ready.notify();
+    auto active = receive_within(s);
+    FLOE_CHILD_CHECK(active.has_value());
+    taken.notify();
+    std::this_thread::sleep_for(100ms);
+    return 0;  // dropping the request frees the client's only slot
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  std::optional<PendingResponse<std::uint64_t, std::uint64_t>> first = client.send_copy(1);
+  ASSERT_EQ(taken.wait(), 1);
+  first.reset();  // the server still holds the request: the slot stays taken
+  Runtime runtime(asleep);
+  const auto start = Clock::now();
+  auto second = runtime.block_on([&]() -> Task<PendingResponse<std::uint64_t, std::uint64_t>> {
+    auto loan = client.loan();
+    *loan = 2;
+    co_return co_await with_timeout(std::move(loan).async_send(), 5s);
+  });
+  EXPECT_EQ(second.payload(), 2u);
+  EXPECT_GT(Clock::now() - start, 20ms);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+}  // namespace
+}  // namespace floe::test
