@@ -281,6 +281,21 @@ class Client {
     return Loan(core_.get(), view, chunk);
   }
 
+  /// A request whose payload is default-initialized, not value-initialized: for a trivial
+  /// payload its bytes are whatever the chunk last held (an earlier request of this client),
+  /// so a 64 MiB request costs no 64 MiB zero fill. Write all of it before sending. Headers
+  /// are written as by loan(). Throws floe::Error(exceeds_max_loans).
+  Loan loan_uninit() {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk);
+    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{id(), 0});
+    if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
+      std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
+    }
+    ::new (static_cast<void*>(view.payload)) RequestPayload;  // default-init: no zero fill
+    return Loan(core_.get(), view, chunk);
+  }
+
   /// Copies `request` into shared memory and sends it.
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
   send_copy(const RequestPayload& request) {
