@@ -45,6 +45,8 @@ class FloeCategory final : public std::error_category {
         return "the event loop could not be set up";
       case Errc::permission_denied:
         return "permission denied";
+      case Errc::out_of_memory:
+        return "not enough shared memory";
     }
     return "unknown floe error";
   }

@@ -334,6 +334,16 @@ class Client {
     return make_loan(view, chunk);
   }
 
+  /// A request whose payload is default-initialized, not value-initialized: for a trivial
+  /// payload its bytes are whatever the chunk last held (an earlier request of this client),
+  /// so a 64 MiB request costs no 64 MiB zero fill. Write all of it before sending. Headers
+  /// are written as by loan(). Throws floe::Error(exceeds_max_loans).
+  Loan loan_uninit() {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk);
+    return make_loan(view, chunk, false);
+  }
+
   /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
   /// task, while max_loaned_requests requests are loaned. Throws floe::Error(cancelled /
   /// timed_out) as receives do.
@@ -375,12 +385,16 @@ class Client {
   }
 
  private:
-  Loan make_loan(detail::ChunkView view, std::uint32_t chunk) {
+  Loan make_loan(detail::ChunkView view, std::uint32_t chunk, bool zero_payload = true) {
     std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{id(), 0});
     if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
       std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
     }
-    std::construct_at(reinterpret_cast<RequestPayload*>(view.payload));
+    if (zero_payload) {
+      std::construct_at(reinterpret_cast<RequestPayload*>(view.payload));
+    } else {
+      ::new (static_cast<void*>(view.payload)) RequestPayload;  // default-init: no zero fill
+    }
     return Loan(core_, view, chunk);
   }
   void cancel_waits() noexcept {

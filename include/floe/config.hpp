@@ -43,7 +43,9 @@ struct Config {
   /// the built-in defaults. Throws floe::Error(Errc::invalid_config) for a file it cannot use.
   static Config from_environment();
 
-  /// Reads a TOML file:
+  /// Reads a TOML file (a regular file: anything else is refused without being waited on).
+  /// Unknown keys and sections are errors, so a misspelt limit cannot go unnoticed; every
+  /// error is floe::Error(Errc::invalid_config) and says file:line:column where it can:
   ///   [global]
   ///   domain = "test"
   ///   group_access = false

@@ -25,6 +25,9 @@ enum class Errc : int {
   no_runtime,
   io_setup_failed,
   permission_denied,
+  /// The kernel cannot provide the shared memory a service needs (/dev/shm full or too small,
+  /// address space exhausted): lower the limits or the payload size, or enlarge /dev/shm.
+  out_of_memory,
 };
 
 const std::error_category& floe_category() noexcept;

@@ -215,6 +215,20 @@ class ActiveRequest {
     return Loan(core_.get(), active_, view, chunk);
   }
 
+  /// A response whose payload is default-initialized, not value-initialized: for a trivial
+  /// payload its bytes are whatever the chunk last held (an earlier response on this channel),
+  /// so a 64 MiB response costs no 64 MiB zero fill. Write all of it before sending. The
+  /// header is written by send() as for loan(). Throws floe::Error(exceeds_max_loans).
+  Loan loan_uninit() {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(active_, chunk);
+    if constexpr (!std::is_same_v<ResponseUserHeader, NoUserHeader>) {
+      std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
+    }
+    ::new (static_cast<void*>(view.payload)) ResponsePayload;  // default-init: no zero fill
+    return Loan(core_.get(), active_, view, chunk);
+  }
+
   /// Copies `response` into shared memory and sends it; see ResponseMut::send.
   bool send_copy(const ResponsePayload& response) {
     Loan loaned = loan();

@@ -8,14 +8,38 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 #include <utility>
 
 namespace floe::detail {
+
+Errc errc_of_os_error(int error) noexcept {
+  switch (error) {
+    case ENOMEM:
+    case ENOSPC:
+    case EFBIG:  // beyond RLIMIT_FSIZE or what tmpfs allows for one file
+      return Errc::out_of_memory;
+    case EACCES:
+    case EPERM:
+      return Errc::permission_denied;
+    default:
+      return Errc{};
+  }
+}
+
+void throw_os_error(int error, const std::string& what) {
+  const std::string message = what + ": " + std::strerror(error);
+  if (const Errc code = errc_of_os_error(error); code != Errc{}) throw Error(code, message);
+  // No floe condition fits (EMFILE, say): the errno itself is the most precise code, still
+  // as a floe::Error so one catch handles every failure of floe.
+  throw Error(std::error_code(error, std::generic_category()), message);
+}
+
 namespace {
 
 [[noreturn]] void throw_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
+  throw_os_error(errno, what);
 }
 
 }  // namespace
@@ -29,8 +53,10 @@ std::optional<SharedMemoryObject> SharedMemoryObject::create_exclusive(const std
   }
   // shm_open honours the umask; the mode asked for is the mode meant.
   if (::fchmod(fd, mode) != 0) {
+    const int error = errno;
     FileDescriptor guard(fd);
-    throw_errno("fchmod(" + name + ")");
+    ::shm_unlink(name.c_str());  // created here, and useless: leave nothing behind
+    throw_os_error(error, "fchmod(" + name + ")");
   }
   return SharedMemoryObject(name, FileDescriptor(fd));
 }
@@ -54,9 +80,12 @@ void SharedMemoryObject::unlink(const std::string& name) noexcept {
   ::shm_unlink(name.c_str());
 }
 
-void SharedMemoryObject::resize(std::size_t size) {
-  if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
-    throw_errno("ftruncate(" + name_ + ")");
+void SharedMemoryObject::reserve(std::size_t size) {
+  // posix_fallocate, not ftruncate: tmpfs then backs every page now, or fails with ENOSPC
+  // now, instead of handing out a sparse object whose first touch beyond what /dev/shm holds
+  // is a SIGBUS. It reports its error as its result, not in errno.
+  const int error = ::posix_fallocate(fd_.get(), 0, static_cast<off_t>(size));
+  if (error != 0) throw_os_error(error, "posix_fallocate(" + name_ + ")");
 }
 
 std::size_t SharedMemoryObject::size() const {
@@ -67,7 +96,7 @@ std::size_t SharedMemoryObject::size() const {
 
 Mapping::Mapping(int fd, std::size_t size) : size_(size) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) throw_errno("mmap");
+  if (p == MAP_FAILED) throw_errno("mmap(" + std::to_string(size) + " bytes)");
   data_ = static_cast<std::byte*>(p);
 }
 

@@ -7,9 +7,16 @@
 #include <optional>
 #include <string>
 
+#include "floe/error.hpp"
 #include "platform/file_descriptor.hpp"
 
 namespace floe::detail {
+
+/// The floe condition an errno of a shared-memory call means, Errc{} when none fits.
+Errc errc_of_os_error(int error) noexcept;
+/// Throws floe::Error for a failed call: what failed and why, with the fitting Errc (else the
+/// errno as a generic error code), so one `catch (floe::Error&)` sees every failure.
+[[noreturn]] void throw_os_error(int error, const std::string& what);
 
 /// A named object under /dev/shm. Creating and opening never truncates someone else's object.
 class SharedMemoryObject {
@@ -21,7 +28,9 @@ class SharedMemoryObject {
   /// Removes the name; mappings that exist stay valid.
   static void unlink(const std::string& name) noexcept;
 
-  void resize(std::size_t size);
+  /// Sizes a new object and has the kernel back all of it now. Throws floe::Error
+  /// (Errc::out_of_memory when /dev/shm cannot hold it).
+  void reserve(std::size_t size);
   std::size_t size() const;
   int fd() const noexcept { return fd_.get(); }
   const std::string& name() const noexcept { return name_; }
@@ -33,7 +42,7 @@ class SharedMemoryObject {
   FileDescriptor fd_;
 };
 
-/// A read-write shared mapping of a whole object.
+/// A read-write shared mapping of a whole object. Throws floe::Error when mmap fails.
 class Mapping {
  public:
   Mapping() noexcept = default;

@@ -1,6 +1,7 @@
 #include "registry/layout.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace floe::detail {
 namespace {
@@ -139,6 +140,61 @@ std::optional<SegmentLayout> SegmentLayout::compute(
     return std::nullopt;
   }
   return l;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::uint64_t SegmentLayout::response_chunk_bytes() const noexcept {
+  // compute() checked that the whole segment's arithmetic does not overflow.
+  return std::uint64_t{limits_.max_servers} * limits_.max_clients *
+         limits_.max_active_requests_per_client * response_chunks_ * response_shape_.stride;
+}
+
+std::uint64_t SegmentLayout::request_chunk_bytes() const noexcept {
+  return std::uint64_t{limits_.max_clients} * request_chunks_ * request_shape_.stride;
+}
+
+std::string SegmentLayout::describe_size() const {
+  const auto& l = limits_;
+  const std::uint64_t response = response_chunk_bytes();
+  const std::uint64_t request = request_chunk_bytes();
+  return human_size(total_size_) + " = response chunks " + std::to_string(l.max_servers) +
+         " max_servers x " + std::to_string(l.max_clients) + " max_clients x " +
+         std::to_string(l.max_active_requests_per_client) + " max_active_requests_per_client x " +
+         std::to_string(response_chunks_) + " (" + std::to_string(l.max_response_buffer_size) +
+         " max_response_buffer_size + " +
+         std::to_string(l.max_borrowed_responses_per_pending_response) +
+         " max_borrowed_responses_per_pending_response + " +
+         std::to_string(l.max_loaned_responses_per_request) +
+         " max_loaned_responses_per_request) x " + human_size(response_shape_.stride) + " = " +
+         human_size(response) + ", + request chunks " + std::to_string(l.max_clients) +
+         " max_clients x " + std::to_string(request_chunks_) + " (" +
+         std::to_string(l.max_loaned_requests) + " max_loaned_requests + " +
+         std::to_string(l.max_active_requests_per_client) + " max_active_requests_per_client) x " +
+         human_size(request_shape_.stride) + " = " + human_size(request) + ", + bookkeeping " +
+         human_size(total_size_ - std::min(total_size_, response + request));
+}
+
+std::string SegmentLayout::limits_to_lower() const {
+  if (response_chunk_bytes() >= request_chunk_bytes()) {
+    return "max_response_buffer_size, max_borrowed_responses_per_pending_response, "
+           "max_loaned_responses_per_request, max_active_requests_per_client, max_clients or "
+           "max_servers (or the response size)";
+  }
+  return "max_loaned_requests, max_active_requests_per_client or max_clients (or the request "
+         "size)";
 }
 
 }  // namespace floe::detail

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <type_traits>
 
 #include "floe/config.hpp"
@@ -152,6 +153,9 @@ struct ServiceTypes {
   TypeInfo response_user_header;
 };
 
+/// "512 B", "3.0 KiB", "48.0 GiB": sizes for people.
+std::string human_size(std::uint64_t bytes);
+
 class SegmentLayout {
  public:
   /// std::nullopt when the limits or types are out of range (also for a hostile header).
@@ -166,6 +170,15 @@ class SegmentLayout {
   std::uint32_t response_chunks_per_channel() const noexcept { return response_chunks_; }
   const ChunkShape& request_shape() const noexcept { return request_shape_; }
   const ChunkShape& response_shape() const noexcept { return response_shape_; }
+  /// Bytes of all response chunks, of all request chunks: what the limits multiply the payload
+  /// sizes by. The rest of the segment is small bookkeeping.
+  std::uint64_t response_chunk_bytes() const noexcept;
+  std::uint64_t request_chunk_bytes() const noexcept;
+  /// The size formula with this service's numbers, for messages: "response chunks 2 servers x
+  /// ... = 48.0 GiB, request chunks ..., bookkeeping ...".
+  std::string describe_size() const;
+  /// The limits to lower to shrink the larger of the two chunk areas, for messages.
+  std::string limits_to_lower() const;
 
   // Accessors. Every index is checked by the caller against the limits, never taken from
   // shared memory unchecked.

@@ -1,6 +1,7 @@
 #include "registry/service_segment.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -154,6 +155,54 @@ void remove_dead_temporaries(const std::string& object_name) {
   }
 }
 
+/// What a kernel call's error message says without floe's own ": <condition>" appended.
+std::string cause_of(const Error& e) {
+  std::string cause = e.what();
+  const std::string suffix = ": " + e.code().message();
+  if (cause.size() > suffix.size() && cause.ends_with(suffix)) {
+    cause.resize(cause.size() - suffix.size());
+  }
+  return cause;
+}
+
+/// Rethrows a failed shared-memory call of the create or open path as a floe::Error that says
+/// which service, what size, and what to do about it.
+[[noreturn]] void throw_for_service(const Error& e, const std::string& service,
+                                    const std::string& doing, std::uint64_t size,
+                                    const SegmentLayout* layout) {
+  std::string message = "floe: service '" + service + "': cannot " + doing +
+                        " its shared-memory segment of " + human_size(size) + ": " + cause_of(e);
+  if (e.code() == Errc::out_of_memory) {
+    if (layout != nullptr) {
+      message +=
+          ". Its size is " + layout->describe_size() + ". Lower " + layout->limits_to_lower() + ",";
+    } else {
+      message += ". Lower the service's limits,";
+    }
+    // Mapping fails for want of address space (ulimit -v), not of room in /dev/shm.
+    message += doing == "map"
+                   ? std::string(" or raise the address-space limit (ulimit -v)")
+                   : std::string(" or enlarge ") + kShmDirectory + " (mount -o remount,size=...)";
+  }
+  throw Error(e.code(), message);
+}
+
+/// A segment /dev/shm has no room for is refused before anything is created, with the numbers
+/// that made it so big: it would otherwise fail later, less clearly, or not at all until a
+/// SIGBUS on first touch.
+void check_room_for(const std::string& service, const SegmentLayout& layout) {
+  struct statvfs shm {};
+  if (::statvfs(kShmDirectory, &shm) != 0) return;  // posix_fallocate still checks
+  const std::uint64_t available = std::uint64_t{shm.f_bavail} * shm.f_frsize;
+  if (layout.total_size() <= available) return;
+  throw Error(Errc::out_of_memory,
+              "floe: service '" + service + "' needs a shared-memory segment of " +
+                  human_size(layout.total_size()) + ", but " + kShmDirectory + " has " +
+                  human_size(available) + " free. Its size is " + layout.describe_size() +
+                  ". Lower " + layout.limits_to_lower() + ", or enlarge " + kShmDirectory +
+                  " (mount -o remount,size=...)");
+}
+
 std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
                                 const ProcessIdentity& self) {
   for (std::uint32_t n = 0; n < layout.limits().max_nodes; ++n) {
@@ -222,6 +271,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       throw Error(Errc::incompatible_limits,
                   "floe: the limits of service '" + spec.name + "' are out of range");
     }
+    check_room_for(spec.name, *layout);
     remove_dead_temporaries(wanted.object_name);
     // The segment is built under a temporary name and published with link(2), which fails if
     // the name exists: nobody can ever open a half-initialized service.
@@ -229,8 +279,13 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     const std::string temporary = wanted.object_name + ".tmp." + std::to_string(self.pid) + "." +
                                   std::to_string(self.start_time) + "." +
                                   std::to_string(counter.fetch_add(1));
-    auto object =
-        SharedMemoryObject::create_exclusive(temporary, node.config.group_access ? 0660 : 0600);
+    std::optional<SharedMemoryObject> object;
+    try {
+      object =
+          SharedMemoryObject::create_exclusive(temporary, node.config.group_access ? 0660 : 0600);
+    } catch (const Error& e) {
+      throw_for_service(e, spec.name, "create", layout->total_size(), &*layout);
+    }
     crash_point("create.temporary");
     if (!object) throw Error(Errc::corrupted, "floe: temporary object " + temporary + " exists");
     struct TemporaryName {
@@ -238,8 +293,19 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       ~TemporaryName() { SharedMemoryObject::unlink(name); }
     } remove_temporary{temporary};
 
-    object->resize(layout->total_size());
-    Mapping mapping(object->fd(), layout->total_size());
+    // Declared after the temporary's name: a failure below unmaps, unlinks the name, then
+    // closes the object, so /dev/shm gets every byte back.
+    Mapping mapping;
+    try {
+      object->reserve(layout->total_size());
+    } catch (const Error& e) {
+      throw_for_service(e, spec.name, "reserve", layout->total_size(), &*layout);
+    }
+    try {
+      mapping = Mapping(object->fd(), layout->total_size());
+    } catch (const Error& e) {
+      throw_for_service(e, spec.name, "map", layout->total_size(), &*layout);
+    }
     ServiceHeader* header = layout->header(mapping.data());
     header->magic = kSegmentMagic;
     header->layout_version = kLayoutVersion;
@@ -264,8 +330,10 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     const std::string from = std::string(kShmDirectory) + temporary;
     const std::string to = std::string(kShmDirectory) + wanted.object_name;
     if (::link(from.c_str(), to.c_str()) != 0) {
-      if (errno == EEXIST) return nullptr;
-      throw std::system_error(errno, std::generic_category(), "link(" + to + ")");
+      const int error = errno;
+      if (error == EEXIST) return nullptr;
+      throw_os_error(error, "floe: service '" + spec.name + "': cannot publish its segment: link(" +
+                                from + ", " + to + ")");
     }
     crash_point("create.published");
     auto published = SharedMemoryObject::open_existing(wanted.object_name);
@@ -292,7 +360,12 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     if (size < sizeof(ServiceHeader)) {
       throw Error(Errc::corrupted, "floe: " + wanted.object_name + " is too small to be a service");
     }
-    Mapping mapping(object->fd(), size);
+    Mapping mapping;
+    try {
+      mapping = Mapping(object->fd(), size);
+    } catch (const Error& e) {
+      throw_for_service(e, spec.name, "map", size, nullptr);
+    }
     ServiceHeader header;
     std::memcpy(&header, mapping.data(), sizeof header);
     const auto state = load(reinterpret_cast<ServiceHeader*>(mapping.data())->state);

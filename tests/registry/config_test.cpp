@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
 #include <floe/floe.hpp>
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "support/process.hpp"
 
@@ -73,6 +77,132 @@ TEST(Config, UnusableFilesGiveInvalidConfig) {
   ::setenv("FLOE_DOMAIN", "bad domain", 1);
   EXPECT_THROW(Config::from_environment(), Error);
   ::unsetenv("FLOE_DOMAIN");
+}
+
+/// The message of the floe::Error(invalid_config) that reading `path` throws, "" if none.
+std::string config_error(const std::filesystem::path& path) {
+  try {
+    Config::from_file(path);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_config) << e.what();
+    return e.what();
+  }
+  return "";
+}
+
+std::string config_text_error(const std::string& text) {
+  const auto path = write_file(text);
+  std::string message = config_error(path);
+  std::filesystem::remove(path);
+  return message;
+}
+
+/// A directory of the test's own, removed with what is in it.
+struct TemporaryDirectory {
+  std::filesystem::path path;
+  TemporaryDirectory() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "floe-config-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path = pattern;
+  }
+  ~TemporaryDirectory() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+TEST(Config, MisspeltKeyIsRejectedWithItsPathAndASuggestion) {
+  const auto path = write_file("[defaults.request_response]\nmax_servers = 1\nmax_client = 3\n");
+  const std::string message = config_error(path);
+  std::filesystem::remove(path);
+  EXPECT_NE(message.find(path.string() + ":3:1:"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown key 'defaults.request_response.max_client'"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("did you mean 'max_clients'?"), std::string::npos) << message;
+
+  // Dotted keys name the same table: just as strict.
+  const std::string dotted =
+      config_text_error("defaults.request_response.enable_safe_overflow = true\n");
+  EXPECT_NE(dotted.find("'defaults.request_response.enable_safe_overflow'"), std::string::npos)
+      << dotted;
+  EXPECT_NE(config_text_error("[global]\ndomian = \"x\"\n").find("did you mean 'domain'?"),
+            std::string::npos);
+  // Nothing close: no suggestion, but what is known there.
+  const std::string far = config_text_error("[global]\ncolour = \"blue\"\n");
+  EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
+  EXPECT_NE(far.find("domain, group_access"), std::string::npos) << far;
+}
+
+TEST(Config, UnknownSectionsAreRejected) {
+  std::string message = config_text_error("[defaults.publish_subscribe]\nmax_publishers = 2\n");
+  EXPECT_NE(message.find("unknown section 'defaults.publish_subscribe'"), std::string::npos)
+      << message;
+  message = config_text_error("[globl]\ndomain = \"x\"\n");
+  EXPECT_NE(message.find(":1:"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown section 'globl' — did you mean 'global'?"), std::string::npos)
+      << message;
+  message = config_text_error("global = 3\n");
+  EXPECT_NE(message.find("'global' must be a table"), std::string::npos) << message;
+}
+
+TEST(Config, ParseAndValueErrorsCarryLineAndColumn) {
+  const auto path = write_file("[global]\n\ndomain = \n");
+  std::string message = config_error(path);
+  std::filesystem::remove(path);
+  EXPECT_NE(message.find(path.string() + ":3:"), std::string::npos) << message;
+
+  message = config_text_error("[defaults.request_response]\nmax_clients = \"eight\"\n");
+  EXPECT_NE(message.find(":2:15: 'defaults.request_response.max_clients' must be an integer"),
+            std::string::npos)
+      << message;
+  message = config_text_error("[defaults.request_response]\n\n  max_servers = 70000\n");
+  EXPECT_NE(message.find(":3:17:"), std::string::npos) << message;
+  message = config_text_error("[global]\ngroup_access = 1\n");
+  EXPECT_NE(message.find(":2:16: 'global.group_access' must be true or false"), std::string::npos)
+      << message;
+}
+
+TEST(Config, FifoIsRejectedWithoutBlocking) {
+  TemporaryDirectory dir;
+  const auto fifo = dir.path / "floe.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // In a child: if reading blocked on the FIFO (no writer ever comes) the bounded wait below
+  // kills it and the test fails instead of hanging.
+  test::ChildProcess child([&] {
+    const auto start = std::chrono::steady_clock::now();
+    ::setenv("FLOE_CONFIG", fifo.c_str(), 1);
+    try {
+      Node::create("fifo");
+      return 1;
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      FLOE_CHILD_CHECK(e.code() == Errc::invalid_config);
+      FLOE_CHILD_CHECK(message.find(fifo.string()) != std::string::npos);
+      FLOE_CHILD_CHECK(message.find("is a FIFO, not a regular file") != std::string::npos);
+      FLOE_CHILD_CHECK(message.find("FLOE_CONFIG") != std::string::npos);
+    }
+    FLOE_CHILD_CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+    return 0;
+  });
+  EXPECT_EQ(child.wait(std::chrono::seconds(5)), 0);
+}
+
+TEST(Config, DirectoriesDevicesAndMissingFilesAreRejected) {
+  TemporaryDirectory dir;
+  EXPECT_NE(config_error(dir.path).find("is a directory, not a regular file"), std::string::npos);
+  EXPECT_NE(config_error(std::filesystem::path("/dev/null")).find("is a character device"),
+            std::string::npos);
+  ::setenv("FLOE_CONFIG", (dir.path / "absent.toml").c_str(), 1);
+  try {
+    Config::from_environment();
+    ADD_FAILURE() << "a missing FLOE_CONFIG file was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.code(), Errc::invalid_config);
+    EXPECT_NE(message.find("absent.toml' (named by FLOE_CONFIG) does not exist"), std::string::npos)
+        << message;
+  }
+  ::unsetenv("FLOE_CONFIG");
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ class ClientCore {
 
   ClientId id() const noexcept { return id_; }
 
-  /// A zeroed request chunk. Throws Errc::exceeds_max_loans.
+  /// A free request chunk, as the last request left it: the typed loan() value-initializes it,
+  /// loan_uninit() does not. Throws Errc::exceeds_max_loans.
   ChunkView loan(std::uint32_t& chunk);
   /// The same, or false when every loan is taken (for a loan that waits).
   bool try_loan(std::uint32_t& chunk) noexcept;
@@ -143,7 +144,8 @@ class ServerCore {
   bool has_requests() const noexcept;
   /// The server's notifier: rung when a request arrives.
   DoorbellWords doorbell() const noexcept;
-  /// A zeroed response chunk for `active`. Throws Errc::exceeds_max_loans.
+  /// A free response chunk for `active`, as the last response left it: the typed loan()
+  /// value-initializes it, loan_uninit() does not. Throws Errc::exceeds_max_loans.
   ChunkView loan(const Active& active, std::uint32_t& chunk);
   ChunkView response_view(const Active& active, std::uint32_t chunk) const noexcept;
   void release_loan(const Active& active, std::uint32_t chunk) noexcept;
