@@ -1,13 +1,16 @@
 // A floe server inside an Asio application: an asio::awaitable coroutine answers each request of
 // the request_response example's service with a response by copy and a stream of loaned ones,
 // while a steady_timer in the same io_context prints a heartbeat. One thread, no floe::Runtime.
-// Ends by itself after `--seconds N` (default 5).
+// Ends by itself after `--seconds N` (default 5), or on Ctrl-C (an asio::signal_set stops the
+// io_context; the io_context is declared first, as Asio programs usually do, and is destroyed
+// last, after the ports: any order is safe).
 
 #include <unistd.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <floe/asio.hpp>
@@ -38,7 +41,7 @@ asio::awaitable<void> answer(Server::Active request) {
     auto response = request.loan();
     response->x = n;
     response->y = static_cast<std::int32_t>(value);
-    std::move(response).send();
+    co_await floe::async_send(std::move(response), asio::use_awaitable);
   }
 }
 
@@ -68,6 +71,9 @@ asio::awaitable<void> heartbeat(std::chrono::steady_clock::time_point deadline) 
 
 int main(int argc, char** argv) try {
   const auto deadline = deadline_from_args(argc, argv, 5);
+  asio::io_context io;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code&, int) { io.stop(); });
   floe::Node node = floe::Node::create("asio-server");
   auto service = node.service_builder("My/Funk/ServiceName")
                      .request_response<std::uint64_t, TransmissionData>()
@@ -75,7 +81,6 @@ int main(int argc, char** argv) try {
   auto server = service.server_builder().create();
   std::printf("asio server %d ready\n", static_cast<int>(::getpid()));
 
-  asio::io_context io;
   asio::co_spawn(io, serve(server, deadline), asio::detached);
   asio::co_spawn(io, heartbeat(deadline), asio::detached);
   io.run();

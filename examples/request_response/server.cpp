@@ -1,9 +1,11 @@
 // Answers every request with one response by copy, then a stream of loaned responses written
 // in place, one task per request so that many clients are served at once. Waits with co_await:
-// it sleeps in the kernel until a request arrives. Ends by itself after `--seconds N` (default 5).
+// it sleeps in the kernel until a request arrives. Ends by itself after `--seconds N` (default 5),
+// or on Ctrl-C.
 
 #include <floe/floe.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 #include <chrono>
 #include <cstdint>
@@ -51,7 +53,8 @@ floe::Task<void> serve(floe::Runtime& runtime, Server& server,
       ActiveRequest request = co_await floe::with_timeout(server.receive(), left);
       runtime.spawn(answer(std::move(request), counter));
     } catch (const floe::Error& e) {
-      if (e.code() == floe::Errc::timed_out) co_return;
+      // timed out: the example's time is up; cancelled: Ctrl-C.
+      if (e.code() == floe::Errc::timed_out || e.code() == floe::Errc::cancelled) co_return;
       throw;
     }
   }
@@ -69,6 +72,7 @@ int main(int argc, char** argv) try {
   std::printf("server %d ready\n", static_cast<int>(::getpid()));
 
   floe::Runtime runtime;
+  runtime.stop_on({SIGINT, SIGTERM});  // every wait ends with Errc::cancelled, run() returns
   runtime.spawn(serve(runtime, server, deadline));
   runtime.run();
   std::printf("server done\n");

@@ -1,6 +1,9 @@
 // Answers each request for `count` numbers with a stream of `count` loaned responses, one task
-// per request. Ends by itself after `--seconds N` (default 10).
+// per request. A client that reads slowly (or not at all) holds up only its own stream: the
+// send awaits room in that client's buffer, and the other streams go on meanwhile. Ends by
+// itself after `--seconds N` (default 10), or on Ctrl-C.
 
+#include <signal.h>
 #include <unistd.h>
 #include <floe/floe.hpp>
 
@@ -22,11 +25,9 @@ floe::Task<void> stream(Server::Active request) {
   for (std::uint64_t n = 0; n < count; ++n) {
     auto response = request.loan();
     *response = n;
-    // false: the client went away; its stream ends here.
-    if (!std::move(response).send()) co_return;
-    // Sending blocks only while the client's buffer is full; now and then the other streams
-    // get their turn.
-    if (n % 4096 == 4095) co_await floe::sleep_for(0ms);
+    // Suspends this task alone while the client's buffer is full; false: the client went away,
+    // its stream ends here.
+    if (!co_await std::move(response).async_send()) co_return;
   }
   std::printf("server %d: streamed %llu numbers to client %llx\n", static_cast<int>(::getpid()),
               static_cast<unsigned long long>(count),
@@ -41,7 +42,8 @@ floe::Task<void> serve(floe::Runtime& runtime, Server& server,
                                                  deadline - std::chrono::steady_clock::now());
       runtime.spawn(stream(std::move(request)));
     } catch (const floe::Error& e) {
-      if (e.code() == floe::Errc::timed_out) co_return;
+      // timed out: the example's time is up; cancelled: Ctrl-C.
+      if (e.code() == floe::Errc::timed_out || e.code() == floe::Errc::cancelled) co_return;
       throw;
     }
   }
@@ -56,6 +58,7 @@ int main(int argc, char** argv) try {
   auto server = service.server_builder().backpressure(floe::Backpressure::block).create();
   std::printf("server %d ready\n", static_cast<int>(::getpid()));
   floe::Runtime runtime;
+  runtime.stop_on({SIGINT, SIGTERM});  // every wait ends with Errc::cancelled, run() returns
   runtime.spawn(serve(runtime, server, deadline));
   runtime.run();
   return 0;
