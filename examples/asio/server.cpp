@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <variant>
 
 #include "../request_response/run_for.hpp"
@@ -81,7 +82,8 @@ int main(int argc, char** argv) try {
   auto server = service.server_builder().create();
   std::printf("asio server %d ready\n", static_cast<int>(::getpid()));
 
-  asio::co_spawn(io, serve(server, deadline), asio::detached);
+  // Once serving ends, the signal wait is all that keeps io.run() going: end it too.
+  asio::co_spawn(io, serve(server, deadline), [&](std::exception_ptr) { signals.cancel(); });
   asio::co_spawn(io, heartbeat(deadline), asio::detached);
   io.run();
   std::printf("asio server done\n");
