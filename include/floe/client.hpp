@@ -331,7 +331,7 @@ class Client {
   Loan loan() {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
-    return make_loan(view, chunk);
+    return make_loan(core_, view, chunk);
   }
 
   /// A request whose payload is default-initialized, not value-initialized: for a trivial
@@ -341,7 +341,7 @@ class Client {
   Loan loan_uninit() {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
-    return make_loan(view, chunk, false);
+    return make_loan(core_, view, chunk, false);
   }
 
   /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
@@ -349,7 +349,7 @@ class Client {
   /// timed_out) as receives do.
   class LoanOperation : public detail::Operation {
    public:
-    explicit LoanOperation(Client& client) : client_(&client), core_(client.core_.get()) {}
+    explicit LoanOperation(Client& client) : core_(client.core_) {}
     LoanOperation(LoanOperation&&) noexcept = default;
 
     bool await_ready() {
@@ -359,7 +359,8 @@ class Client {
     void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
     Loan await_resume() {
       throw_if_interrupted();
-      return client_->make_loan(core_->chunk_view(chunk_), chunk_);
+      const detail::ChunkView view = core_->chunk_view(chunk_);
+      return make_loan(std::move(core_), view, chunk_);
     }
 
    private:
@@ -370,8 +371,9 @@ class Client {
       return &core_->slot_operations();
     }
 
-    Client* client_;  // valid at completion: a Client that goes away first cancels this
-    detail::ClientCore* core_;
+    // Its own reference, which the loan takes over: the Client may move while this waits (or
+    // go, which cancels it).
+    std::shared_ptr<detail::ClientCore> core_;
     std::uint32_t chunk_ = 0;
   };
   [[nodiscard]] LoanOperation async_loan() { return LoanOperation(*this); }
@@ -385,8 +387,9 @@ class Client {
   }
 
  private:
-  Loan make_loan(detail::ChunkView view, std::uint32_t chunk, bool zero_payload = true) {
-    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{id(), 0});
+  static Loan make_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
+                        std::uint32_t chunk, bool zero_payload = true) {
+    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{core->id(), 0});
     if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
       std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
     }
@@ -395,7 +398,7 @@ class Client {
     } else {
       ::new (static_cast<void*>(view.payload)) RequestPayload;  // default-init: no zero fill
     }
-    return Loan(core_, view, chunk);
+    return Loan(std::move(core), view, chunk);
   }
   void cancel_waits() noexcept {
     if (core_ != nullptr) core_->slot_operations().cancel_all();
