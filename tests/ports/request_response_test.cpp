@@ -189,6 +189,12 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
       auto fresh = client.send_copy(100 + round);
       auto r = receive_within(fresh);
       FLOE_CHILD_CHECK(r && r->payload() == 100 + static_cast<std::uint64_t>(round) + 1000);
+      // The answer can arrive before the server dropped its ActiveRequest, and a channel is
+      // reused only once no server holds it (max_active_requests counts requests a server
+      // still holds): sending the next request now could find both channels taken. Wait for
+      // the end of the stream, which also shows that nothing else (no 666) reached it.
+      FLOE_CHILD_CHECK(eventually([&] { return !fresh.is_connected(); }));
+      FLOE_CHILD_CHECK(!fresh.try_receive());
     }
     done.notify();
     return 0;
