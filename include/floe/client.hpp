@@ -117,6 +117,14 @@ class PendingResponse {
   std::uint32_t number_of_server_connections() const noexcept {
     return core_->number_of_server_connections(channel_);
   }
+  /// Responses of this stream that were lost so far: overwritten in the response buffer by
+  /// newer ones before they were received (enable_safe_overflow_for_responses). Counted from
+  /// gaps in each server's ResponseHeader::sequence_number as responses arrive; the newest
+  /// response is never the one overwritten, so once the stream is drained the count is final.
+  /// Responses a server's send refused (it returned false) are not counted: the server knows.
+  std::uint64_t number_of_overwritten_responses() const noexcept {
+    return core_->number_of_overwritten_responses(channel_);
+  }
 
   /// Awaitable: `co_await pending.receive()` yields the next response, or std::nullopt once
   /// every server's stream has ended (ActiveRequest dropped, server gone, or its process died)

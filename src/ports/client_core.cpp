@@ -1,4 +1,5 @@
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <thread>
 
@@ -34,6 +35,7 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
       pending_(segment_->limits().max_active_requests_per_client),
       server_generation_(std::size_t{segment_->limits().max_active_requests_per_client} *
                          segment_->limits().max_servers),
+      next_sequence_(server_generation_.size()),
       known_request_head_(segment_->limits().max_servers) {}
 
 ClientCore::~ClientCore() {
@@ -148,9 +150,10 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
   store(record->pending_alive, 1u);
 
   PendingState& pending = pending_[channel];
-  pending = PendingState{request_id, 0, 0, 0, 0};
+  pending = PendingState{.request_id = request_id};
   const std::uint64_t entry = pack_entry(request_id, channel);
   for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+    next_sequence_[std::size_t{channel} * limits.max_servers + s] = 0;
     PortRecord* server = layout_->server(base_, s);
     if (load(server->state) != kActive) continue;
     const std::uint32_t generation = load(server->generation);
@@ -237,9 +240,20 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
             static_cast<std::uint32_t>(ResponseChunkState::borrowed));
       ++pending.borrowed;
       pending.next_server = s + 1;
-      return Received{view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
-                              layout_->response_shape()),
-                      s, chunk};
+      const ChunkView view = view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
+                                     layout_->response_shape());
+      // The header shares its cache line with the state word just written: no extra transfer.
+      // A server numbers what it delivers 0, 1, 2, ...; what safe overflow evicted is a gap.
+      // (A peer writing garbage can make the count wrong, never the memory accesses.)
+      std::uint64_t sequence = 0;
+      std::memcpy(&sequence, view.header + offsetof(ResponseHeader, sequence_number),
+                  sizeof sequence);
+      std::uint64_t& expected = next_sequence_[std::size_t{channel} * servers + s];
+      if (sequence >= expected) {
+        pending.overwritten += sequence - expected;
+        expected = sequence + 1;
+      }
+      return Received{view, s, chunk};
     }
   }
   return std::nullopt;

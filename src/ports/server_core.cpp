@@ -30,7 +30,8 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       loaned_(std::size_t{segment_->limits().max_clients} *
               segment_->limits().max_active_requests_per_client),
       next_chunk_(loaned_.size()),
-      known_head_(loaned_.size()) {}
+      known_head_(loaned_.size()),
+      sequence_(loaned_.size()) {}
 
 ServerCore::~ServerCore() {
   segment_->release_server_slot(slot_);
@@ -63,6 +64,7 @@ std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
         continue;
       }
       next_client_ = c + 1;
+      sequence_[std::size_t{c} * limits.max_active_requests_per_client + k] = 0;
       return Active{c, k, request_id, make_port_id(c, load(layout_->client(base_, c)->generation)),
                     view_of(layout_->request_chunk(base_, c, chunk), layout_->request_shape())};
     }
@@ -135,7 +137,12 @@ bool ServerCore::client_listens(const Active& active) const noexcept {
 
 bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
   std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
-  const ResponseHeader header{id_, active.request_id};
+  // Numbered before the push, counted only once delivered: a response refused (send returns
+  // false) leaves no gap, only one overwritten in the client's buffer does.
+  std::uint64_t& sequence =
+      sequence_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
+                active.channel];
+  const ResponseHeader header{id_, active.request_id, sequence};
   std::memcpy(response_view(active, chunk).header, &header, sizeof header);
   --loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
             active.channel];
@@ -175,6 +182,7 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
     layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
     return false;
   }
+  ++sequence;
   ring_client(active);
   return true;
 }

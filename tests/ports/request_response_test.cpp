@@ -26,17 +26,22 @@ using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
 
 class RequestResponse : public test::U64ServiceTest {};
 
-/// Receives until the stream ends (bounded): every payload, in order.
+/// Receives until the stream ends (bounded): every payload, in order. Drains once more after
+/// is_connected() turned false: what the servers sent before they let go is still there.
 std::vector<std::uint64_t> receive_stream(U64Pending& pending,
                                           std::chrono::milliseconds timeout = 10s) {
   std::vector<std::uint64_t> values;
+  const auto drain = [&] {
+    while (auto r = pending.try_receive())
+      values.push_back(r->payload());
+  };
   const bool ended = eventually(
       [&] {
-        while (auto r = pending.try_receive())
-          values.push_back(r->payload());
+        drain();
         return !pending.is_connected();
       },
       timeout);
+  drain();
   EXPECT_TRUE(ended) << "the stream did not end";
   return values;
 }
@@ -258,6 +263,7 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
     FLOE_CHILD_CHECK(answered.wait() == 1);
     std::vector<std::uint64_t> got = receive_stream(pending);
     FLOE_CHILD_CHECK((got == std::vector<std::uint64_t>{4, 5}));
+    FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == 3);
     return 0;
   });
   ASSERT_EQ(sent.wait(), 1);
@@ -272,6 +278,62 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
   EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "evicted chunks went back";
 }
 
+TEST_F(RequestResponse, ResponsesOverwrittenBySafeOverflowAreCounted) {
+  // The defaults for a "latest value wins" stream: safe overflow, a small buffer.
+  auto service = builder()
+                     .max_response_buffer_size(2)
+                     .max_active_requests_per_client(1)
+                     .enable_safe_overflow_for_responses(true)
+                     .create();
+  Signal ready, burst, read;
+  ChildProcess server_process([&] {
+    auto s = open_as("child");
+    auto server = s.server_builder().create();
+    ready.notify();
+    {
+      auto request = receive_within(server);
+      FLOE_CHILD_CHECK(request);
+      for (std::uint64_t i = 1; i <= 5; ++i)  // into a buffer of 2 that nobody reads
+        FLOE_CHILD_CHECK(request->send_copy(i));
+      burst.notify(1);
+      FLOE_CHILD_CHECK(read.wait() == 1);
+      for (std::uint64_t i = 6; i <= 10; ++i)
+        FLOE_CHILD_CHECK(request->send_copy(i));
+    }
+    burst.notify(2);
+    // A new request on the same channel is numbered from 0 again.
+    auto next = receive_within(server);
+    FLOE_CHILD_CHECK(next);
+    FLOE_CHILD_CHECK(next->send_copy(100));
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  {
+    auto pending = client.send_copy(1);
+    ASSERT_EQ(burst.wait(), 1);
+    EXPECT_EQ(pending.number_of_overwritten_responses(), 0u) << "nothing received: not known yet";
+    std::vector<std::uint64_t> sequence;
+    while (auto r = pending.try_receive()) {
+      EXPECT_EQ(r->header().sequence_number + 1, r->payload());
+      sequence.push_back(r->header().sequence_number);
+    }
+    EXPECT_EQ(sequence, (std::vector<std::uint64_t>{3, 4}));
+    EXPECT_EQ(pending.number_of_overwritten_responses(), 3u);
+    read.notify();
+    ASSERT_EQ(burst.wait(), 2);
+    EXPECT_EQ(receive_stream(pending), (std::vector<std::uint64_t>{9, 10}));
+    EXPECT_EQ(pending.number_of_overwritten_responses(), 10u - 4u) << "sent - received";
+  }
+  auto next = client.send_copy(2);
+  auto r = receive_within(next);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->payload(), 100u);
+  EXPECT_EQ(r->header().sequence_number, 0u);
+  EXPECT_EQ(next.number_of_overwritten_responses(), 0u);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
 TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
   auto service =
       builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
@@ -284,6 +346,8 @@ TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
     sent.notify();
     FLOE_CHILD_CHECK(answered.wait() == 1);
     FLOE_CHILD_CHECK((receive_stream(pending) == std::vector<std::uint64_t>{1, 2}));
+    // Refused sends returned false to the server; they are no gap in the numbering.
+    FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == 0);
     return 0;
   });
   ASSERT_EQ(sent.wait(), 1);
@@ -320,14 +384,22 @@ TEST_F(RequestResponse, BlockingBackpressureWaitsForTheClient) {
   for (std::uint64_t i = 0; i < 50; ++i)
     expected[i] = i + 1;
   std::vector<std::uint64_t> got;
+  std::uint64_t next_sequence = 0;
+  const auto take_one = [&] {
+    auto r = pending.try_receive();
+    if (!r) return false;
+    got.push_back(r->payload());
+    EXPECT_EQ(r->header().sequence_number, next_sequence++);
+    return true;
+  };
   ASSERT_TRUE(eventually([&] {
-    if (auto r = pending.try_receive()) {
-      got.push_back(r->payload());
-      std::this_thread::sleep_for(1ms);  // a slow reader: the server must wait, not drop
-    }
+    if (take_one()) std::this_thread::sleep_for(1ms);  // a slow reader: the server must wait
     return !pending.is_connected();
   }));
+  while (take_one()) {
+  }
   EXPECT_EQ(got, expected);
+  EXPECT_EQ(pending.number_of_overwritten_responses(), 0u) << "a lossless stream";
   EXPECT_EQ(server_process.wait(), 0);
 }
 

@@ -54,6 +54,11 @@ class ClientCore {
   /// `check_liveness`: also ask whether the servers' processes still run (reads /proc; an
   /// event loop that watches their pidfds only asks after one of them exited).
   bool is_connected(std::uint32_t channel, bool check_liveness = true) noexcept;
+  /// Responses of the stream on `channel` that safe overflow overwrote before they were
+  /// received, from the gaps in each server's sequence numbers.
+  std::uint64_t number_of_overwritten_responses(std::uint32_t channel) const noexcept {
+    return pending_[channel].overwritten;
+  }
   /// The client's notifier: rung when a response arrives or a stream ends.
   DoorbellWords doorbell() const noexcept;
   /// Names the processes of the servers whose streams for `channel` are still open.
@@ -68,6 +73,7 @@ class ClientCore {
     std::uint64_t request_id = 0;
     std::uint64_t delivered = 0;  // bit per server the request reached
     std::uint64_t ended = 0;      // bit per server whose stream ended
+    std::uint64_t overwritten = 0;
     std::uint32_t borrowed = 0;
     std::uint32_t next_server = 0;
   };
@@ -89,6 +95,7 @@ class ClientCore {
   std::uint32_t next_channel_ = 0;
   std::vector<PendingState> pending_;
   std::vector<std::uint32_t> server_generation_;   // [channel * max_servers + server]
+  std::vector<std::uint64_t> next_sequence_;       // expected next, same index
   std::vector<std::uint64_t> known_request_head_;  // per server, see IndexQueue::push
   std::uint64_t next_request_id_ = 0;  // the block of ids this client took from its slot
   std::uint64_t request_ids_end_ = 0;
@@ -147,6 +154,9 @@ class ServerCore {
   std::vector<std::uint32_t>
       next_chunk_;  // where the next loan starts looking, per (client, channel)
   std::vector<std::uint64_t> known_head_;  // of each response queue, see IndexQueue::push
+  // Responses delivered for the request on each (client, channel): the next one's
+  // ResponseHeader::sequence_number, so the client can count what safe overflow overwrote.
+  std::vector<std::uint64_t> sequence_;
 };
 
 }  // namespace floe::detail
