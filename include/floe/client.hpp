@@ -111,9 +111,19 @@ class PendingResponse {
     return ResponseType(core_, channel_, *received);
   }
 
-  /// False once every server the request reached has ended its stream, gone away or died,
-  /// and nothing of theirs is left to receive.
+  /// False as soon as every server the request reached has dropped its ActiveRequest, gone
+  /// away or died, as in iceoryx2, even while responses they sent are still buffered: those
+  /// are still delivered. Polling, drain after the end:
+  ///
+  ///   while (pending.is_connected()) {
+  ///     while (auto r = pending.try_receive()) use(*r);
+  ///     wait_a_little();
+  ///   }
+  ///   while (auto r = pending.try_receive()) use(*r);  // sent before the end, still there
+  ///
+  /// `co_await receive()` does this itself: its std::nullopt comes after the last response.
   bool is_connected() const noexcept { return core_->is_connected(channel_); }
+  /// The servers still holding the request open; 0 exactly when is_connected() is false.
   std::uint32_t number_of_server_connections() const noexcept {
     return core_->number_of_server_connections(channel_);
   }
@@ -155,7 +165,7 @@ class PendingResponse {
         result_.emplace(std::move(*response));
         return true;
       }
-      return check_end && !pending_->core_->is_connected(pending_->channel_, check_liveness);
+      return check_end && pending_->core_->stream_ended(pending_->channel_, check_liveness);
     }
     bool poll(const PollContext& context) noexcept override {
       try {

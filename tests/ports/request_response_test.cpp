@@ -221,6 +221,54 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
   EXPECT_EQ(client_process.wait(), 0);
 }
 
+TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillBuffered) {
+  auto service = builder().max_servers(2).create();
+  Signal ready, first_done, release_second, second_done, finish;
+  // Each server answers with three responses; the first lets go at once, the second when told.
+  auto serve = [&](std::uint64_t tag, const Signal* release, const Signal& done) {
+    return [&, tag, release] {
+      auto s = open_as("child");
+      auto server = s.server_builder().create();
+      ready.notify();
+      {
+        auto request = receive_within(server);
+        FLOE_CHILD_CHECK(request);
+        for (std::uint64_t i = 0; i < 3; ++i)
+          FLOE_CHILD_CHECK(request->send_copy(tag + i));
+        if (release != nullptr) FLOE_CHILD_CHECK(release->wait() == 1);
+      }
+      done.notify();
+      return finish.wait() == 1 ? 0 : 2;  // the server port itself stays
+    };
+  };
+  ChildProcess first(serve(10, nullptr, first_done));
+  ChildProcess second(serve(20, &release_second, second_done));
+  ASSERT_EQ(ready.wait(), 1);
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  EXPECT_EQ(pending.number_of_server_connections(), 2u);
+
+  ASSERT_EQ(first_done.wait(), 1);
+  EXPECT_TRUE(pending.is_connected()) << "the second server still holds the request";
+  EXPECT_EQ(pending.number_of_server_connections(), 1u);
+  release_second.notify();
+  ASSERT_EQ(second_done.wait(), 1);
+  EXPECT_FALSE(pending.is_connected()) << "six responses are buffered, yet nobody is connected";
+  EXPECT_EQ(pending.number_of_server_connections(), 0u);
+
+  std::multiset<std::uint64_t> got;
+  while (auto r = pending.try_receive())
+    got.insert(r->payload());
+  EXPECT_EQ(got, (std::multiset<std::uint64_t>{10, 11, 12, 20, 21, 22}));
+  EXPECT_FALSE(pending.is_connected());
+  EXPECT_EQ(pending.number_of_overwritten_responses(), 0u);
+  finish.notify();
+  finish.notify();
+  EXPECT_EQ(first.wait(), 0);
+  EXPECT_EQ(second.wait(), 0);
+}
+
 TEST_F(RequestResponse, RequestsOfAClientThatWentAwayNeedFireAndForget) {
   for (bool fire_and_forget : {false, true}) {
     SCOPED_TRACE(fire_and_forget);
