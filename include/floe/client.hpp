@@ -102,11 +102,29 @@ class PendingResponse {
   /// when max_borrowed_responses_per_pending_response responses are still held.
   std::optional<ResponseType> try_receive() { return receive_from(*core_, channel_); }
 
-  /// False once every server the request reached has ended its stream, gone away or died,
-  /// and nothing of theirs is left to receive.
+  /// False as soon as every server the request reached has dropped its ActiveRequest, gone
+  /// away or died, as in iceoryx2, even while responses they sent are still buffered: those
+  /// are still delivered. Polling, drain after the end:
+  ///
+  ///   while (pending.is_connected()) {
+  ///     while (auto r = pending.try_receive()) use(*r);
+  ///     wait_a_little();
+  ///   }
+  ///   while (auto r = pending.try_receive()) use(*r);  // sent before the end, still there
+  ///
+  /// `co_await receive()` does this itself: its std::nullopt comes after the last response.
   bool is_connected() const noexcept { return core_->is_connected(channel_); }
+  /// The servers still holding the request open; 0 exactly when is_connected() is false.
   std::uint32_t number_of_server_connections() const noexcept {
     return core_->number_of_server_connections(channel_);
+  }
+  /// Responses of this stream that were lost so far: overwritten in the response buffer by
+  /// newer ones before they were received (enable_safe_overflow_for_responses). Counted from
+  /// gaps in each server's ResponseHeader::sequence_number as responses arrive; the newest
+  /// response is never the one overwritten, so once the stream is drained the count is final.
+  /// Responses a server's send refused (it returned false) are not counted: the server knows.
+  std::uint64_t number_of_overwritten_responses() const noexcept {
+    return core_->number_of_overwritten_responses(channel_);
   }
 
   /// Awaitable: `co_await pending.receive()` yields the next response, or std::nullopt once
@@ -139,7 +157,7 @@ class PendingResponse {
         result_.emplace(std::move(*response));
         return true;
       }
-      return check_end && !core_->is_connected(channel_, check_liveness);
+      return check_end && core_->stream_ended(channel_, check_liveness);
     }
     bool poll(const PollContext& context) noexcept override {
       try {

@@ -19,6 +19,10 @@ struct RequestHeader {
 struct ResponseHeader {
   ServerId server_id;
   std::uint64_t request_id;
+  /// Counts the responses this server delivered for this request: 0, 1, 2, ... A gap means
+  /// responses in between were overwritten in the client's buffer (safe overflow for
+  /// responses); PendingResponse::number_of_overwritten_responses() adds the gaps up.
+  std::uint64_t sequence_number;
 };
 
 }  // namespace floe

@@ -132,7 +132,9 @@ class ResponseMut {
 
   /// False when it could not be delivered: the client stopped listening, or its buffer was full
   /// with safe overflow off and Backpressure::discard. With Backpressure::block, blocks the
-  /// thread until the client makes room (in a coroutine, prefer async_send()).
+  /// thread until the client makes room (in a coroutine, prefer async_send()). True does not
+  /// mean it will be read: with safe overflow a newer response may overwrite it in the client's
+  /// buffer; the client sees that in PendingResponse::number_of_overwritten_responses().
   bool send() && noexcept { return std::exchange(core_, nullptr)->send(active_, chunk_); }
 
   /// Awaitable send: `bool delivered = co_await std::move(response).async_send();` With

@@ -1,4 +1,5 @@
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <thread>
 
@@ -34,6 +35,7 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
       pending_(segment_->limits().max_active_requests_per_client),
       server_generation_(std::size_t{segment_->limits().max_active_requests_per_client} *
                          segment_->limits().max_servers),
+      next_sequence_(server_generation_.size()),
       known_request_head_(segment_->limits().max_servers),
       stream_operations_(segment_->limits().max_active_requests_per_client) {}
 
@@ -170,9 +172,10 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   store(record->pending_alive, 1u);
 
   PendingState& pending = pending_[channel];
-  pending = PendingState{request_id, 0, 0, 0, 0};
+  pending = PendingState{.request_id = request_id};
   const std::uint64_t entry = pack_entry(request_id, channel);
   for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+    next_sequence_[std::size_t{channel} * limits.max_servers + s] = 0;
     PortRecord* server = layout_->server(base_, s);
     if (load(server->state) != kActive) continue;
     const std::uint32_t generation = load(server->generation);
@@ -248,6 +251,7 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       const std::uint32_t chunk = entry_index(r.value);
       if (r.status == QueueStatus::corrupted || chunk >= layout_->response_chunks_per_channel()) {
         // What a peer scribbled cannot be trusted: that server's stream ends here.
+        pending.closed |= std::uint64_t{1} << s;
         pending.ended |= std::uint64_t{1} << s;
         break;
       }
@@ -262,9 +266,20 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       if (r.was_full) ring_server(s);
       ++pending.borrowed;
       pending.next_server = s + 1;
-      return Received{view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
-                              layout_->response_shape()),
-                      s, chunk};
+      const ChunkView view = view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
+                                     layout_->response_shape());
+      // The header shares its cache line with the state word just written: no extra transfer.
+      // A server numbers what it delivers 0, 1, 2, ...; what safe overflow evicted is a gap.
+      // (A peer writing garbage can make the count wrong, never the memory accesses.)
+      std::uint64_t sequence = 0;
+      std::memcpy(&sequence, view.header + offsetof(ResponseHeader, sequence_number),
+                  sizeof sequence);
+      std::uint64_t& expected = next_sequence_[std::size_t{channel} * servers + s];
+      if (sequence >= expected) {
+        pending.overwritten += sequence - expected;
+        expected = sequence + 1;
+      }
+      return Received{view, s, chunk};
     }
   }
   return std::nullopt;
@@ -282,32 +297,42 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
   for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
     const std::uint64_t bit = std::uint64_t{1} << s;
     if ((pending.delivered & ~pending.ended & bit) == 0) continue;
-    PortRecord* server = layout_->server(base_, s);
     std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
-    // Read whether the stream is closed before looking at the queue: a server pushes its last
-    // response before it closes, so a closed stream with an empty queue has nothing more.
-    bool closed = load(server->state) != kActive ||
-                  load(server->generation) !=
-                      server_generation_[std::size_t{channel} * limits.max_servers + s] ||
-                  (load(layout_->response_head(response_channel)->open_request_id) &
-                   ~kReceivedBit) != pending.request_id;
-    if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
-      segment_->reclaim_dead_nodes();
-      closed = true;
+    if ((pending.closed & bit) == 0) {
+      PortRecord* server = layout_->server(base_, s);
+      bool closed = load(server->state) != kActive ||
+                    load(server->generation) !=
+                        server_generation_[std::size_t{channel} * limits.max_servers + s] ||
+                    (load(layout_->response_head(response_channel)->open_request_id) &
+                     ~kReceivedBit) != pending.request_id;
+      if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
+        segment_->reclaim_dead_nodes();
+        closed = true;
+      }
+      if (!closed) continue;
+      pending.closed |= bit;
     }
-    if (closed && layout_->response_queue(response_channel).empty()) pending.ended |= bit;
+    // The queue is looked at only after the close was seen: a server pushes its last response
+    // before it closes, so a closed stream with an empty queue has nothing more.
+    if (layout_->response_queue(response_channel).empty()) pending.ended |= bit;
   }
 }
 
 bool ClientCore::is_connected(std::uint32_t channel, bool check_liveness) noexcept {
   update_ended(channel, check_liveness);
-  return (pending_[channel].delivered & ~pending_[channel].ended) != 0;
+  return (pending_[channel].delivered & ~pending_[channel].closed) != 0;
+}
+
+bool ClientCore::stream_ended(std::uint32_t channel, bool check_liveness) noexcept {
+  update_ended(channel, check_liveness);
+  return (pending_[channel].delivered & ~pending_[channel].ended) == 0;
 }
 
 void ClientCore::watch_servers(std::uint32_t channel, WakeSources& sources) const {
   const PendingState& pending = pending_[channel];
   for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
-    if ((pending.delivered & ~pending.ended & (std::uint64_t{1} << s)) == 0) continue;
+    // A closed server's responses are already in its queue: its process no longer matters.
+    if ((pending.delivered & ~pending.closed & (std::uint64_t{1} << s)) == 0) continue;
     if (auto owner = segment_->port_owner(*layout_->server(base_, s))) sources.process(*owner);
   }
 }
@@ -315,7 +340,7 @@ void ClientCore::watch_servers(std::uint32_t channel, WakeSources& sources) cons
 std::uint32_t ClientCore::number_of_server_connections(std::uint32_t channel) noexcept {
   update_ended(channel, true);
   return static_cast<std::uint32_t>(
-      std::popcount(pending_[channel].delivered & ~pending_[channel].ended));
+      std::popcount(pending_[channel].delivered & ~pending_[channel].closed));
 }
 
 void ClientCore::ring_server(std::uint32_t server) const noexcept {

@@ -31,6 +31,7 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
               segment_->limits().max_active_requests_per_client),
       next_chunk_(loaned_.size()),
       known_head_(loaned_.size()),
+      sequence_(loaned_.size()),
       stream_operations_(loaned_.size()) {}
 
 ServerCore::~ServerCore() {
@@ -69,6 +70,7 @@ std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
         continue;
       }
       next_client_ = c + 1;
+      sequence_[std::size_t{c} * limits.max_active_requests_per_client + k] = 0;
       return Active{c, k, request_id, make_port_id(c, load(layout_->client(base_, c)->generation)),
                     view_of(layout_->request_chunk(base_, c, chunk), layout_->request_shape())};
     }
@@ -147,7 +149,10 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
     layout_->release_response_chunk(channel, chunk, ResponseChunkState::loaned);
     return SendStatus::not_delivered;
   }
-  const ResponseHeader header{id_, active.request_id};
+  // Numbered before the push, counted only once delivered: a response refused (send returns
+  // false, or waits for room) leaves no gap, only one overwritten in the client's buffer does.
+  std::uint64_t& sequence = sequence_[stream];
+  const ResponseHeader header{id_, active.request_id, sequence};
   std::memcpy(response_view(active, chunk).header, &header, sizeof header);
   // Queued before it is pushed: the client may take it the moment it is in the queue.
   std::uint32_t& state = *layout_->response_chunk_state(channel, chunk);
@@ -172,6 +177,7 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
     layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
     return SendStatus::not_delivered;
   }
+  ++sequence;
   ring_client(active);
   return SendStatus::delivered;
 }

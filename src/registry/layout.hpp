@@ -33,7 +33,7 @@
 namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
-inline constexpr std::uint32_t kLayoutVersion = 3;
+inline constexpr std::uint32_t kLayoutVersion = 4;  // 4: ResponseHeader::sequence_number
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
 
@@ -107,6 +107,9 @@ struct alignas(16) ClientChannel {
   std::uint32_t chunk;
 };
 static_assert(sizeof(ClientChannel) == 16 && std::is_trivially_copyable_v<ClientChannel>);
+
+// The response header and the chunk's state word share the chunk's first cache line.
+static_assert(std::is_trivially_copyable_v<ResponseHeader> && sizeof(ResponseHeader) + 4 <= 64);
 
 enum class RequestChunkState : std::uint32_t { free = 0, loaned = 1, bound = 2 };
 enum class ResponseChunkState : std::uint32_t { free = 0, loaned = 1, queued = 2, borrowed = 3 };

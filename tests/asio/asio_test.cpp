@@ -27,6 +27,7 @@
 #include <optional>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "support/fixture.hpp"
 
@@ -316,6 +317,40 @@ TEST_F(AsioTest, DestroyingTheIoContextWithReceivesPendingIsSafe) {
   auto response = pending.try_receive();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->payload(), 2u);
+}
+
+TEST_F(AsioTest, ResponsesBufferedBeforeTheEndAreReceivedThenNullopt) {
+  auto service = builder().max_response_buffer_size(8).create();
+  Signal ready, ended;
+  ChildProcess server_process([&] {
+    return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
+      for (std::uint64_t i = 0; i < 3; ++i)
+        if (!active.send_copy(i)) co_return 1;
+      active = {};  // ends the stream
+      ended.notify();
+      co_return 0;
+    });
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  ASSERT_EQ(ended.wait(), 1);
+  EXPECT_FALSE(pending.is_connected());
+  asio::io_context io;
+  std::vector<std::uint64_t> got;
+  bool ended_with_nullopt = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        while (auto response = co_await async_receive(pending, use_awaitable))
+          got.push_back(response->payload());
+        ended_with_nullopt = true;
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_TRUE(ended_with_nullopt);
+  EXPECT_EQ(server_process.wait(), 0);
 }
 
 TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {

@@ -26,17 +26,22 @@ using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
 
 class RequestResponse : public test::U64ServiceTest {};
 
-/// Receives until the stream ends (bounded): every payload, in order.
+/// Receives until the stream ends (bounded): every payload, in order. Drains once more after
+/// is_connected() turned false: what the servers sent before they let go is still there.
 std::vector<std::uint64_t> receive_stream(U64Pending& pending,
                                           std::chrono::milliseconds timeout = 10s) {
   std::vector<std::uint64_t> values;
+  const auto drain = [&] {
+    while (auto r = pending.try_receive())
+      values.push_back(r->payload());
+  };
   const bool ended = eventually(
       [&] {
-        while (auto r = pending.try_receive())
-          values.push_back(r->payload());
+        drain();
         return !pending.is_connected();
       },
       timeout);
+  drain();
   EXPECT_TRUE(ended) << "the stream did not end";
   return values;
 }
@@ -189,6 +194,12 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
       auto fresh = client.send_copy(100 + round);
       auto r = receive_within(fresh);
       FLOE_CHILD_CHECK(r && r->payload() == 100 + static_cast<std::uint64_t>(round) + 1000);
+      // The answer can arrive before the server dropped its ActiveRequest, and a channel is
+      // reused only once no server holds it (max_active_requests counts requests a server
+      // still holds): sending the next request now could find both channels taken. Wait for
+      // the end of the stream, which also shows that nothing else (no 666) reached it.
+      FLOE_CHILD_CHECK(eventually([&] { return !fresh.is_connected(); }));
+      FLOE_CHILD_CHECK(!fresh.try_receive());
     }
     done.notify();
     return 0;
@@ -208,6 +219,54 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
       30s);
   EXPECT_TRUE(finished);
   EXPECT_EQ(client_process.wait(), 0);
+}
+
+TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillBuffered) {
+  auto service = builder().max_servers(2).create();
+  Signal ready, first_done, release_second, second_done, finish;
+  // Each server answers with three responses; the first lets go at once, the second when told.
+  auto serve = [&](std::uint64_t tag, const Signal* release, const Signal& done) {
+    return [&, tag, release] {
+      auto s = open_as("child");
+      auto server = s.server_builder().create();
+      ready.notify();
+      {
+        auto request = receive_within(server);
+        FLOE_CHILD_CHECK(request);
+        for (std::uint64_t i = 0; i < 3; ++i)
+          FLOE_CHILD_CHECK(request->send_copy(tag + i));
+        if (release != nullptr) FLOE_CHILD_CHECK(release->wait() == 1);
+      }
+      done.notify();
+      return finish.wait() == 1 ? 0 : 2;  // the server port itself stays
+    };
+  };
+  ChildProcess first(serve(10, nullptr, first_done));
+  ChildProcess second(serve(20, &release_second, second_done));
+  ASSERT_EQ(ready.wait(), 1);
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  EXPECT_EQ(pending.number_of_server_connections(), 2u);
+
+  ASSERT_EQ(first_done.wait(), 1);
+  EXPECT_TRUE(pending.is_connected()) << "the second server still holds the request";
+  EXPECT_EQ(pending.number_of_server_connections(), 1u);
+  release_second.notify();
+  ASSERT_EQ(second_done.wait(), 1);
+  EXPECT_FALSE(pending.is_connected()) << "six responses are buffered, yet nobody is connected";
+  EXPECT_EQ(pending.number_of_server_connections(), 0u);
+
+  std::multiset<std::uint64_t> got;
+  while (auto r = pending.try_receive())
+    got.insert(r->payload());
+  EXPECT_EQ(got, (std::multiset<std::uint64_t>{10, 11, 12, 20, 21, 22}));
+  EXPECT_FALSE(pending.is_connected());
+  EXPECT_EQ(pending.number_of_overwritten_responses(), 0u);
+  finish.notify();
+  finish.notify();
+  EXPECT_EQ(first.wait(), 0);
+  EXPECT_EQ(second.wait(), 0);
 }
 
 TEST_F(RequestResponse, RequestsOfAClientThatWentAwayNeedFireAndForget) {
@@ -252,6 +311,7 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
     FLOE_CHILD_CHECK(answered.wait() == 1);
     std::vector<std::uint64_t> got = receive_stream(pending);
     FLOE_CHILD_CHECK((got == std::vector<std::uint64_t>{4, 5}));
+    FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == 3);
     return 0;
   });
   ASSERT_EQ(sent.wait(), 1);
@@ -266,6 +326,62 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
   EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "evicted chunks went back";
 }
 
+TEST_F(RequestResponse, ResponsesOverwrittenBySafeOverflowAreCounted) {
+  // The defaults for a "latest value wins" stream: safe overflow, a small buffer.
+  auto service = builder()
+                     .max_response_buffer_size(2)
+                     .max_active_requests_per_client(1)
+                     .enable_safe_overflow_for_responses(true)
+                     .create();
+  Signal ready, burst, read;
+  ChildProcess server_process([&] {
+    auto s = open_as("child");
+    auto server = s.server_builder().create();
+    ready.notify();
+    {
+      auto request = receive_within(server);
+      FLOE_CHILD_CHECK(request);
+      for (std::uint64_t i = 1; i <= 5; ++i)  // into a buffer of 2 that nobody reads
+        FLOE_CHILD_CHECK(request->send_copy(i));
+      burst.notify(1);
+      FLOE_CHILD_CHECK(read.wait() == 1);
+      for (std::uint64_t i = 6; i <= 10; ++i)
+        FLOE_CHILD_CHECK(request->send_copy(i));
+    }
+    burst.notify(2);
+    // A new request on the same channel is numbered from 0 again.
+    auto next = receive_within(server);
+    FLOE_CHILD_CHECK(next);
+    FLOE_CHILD_CHECK(next->send_copy(100));
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  {
+    auto pending = client.send_copy(1);
+    ASSERT_EQ(burst.wait(), 1);
+    EXPECT_EQ(pending.number_of_overwritten_responses(), 0u) << "nothing received: not known yet";
+    std::vector<std::uint64_t> sequence;
+    while (auto r = pending.try_receive()) {
+      EXPECT_EQ(r->header().sequence_number + 1, r->payload());
+      sequence.push_back(r->header().sequence_number);
+    }
+    EXPECT_EQ(sequence, (std::vector<std::uint64_t>{3, 4}));
+    EXPECT_EQ(pending.number_of_overwritten_responses(), 3u);
+    read.notify();
+    ASSERT_EQ(burst.wait(), 2);
+    EXPECT_EQ(receive_stream(pending), (std::vector<std::uint64_t>{9, 10}));
+    EXPECT_EQ(pending.number_of_overwritten_responses(), 10u - 4u) << "sent - received";
+  }
+  auto next = client.send_copy(2);
+  auto r = receive_within(next);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->payload(), 100u);
+  EXPECT_EQ(r->header().sequence_number, 0u);
+  EXPECT_EQ(next.number_of_overwritten_responses(), 0u);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
 TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
   auto service =
       builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
@@ -278,6 +394,8 @@ TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
     sent.notify();
     FLOE_CHILD_CHECK(answered.wait() == 1);
     FLOE_CHILD_CHECK((receive_stream(pending) == std::vector<std::uint64_t>{1, 2}));
+    // Refused sends returned false to the server; they are no gap in the numbering.
+    FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == 0);
     return 0;
   });
   ASSERT_EQ(sent.wait(), 1);
@@ -314,14 +432,22 @@ TEST_F(RequestResponse, BlockingBackpressureWaitsForTheClient) {
   for (std::uint64_t i = 0; i < 50; ++i)
     expected[i] = i + 1;
   std::vector<std::uint64_t> got;
+  std::uint64_t next_sequence = 0;
+  const auto take_one = [&] {
+    auto r = pending.try_receive();
+    if (!r) return false;
+    got.push_back(r->payload());
+    EXPECT_EQ(r->header().sequence_number, next_sequence++);
+    return true;
+  };
   ASSERT_TRUE(eventually([&] {
-    if (auto r = pending.try_receive()) {
-      got.push_back(r->payload());
-      std::this_thread::sleep_for(1ms);  // a slow reader: the server must wait, not drop
-    }
+    if (take_one()) std::this_thread::sleep_for(1ms);  // a slow reader: the server must wait
     return !pending.is_connected();
   }));
+  while (take_one()) {
+  }
   EXPECT_EQ(got, expected);
+  EXPECT_EQ(pending.number_of_overwritten_responses(), 0u) << "a lossless stream";
   EXPECT_EQ(server_process.wait(), 0);
 }
 

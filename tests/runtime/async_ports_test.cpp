@@ -266,6 +266,38 @@ TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
   EXPECT_GE(runtime.stats().peer_exits, 1u);
 }
 
+TEST_F(AsyncPortsTest, ReceiveDeliversWhatWasBufferedBeforeTheEndThenNullopt) {
+  auto service = builder().max_response_buffer_size(8).create();
+  Signal ready, ended, finish;
+  ChildProcess server_process([&] {
+    auto remote = open_as("server");
+    auto server = remote.server_builder().create();
+    ready.notify();
+    {
+      auto active = receive_within(server);
+      FLOE_CHILD_CHECK(active);
+      for (std::uint64_t i = 0; i < 3; ++i)
+        FLOE_CHILD_CHECK(active->send_copy(i));
+    }
+    ended.notify();
+    return finish.wait() == 1 ? 0 : 2;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  ASSERT_EQ(ended.wait(), 1);
+  EXPECT_FALSE(pending.is_connected()) << "the server let go, with three responses buffered";
+  Runtime runtime(asleep);
+  std::vector<std::uint64_t> got;
+  runtime.block_on([&]() -> Task<void> {
+    while (auto response = co_await next(pending))
+      got.push_back(response->payload());
+  }());
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2}));
+  finish.notify();
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
 TEST_F(AsyncPortsTest, ServerAwaitingRequestsIsUnaffectedByAClientThatDied) {
   auto service = builder().create();
   auto server = service.server_builder().create();
@@ -338,7 +370,9 @@ TEST_F(AsyncPortsTest, SeveralClientsAndServersInSeveralProcessesAtOnce) {
     for (std::uint64_t r = 0; r < kRequestsPerTask; ++r) {
       const std::uint64_t request = (static_cast<std::uint64_t>(c) << 32) + r * 100;
       auto pending = clients[static_cast<std::size_t>(c)].send_copy(request);
-      EXPECT_EQ(pending.number_of_server_connections(), static_cast<std::uint32_t>(kServers));
+      // Not exact: a server may already have answered and let go (reaching both servers is
+      // what the count of responses below shows).
+      EXPECT_LE(pending.number_of_server_connections(), static_cast<std::uint32_t>(kServers));
       std::uint64_t got = 0;
       while (auto response = co_await next(pending)) {
         EXPECT_GE(response->payload(), request);

@@ -64,9 +64,19 @@ class ClientCore {
   /// Throws Errc::exceeds_max_loans when the pending response already borrows its maximum.
   std::optional<Received> try_receive(std::uint32_t channel);
   void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
+  /// True while a server the request reached still holds it open: false as soon as each has
+  /// dropped its ActiveRequest, gone away or died, even with its responses still buffered.
   /// `check_liveness`: also ask whether the servers' processes still run (reads /proc; an
   /// event loop that watches their pidfds only asks after one of them exited).
   bool is_connected(std::uint32_t channel, bool check_liveness = true) noexcept;
+  /// True once no server is connected and everything they sent was received: the end of
+  /// `co_await pending.receive()`.
+  bool stream_ended(std::uint32_t channel, bool check_liveness = true) noexcept;
+  /// Responses of the stream on `channel` that safe overflow overwrote before they were
+  /// received, from the gaps in each server's sequence numbers.
+  std::uint64_t number_of_overwritten_responses(std::uint32_t channel) const noexcept {
+    return pending_[channel].overwritten;
+  }
   /// The client's notifier: rung when a response arrives or a stream ends.
   DoorbellWords doorbell() const noexcept;
   /// Names the processes of the servers whose streams for `channel` are still open.
@@ -87,7 +97,9 @@ class ClientCore {
   struct PendingState {
     std::uint64_t request_id = 0;
     std::uint64_t delivered = 0;  // bit per server the request reached
-    std::uint64_t ended = 0;      // bit per server whose stream ended
+    std::uint64_t closed = 0;     // bit per server that no longer holds the request open
+    std::uint64_t ended = 0;      // bit per closed server whose responses were all received
+    std::uint64_t overwritten = 0;
     std::uint32_t borrowed = 0;
     std::uint32_t next_server = 0;
   };
@@ -110,6 +122,7 @@ class ClientCore {
   std::uint32_t next_channel_ = 0;
   std::vector<PendingState> pending_;
   std::vector<std::uint32_t> server_generation_;   // [channel * max_servers + server]
+  std::vector<std::uint64_t> next_sequence_;       // expected next, same index
   std::vector<std::uint64_t> known_request_head_;  // per server, see IndexQueue::push
   std::uint64_t next_request_id_ = 0;  // the block of ids this client took from its slot
   std::uint64_t request_ids_end_ = 0;
@@ -191,6 +204,9 @@ class ServerCore {
   std::vector<std::uint32_t>
       next_chunk_;  // where the next loan starts looking, per (client, channel)
   std::vector<std::uint64_t> known_head_;  // of each response queue, see IndexQueue::push
+  // Responses delivered for the request on each (client, channel): the next one's
+  // ResponseHeader::sequence_number, so the client can count what safe overflow overwrote.
+  std::vector<std::uint64_t> sequence_;
   PortOperations receive_operations_;
   std::vector<PortOperations> stream_operations_;  // per (client, channel)
 };
