@@ -92,15 +92,19 @@ namespace {
 // handler may only read lock-free atomics.
 struct SignalTarget {
   std::atomic<RuntimeCore*> runtime{nullptr};
-  std::atomic<std::uint64_t> signals{0};  // bit per signal number
+  std::atomic<std::uint64_t> signals{0};  // signal_bit() of each
 };
 constexpr std::size_t kMaxSignalTargets = 16;
 std::array<SignalTarget, kMaxSignalTargets> signal_targets;
+// Signals are numbered 1 to 64 (SIGRTMAX): bit signal - 1.
+constexpr std::uint64_t signal_bit(int signal) noexcept {
+  return std::uint64_t{1} << (signal - 1);
+}
 std::array<struct sigaction, 65> previous_actions;
 std::array<bool, 65> handler_installed{};
 
 void stop_targets(int signal) noexcept {
-  const std::uint64_t bit = std::uint64_t{1} << signal;
+  const std::uint64_t bit = signal_bit(signal);
   for (SignalTarget& target : signal_targets) {
     if ((target.signals.load(std::memory_order_acquire) & bit) == 0) continue;
     if (RuntimeCore* runtime = target.runtime.load(std::memory_order_acquire)) {
@@ -118,7 +122,7 @@ void RuntimeCore::stop_on(std::initializer_list<int> signals) {
       throw Error(Errc::invalid_config,
                   "floe: Runtime::stop_on: signal " + std::to_string(signal) + " cannot be caught");
     }
-    wanted |= std::uint64_t{1} << signal;
+    wanted |= signal_bit(signal);
   }
   SignalTarget* slot = nullptr;
   for (SignalTarget& target : signal_targets) {
@@ -161,7 +165,7 @@ void RuntimeCore::stop_on_no_signals() noexcept {
   for (SignalTarget& target : signal_targets)
     still_wanted |= target.signals.load(std::memory_order_acquire);
   for (int signal = 1; signal < 65; ++signal) {
-    const std::uint64_t bit = std::uint64_t{1} << signal;
+    const std::uint64_t bit = signal_bit(signal);
     if ((released & bit) == 0 || (still_wanted & bit) != 0 || !handler_installed[signal]) continue;
     ::sigaction(signal, &previous_actions[signal], nullptr);
     handler_installed[signal] = false;
