@@ -251,14 +251,26 @@ class AsioOperation final : public Base, private AsioOperationNode {
       error = make_error_code(std::errc::state_not_recoverable);
     }
     asio::get_associated_cancellation_slot(handler_).clear();
+    Allocator typed(allocator_for(handler_));  // before the handler moves out
     Handler handler = std::move(handler_);
     auto work = std::move(work_);
-    destroy();
+    free(typed);
     asio::post(work, asio::experimental::append(std::move(handler), error, std::move(value)));
   }
 
+  /// At shutdown: destroys the handler uninvoked. The operation leaves its reactor and port
+  /// first and the handler dies last, after the operation is freed: destroying the handler can
+  /// destroy what it owns (an ActiveRequest, a PendingResponse), which cancels what waits on
+  /// those ports, and this operation must no longer be among them.
   void destroy() noexcept override {
+    this->abandon();
+    asio::get_associated_cancellation_slot(handler_).clear();
     Allocator typed(allocator_for(handler_));
+    Handler handler = std::move(handler_);
+    free(typed);
+  }
+
+  void free(Allocator typed) noexcept {
     std::allocator_traits<Allocator>::destroy(typed, this);
     std::allocator_traits<Allocator>::deallocate(typed, this, 1);
   }

@@ -69,7 +69,8 @@ class Runtime {
   ~Runtime();
 
   /// Runs `task` alongside the others once the loop runs. An exception escaping a spawned task
-  /// stops the runtime and is rethrown by run() or block_on().
+  /// stops the runtime and is rethrown by run() or block_on(), except the Errc::cancelled of a
+  /// stop(): a task may let that escape, it has merely been stopped.
   void spawn(Task<void> task);
   /// Runs the task `coroutine()` returns, keeping `coroutine` (a lambda and its captures) alive
   /// until that task is done, like asio::co_spawn: `runtime.spawn([&]() -> Task<void> {...});`
@@ -79,7 +80,8 @@ class Runtime {
   requires std::invocable<Coroutine&> && std::same_as<std::invoke_result_t<Coroutine&>, Task<void>>
   void spawn(Coroutine coroutine) { spawn(keep_alive(std::move(coroutine))); }
 
-  /// Runs the loop until `task` is done; returns its value or rethrows its exception.
+  /// Runs the loop until `task` is done; returns its value or rethrows its exception (after a
+  /// stop(), typically floe::Error(Errc::cancelled): the task could not finish).
   template <typename T>
   T block_on(Task<T> task);
   /// The same for the task `coroutine()` returns, keeping `coroutine` alive meanwhile.

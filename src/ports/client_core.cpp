@@ -262,8 +262,8 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       }
       store(*layout_->response_chunk_state(response_channel, chunk),
             static_cast<std::uint32_t>(ResponseChunkState::borrowed));
-      // A server under Backpressure::block may wait for exactly this room.
-      if (r.was_full) ring_server(s);
+      // A server may wait for exactly this room (Backpressure::block, an awaited send).
+      if (r.producer_waits) ring_server(s);
       ++pending.borrowed;
       pending.next_server = s + 1;
       const ChunkView view = view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
@@ -356,8 +356,8 @@ void ClientCore::drop_pending(std::uint32_t channel) noexcept {
   for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
     if ((pending.delivered & (std::uint64_t{1} << s)) == 0) continue;
     IndexQueue queue = layout_->response_queue(layout_->response_channel(base_, s, slot_, channel));
-    // A server blocked on the full queue must learn that nobody listens any more.
-    const bool server_may_wait = queue.full();
+    // A server waiting for room must learn that nobody listens any more.
+    const bool server_may_wait = queue.producer_waiting();
     queue.drain([&](std::uint64_t entry) {
       free_response_chunk(s, channel, entry_index(entry), ResponseChunkState::queued);
     });

@@ -32,6 +32,7 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       next_chunk_(loaned_.size()),
       known_head_(loaned_.size()),
       sequence_(loaned_.size()),
+      waiting_for_room_(loaned_.size()),
       stream_operations_(loaned_.size()) {}
 
 ServerCore::~ServerCore() {
@@ -141,6 +142,13 @@ bool ServerCore::client_listens(const Active& active) const noexcept {
          load(const_cast<std::uint64_t&>(channel->request_id)) == active.request_id;
 }
 
+void ServerCore::stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept {
+  if (waiting_for_room_[stream] != 0) {
+    queue.set_producer_waiting(false);
+    waiting_for_room_[stream] = 0;
+  }
+}
+
 ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t chunk) noexcept {
   std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
   const std::size_t stream = stream_index(active);
@@ -163,6 +171,11 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
   if (status == QueueStatus::full) {
     if (!layout_->limits().enable_safe_overflow_for_responses) {
       store(state, static_cast<std::uint32_t>(ResponseChunkState::loaned));
+      // Whoever calls again before sleeping sees any room the client makes after this.
+      if (!waiting_for_room_[stream]) {
+        queue.set_producer_waiting(true);
+        waiting_for_room_[stream] = 1;
+      }
       return SendStatus::no_room;
     }
     const QueueResult result = queue.push_overwriting(entry);
@@ -173,6 +186,7 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
     status = result.status;
   }
   --loaned_[stream];
+  stop_waiting_for_room(stream, queue);
   if (status != QueueStatus::ok) {
     layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
     return SendStatus::not_delivered;
@@ -237,6 +251,9 @@ void ServerCore::drain_stale(const Active& active) noexcept {
 
 void ServerCore::end(const Active& active) noexcept {
   stream_operations(active).cancel_all();
+  IndexQueue queue = layout_->response_queue(
+      layout_->response_channel(base_, slot_, active.client, active.channel));
+  stop_waiting_for_room(stream_index(active), queue);
   // Nobody will read what is still queued: give the chunks back before the channel can be
   // reused (it cannot while this request is open, so no newer response is in the queue).
   if (!client_listens(active)) drain_stale(active);

@@ -33,7 +33,8 @@
 namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
-inline constexpr std::uint32_t kLayoutVersion = 4;  // 4: ResponseHeader::sequence_number
+// 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag
+inline constexpr std::uint32_t kLayoutVersion = 5;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
 

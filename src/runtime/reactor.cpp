@@ -55,6 +55,13 @@ void Operation::cancel() noexcept {
   if (reactor_ != nullptr && outcome_ == Outcome::pending) reactor_->complete_cancelled(*this);
 }
 
+void Operation::abandon() noexcept {
+  if (reactor_ != nullptr && outcome_ == Outcome::pending) {
+    reactor_->unlink(*this);
+    outcome_ = Outcome::cancelled;
+  }
+}
+
 void PortOperations::cancel_all() noexcept {
   // Each completion unlinks the operation from this list (Reactor::unlink).
   while (Operation* operation = list_.front())

@@ -32,6 +32,14 @@ void SpawnedTask::promise_type::Finish::await_suspend(
 }
 
 void SpawnedTask::promise_type::unhandled_exception() const noexcept {
+  // A task that lets the cancellation of a stop() escape has simply been stopped: that is how
+  // stop() ends tasks, not a failure for run() to rethrow.
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (e.code() == Errc::cancelled && runtime->stop_requested()) return;
+  } catch (...) {
+  }
   runtime->task_failed(std::current_exception());
 }
 

@@ -29,6 +29,7 @@ class RuntimeCore {
   /// Until `*done`, or (done == nullptr) until no spawned task is left; or until stopped.
   void run_until(const bool* done);
   void request_stop() noexcept;
+  bool stop_requested() const noexcept { return stopping(); }
   void stop_on(std::initializer_list<int> signals);
 
   void task_finished(SpawnedTask::promise_type& task) noexcept;

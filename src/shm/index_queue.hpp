@@ -18,9 +18,18 @@ struct alignas(64) QueueCursor {
   std::uint8_t padding[56];
 };
 
+/// The consumer's cursor, with the producer's "I wait for room" flag on its line: the consumer
+/// has that line anyway after taking an entry, so looking at the flag costs it nothing, and the
+/// producer writes it only when it finds the queue full.
+struct alignas(64) HeadCursor {
+  std::uint64_t value;
+  std::uint32_t producer_waiting;
+  std::uint8_t padding[52];
+};
+
 /// The part of a queue that lives in shared memory, followed there by `capacity` entries.
 struct QueueControl {
-  QueueCursor head;  // next entry to consume
+  HeadCursor head;   // next entry to consume
   QueueCursor tail;  // next entry to produce
 };
 static_assert(sizeof(QueueControl) == 128);
@@ -30,9 +39,9 @@ enum class QueueStatus : std::uint8_t { ok, empty, full, corrupted };
 
 struct QueueResult {
   QueueStatus status;
-  std::uint64_t value = 0;  // the entry popped, or the entry evicted by push_overwriting
-  bool evicted = false;     // push_overwriting made room by removing `value`
-  bool was_full = false;    // pop took from a full queue: a producer may wait for this room
+  std::uint64_t value = 0;      // the entry popped, or the entry evicted by push_overwriting
+  bool evicted = false;         // push_overwriting made room by removing `value`
+  bool producer_waits = false;  // after a pop: the producer said it waits for room
 };
 
 class IndexQueue {
@@ -89,7 +98,10 @@ class IndexQueue {
       if (tail - head > capacity_) return {QueueStatus::corrupted};
       const std::uint64_t entry = load(entries_[head % capacity_], std::memory_order_relaxed);
       if (compare_exchange(control_->head.value, head, head + 1)) {
-        return {QueueStatus::ok, entry, false, tail - head == capacity_};
+        // seq_cst after the seq_cst compare-and-swap, against the producer's flag store before
+        // it looks at the head again (set_producer_waiting): one of the two sees the other.
+        const bool waits = load(control_->head.producer_waiting, std::memory_order_seq_cst) != 0;
+        return {QueueStatus::ok, entry, false, waits};
       }
     }
     // Only a peer rewriting the cursors without pause can make every attempt fail.
@@ -108,8 +120,14 @@ class IndexQueue {
   }
 
   bool empty() const noexcept { return load(control_->head.value) == load(control_->tail.value); }
-  bool full() const noexcept {
-    return load(control_->tail.value) - load(control_->head.value) >= capacity_;
+  /// Producer only: announces (or withdraws) that it waits for room. After announcing, the
+  /// producer must try once more before it sleeps; a consumer that takes an entry after that
+  /// try sees the flag and rings the producer.
+  void set_producer_waiting(bool waiting) noexcept {
+    store(control_->head.producer_waiting, waiting ? 1u : 0u, std::memory_order_seq_cst);
+  }
+  bool producer_waiting() const noexcept {
+    return load(control_->head.producer_waiting, std::memory_order_seq_cst) != 0;
   }
 
   std::uint32_t capacity() const noexcept { return capacity_; }

@@ -390,5 +390,36 @@ TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {
   EXPECT_LT(end_after_kill, 100ms);
 }
 
+TEST_F(AsioTest, ShutdownWithAPendingSendWhoseHandlerOwnsTheActiveRequest) {
+  // Destroying the handler at shutdown destroys the ActiveRequest, which cancels what waits on
+  // its stream: the operation being destroyed must not be among them (it was freed twice).
+  auto service =
+      builder().enable_safe_overflow_for_responses(false).max_response_buffer_size(2).create();
+  auto client = service.client_builder().create();
+  std::optional<PendingResponse<std::uint64_t, std::uint64_t>> pending;
+  int invoked = 0;
+  {
+    asio::io_context io;
+    auto server = service.server_builder().backpressure(Backpressure::block).create();
+    pending = client.send_copy(1);
+    auto received = server.try_receive();
+    ASSERT_TRUE(received.has_value());
+    auto active =
+        std::make_shared<ActiveRequest<std::uint64_t, std::uint64_t>>(std::move(*received));
+    ASSERT_TRUE(active->send_copy(1));
+    ASSERT_TRUE(active->send_copy(2));  // the client's buffer is full
+    auto& request = *active;
+    floe::async_send_copy(request, std::uint64_t{3},
+                          asio::bind_executor(io, [&invoked, keep = std::move(active)](
+                                                      std::error_code, bool) { ++invoked; }));
+    io.poll();  // the send waits for room
+    EXPECT_EQ(invoked, 0);
+  }  // the Server, then the io_context with the send pending
+  EXPECT_EQ(invoked, 0);
+  // The stream ended with the ActiveRequest; what was delivered is still there.
+  EXPECT_EQ(pending->try_receive()->payload(), 1u);
+  EXPECT_FALSE(pending->is_connected());
+}
+
 }  // namespace
 }  // namespace floe::test

@@ -270,6 +270,27 @@ TEST_F(Composition, OneSigintStopsARuntimeThroughStopOn) {
   EXPECT_EQ(child.wait(3s), 0);
 }
 
+TEST_F(Composition, ATaskThatLetsTheStopsCancellationEscapeIsStoppedNotFailed) {
+  auto service = builder().create();
+  Signal ready;
+  ChildProcess child([&] {
+    auto server = open_as("server").server_builder().create();
+    Runtime runtime(RuntimeOptions{.spin_budget = {}});
+    runtime.stop_on({SIGINT});
+    runtime.spawn([&]() -> Task<void> {  // no try/catch, as in the README's first look
+      ready.notify();
+      for (;;)
+        (void)co_await server.receive();
+    });
+    runtime.run();  // returns: the task was stopped, not failed
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  std::this_thread::sleep_for(50ms);
+  ::kill(child.pid(), SIGINT);
+  EXPECT_EQ(child.wait(3s), 0);
+}
+
 TEST_F(Composition, StopFromTheUsersOwnSignalHandlerEndsTheWait) {
   auto service = builder().create();
   Signal ready;
@@ -363,6 +384,39 @@ TEST_F(Backpressured, AStalledClientDoesNotStallTheServersOtherStreams) {
   runtime.run();
   EXPECT_FALSE(last_delivered[1]);
   EXPECT_LT(Clock::now() - killed_at, 2s);
+}
+
+TEST_F(Backpressured, ALongLosslessStreamNeverStallsWaitingForRoom) {
+  // The client makes room while the server decides to wait for it: a lost wake-up there hung
+  // the stream for good (one in tens of thousands of responses).
+  constexpr std::uint64_t kCount = 300'000;
+  auto service = lossless().max_response_buffer_size(16).create();
+  auto server = service.server_builder().backpressure(Backpressure::block).create();
+  Signal ready;
+  ChildProcess client([&] {
+    auto c = open_as("client").client_builder().create();
+    Runtime runtime;  // default spin: the client keeps up and makes room at every moment
+    return runtime.block_on([&]() -> Task<int> {
+      auto pending = c.send_copy(1);
+      ready.notify();
+      for (std::uint64_t i = 0; i < kCount; ++i) {
+        auto response = co_await with_timeout(pending.receive(), 5s);
+        FLOE_CHILD_CO_CHECK(response && response->payload() == i);
+      }
+      co_return pending.number_of_overwritten_responses() == 0 ? 0 : 2;
+    });
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  Runtime runtime(asleep);
+  std::uint64_t sent = 0;
+  runtime.block_on([&]() -> Task<void> {
+    auto active = co_await with_timeout(server.receive(), 5s);
+    for (; sent < kCount; ++sent) {
+      if (!co_await with_timeout(active.async_send_copy(sent), 5s)) co_return;
+    }
+  });
+  EXPECT_EQ(sent, kCount);
+  EXPECT_EQ(client.wait(60s), 0);
 }
 
 TEST_F(Backpressured, ABlockingSendSleepsInsteadOfSpinning) {

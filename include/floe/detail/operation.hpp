@@ -80,6 +80,9 @@ class Operation {
   void start(Reactor& reactor);
   /// Completes the operation at once as cancelled (it must be linked).
   void cancel() noexcept;
+  /// Leaves its reactor and port without completing: nothing is resumed or invoked, and
+  /// nothing can complete it any more (for an operation about to be destroyed unfinished).
+  void abandon() noexcept;
   bool was_cancelled() const noexcept { return outcome_ == Outcome::cancelled; }
   /// For await_ready: throws Errc::cancelled if the stop token asks for it.
   void throw_if_stop_requested() const;

@@ -17,6 +17,7 @@
 namespace floe::detail {
 
 class ServiceSegment;
+class IndexQueue;
 class SegmentLayout;
 enum class ResponseChunkState : std::uint32_t;
 
@@ -186,6 +187,7 @@ class ServerCore {
 
  private:
   std::size_t stream_index(const Active& active) const noexcept;
+  void stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
   void drain_stale(const Active& active) noexcept;
@@ -207,6 +209,9 @@ class ServerCore {
   // Responses delivered for the request on each (client, channel): the next one's
   // ResponseHeader::sequence_number, so the client can count what safe overflow overwrote.
   std::vector<std::uint64_t> sequence_;
+  // Whether this server raised the producer_waiting flag of a stream's queue (so it knows to
+  // lower it without reading the consumer's cache line on every send).
+  std::vector<std::uint8_t> waiting_for_room_;
   PortOperations receive_operations_;
   std::vector<PortOperations> stream_operations_;  // per (client, channel)
 };
