@@ -223,8 +223,8 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
 
 TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillBuffered) {
   auto service = builder().max_servers(2).create();
-  Signal ready, first_done, release_second, second_done, finish;
-  // Each server answers with three responses; the first lets go at once, the second when told.
+  Signal ready, release_first, first_done, release_second, second_done, finish;
+  // Each server answers with three responses and lets go when told.
   auto serve = [&](std::uint64_t tag, const Signal* release, const Signal& done) {
     return [&, tag, release] {
       auto s = open_as("child");
@@ -241,7 +241,7 @@ TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillB
       return finish.wait() == 1 ? 0 : 2;  // the server port itself stays
     };
   };
-  ChildProcess first(serve(10, nullptr, first_done));
+  ChildProcess first(serve(10, &release_first, first_done));
   ChildProcess second(serve(20, &release_second, second_done));
   ASSERT_EQ(ready.wait(), 1);
   ASSERT_EQ(ready.wait(), 1);
@@ -249,6 +249,7 @@ TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillB
   auto pending = client.send_copy(1);
   EXPECT_EQ(pending.number_of_server_connections(), 2u);
 
+  release_first.notify();
   ASSERT_EQ(first_done.wait(), 1);
   EXPECT_TRUE(pending.is_connected()) << "the second server still holds the request";
   EXPECT_EQ(pending.number_of_server_connections(), 1u);

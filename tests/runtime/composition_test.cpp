@@ -233,6 +233,15 @@ TEST_F(Composition, ARuntimeDestroyedBeforeItsPortsLeavesThemUsable) {
   EXPECT_TRUE(answered);
 }
 
+// ThreadSanitizer holds an asynchronous signal back until the thread calls a function it
+// intercepts; a loop asleep in io_uring_enter or epoll_pwait2 never does, so the handler (and
+// the stop) would only run after the wait.
+#if defined(__SANITIZE_THREAD__)
+#define FLOE_SKIP_UNDER_TSAN() GTEST_SKIP() << "TSan defers signal handlers past raw syscalls"
+#else
+#define FLOE_SKIP_UNDER_TSAN() (void)0
+#endif
+
 /// In a forked child: a runtime waiting for a request that never comes, stopped by the first
 /// SIGINT. Exit 0 if the receive ended cancelled.
 int wait_for_sigint(Signal& ready, Composition& test, bool own_handler) {
@@ -261,6 +270,7 @@ int wait_for_sigint(Signal& ready, Composition& test, bool own_handler) {
 }
 
 TEST_F(Composition, OneSigintStopsARuntimeThroughStopOn) {
+  FLOE_SKIP_UNDER_TSAN();
   auto service = builder().create();
   Signal ready;
   ChildProcess child([&] { return wait_for_sigint(ready, *this, false); });
@@ -271,6 +281,7 @@ TEST_F(Composition, OneSigintStopsARuntimeThroughStopOn) {
 }
 
 TEST_F(Composition, ATaskThatLetsTheStopsCancellationEscapeIsStoppedNotFailed) {
+  FLOE_SKIP_UNDER_TSAN();
   auto service = builder().create();
   Signal ready;
   ChildProcess child([&] {
@@ -292,6 +303,7 @@ TEST_F(Composition, ATaskThatLetsTheStopsCancellationEscapeIsStoppedNotFailed) {
 }
 
 TEST_F(Composition, StopFromTheUsersOwnSignalHandlerEndsTheWait) {
+  FLOE_SKIP_UNDER_TSAN();
   auto service = builder().create();
   Signal ready;
   ChildProcess child([&] { return wait_for_sigint(ready, *this, true); });
