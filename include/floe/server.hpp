@@ -32,7 +32,7 @@ namespace detail {
 /// delivered, false when the client stopped listening, went away or died, or the buffer was full
 /// under Backpressure::discard. Throws Errc::cancelled / timed_out (stop token, runtime stop,
 /// the ActiveRequest or Server going away, with_timeout): the response is then not sent.
-class ResponseSendOperation final : public Operation {
+class ResponseSendOperation : public Operation {
  public:
   ResponseSendOperation(ServerCore& core, const ServerCore::Active& active, std::uint32_t chunk,
                         Backpressure backpressure) noexcept
