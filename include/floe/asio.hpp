@@ -253,11 +253,22 @@ class AsioOperation final : public Base, private AsioOperationNode {
     asio::get_associated_cancellation_slot(handler_).clear();
     Handler handler = std::move(handler_);
     auto work = std::move(work_);
-    destroy();
+    release_memory();
     asio::post(work, asio::experimental::append(std::move(handler), error, std::move(value)));
   }
 
+  /// At shutdown, uninvoked. The handler may own the port this operation waits on (a session
+  /// that its handlers keep alive): it is destroyed only after the operation has left the
+  /// reactor and the port's list (~Operation). Destroyed first, it would take the port down with
+  /// it, and the port would complete this operation in the middle of its own destruction.
   void destroy() noexcept override {
+    Handler handler = std::move(handler_);
+    auto work = std::move(work_);
+    release_memory();
+  }
+
+  /// Destroys and frees the operation; its handler was moved out.
+  void release_memory() noexcept {
     Allocator typed(allocator_for(handler_));
     std::allocator_traits<Allocator>::destroy(typed, this);
     std::allocator_traits<Allocator>::deallocate(typed, this, 1);
