@@ -1,0 +1,336 @@
+// The Asio adapter composed with real peers in other processes: every pending operation of an
+// io_context is woken by its own traffic alone, ports going away mid-wait, any declaration
+// order of io_context, ports and coroutine frames, and sends that wait for room without
+// freezing the io_context's thread. Every wait is bounded: a regression fails, never hangs.
+
+// First, as in asio_test.cpp: Asio 1.22 decides ASIO_HAS_STD_ALIGNED_ALLOC by whether a standard
+// header came before it, and every translation unit of one binary must decide alike (or one's
+// aligned_new meets another's aligned_delete: ASan's alloc-dealloc-mismatch).
+#include "floe/asio.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "support/fixture.hpp"
+
+namespace floe::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using asio::use_awaitable;
+
+using U64Service = Service<std::uint64_t, std::uint64_t>;
+using U64Server = Server<std::uint64_t, std::uint64_t>;
+using U64Client = Client<std::uint64_t, std::uint64_t>;
+using U64Active = ActiveRequest<std::uint64_t, std::uint64_t>;
+using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
+using U64Response = U64Pending::ResponseType;
+
+/// How long a woken operation may take to complete.
+constexpr auto kWakeBound = 2s;
+
+/// One pending receive of the wake-up tests: on a Server, of a service of its own (a request
+/// reaches every server of its service, so only a server alone in its service can be woken
+/// alone), or on a PendingResponse of a client of a shared service, whose request a server in
+/// the peer process holds.
+struct WakeOp {
+  bool on_server = false;
+  int service = 0;  // the Server's own service, or the PendingResponse's service
+  int client = 0;   // the client of that service (PendingResponse receives only)
+};
+
+/// What one wake-up case builds.
+struct WakeShape {
+  int server_receives = 0;
+  int pending_services = 0;
+  int clients_per_service = 0;
+  int requests_per_client = 0;
+
+  /// Server and PendingResponse receives interleaved, so that every order mixes both kinds.
+  std::vector<WakeOp> ops() const {
+    std::vector<WakeOp> servers;
+    std::vector<WakeOp> pendings;
+    for (int i = 0; i < server_receives; ++i)
+      servers.push_back({true, i, 0});
+    for (int s = 0; s < pending_services; ++s) {
+      for (int c = 0; c < clients_per_service; ++c) {
+        for (int r = 0; r < requests_per_client; ++r)
+          pendings.push_back({false, s, c});
+      }
+    }
+    std::vector<WakeOp> all;
+    for (std::size_t i = 0; i < std::max(servers.size(), pendings.size()); ++i) {
+      if (i < servers.size()) all.push_back(servers[i]);
+      if (i < pendings.size()) all.push_back(pendings[i]);
+    }
+    return all;
+  }
+};
+
+enum class StartMode {
+  before_run,     // every receive started before io.run(), the first one arming the wait
+  from_handlers,  // each started by a timer handler, the context armed and asleep in between
+};
+
+/// The response the peer sends to wake PendingResponse receive `op`.
+std::uint64_t answer_to(int op) {
+  return 1000 + static_cast<std::uint64_t>(op);
+}
+
+constexpr char kPeerExit = 127;
+
+std::string describe(const std::vector<int>& order, int target, StartMode mode) {
+  std::string text = "start order";
+  for (int op : order)
+    text += " " + std::to_string(op);
+  text += "; only " + std::to_string(target) + " is triggered; started ";
+  text += mode == StartMode::before_run ? "before run" : "from handlers";
+  return text;
+}
+
+class AsioComposition : public AsyncServiceTest {
+ protected:
+  auto named(Node& n, const std::string& name) {
+    return n.service_builder(name).request_response<std::uint64_t, std::uint64_t>();
+  }
+
+  /// Runs `io` until it runs out of work, failing if that takes `bound`: a wait left armed
+  /// with nothing pending would keep it running.
+  static void run_until_out_of_work(asio::io_context& io, std::chrono::seconds bound = 10s) {
+    io.restart();
+    const auto start = Clock::now();
+    io.run_for(bound);
+    EXPECT_LT(Clock::now() - start, bound) << "the io_context still had work after the bound";
+    EXPECT_TRUE(io.stopped());
+  }
+
+  /// Starts the receives of `shape` in `order` in one io_context, has a peer process trigger
+  /// only the first or the last one started, and checks that exactly that one completes within
+  /// kWakeBound. Then destroys the ports: every other receive completes as aborted and the
+  /// io_context runs out of work.
+  void wake_only_one(const WakeShape& shape, const std::vector<int>& order, bool trigger_last,
+                     StartMode mode) {
+    const std::vector<WakeOp> ops = shape.ops();
+    ASSERT_EQ(order.size(), ops.size());
+    const int target = trigger_last ? order.back() : order.front();
+    SCOPED_TRACE(describe(order, target, mode));
+    const std::string prefix = "Wake" + std::to_string(case_++);
+    auto server_service_name = [&](int i) { return prefix + "/Server" + std::to_string(i); };
+    auto pending_service_name = [&](int i) { return prefix + "/Pending" + std::to_string(i); };
+
+    std::vector<U64Service> server_services;
+    std::vector<std::optional<U64Server>> servers;
+    for (int i = 0; i < shape.server_receives; ++i) {
+      server_services.push_back(
+          named(node, server_service_name(i)).max_servers(1).max_clients(1).create());
+      servers.emplace_back(server_services.back().server_builder().create());
+    }
+    std::vector<U64Service> pending_services;
+    for (int i = 0; i < shape.pending_services; ++i) {
+      pending_services.push_back(named(node, pending_service_name(i))
+                                     .max_servers(1)
+                                     .max_clients(shape.clients_per_service)
+                                     .max_active_requests_per_client(shape.requests_per_client)
+                                     .create());
+    }
+
+    // The peer: a client per server service (its request reaches that Server alone), and a
+    // server per pending service holding every request open until told to answer one.
+    Signal ready;
+    Signal held;
+    Signal command;
+    ChildProcess peer([&] {
+      Node other = Node::create("peer", config);
+      std::vector<U64Client> clients;
+      for (int i = 0; i < shape.server_receives; ++i)
+        clients.push_back(named(other, server_service_name(i)).open().client_builder().create());
+      std::vector<U64Server> answering;
+      for (int i = 0; i < shape.pending_services; ++i)
+        answering.push_back(named(other, pending_service_name(i)).open().server_builder().create());
+      ready.notify();
+      std::map<std::uint64_t, U64Active> requests;  // by payload: the op they belong to
+      for (U64Server& server : answering) {
+        for (int n = 0; n < shape.clients_per_service * shape.requests_per_client; ++n) {
+          auto active = receive_within(server);
+          FLOE_CHILD_CHECK(active.has_value());
+          requests.emplace(active->payload(), std::move(*active));
+        }
+      }
+      held.notify();
+      std::vector<U64Pending> sent;
+      for (;;) {
+        const int op = command.wait(10s);
+        FLOE_CHILD_CHECK(op >= 0);
+        if (op == kPeerExit) return 0;
+        if (ops[op].on_server) {
+          sent.push_back(clients[ops[op].service].send_copy(op));
+        } else {
+          FLOE_CHILD_CHECK(requests.at(op).send_copy(answer_to(op)));
+        }
+      }
+    });
+    ASSERT_EQ(ready.wait(), 1);
+    std::vector<U64Client> clients;  // [service * clients_per_service + client]
+    for (U64Service& service : pending_services) {
+      for (int c = 0; c < shape.clients_per_service; ++c)
+        clients.push_back(service.client_builder().create());
+    }
+    std::vector<std::optional<U64Pending>> pendings(ops.size());
+    for (std::size_t op = 0; op < ops.size(); ++op) {
+      if (ops[op].on_server) continue;
+      U64Client& client = clients[ops[op].service * shape.clients_per_service + ops[op].client];
+      pendings[op].emplace(client.send_copy(op));
+    }
+    ASSERT_EQ(held.wait(), 1);
+
+    asio::io_context io;
+    struct Completion {
+      int op;
+      std::error_code error;
+      bool expected_value;
+    };
+    std::vector<Completion> completions;
+    auto record = [&](int op, std::error_code error, bool expected_value) {
+      completions.push_back({op, error, expected_value});
+      if (op == target) io.stop();
+    };
+    auto start = [&](int op) {
+      if (ops[op].on_server) {
+        async_receive(*servers[ops[op].service],
+                      asio::bind_executor(io, [&record, op](std::error_code e, U64Active active) {
+                        record(op, e, !e && active.payload() == static_cast<std::uint64_t>(op));
+                      }));
+      } else {
+        async_receive(
+            *pendings[op],
+            asio::bind_executor(io, [&record, op](std::error_code e, std::optional<U64Response> r) {
+              record(op, e, !e && r.has_value() && r->payload() == answer_to(op));
+            }));
+      }
+    };
+
+    if (mode == StartMode::before_run) {
+      for (int op : order)
+        start(op);
+      io.run_for(30ms);  // asleep on the armed wait
+    } else {
+      asio::steady_timer pacer(io);
+      std::size_t started = 0;
+      std::function<void(std::error_code)> start_next = [&](std::error_code) {
+        start(order[started++]);
+        if (started < order.size()) {
+          pacer.expires_after(1ms);
+          pacer.async_wait(start_next);
+        } else {
+          pacer.expires_after(30ms);  // asleep on the armed wait
+          pacer.async_wait([&](std::error_code) { io.stop(); });
+        }
+      };
+      pacer.expires_after(1ms);
+      pacer.async_wait(start_next);
+      io.run_for(10s);
+      ASSERT_EQ(started, order.size());
+    }
+    ASSERT_TRUE(completions.empty())
+        << "op " << completions.front().op << " completed before any traffic";
+
+    command.notify(static_cast<char>(target));
+    const auto triggered = Clock::now();
+    io.restart();
+    io.run_for(kWakeBound);  // the target's handler stops it
+    const auto latency = Clock::now() - triggered;
+    ASSERT_FALSE(completions.empty())
+        << "op " << target << " was not woken within " << kWakeBound.count() << " s";
+    EXPECT_EQ(completions.size(), 1u) << "more than the triggered op completed";
+    EXPECT_EQ(completions.front().op, target);
+    EXPECT_FALSE(completions.front().error) << completions.front().error.message();
+    EXPECT_TRUE(completions.front().expected_value);
+    EXPECT_LT(latency, kWakeBound);
+
+    // The ports go while the others still wait: each completes as aborted, and the io_context
+    // runs out of work by itself.
+    for (auto& server : servers)
+      server.reset();
+    for (auto& pending : pendings)
+      pending.reset();
+    run_until_out_of_work(io, 5s);
+    EXPECT_EQ(completions.size(), ops.size());
+    for (std::size_t i = 1; i < completions.size(); ++i) {
+      EXPECT_EQ(completions[i].error, asio::error::operation_aborted) << "op " << completions[i].op;
+    }
+    command.notify(kPeerExit);
+    EXPECT_EQ(peer.wait(10s), 0);
+  }
+
+  /// Every permutation of n receives, each triggering the last and then the first one started,
+  /// in both start modes. Stops at the first failing case.
+  void wake_every_permutation(const WakeShape& shape) {
+    std::vector<int> order(shape.ops().size());
+    std::iota(order.begin(), order.end(), 0);
+    do {
+      for (const bool trigger_last : {true, false}) {
+        for (const StartMode mode : {StartMode::before_run, StartMode::from_handlers}) {
+          wake_only_one(shape, order, trigger_last, mode);
+          if (HasFailure()) return;
+        }
+      }
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+
+  int case_ = 0;
+};
+
+// ---- 1. Every pending operation is woken ----------------------------------------------------
+
+TEST_F(AsioComposition, EitherOfTwoPendingReceivesIsWokenAloneInEveryStartOrder) {
+  // A Server's receive and a PendingResponse's.
+  wake_every_permutation(WakeShape{1, 1, 1, 1});
+}
+
+TEST_F(AsioComposition, AnyOfThreePendingReceivesIsWokenAloneInEveryStartOrder) {
+  // Two Servers of two services and a PendingResponse.
+  wake_every_permutation(WakeShape{2, 1, 1, 1});
+}
+
+TEST_F(AsioComposition, FirstOrLastOfSixtyFourPendingReceivesIsWokenAlone) {
+  // 24 Servers of 24 services; 2 services x 4 clients x 5 PendingResponses.
+  const WakeShape shape{24, 2, 4, 5};
+  std::vector<int> forward(shape.ops().size());
+  ASSERT_EQ(forward.size(), 64u);
+  std::iota(forward.begin(), forward.end(), 0);
+  std::vector<int> reverse(forward.rbegin(), forward.rend());
+  std::vector<int> shuffled = forward;
+  std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(20261202));
+  for (const auto& order : {forward, reverse, shuffled}) {
+    for (const bool trigger_last : {true, false}) {
+      for (const StartMode mode : {StartMode::before_run, StartMode::from_handlers}) {
+        wake_only_one(shape, order, trigger_last, mode);
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace floe::test
