@@ -332,5 +332,175 @@ TEST_F(AsioComposition, FirstOrLastOfSixtyFourPendingReceivesIsWokenAlone) {
   }
 }
 
+// ---- 2. A port destroyed mid-wait -----------------------------------------------------------
+
+TEST_F(AsioComposition, DestroyingAServerMidWaitAbortsItsReceiveAndOthersStillWake) {
+  auto service = builder().max_servers(3).create();
+  std::optional<U64Server> with_callback(service.server_builder().create());
+  std::optional<U64Server> with_awaitable(service.server_builder().create());
+  auto survivor = service.server_builder().create();
+  Signal send_now;
+  ChildProcess peer([&] {
+    auto client = open_as("client").client_builder().create();
+    FLOE_CHILD_CHECK(send_now.wait() == 1);
+    auto pending = client.send_copy(9);  // reaches the surviving server alone
+    FLOE_CHILD_CHECK(pending.number_of_server_connections() == 1);
+    auto response = receive_within(pending);
+    FLOE_CHILD_CHECK(response && response->payload() == 90);
+    return 0;
+  });
+
+  asio::io_context io;
+  std::optional<std::error_code> callback_error;
+  async_receive(*with_callback,
+                asio::bind_executor(io, [&](std::error_code e, U64Active) { callback_error = e; }));
+  std::optional<std::error_code> awaitable_error;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        try {
+          co_await async_receive(*with_awaitable, use_awaitable);
+          awaitable_error = std::error_code{};
+        } catch (const std::system_error& e) {
+          awaitable_error = e.code();
+        }
+      },
+      asio::detached);
+  std::optional<std::uint64_t> survivor_got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto active = co_await async_receive(survivor, use_awaitable);
+        survivor_got = active.payload();
+        active.send_copy(active.payload() * 10);
+      },
+      asio::detached);
+  asio::steady_timer destroyer(io, 30ms);  // the io_context is asleep on all three by then
+  destroyer.async_wait([&](std::error_code) {
+    with_callback.reset();
+    with_awaitable.reset();
+    send_now.notify();
+  });
+  run_until_out_of_work(io);
+
+  EXPECT_EQ(callback_error, asio::error::operation_aborted);
+  EXPECT_EQ(awaitable_error, asio::error::operation_aborted);
+  EXPECT_EQ(survivor_got, 9u);
+  EXPECT_EQ(peer.wait(10s), 0);
+}
+
+TEST_F(AsioComposition, DestroyingAPendingResponseMidWaitAbortsItsReceiveNotEndsIt) {
+  auto service = builder().create();
+  Signal ready;
+  Signal held;
+  Signal abandoned;
+  Signal parent_done;
+  ChildProcess server_process([&] {
+    auto server = open_as("server").server_builder().create();
+    ready.notify();
+    auto first = receive_within(server);
+    auto second = receive_within(server);
+    FLOE_CHILD_CHECK(first && second);
+    held.notify();
+    // Never answered: the client stops listening.
+    FLOE_CHILD_CHECK(eventually([&] { return !first->is_connected() && !second->is_connected(); }));
+    abandoned.notify();
+    // Alive until the parent's io_context has run out of work: this process exiting would
+    // wake the parent's wait, and hide one left armed.
+    FLOE_CHILD_CHECK(parent_done.wait() == 1);
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  std::optional<U64Pending> with_callback(client.send_copy(1));
+  std::optional<U64Pending> with_awaitable(client.send_copy(2));
+  ASSERT_EQ(held.wait(), 1);
+
+  asio::io_context io;
+  std::optional<std::error_code> callback_error;
+  bool callback_got_value = false;
+  async_receive(*with_callback,
+                asio::bind_executor(io, [&](std::error_code e, std::optional<U64Response> r) {
+                  callback_error = e;
+                  callback_got_value = r.has_value();
+                }));
+  std::optional<std::error_code> awaitable_error;
+  bool awaitable_saw_end = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        try {
+          auto response = co_await async_receive(*with_awaitable, use_awaitable);
+          awaitable_saw_end = !response.has_value();
+          awaitable_error = std::error_code{};
+        } catch (const std::system_error& e) {
+          awaitable_error = e.code();
+        }
+      },
+      asio::detached);
+  asio::steady_timer destroyer(io, 30ms);
+  destroyer.async_wait([&](std::error_code) {
+    with_callback.reset();
+    with_awaitable.reset();
+  });
+  // Nothing else is pending: once both are aborted, the wait must go and run() return.
+  run_until_out_of_work(io);
+
+  EXPECT_EQ(callback_error, asio::error::operation_aborted);
+  EXPECT_FALSE(callback_got_value);
+  EXPECT_EQ(awaitable_error, asio::error::operation_aborted);
+  EXPECT_FALSE(awaitable_saw_end);
+  EXPECT_EQ(abandoned.wait(), 1);
+  parent_done.notify();
+  EXPECT_EQ(server_process.wait(10s), 0);
+}
+
+TEST_F(AsioComposition, DestroyingTheClientKeepsItsPendingResponseReceiving) {
+  auto service = builder().create();
+  Signal ready;
+  Signal answer_now;
+  ChildProcess server_process([&] {
+    auto server = open_as("server").server_builder().create();
+    ready.notify();
+    auto active = receive_within(server);
+    FLOE_CHILD_CHECK(active.has_value());
+    FLOE_CHILD_CHECK(answer_now.wait() == 1);
+    for (std::uint64_t i = 0; i < 3; ++i)
+      FLOE_CHILD_CHECK(active->send_copy(active->payload() * 10 + i));
+    return 0;  // the stream ends with the ActiveRequest
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  std::optional<U64Client> client(service.client_builder().create());
+
+  asio::io_context io;
+  std::vector<std::uint64_t> received;
+  bool ended = false;
+  std::optional<std::error_code> error;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto pending = client->send_copy(4);
+        try {
+          while (auto response = co_await async_receive(pending, use_awaitable))
+            received.push_back(response->payload());
+          ended = true;
+        } catch (const std::system_error& e) {
+          error = e.code();
+        }
+      },
+      asio::detached);
+  asio::steady_timer destroyer(io, 30ms);  // the receive waits by then
+  destroyer.async_wait([&](std::error_code) {
+    client.reset();
+    answer_now.notify();
+  });
+  run_until_out_of_work(io);
+
+  EXPECT_FALSE(error) << error->message();
+  EXPECT_EQ(received, (std::vector<std::uint64_t>{40, 41, 42}));
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(server_process.wait(10s), 0);
+}
+
 }  // namespace
 }  // namespace floe::test
