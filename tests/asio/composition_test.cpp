@@ -502,5 +502,201 @@ TEST_F(AsioComposition, DestroyingTheClientKeepsItsPendingResponseReceiving) {
   EXPECT_EQ(server_process.wait(10s), 0);
 }
 
+// ---- 3. Declaration and destruction orders --------------------------------------------------
+
+/// A server in another process holding one request until its client stops listening: proves
+/// that the PendingResponse in a destroyed coroutine frame was really dropped.
+int hold_until_abandoned(Signal& go, Signal& ready, const std::function<U64Server()>& make_server) {
+  if (go.wait() != 1) return 2;
+  auto server = make_server();
+  ready.notify();
+  auto active = receive_within(server);
+  FLOE_CHILD_CHECK(active.has_value());
+  FLOE_CHILD_CHECK(eventually([&] { return !active->is_connected(); }));
+  return 0;
+}
+
+TEST_F(AsioComposition, IoContextDeclaredFirstGoesLastWithAReceivePending) {
+  // The usual Asio order: the io_context first, so it is destroyed last, after the ports; the
+  // coroutine frame holding the PendingResponse goes with it. Once stopped by io.stop(), once
+  // by run_for running out of time.
+  for (const bool stop_explicitly : {true, false}) {
+    SCOPED_TRACE(stop_explicitly ? "io.stop()" : "run_for returned");
+    const std::string name = stop_explicitly ? "Order/Stopped" : "Order/TimedOut";
+    Signal go;
+    Signal ready;
+    ChildProcess server_process([&] {
+      return hold_until_abandoned(go, ready, [&] {
+        Node other = Node::create("server", config);
+        return named(other, name).open().server_builder().create();
+      });
+    });
+    bool suspended = false;
+    bool resumed = false;
+    {
+      asio::io_context io;
+      Node local = Node::create("asio", config);
+      auto service = named(local, name).create();
+      go.notify();
+      ASSERT_EQ(ready.wait(), 1);
+      auto client = service.client_builder().create();
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            auto pending = client.send_copy(1);
+            suspended = true;
+            co_await async_receive(pending, use_awaitable);
+            resumed = true;
+          },
+          asio::detached);
+      asio::steady_timer stopper(io, 30ms);
+      if (stop_explicitly) stopper.async_wait([&](std::error_code) { io.stop(); });
+      io.run_for(stop_explicitly ? 10s : 50ms);
+      EXPECT_TRUE(suspended);
+      EXPECT_FALSE(resumed);
+    }  // client, service, node, then the io_context and the frame
+    EXPECT_FALSE(resumed);
+    EXPECT_EQ(server_process.wait(10s), 0);
+  }
+}
+
+TEST_F(AsioComposition, IoContextDeclaredLastGoesFirstWithAReceivePending) {
+  Signal go;
+  Signal ready;
+  ChildProcess server_process([&] {
+    return hold_until_abandoned(go, ready,
+                                [&] { return open_as("server").server_builder().create(); });
+  });
+  auto service = builder().create();
+  go.notify();
+  ASSERT_EQ(ready.wait(), 1);
+  auto client = service.client_builder().create();
+  bool suspended = false;
+  bool resumed = false;
+  {
+    asio::io_context io;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto pending = client.send_copy(1);
+          suspended = true;
+          co_await async_receive(pending, use_awaitable);
+          resumed = true;
+        },
+        asio::detached);
+    io.run_for(50ms);
+    EXPECT_TRUE(suspended);
+  }  // the io_context and the frame first, the ports after
+  EXPECT_FALSE(resumed);
+  EXPECT_EQ(server_process.wait(10s), 0);
+}
+
+TEST_F(AsioComposition, FrameHoldingAnActiveRequestAndAPendingResponseOutlivesTheirPorts) {
+  // The frame holds a request from a client in another process and the PendingResponse of a
+  // request to a server there; the Server and Client go first, the frame with the io_context.
+  Signal go;
+  Signal ready;
+  Signal pending_ended;
+  Signal request_abandoned;
+  ChildProcess peer([&] {
+    if (go.wait() != 1) return 2;
+    Node other = Node::create("peer", config);
+    auto to_asio = named(other, "Frame/ToAsio").open().client_builder().create();
+    auto from_asio = named(other, "Frame/FromAsio").open().server_builder().create();
+    ready.notify();
+    auto pending = to_asio.send_copy(7);
+    auto active = receive_within(from_asio);
+    FLOE_CHILD_CHECK(active && active->payload() == 7);
+    // The frame's ActiveRequest going ends this stream; its PendingResponse going abandons
+    // the request held here.
+    FLOE_CHILD_CHECK(eventually([&] { return !pending.is_connected(); }));
+    FLOE_CHILD_CHECK(!pending.try_receive());
+    pending_ended.notify();
+    FLOE_CHILD_CHECK(eventually([&] { return !active->is_connected(); }));
+    request_abandoned.notify();
+    return 0;
+  });
+  bool holding = false;
+  bool resumed = false;
+  {
+    asio::io_context io;
+    Node local = Node::create("asio", config);
+    auto to_asio = named(local, "Frame/ToAsio").create();
+    auto from_asio = named(local, "Frame/FromAsio").create();
+    std::optional<U64Server> server(to_asio.server_builder().create());
+    std::optional<U64Client> client(from_asio.client_builder().create());
+    go.notify();
+    ASSERT_EQ(ready.wait(), 1);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto active = co_await async_receive(*server, use_awaitable);
+          auto pending = client->send_copy(active.payload());
+          holding = true;
+          co_await async_receive(pending, use_awaitable);  // never answered
+          resumed = true;
+        },
+        asio::detached);
+    asio::steady_timer stopper(io);
+    std::function<void(std::error_code)> stop_when_holding = [&](std::error_code) {
+      if (holding) return io.stop();
+      stopper.expires_after(1ms);
+      stopper.async_wait(stop_when_holding);
+    };
+    stop_when_holding({});
+    io.run_for(10s);
+    ASSERT_TRUE(holding);
+    // The ports go; the frame keeps what it holds, and the receive keeps waiting.
+    server.reset();
+    client.reset();
+    io.restart();
+    io.run_for(30ms);
+    EXPECT_FALSE(resumed);
+    EXPECT_EQ(pending_ended.wait(0ms), -1) << "the frame's ActiveRequest ended early";
+  }  // services, node, then the io_context and the frame
+  EXPECT_FALSE(resumed);
+  EXPECT_EQ(pending_ended.wait(10s), 1);
+  EXPECT_EQ(request_abandoned.wait(10s), 1);
+  EXPECT_EQ(peer.wait(10s), 0);
+}
+
+TEST_F(AsioComposition, HandlersOwningThePortsTheyWaitOnGoWithTheIoContext) {
+  // The shared_from_this idiom: a session owns its ports and every pending handler owns the
+  // session, so the last handler destroyed destroys the ports its operation waits on.
+  Signal go;
+  Signal ready;
+  ChildProcess server_process([&] {
+    return hold_until_abandoned(go, ready,
+                                [&] { return open_as("server").server_builder().create(); });
+  });
+  auto service = builder().create();
+  auto session_requests = named(node, "Session/Requests").create();  // the request never comes
+  go.notify();
+  ASSERT_EQ(ready.wait(), 1);
+  struct Session {
+    U64Server server;
+    U64Pending pending;
+  };
+  auto client = service.client_builder().create();
+  {
+    asio::io_context io;
+    auto session = std::make_shared<Session>(
+        Session{session_requests.server_builder().create(), client.send_copy(1)});
+    bool called = false;
+    async_receive(
+        session->server,
+        asio::bind_executor(io, [&called, session](std::error_code, U64Active) { called = true; }));
+    async_receive(
+        session->pending,
+        asio::bind_executor(io, [&called, session](std::error_code, std::optional<U64Response>) {
+          called = true;
+        }));
+    session.reset();
+    io.run_for(30ms);
+    EXPECT_FALSE(called);
+  }  // the handlers go, the session and its ports with the last one
+  EXPECT_EQ(server_process.wait(10s), 0);
+}
+
 }  // namespace
 }  // namespace floe::test
