@@ -115,6 +115,12 @@ class AsioComposition : public AsyncServiceTest {
     return n.service_builder(name).request_response<std::uint64_t, std::uint64_t>();
   }
 
+  /// The service of the send tests: room for two responses per stream and no overwriting, so
+  /// a client that does not read makes its server wait.
+  U64Service tight_service() {
+    return builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
+  }
+
   /// Runs `io` until it runs out of work, failing if that takes `bound`: a wait left armed
   /// with nothing pending would keep it running.
   static void run_until_out_of_work(asio::io_context& io, std::chrono::seconds bound = 10s) {
@@ -296,6 +302,145 @@ class AsioComposition : public AsyncServiceTest {
         }
       }
     } while (std::next_permutation(order.begin(), order.end()));
+  }
+
+  /// A send that waits for room: a copy (floe::async_send_copy) or a loan written in place
+  /// (floe::async_send).
+  static asio::awaitable<bool> send_response(U64Active& active, std::uint64_t value, bool loaned) {
+    if (!loaned) co_return co_await async_send_copy(active, value, use_awaitable);
+    auto response = active.loan();
+    *response = value;
+    co_return co_await async_send(std::move(response), use_awaitable);
+  }
+
+  struct StreamRecord {
+    std::uint64_t delivered = 0;
+    std::optional<std::uint64_t> undelivered_at;  // the send that completed with false
+    std::optional<std::error_code> error;
+    bool done = false;
+    Clock::time_point finished{};
+  };
+
+  /// Streams `count` responses (payload * 1'000'000 + i) to `active`, awaiting each send.
+  static asio::awaitable<void> stream_responses(U64Active active, std::uint64_t count, bool loaned,
+                                                StreamRecord* record) {
+    try {
+      for (std::uint64_t i = 0; i < count; ++i) {
+        if (!co_await send_response(active, active.payload() * 1'000'000 + i, loaned)) {
+          record->undelivered_at = i;
+          break;
+        }
+        record->delivered = i + 1;
+      }
+    } catch (const std::system_error& e) {
+      record->error = e.code();
+    }
+    record->finished = Clock::now();
+    record->done = true;
+  }
+
+  /// A server whose io_context also ticks a 1 ms timer streams 1000 responses each to a client
+  /// that reads and to one that is stopped (SIGSTOP); the reader gets them all, in order, while
+  /// the timer keeps ticking; killing the stopped client ends its waiting send undelivered.
+  void stream_past_a_stalled_client(bool loaned) {
+    constexpr std::uint64_t kResponses = 1000;
+    constexpr std::uint64_t kReader = 1;
+    constexpr std::uint64_t kStalled = 2;
+    auto service = tight_service();
+    auto server = service.server_builder().backpressure(Backpressure::block).create();
+
+    Signal stalled_sent;
+    ChildProcess stalled([&] {
+      auto client = open_as("stalled").client_builder().create();
+      auto pending = client.send_copy(kStalled);
+      stalled_sent.notify();
+      return wait_to_be_killed();
+    });
+    ASSERT_EQ(stalled_sent.wait(), 1);
+    ASSERT_EQ(::kill(stalled.pid(), SIGSTOP), 0);
+    ChildProcess reader([&] {
+      auto client = open_as("reader").client_builder().create();
+      Runtime runtime(asleep);
+      return runtime.block_on([&]() -> Task<int> {
+        auto pending = client.send_copy(kReader);
+        for (std::uint64_t i = 0; i < kResponses; ++i) {
+          auto response = co_await with_timeout(pending.receive(), 10s);
+          FLOE_CHILD_CO_CHECK(response && response->payload() == kReader * 1'000'000 + i);
+        }
+        FLOE_CHILD_CO_CHECK(!(co_await with_timeout(pending.receive(), 10s)));
+        co_return 0;
+      });
+    });
+
+    asio::io_context io;
+    std::map<std::uint64_t, StreamRecord> streams;  // by request payload
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int n = 0; n < 2; ++n) {
+            auto active = co_await async_receive(server, use_awaitable);
+            StreamRecord* record = &streams[active.payload()];
+            asio::co_spawn(io, stream_responses(std::move(active), kResponses, loaned, record),
+                           asio::detached);
+          }
+        },
+        asio::detached);
+
+    // The heartbeat, which also runs the scenario: once the reader has everything, two more
+    // seconds with the stalled client's send waiting, then the stalled client is killed.
+    const auto start = Clock::now();
+    int ticks = 0;
+    std::optional<Clock::time_point> window_start;
+    int ticks_at_window_start = 0;
+    int ticks_in_window = -1;
+    bool stalled_pending_after_window = false;
+    std::optional<Clock::time_point> killed_at;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer timer(io);
+          while (Clock::now() - start < 20s) {
+            timer.expires_after(1ms);
+            co_await timer.async_wait(use_awaitable);
+            ++ticks;
+            const auto now = Clock::now();
+            if (!window_start && streams[kReader].done) {
+              window_start = now;
+              ticks_at_window_start = ticks;
+            }
+            if (window_start && !killed_at && now - *window_start >= 2s) {
+              ticks_in_window = ticks - ticks_at_window_start;
+              stalled_pending_after_window = !streams[kStalled].done;
+              stalled.kill();  // SIGKILL a stopped process, and reap it
+              killed_at = Clock::now();
+            }
+            if (killed_at && streams[kStalled].done) break;
+          }
+        },
+        asio::detached);
+    run_until_out_of_work(io, 30s);
+
+    const StreamRecord& read = streams[kReader];
+    EXPECT_TRUE(read.done);
+    EXPECT_FALSE(read.error);
+    EXPECT_EQ(read.delivered, kResponses);
+    EXPECT_FALSE(read.undelivered_at);
+    EXPECT_LT(read.finished - start, 5s) << "the reader's stream was not prompt";
+    EXPECT_EQ(reader.wait(10s), 0);
+
+    // The stalled client's buffer took two; the third send waited, the thread kept ticking.
+    EXPECT_TRUE(stalled_pending_after_window);
+    EXPECT_GT(ticks_in_window, 200) << "the io_context's thread was frozen";
+    const StreamRecord& stuck = streams[kStalled];
+    ASSERT_TRUE(killed_at.has_value());
+    EXPECT_TRUE(stuck.done);
+    EXPECT_FALSE(stuck.error);
+    EXPECT_EQ(stuck.delivered, 2u);
+    EXPECT_EQ(stuck.undelivered_at, 2u);
+    EXPECT_LT(stuck.finished - *killed_at, 2s) << "the waiting send outlived its client";
+
+    // Every chunk came back: nothing loaned, queued or borrowed is left.
+    EXPECT_EQ(service.usage().response_chunks_in_use, 0u);
   }
 
   int case_ = 0;
@@ -696,6 +841,86 @@ TEST_F(AsioComposition, HandlersOwningThePortsTheyWaitOnGoWithTheIoContext) {
     EXPECT_FALSE(called);
   }  // the handlers go, the session and its ports with the last one
   EXPECT_EQ(server_process.wait(10s), 0);
+}
+
+// ---- 4. Awaitable sends under Asio ----------------------------------------------------------
+
+TEST_F(AsioComposition, AsyncSendCopyStreamsPastAStalledClientWithoutFreezingTheThread) {
+  stream_past_a_stalled_client(false);
+}
+
+TEST_F(AsioComposition, AsyncSendOfLoansStreamsPastAStalledClientWithoutFreezingTheThread) {
+  stream_past_a_stalled_client(true);
+}
+
+TEST_F(AsioComposition, CancellingAWaitingSendReturnsItsChunkAndSendsNothing) {
+  auto service = tight_service();
+  auto server = service.server_builder().backpressure(Backpressure::block).create();
+  Signal sent;
+  Signal read_now;
+  ChildProcess client_process([&] {
+    auto client = open_as("client").client_builder().create();
+    auto pending = client.send_copy(5);
+    sent.notify();
+    FLOE_CHILD_CHECK(read_now.wait() == 1);
+    for (const std::uint64_t expected : {50u, 51u, 53u}) {  // 52 was cancelled: never sent
+      auto response = receive_within(pending);
+      FLOE_CHILD_CHECK(response && response->payload() == expected);
+    }
+    FLOE_CHILD_CHECK(eventually([&] { return !pending.is_connected(); }));
+    FLOE_CHILD_CHECK(!pending.try_receive());
+    return 0;
+  });
+  ASSERT_EQ(sent.wait(), 1);
+  auto active = receive_within(server);
+  ASSERT_TRUE(active.has_value());
+
+  asio::io_context io;
+  std::vector<bool> delivered;
+  auto note = asio::bind_executor(io, [&](std::error_code e, bool d) {
+    EXPECT_FALSE(e) << e.message();
+    delivered.push_back(d);
+  });
+  // Two fill the client's buffer.
+  async_send_copy(*active, std::uint64_t{50}, note);
+  async_send_copy(*active, std::uint64_t{51}, note);
+  run_until_out_of_work(io);
+  EXPECT_EQ(delivered, (std::vector<bool>{true, true}));
+  EXPECT_EQ(service.usage().response_chunks_in_use, 2u);
+
+  // The third waits for room, holding its chunk, until cancelled.
+  asio::cancellation_signal cancel;
+  std::optional<std::error_code> cancelled_error;
+  bool cancelled_delivered = true;
+  async_send_copy(*active, std::uint64_t{52},
+                  asio::bind_cancellation_slot(
+                      cancel.slot(), asio::bind_executor(io, [&](std::error_code e, bool d) {
+                        cancelled_error = e;
+                        cancelled_delivered = d;
+                      })));
+  std::uint64_t in_use_while_waiting = 0;
+  bool completed_before_cancel = true;
+  asio::steady_timer canceller(io, 30ms);
+  canceller.async_wait([&](std::error_code) {
+    in_use_while_waiting = service.usage().response_chunks_in_use;
+    completed_before_cancel = cancelled_error.has_value();
+    cancel.emit(asio::cancellation_type::terminal);
+  });
+  run_until_out_of_work(io);
+  EXPECT_FALSE(completed_before_cancel);
+  EXPECT_EQ(in_use_while_waiting, 3u);
+  EXPECT_EQ(cancelled_error, asio::error::operation_aborted);
+  EXPECT_FALSE(cancelled_delivered);
+  EXPECT_EQ(service.usage().response_chunks_in_use, 2u) << "the cancelled send kept its chunk";
+
+  // The stream goes on: once the client reads, the next send gets through.
+  read_now.notify();
+  async_send_copy(*active, std::uint64_t{53}, note);
+  run_until_out_of_work(io);
+  EXPECT_EQ(delivered, (std::vector<bool>{true, true, true}));
+  active.reset();
+  EXPECT_EQ(client_process.wait(10s), 0);
+  EXPECT_EQ(service.usage().response_chunks_in_use, 0u);
 }
 
 }  // namespace
