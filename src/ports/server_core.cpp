@@ -3,6 +3,7 @@
 
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
+#include "platform/cpu_relax.hpp"
 #include "registry/service_segment.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
@@ -201,10 +202,17 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
   const DoorbellWords self = doorbell();
   std::uint32_t seen = 0;
   bool announced = false;
-  for (;;) {
+  // A client that keeps up makes room within microseconds: look again for a while before
+  // paying for a sleep and a wake-up (tens of microseconds each way).
+  constexpr int kSpins = 2048;
+  for (int spin = 0;; ++spin) {
     const SendStatus status = try_send(active, chunk);
     if (status != SendStatus::no_room) return status == SendStatus::delivered;
     if (backpressure_ != Backpressure::block) break;
+    if (spin < kSpins) {
+      cpu_relax();
+      continue;
+    }
     if (!announced) {
       // A client that takes from a full queue rings this server (ClientCore::try_receive):
       // announce before looking again, so that either the look or the ring sees the room.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "floe/error.hpp"
+#include "platform/cpu_relax.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace floe {
@@ -16,12 +17,6 @@ thread_local RuntimeCore* current_core = nullptr;
 
 SpawnedTask drive(Task<void> task) {
   co_await std::move(task);
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
 }
 
 }  // namespace
