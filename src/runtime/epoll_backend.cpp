@@ -2,6 +2,9 @@
 // helper thread waits on the doorbells with futex_waitv(2) and writes an eventfd that epoll
 // watches; pidfds and the interrupt eventfd go into epoll directly. The extra thread hop makes a
 // wake-up slower than with io_uring, and costs nothing while messages flow without sleeping.
+// One futex_waitv call takes at most 128 words, one of them the thread's control word, so each
+// helper thread watches a group of up to 127 doorbells; a loop waiting on more gets one more
+// thread per 127 (created when first needed, kept until the backend goes).
 
 #include <linux/futex.h>
 #include <sys/epoll.h>
@@ -9,8 +12,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -30,7 +35,10 @@ struct FutexTarget {
   friend bool operator==(const FutexTarget&, const FutexTarget&) = default;
 };
 
-/// Waits on up to FUTEX_WAITV_MAX - 1 doorbells at once and signals an eventfd when one moves.
+/// Doorbells one helper thread waits on: futex_waitv's limit less the control word.
+constexpr std::size_t kDoorbellsPerThread = FUTEX_WAITV_MAX - 1;
+
+/// Waits on up to kDoorbellsPerThread doorbells at once and signals an eventfd when one moves.
 /// It never reads the words itself (they may be unmapped under it); the kernel does, and
 /// reports a moved word as a wake-up or EAGAIN.
 class DoorbellThread {
@@ -49,12 +57,12 @@ class DoorbellThread {
     thread_.join();
   }
 
-  /// Replaces what the thread waits on.
-  void set(const std::vector<FutexTarget>& targets) {
+  /// Replaces what the thread waits on with `count` (at most kDoorbellsPerThread) targets.
+  void set(const FutexTarget* targets, std::size_t count) {
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     {
       std::lock_guard lock(mutex_);
-      targets_ = targets;
+      targets_.assign(targets, targets + count);  // reuses the capacity: no allocation
       bump_control();
     }
     wake_control();
@@ -88,7 +96,7 @@ class DoorbellThread {
       waits.push_back(futex_waitv{control, reinterpret_cast<std::uintptr_t>(&control_),
                                   FUTEX_32 | FUTEX_PRIVATE_FLAG, 0});
       for (const FutexTarget& t : snapshot) {
-        if (waits.size() == FUTEX_WAITV_MAX) break;
+        if (waits.size() == FUTEX_WAITV_MAX) break;  // never: set() hands over no more
         waits.push_back(
             futex_waitv{t.expected, reinterpret_cast<std::uintptr_t>(t.word), FUTEX_32, 0});
       }
@@ -126,13 +134,13 @@ class EpollBackend final : public Backend {
   EpollBackend(FileDescriptor epoll, FileDescriptor interrupt, FileDescriptor doorbell_signal)
       : epoll_(std::move(epoll)),
         interrupt_(std::move(interrupt)),
-        doorbell_signal_(std::move(doorbell_signal)),
-        doorbells_(doorbell_signal_.get()) {
+        doorbell_signal_(std::move(doorbell_signal)) {
     add(interrupt_.get(), pack_event(EventKind::interrupt, 0, 0));
     add(doorbell_signal_.get(), pack_event(EventKind::doorbell, 0, 0));
     wanted_.reserve(8);
     given_.reserve(8);
     processes_.reserve(16);
+    groups_.reserve(4);
   }
 
   bool is_io_uring() const noexcept override { return false; }
@@ -177,7 +185,7 @@ class EpollBackend final : public Backend {
       }
     }
     if (wanted_ != given_) {
-      doorbells_.set(wanted_);
+      hand_over();
       given_ = wanted_;
     }
   }
@@ -222,6 +230,23 @@ class EpollBackend final : public Backend {
     return events;
   }
 
+  /// Splits wanted_ into groups of kDoorbellsPerThread, one per helper thread; a thread whose
+  /// group became empty is emptied too, so it stops waking for doorbells no longer wanted.
+  void hand_over() {
+    const std::size_t needed = (wanted_.size() + kDoorbellsPerThread - 1) / kDoorbellsPerThread;
+    while (groups_.size() < needed) {
+      groups_.push_back(Group{std::make_unique<DoorbellThread>(doorbell_signal_.get()), 0});
+    }
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      const std::size_t first = std::min(g * kDoorbellsPerThread, wanted_.size());
+      const std::size_t count = std::min(kDoorbellsPerThread, wanted_.size() - first);
+      Group& group = groups_[g];
+      if (count == 0 && group.given == 0) continue;  // empty already
+      group.thread->set(wanted_.data() + first, count);
+      group.given = count;
+    }
+  }
+
   bool add(int fd, std::uint64_t data) noexcept {
     epoll_event event{};
     event.events = EPOLLIN;
@@ -243,7 +268,12 @@ class EpollBackend final : public Backend {
   std::vector<FutexTarget> wanted_;
   std::vector<FutexTarget> given_;
   ProcessWatches processes_;
-  DoorbellThread doorbells_;  // last: its thread stops before the eventfd it writes closes
+  struct Group {
+    std::unique_ptr<DoorbellThread> thread;
+    std::size_t given = 0;  // targets last handed to it
+  };
+  // Last: the threads stop before the eventfd they write closes.
+  std::vector<Group> groups_;
 };
 
 }  // namespace
