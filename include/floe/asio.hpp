@@ -17,7 +17,10 @@
 // pending, the reactor's pollable fd (the io_uring ring fd, or an epoll fd in the fallback) is
 // waited on with posix::stream_descriptor::async_wait, so the io_context's own reactor wakes
 // for floe ports next to its sockets and timers. A peer process that dies ends a response
-// stream (std::nullopt), as in floe::Runtime.
+// stream (std::nullopt), as in floe::Runtime. As in floe::Runtime too, while operations are
+// pending a timer makes the service look at them every RuntimeOptions{}.safety_recheck (1 s)
+// even if nothing rang, so a peer that clears a port's `waiting` flag delays a message by at
+// most that long; the timer is cancelled once nothing is pending, so io_context::run() returns.
 //
 // Cancellation: per-operation cancellation slots (asio::bind_cancellation_slot, the `||` of
 // asio::experimental::awaitable_operators) cancel a pending receive with
@@ -40,7 +43,9 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/recycling_allocator.hpp>
+#include <asio/steady_timer.hpp>
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -89,6 +94,7 @@ class AsioFloeService final : public asio::execution_context::service {
     const int fd = ::dup(reactor_.pollable_fd());
     if (fd < 0) throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd");
     descriptor_.emplace(asio::any_io_executor(executor), fd);
+    recheck_.emplace(asio::any_io_executor(executor));
   }
 
   void add(AsioOperationNode& node) noexcept {
@@ -116,9 +122,11 @@ class AsioFloeService final : public asio::execution_context::service {
     if (reactor_.idle()) {
       reactor_.finish_sleep();
       if (waiting_) descriptor_->cancel();
+      cancel_recheck();
       return;
     }
     reactor_.arm();
+    arm_recheck();
     if (waiting_) return;
     waiting_ = true;
     descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
@@ -135,13 +143,42 @@ class AsioFloeService final : public asio::execution_context::service {
   /// An operation completed outside a wake-up (cancelled, or its port went away): without any
   /// left, the wait must end or io_context::run() would never return.
   void completed_outside_wakeup() noexcept {
-    if (reactor_.idle() && waiting_ && descriptor_) {
-      std::error_code ignored;
-      descriptor_->cancel(ignored);
-    }
+    if (!reactor_.idle() || !descriptor_) return;
+    std::error_code ignored;
+    if (waiting_) descriptor_->cancel(ignored);
+    cancel_recheck();
   }
 
  private:
+  /// Bounds a lost wake-up (a peer cleared a `waiting` flag, so nothing rings): while
+  /// operations are pending, look at them at least every safety_recheck even if the fd stays
+  /// quiet. Armed once per interval, not per operation, so starting operations costs nothing.
+  void arm_recheck() {
+    if (rechecking_ || safety_recheck_.count() <= 0) return;
+    rechecking_ = true;
+    recheck_->expires_after(safety_recheck_);
+    recheck_->async_wait([this](const std::error_code& error) {
+      rechecking_ = false;
+      if (shut_down_) return;
+      if (!error) {
+        reactor_.finish_sleep();
+        reactor_.poll_all(false);
+      }
+      // Re-arms this timer while something is pending, also after a cancel that an operation
+      // started since has made stale (rechecking_ stayed set until now, so it was not armed).
+      schedule();
+    });
+  }
+
+  void cancel_recheck() noexcept {
+    if (!rechecking_) return;
+    // Newer Asio has no error_code overload; cancelling a timer does not fail in practice.
+    try {
+      recheck_->cancel();
+    } catch (...) {
+    }
+  }
+
   void shutdown() override {
     shut_down_ = true;
     // Withdrawn first, while every port an announcement names still exists.
@@ -151,11 +188,15 @@ class AsioFloeService final : public asio::execution_context::service {
       remove(*node);
       node->destroy();
     }
+    recheck_.reset();
     descriptor_.reset();
   }
 
   Reactor reactor_;
   std::optional<asio::posix::stream_descriptor> descriptor_;
+  std::optional<asio::steady_timer> recheck_;
+  std::chrono::nanoseconds safety_recheck_ = RuntimeOptions{}.safety_recheck;
+  bool rechecking_ = false;
   AsioOperationNode* operations_ = nullptr;
   bool waiting_ = false;
   bool shut_down_ = false;

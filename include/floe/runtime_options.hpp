@@ -19,6 +19,15 @@ struct RuntimeOptions {
   /// The default was chosen by measurement (docs/BENCHMARKS.md); 0 sleeps at once.
   std::chrono::nanoseconds spin_budget = std::chrono::microseconds(20);
   RuntimeBackend backend = RuntimeBackend::automatic;
+  /// The longest the loop sleeps without looking at its operations, even if nothing woke it.
+  /// Wake-ups rely on a flag in shared memory that any process of the service can write: a peer
+  /// that clears it (by bug or on purpose) makes senders skip the doorbell, and without this
+  /// bound a receive would sleep until its own timeout, or forever. With it, such a lost
+  /// wake-up delays a message by at most this long. It costs one wake-up per interval while
+  /// the loop sleeps that long, and nothing while it is busy; 1 s keeps an idle process all but
+  /// asleep while bounding the damage to a latency a person notices but a protocol survives.
+  /// 0 disables it (sleep until woken or a deadline).
+  std::chrono::nanoseconds safety_recheck = std::chrono::seconds(1);
 };
 
 /// Counters of what a loop did, for benchmarks and tests.

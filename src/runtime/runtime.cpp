@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "floe/error.hpp"
@@ -39,7 +40,10 @@ void SpawnedTask::promise_type::unhandled_exception() const noexcept {
 }
 
 RuntimeCore::RuntimeCore(Runtime& owner, const RuntimeOptions& options)
-    : owner_(owner), spin_budget_(options.spin_budget), reactor_(options.backend) {
+    : owner_(owner),
+      spin_budget_(options.spin_budget),
+      safety_recheck_(options.safety_recheck),
+      reactor_(options.backend) {
   running_.reserve(64);
 }
 
@@ -200,7 +204,16 @@ void RuntimeCore::spin() {
 
 void RuntimeCore::sleep() {
   if (reactor_.prepare_sleep()) return;
-  if (!reactor_.poked() && !stopping()) reactor_.wait(reactor_.next_deadline());
+  if (!reactor_.poked() && !stopping()) {
+    std::optional<Operation::Clock::time_point> deadline = reactor_.next_deadline();
+    // A peer may have cleared a `waiting` flag so that nothing rings: whatever happens, look
+    // again after safety_recheck_. The loop then polls everything and goes back to sleep.
+    if (safety_recheck_.count() > 0) {
+      const auto recheck = Operation::Clock::now() + safety_recheck_;
+      if (!deadline || recheck < *deadline) deadline = recheck;
+    }
+    reactor_.wait(deadline);
+  }
   reactor_.finish_sleep();
 }
 

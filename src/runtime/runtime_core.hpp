@@ -44,6 +44,7 @@ class RuntimeCore {
 
   Runtime& owner_;
   std::chrono::nanoseconds spin_budget_;
+  std::chrono::nanoseconds safety_recheck_;
   Reactor reactor_;
   SpawnedTask::promise_type* tasks_ = nullptr;
   std::vector<std::coroutine_handle<>> running_;
