@@ -489,7 +489,9 @@ TEST_F(AsioComposition, DestroyingAServerMidWaitAbortsItsReceiveAndOthersStillWa
     auto client = open_as("client").client_builder().create();
     FLOE_CHILD_CHECK(send_now.wait() == 1);
     auto pending = client.send_copy(9);  // reaches the surviving server alone
-    FLOE_CHILD_CHECK(pending.number_of_server_connections() == 1);
+    // At most 1: the count is live, and the survivor may have answered and let go already
+    // (the response below proves it was reached).
+    FLOE_CHILD_CHECK(pending.number_of_server_connections() <= 1);
     auto response = receive_within(pending);
     FLOE_CHILD_CHECK(response && response->payload() == 90);
     return 0;
