@@ -30,6 +30,12 @@
 // Threading: the operations of one execution context must be started and completed on one
 // thread at a time (an io_context run by one thread, or a strand).
 
+// A standard library header first: Asio 1.22 decides between aligned_alloc and operator new by
+// whether libstdc++'s configuration is already included, and two translation units that decide
+// differently free with the wrong function (AddressSanitizer: alloc-dealloc-mismatch). With it,
+// every unit that includes this header decides as one that included any standard header first.
+// clang-format off
+#include <cstddef>
 #include <unistd.h>
 #include <asio/associated_allocator.hpp>
 #include <asio/associated_cancellation_slot.hpp>
@@ -44,6 +50,7 @@
 #include <asio/post.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <asio/steady_timer.hpp>
+// clang-format on
 
 #include <chrono>
 #include <exception>
