@@ -98,9 +98,7 @@ ChunkView ServerCore::response_view(const Active& active, std::uint32_t chunk) c
 }
 
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
-  const std::size_t index =
-      std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
-      active.channel;
+  const std::size_t index = stream_index(active);
   std::uint32_t& loaned = loaned_[index];
   if (loaned >= max_loaned_per_request_) {
     throw Error(Errc::exceeds_max_loans,
@@ -132,8 +130,7 @@ void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcep
   std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
   store(*layout_->response_chunk_state(channel, chunk),
         static_cast<std::uint32_t>(ResponseChunkState::free));
-  --loaned_[std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
-            active.channel];
+  --loaned_[stream_index(active)];
 }
 
 bool ServerCore::client_listens(const Active& active) const noexcept {
