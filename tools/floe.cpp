@@ -3,8 +3,8 @@
 //   floe list [--domain D | --all]     every service: types, limits, live ports, state
 //   floe inspect SERVICE [--domain D]  one service: types, limits, nodes, ports, memory in use
 //   floe clean [--domain D | --all] [--dry-run]
-//                                      removes what dead processes left: services none of whose
-//                                      processes runs, and creators' temporary objects
+//                                      removes what dead processes left: services (damaged or
+//                                      not) none of whose processes runs
 //
 // The domain defaults to FLOE_DOMAIN / the config file, as for the library.
 
@@ -26,7 +26,6 @@ std::string type_of(const floe::detail::StoredType& type) {
 }
 
 std::string state_of(const SegmentReport& report) {
-  if (report.temporary) return "temporary";
   if (!report.valid) return "unreadable: " + report.problem;
   return report.stale() ? "stale (no live process)" : "live";
 }
@@ -103,13 +102,14 @@ int clean(const std::string& domain, bool all, bool dry_run) {
   int kept = 0;
   for (const std::string& object : floe::detail::list_objects(all ? std::string() : domain)) {
     const SegmentReport r = floe::detail::inspect_object(object);
-    const bool leftover = r.temporary || r.stale();
+    const bool leftover = r.stale();
     if (!leftover) {
       if (!r.valid) std::printf("kept    /dev/shm%s: %s\n", object.c_str(), r.problem.c_str());
       ++kept;
       continue;
     }
-    const std::string what = r.temporary ? "temporary" : "stale service '" + r.service + "'";
+    const std::string what =
+        r.valid ? "stale service '" + r.service + "'" : "damaged, unused: " + r.problem;
     if (dry_run) {
       std::printf("would remove /dev/shm%s (%s)\n", object.c_str(), what.c_str());
       ++removed;

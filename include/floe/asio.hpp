@@ -169,6 +169,7 @@ class AsioFloeService final : public asio::execution_context::service {
       if (shut_down_) return;
       if (!error) {
         reactor_.finish_sleep();
+        reactor_.recheck_peers();
         reactor_.poll_all(false);
       }
       // Re-arms this timer while something is pending, also after a cancel that an operation

@@ -26,6 +26,8 @@ struct RuntimeOptions {
   /// wake-up delays a message by at most this long. It costs one wake-up per interval while
   /// the loop sleeps that long, and nothing while it is busy; 1 s keeps an idle process all but
   /// asleep while bounding the damage to a latency a person notices but a protocol survives.
+  /// The same recheck bounds how late the death of a peer no pidfd can watch (one in another PID
+  /// namespace, or when /proc cannot be read) is noticed.
   /// 0 disables it (sleep until woken or a deadline).
   std::chrono::nanoseconds safety_recheck = std::chrono::seconds(1);
 };

@@ -17,13 +17,11 @@ namespace floe::detail {
 namespace {
 
 struct ProcessStat {
-  char state = '?';
+  pid_t pid = 0;  // as the /proc read names it
   std::uint64_t start_time = 0;
 };
 
-std::optional<ProcessStat> read_stat(pid_t pid) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+std::optional<ProcessStat> read_stat(const char* path) noexcept {
   FileDescriptor fd(::open(path, O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
   char buffer[1024];
@@ -34,7 +32,7 @@ std::optional<ProcessStat> read_stat(pid_t pid) noexcept {
   const char* p = std::strrchr(buffer, ')');
   if (p == nullptr || p[1] != ' ') return std::nullopt;
   ProcessStat stat;
-  stat.state = p[2];
+  stat.pid = static_cast<pid_t>(std::strtol(buffer, nullptr, 10));
   int field = 2;
   for (; *p != '\0'; ++p) {
     if (*p == ' ' && ++field == 22) {
@@ -50,26 +48,23 @@ std::optional<ProcessStat> read_stat(pid_t pid) noexcept {
 ProcessIdentity current_process() {
   // Forked children must not inherit their parent's identity, so it is not cached.
   const pid_t pid = ::getpid();
-  const auto stat = read_stat(pid);
-  return ProcessIdentity{static_cast<std::uint64_t>(pid), stat ? stat->start_time : 0};
-}
-
-bool is_alive(const ProcessIdentity& process) noexcept {
-  if (process.pid == 0 || process.pid > 0x3fffffff) return false;
-  const auto pid = static_cast<pid_t>(process.pid);
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-  const auto stat = read_stat(pid);
-  // A zombie has not been reaped yet, but it will never touch shared memory again.
-  return stat && stat->start_time == process.start_time && stat->state != 'Z' && stat->state != 'X';
+  const auto stat = read_stat("/proc/self/stat");
+  // In a PID namespace of its own under its parent's /proc, /proc/<pid> is another process
+  // (pid 1 is the host's init): then the start time is unknown, and nobody opens a pidfd on
+  // the PID (death is noticed by liveness marks instead).
+  const bool proc_is_ours = stat && stat->pid == pid;
+  return ProcessIdentity{static_cast<std::uint64_t>(pid), proc_is_ours ? stat->start_time : 0};
 }
 
 FileDescriptor open_process_handle(const ProcessIdentity& process) noexcept {
-  if (process.pid == 0 || process.pid > 0x3fffffff) return {};
+  if (process.pid == 0 || process.pid > 0x3fffffff || process.start_time == 0) return {};
   FileDescriptor handle(
       static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(process.pid), 0)));
   if (!handle) return {};
   // The pidfd now pins the PID: if the start time still matches, it is the right process.
-  const auto stat = read_stat(static_cast<pid_t>(process.pid));
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(process.pid));
+  const auto stat = read_stat(path);
   if (!stat || stat->start_time != process.start_time) return {};
   return handle;
 }

@@ -12,9 +12,6 @@ namespace floe::detail {
 
 ProcessIdentity current_process();
 
-/// False once the process is gone, or its PID now belongs to another process.
-bool is_alive(const ProcessIdentity& process) noexcept;
-
 /// A pidfd for the process, readable once it has exited; empty when it is gone already (or its
 /// PID was reused, which the start time reveals once the pidfd pins the PID).
 FileDescriptor open_process_handle(const ProcessIdentity& process) noexcept;

@@ -44,21 +44,29 @@ namespace {
 
 }  // namespace
 
-std::optional<SharedMemoryObject> SharedMemoryObject::create_exclusive(const std::string& name,
-                                                                       mode_t mode) {
-  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) return std::nullopt;
-    throw_errno("shm_open(" + name + ", O_CREAT)");
+SharedMemoryObject SharedMemoryObject::create_unnamed(mode_t mode) {
+  FileDescriptor fd(::open(kShmDirectory, O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
+  if (!fd) throw_errno(std::string("open(") + kShmDirectory + ", O_TMPFILE)");
+  // open honours the umask; the mode asked for is the mode meant.
+  if (::fchmod(fd.get(), mode) != 0) throw_errno(std::string("fchmod(") + kShmDirectory + ")");
+  return SharedMemoryObject(std::string(), std::move(fd));
+}
+
+bool SharedMemoryObject::publish_as(const std::string& name) {
+  const std::string path = kShmDirectory + name;
+  int result = ::linkat(fd_.get(), "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH);
+  if (result != 0 && errno == ENOENT) {
+    // Before Linux 6.10, AT_EMPTY_PATH wants CAP_DAC_READ_SEARCH; the descriptor's /proc link
+    // does the same for anyone.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
+    result = ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW);
   }
-  // shm_open honours the umask; the mode asked for is the mode meant.
-  if (::fchmod(fd, mode) != 0) {
-    const int error = errno;
-    FileDescriptor guard(fd);
-    ::shm_unlink(name.c_str());  // created here, and useless: leave nothing behind
-    throw_os_error(error, "fchmod(" + name + ")");
+  if (result != 0) {
+    if (errno == EEXIST) return false;
+    throw_errno("linkat(" + path + ")");
   }
-  return SharedMemoryObject(name, FileDescriptor(fd));
+  name_ = name;
+  return true;
 }
 
 std::optional<SharedMemoryObject> SharedMemoryObject::open_existing(const std::string& name) {

@@ -12,6 +12,9 @@
 
 namespace floe::detail {
 
+/// Where POSIX shared-memory objects live (glibc's shm_open opens files here).
+inline constexpr char kShmDirectory[] = "/dev/shm";
+
 /// The floe condition an errno of a shared-memory call means, Errc{} when none fits.
 Errc errc_of_os_error(int error) noexcept;
 /// Throws floe::Error for a failed call: what failed and why, with the fitting Errc (else the
@@ -21,8 +24,12 @@ Errc errc_of_os_error(int error) noexcept;
 /// A named object under /dev/shm. Creating and opening never truncates someone else's object.
 class SharedMemoryObject {
  public:
-  /// Creates the object, failing with std::nullopt if it exists already.
-  static std::optional<SharedMemoryObject> create_exclusive(const std::string& name, mode_t mode);
+  /// Creates an object without a name (O_TMPFILE in /dev/shm): it vanishes with its last
+  /// descriptor and mapping until publish_as() names it.
+  static SharedMemoryObject create_unnamed(mode_t mode);
+  /// Gives an unnamed object its name; false, leaving it unnamed, if the name is taken. Needs
+  /// Linux 6.10's linkat(AT_EMPTY_PATH), CAP_DAC_READ_SEARCH, or /proc/self/fd. Throws floe::Error.
+  bool publish_as(const std::string& name);
   /// Opens an existing object, std::nullopt if there is none.
   static std::optional<SharedMemoryObject> open_existing(const std::string& name);
   /// Removes the name; mappings that exist stay valid.

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "platform/process.hpp"
+#include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
 #include "registry/service_segment.hpp"
 #include "shm/atomics.hpp"
@@ -22,18 +22,6 @@ std::string domain_of(const std::string& file) {
   return dot == std::string::npos ? std::string() : file.substr(start, dot - start);
 }
 
-/// A temporary's name ends in ".tmp.<pid>.<start time>.<n>".
-std::optional<ProcessIdentity> temporary_creator(const std::string& file) {
-  const std::size_t at = file.find(".tmp.");
-  if (at == std::string::npos) return std::nullopt;
-  ProcessIdentity creator{};
-  if (std::sscanf(file.c_str() + at + 5, "%" SCNu64 ".%" SCNu64, &creator.pid,
-                  &creator.start_time) != 2) {
-    return std::nullopt;
-  }
-  return creator;
-}
-
 bool active(const std::uint32_t& state) {
   return load(const_cast<std::uint32_t&>(state)) == static_cast<std::uint32_t>(SlotState::active);
 }
@@ -41,11 +29,7 @@ bool active(const std::uint32_t& state) {
 }  // namespace
 
 bool SegmentReport::stale() const noexcept {
-  if (!valid) return false;
-  for (const NodeReport& node : nodes) {
-    if (node.alive) return false;
-  }
-  return true;
+  return judged_by_marks && !held;
 }
 
 std::vector<std::string> list_objects(const std::string& domain) {
@@ -65,16 +49,17 @@ SegmentReport inspect_object(const std::string& object) {
   report.object = object;
   const std::string file = object.substr(1);
   report.domain = domain_of(file);
-  report.temporary = temporary_creator(file).has_value();
   try {
     auto opened = SharedMemoryObject::open_existing(object);
     if (!opened) {
       report.problem = "gone";
       return report;
     }
+    report.held = is_marked_alive(opened->fd(), 0, kMaxNodes);
     const std::size_t size = opened->size();
     if (size < sizeof(ServiceHeader)) {
-      report.problem = "smaller than a service header";
+      report.judged_by_marks = true;
+      report.problem = "smaller than a service header (shrunk?)";
       return report;
     }
     Mapping mapping(opened->fd(), size);
@@ -91,6 +76,7 @@ SegmentReport inspect_object(const std::string& object) {
                        std::to_string(kLayoutVersion);
       return report;
     }
+    report.judged_by_marks = true;
     if (!layout || layout->total_size() != size || header.segment_size != size ||
         header.name_length > 255) {
       report.problem = "damaged: its limits and size disagree";
@@ -110,7 +96,7 @@ SegmentReport inspect_object(const std::string& object) {
       NodeRecord* record = layout->node(base, n);
       if (!active(record->state)) continue;
       const ProcessIdentity owner{load(record->pid), load(record->start_time)};
-      node_alive[n] = is_alive(owner);
+      node_alive[n] = is_marked_alive(opened->fd(), n);
       node_pid[n] = owner.pid;
       report.nodes.push_back(NodeReport{n, owner.pid, node_alive[n]});
     }
@@ -134,21 +120,17 @@ SegmentReport inspect_object(const std::string& object) {
 }
 
 bool remove_if_unused(const std::string& object) {
-  const std::string file = object.substr(1);
-  if (const auto creator = temporary_creator(file)) {
-    if (is_alive(*creator)) return false;
-    SharedMemoryObject::unlink(object);
-    return true;
-  }
   auto opened = SharedMemoryObject::open_existing(object);
   if (!opened) return false;
   ExclusiveLock lock(opened->fd());
   const SegmentReport report = inspect_object(object);
   if (!report.stale()) return false;
-  // As an opener that finds no live node does: a process waiting for the lock sees "removed".
-  Mapping header(opened->fd(), sizeof(ServiceHeader));
-  store(reinterpret_cast<ServiceHeader*>(header.data())->state,
-        static_cast<std::uint32_t>(SegmentState::removed));
+  if (opened->size() >= sizeof(ServiceHeader)) {
+    // As an opener that finds no live node does: a process waiting for the lock sees "removed".
+    Mapping header(opened->fd(), sizeof(ServiceHeader));
+    store(reinterpret_cast<ServiceHeader*>(header.data())->state,
+          static_cast<std::uint32_t>(SegmentState::removed));
+  }
   SharedMemoryObject::unlink(object);
   return true;
 }

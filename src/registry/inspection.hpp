@@ -29,10 +29,13 @@ struct PortReport {
 struct SegmentReport {
   std::string object;  // "/floe.<domain>.<hash>"
   std::string domain;
-  bool temporary = false;  // a creator's object not published yet (or left by a dead creator)
-  bool readable = false;   // could be opened and mapped at all
-  bool valid = false;      // a floe service of this layout version, consistent
-  std::string problem;     // why not, when not
+  bool readable = false;  // could be opened and mapped at all
+  bool valid = false;     // a floe service of this layout version, consistent
+  bool held = true;       // a live process holds its liveness mark (in doubt: yes)
+  // This floe version's object, consistent or damaged: its marks say whether anyone still uses
+  // it. Another version's object, or one not floe's, is not judged.
+  bool judged_by_marks = false;
+  std::string problem;  // why not, when not
   std::string service;
   StoredType request{}, response{}, request_user_header{}, response_user_header{};
   StoredLimits limits{};
@@ -40,7 +43,7 @@ struct SegmentReport {
   std::vector<PortReport> ports;  // active port slots
   ServiceUsage usage;
 
-  /// Nobody alive uses it: what is left of crashed processes.
+  /// Nobody alive uses it: what is left of crashed processes, damaged or not.
   bool stale() const noexcept;
 };
 
@@ -50,7 +53,7 @@ std::vector<std::string> list_objects(const std::string& domain);
 SegmentReport inspect_object(const std::string& object);
 
 /// Removes the object if no live process uses it, deciding under the service's lock (as
-/// opening processes do); a temporary is removed if its creator is dead. True if removed.
+/// opening processes do). True if removed.
 bool remove_if_unused(const std::string& object);
 
 }  // namespace floe::detail

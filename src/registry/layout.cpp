@@ -69,7 +69,7 @@ std::optional<SegmentLayout> SegmentLayout::compute(
     const StoredType& request_user_header, const StoredType& response_user_header) noexcept {
   const auto in = [](std::uint32_t v, std::uint32_t max) { return v >= 1 && v <= max; };
   if (!in(limits.max_clients, 4096) || !in(limits.max_servers, kMaxServers) ||
-      !in(limits.max_nodes, 4096) || !in(limits.max_active_requests_per_client, 4096) ||
+      !in(limits.max_nodes, kMaxNodes) || !in(limits.max_active_requests_per_client, 4096) ||
       !in(limits.max_loaned_requests, 4096) || !in(limits.max_response_buffer_size, 16384) ||
       !in(limits.max_borrowed_responses_per_pending_response, 16384) ||
       !in(limits.max_loaned_responses_per_request, 16384)) {

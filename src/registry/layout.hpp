@@ -34,9 +34,10 @@ namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
 // 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag
-inline constexpr std::uint32_t kLayoutVersion = 5;
+inline constexpr std::uint32_t kLayoutVersion = 6;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
+inline constexpr std::uint32_t kMaxNodes = 4096;
 
 enum class SegmentState : std::uint32_t { initializing = 0, ready = 1, removed = 2 };
 

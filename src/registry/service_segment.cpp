@@ -1,17 +1,20 @@
 #include "registry/service_segment.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <system_error>
 
 #include "floe/error.hpp"
 #include "platform/crash_point.hpp"
+#include "platform/liveness_mark.hpp"
 #include "registry/names.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
@@ -19,7 +22,6 @@
 namespace floe::detail {
 namespace {
 
-constexpr const char* kShmDirectory = "/dev/shm";
 constexpr std::uint32_t kNoChunk = 0xffffffffu;
 
 StoredType to_stored(const TypeInfo& type, const char* role) {
@@ -134,25 +136,13 @@ std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
 
 namespace {
 
+ServiceHeader* shared_header(const Mapping& mapping) noexcept {
+  return reinterpret_cast<ServiceHeader*>(mapping.data());
+}
+
 ProcessIdentity identity_of(const NodeRecord& n) {
   return ProcessIdentity{load(const_cast<std::uint64_t&>(n.pid)),
                          load(const_cast<std::uint64_t&>(n.start_time))};
-}
-
-/// A creator that died between creating its temporary object and publishing it leaves the
-/// temporary behind; the next creator of the same service removes it.
-void remove_dead_temporaries(const std::string& object_name) {
-  const std::string prefix = object_name.substr(1) + ".tmp.";
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(kShmDirectory, ec)) {
-    const std::string file = entry.path().filename().string();
-    if (file.rfind(prefix, 0) != 0) continue;
-    ProcessIdentity owner{};
-    if (std::sscanf(file.c_str() + prefix.size(), "%lu.%lu", &owner.pid, &owner.start_time) != 2) {
-      continue;
-    }
-    if (!is_alive(owner)) SharedMemoryObject::unlink("/" + file);
-  }
 }
 
 /// What a kernel call's error message says without floe's own ": <condition>" appended.
@@ -203,16 +193,18 @@ void check_room_for(const std::string& service, const SegmentLayout& layout) {
                   " (mount -o remount,size=...)");
 }
 
+/// Takes a free node record and its liveness mark. A record whose mark another process still
+/// holds is skipped: its owner is leaving right now.
 std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
-                                const ProcessIdentity& self) {
+                                const ProcessIdentity& self, int fd) {
   for (std::uint32_t n = 0; n < layout.limits().max_nodes; ++n) {
     NodeRecord* record = layout.node(base, n);
-    if (load(record->state) == static_cast<std::uint32_t>(SlotState::free)) {
-      store(record->pid, self.pid);
-      store(record->start_time, self.start_time);
-      store(record->state, static_cast<std::uint32_t>(SlotState::active));
-      return n;
-    }
+    if (load(record->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
+    if (!hold_liveness_mark(fd, n)) continue;
+    store(record->pid, self.pid);
+    store(record->start_time, self.start_time);
+    store(record->state, static_cast<std::uint32_t>(SlotState::active));
+    return n;
   }
   return kNoChunk;
 }
@@ -272,39 +264,23 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
                   "floe: the limits of service '" + spec.name + "' are out of range");
     }
     check_room_for(spec.name, *layout);
-    remove_dead_temporaries(wanted.object_name);
-    // The segment is built under a temporary name and published with link(2), which fails if
-    // the name exists: nobody can ever open a half-initialized service.
-    static std::atomic<unsigned> counter{0};
-    const std::string temporary = wanted.object_name + ".tmp." + std::to_string(self.pid) + "." +
-                                  std::to_string(self.start_time) + "." +
-                                  std::to_string(counter.fetch_add(1));
+    // The segment is built as an object without a name and published with link(2), which fails
+    // if the name exists: nobody can ever open a half-initialized service, and a creator that
+    // dies before publishing leaves nothing behind.
     std::optional<SharedMemoryObject> object;
-    try {
-      object =
-          SharedMemoryObject::create_exclusive(temporary, node.config.group_access ? 0660 : 0600);
-    } catch (const Error& e) {
-      throw_for_service(e, spec.name, "create", layout->total_size(), &*layout);
-    }
-    crash_point("create.temporary");
-    if (!object) throw Error(Errc::corrupted, "floe: temporary object " + temporary + " exists");
-    struct TemporaryName {
-      const std::string& name;
-      ~TemporaryName() { SharedMemoryObject::unlink(name); }
-    } remove_temporary{temporary};
-
-    // Declared after the temporary's name: a failure below unmaps, unlinks the name, then
-    // closes the object, so /dev/shm gets every byte back.
     Mapping mapping;
+    const char* doing = "create";
     try {
+      object = SharedMemoryObject::create_unnamed(node.config.group_access ? 0660 : 0600);
+      // Marked alive before it has a name: once published, nobody can take it for stale.
+      hold_liveness_mark(object->fd(), 0);
+      crash_point("create.unnamed");
+      doing = "reserve";
       object->reserve(layout->total_size());
-    } catch (const Error& e) {
-      throw_for_service(e, spec.name, "reserve", layout->total_size(), &*layout);
-    }
-    try {
+      doing = "map";
       mapping = Mapping(object->fd(), layout->total_size());
     } catch (const Error& e) {
-      throw_for_service(e, spec.name, "map", layout->total_size(), &*layout);
+      throw_for_service(e, spec.name, doing, layout->total_size(), &*layout);
     }
     ServiceHeader* header = layout->header(mapping.data());
     header->magic = kSegmentMagic;
@@ -323,22 +299,18 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       }
       store(layout->client(mapping.data(), c)->next_request_id, std::uint64_t{1});
     }
-    const std::uint32_t node_index = claim_node_record(mapping.data(), *layout, self);
+    const std::uint32_t node_index = claim_node_record(mapping.data(), *layout, self, object->fd());
     store(header->state, static_cast<std::uint32_t>(SegmentState::ready));
     crash_point("create.initialized");
 
-    const std::string from = std::string(kShmDirectory) + temporary;
-    const std::string to = std::string(kShmDirectory) + wanted.object_name;
-    if (::link(from.c_str(), to.c_str()) != 0) {
-      const int error = errno;
-      if (error == EEXIST) return nullptr;
-      throw_os_error(error, "floe: service '" + spec.name + "': cannot publish its segment: link(" +
-                                from + ", " + to + ")");
+    try {
+      if (!object->publish_as(wanted.object_name)) return nullptr;  // someone else's came first
+    } catch (const Error& e) {
+      throw Error(e.code(),
+                  "floe: service '" + spec.name + "': cannot publish its segment: " + cause_of(e));
     }
     crash_point("create.published");
-    auto published = SharedMemoryObject::open_existing(wanted.object_name);
-    if (!published) return nullptr;  // removed at once by someone who found no live node
-    return std::make_shared<ServiceSegment>(Passkey{}, std::move(*published), std::move(mapping),
+    return std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(mapping),
                                             *layout, spec.name, node_index);
   };
 
@@ -357,19 +329,44 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     ExclusiveLock lock(object->fd());
     crash_point("open.locked");
     const std::size_t size = object->size();
-    if (size < sizeof(ServiceHeader)) {
-      throw Error(Errc::corrupted, "floe: " + wanted.object_name + " is too small to be a service");
-    }
     Mapping mapping;
-    try {
-      mapping = Mapping(object->fd(), size);
-    } catch (const Error& e) {
-      throw_for_service(e, spec.name, "map", size, nullptr);
+    ServiceHeader header{};
+    if (size >= sizeof(ServiceHeader)) {
+      try {
+        mapping = Mapping(object->fd(), size);
+      } catch (const Error& e) {
+        throw_for_service(e, spec.name, "map", size, nullptr);
+      }
+      std::memcpy(&header, mapping.data(), sizeof header);
+      if (load(shared_header(mapping)->state) ==
+          static_cast<std::uint32_t>(SegmentState::removed)) {
+        continue;
+      }
     }
-    ServiceHeader header;
-    std::memcpy(&header, mapping.data(), sizeof header);
-    const auto state = load(reinterpret_cast<ServiceHeader*>(mapping.data())->state);
-    if (state == static_cast<std::uint32_t>(SegmentState::removed)) continue;
+    // Nobody holds it any more (every mark went with its process), so what is left is stale,
+    // however damaged, and is replaced. Only an object of another floe version, or not floe's at
+    // all, is left alone: its processes do not mark themselves.
+    const bool judged_by_marks =
+        size < sizeof(ServiceHeader) ||
+        (header.magic == kSegmentMagic && header.layout_version == kLayoutVersion);
+    if (judged_by_marks && !is_marked_alive(object->fd(), 0, kMaxNodes)) {
+      if (mapping.data() != nullptr) {
+        store(shared_header(mapping)->state, static_cast<std::uint32_t>(SegmentState::removed));
+      }
+      SharedMemoryObject::unlink(wanted.object_name);
+      if (mode == OpenMode::open) {
+        throw Error(Errc::service_does_not_exist,
+                    "floe: service '" + spec.name +
+                        "' does not exist (a stale segment of dead processes was removed)");
+      }
+      continue;
+    }
+    if (size < sizeof(ServiceHeader)) {
+      throw Error(Errc::corrupted, "floe: " + wanted.object_name +
+                                       " is too small to be a service (shrunk by another "
+                                       "process?), and live processes still hold it");
+    }
+    const auto state = header.state;
     auto layout = layout_of(header);
     if (header.magic != kSegmentMagic || header.layout_version != kLayoutVersion ||
         state != static_cast<std::uint32_t>(SegmentState::ready) || !layout ||
@@ -384,24 +381,13 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     auto segment = std::make_shared<ServiceSegment>(
         Passkey{}, std::move(*object), std::move(mapping), *layout, spec.name, kNoChunk);
     segment->reclaim_dead_nodes_locked();
-    if (!segment->has_live_node_locked()) {
-      // Every process that used it died: what is left is stale, and is replaced.
-      store(reinterpret_cast<ServiceHeader*>(segment->base())->state,
-            static_cast<std::uint32_t>(SegmentState::removed));
-      SharedMemoryObject::unlink(wanted.object_name);
-      if (mode == OpenMode::open) {
-        throw Error(Errc::service_does_not_exist,
-                    "floe: service '" + spec.name +
-                        "' does not exist (a stale segment of dead processes was removed)");
-      }
-      continue;
-    }
     if (mode == OpenMode::create) {
       throw Error(Errc::service_already_exists, "floe: service '" + spec.name + "' already exists");
     }
     check_types(header, wanted, spec.name);
     check_limits(header.limits, wanted.limits, spec.explicitly_set, spec.name);
-    segment->node_index_ = claim_node_record(segment->base(), segment->layout_, self);
+    segment->node_index_ =
+        claim_node_record(segment->base(), segment->layout_, self, segment->object_.fd());
     crash_point("open.claimed");
     if (segment->node_index_ == kNoChunk) {
       throw Error(Errc::exceeds_max_nodes, "floe: service '" + spec.name + "' has max_nodes = " +
@@ -421,14 +407,14 @@ ServiceSegment::ServiceSegment(Passkey, SharedMemoryObject object, Mapping mappi
       mapping_(std::move(mapping)),
       layout_(layout),
       service_name_(std::move(service_name)),
-      node_index_(node_index),
-      self_(current_process()) {}
+      node_index_(node_index) {}
 
 ServiceSegment::~ServiceSegment() {
   if (node_index_ == kNoChunk) return;  // never registered: open() failed
   try {
     ExclusiveLock lock(object_.fd());
     store(layout_.node(base(), node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
+    drop_liveness_mark(object_.fd(), node_index_);
     reclaim_dead_nodes_locked();
     if (!has_live_node_locked()) {
       store(layout_.header(base())->state, static_cast<std::uint32_t>(SegmentState::removed));
@@ -440,12 +426,12 @@ ServiceSegment::~ServiceSegment() {
 }
 
 bool ServiceSegment::has_live_node_locked() const noexcept {
-  for (std::uint32_t n = 0; n < limits().max_nodes; ++n) {
-    if (load(layout_.node(base(), n)->state) == static_cast<std::uint32_t>(SlotState::active)) {
-      return true;
-    }
-  }
-  return false;
+  // The marks, not the records: a record may have been scribbled over, a mark cannot be.
+  return is_marked_alive(object_.fd(), 0, kMaxNodes);
+}
+
+bool ServiceSegment::is_node_alive(std::uint32_t node) const noexcept {
+  return node == node_index_ || is_marked_alive(object_.fd(), node);
 }
 
 std::optional<ProcessIdentity> ServiceSegment::port_owner(const PortRecord& port) const noexcept {
@@ -461,7 +447,8 @@ std::optional<ProcessIdentity> ServiceSegment::port_owner(const PortRecord& port
 
 bool ServiceSegment::is_port_owner_alive(const PortRecord& port) const noexcept {
   const auto owner = port_owner(port);
-  return owner && (*owner == self_ || is_alive(*owner));
+  const std::uint32_t node = load(const_cast<std::uint32_t&>(port.node));
+  return owner && is_node_alive(node);
 }
 
 void ServiceSegment::reclaim_dead_nodes() noexcept {
@@ -479,8 +466,7 @@ void ServiceSegment::reclaim_dead_nodes_locked() noexcept {
   for (std::uint32_t n = 0; n < limits().max_nodes; ++n) {
     NodeRecord* record = layout_.node(base(), n);
     if (load(record->state) != active) continue;
-    const ProcessIdentity owner = identity_of(*record);
-    if (owner == self_ || is_alive(owner)) continue;
+    if (is_node_alive(n)) continue;
     for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
       PortRecord* port = layout_.client(base(), c);
       if (load(port->state) == active && load(port->node) == n) {

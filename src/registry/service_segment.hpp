@@ -64,13 +64,14 @@ class ServiceSegment {
   void reset_server_resources(std::uint32_t server) noexcept;
   void collect_orphaned_channels() noexcept;
   bool has_live_node_locked() const noexcept;
+  /// Whether the node's process still runs: its liveness mark is held (ours always is).
+  bool is_node_alive(std::uint32_t node) const noexcept;
 
   SharedMemoryObject object_;
   Mapping mapping_;
   SegmentLayout layout_;
   std::string service_name_;
   std::uint32_t node_index_;
-  ProcessIdentity self_;
 };
 
 /// Frees the request chunks of a client slot's channels that nobody holds any more: no

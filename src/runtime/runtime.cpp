@@ -208,11 +208,13 @@ void RuntimeCore::sleep() {
     std::optional<Operation::Clock::time_point> deadline = reactor_.next_deadline();
     // A peer may have cleared a `waiting` flag so that nothing rings: whatever happens, look
     // again after safety_recheck_. The loop then polls everything and goes back to sleep.
+    std::optional<Operation::Clock::time_point> recheck;
     if (safety_recheck_.count() > 0) {
-      const auto recheck = Operation::Clock::now() + safety_recheck_;
-      if (!deadline || recheck < *deadline) deadline = recheck;
+      recheck = Operation::Clock::now() + safety_recheck_;
+      if (!deadline || *recheck < *deadline) deadline = recheck;
     }
     reactor_.wait(deadline);
+    if (recheck && Operation::Clock::now() >= *recheck) reactor_.recheck_peers();
   }
   reactor_.finish_sleep();
 }

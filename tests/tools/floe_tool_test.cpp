@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <floe/floe.hpp>
 
 #include <cstdio>
@@ -69,23 +70,20 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
 
 TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto live = builder().create();
-  // A service whose only process was killed, and a temporary of a creator killed mid-creation.
-  ChildProcess crashed([&] {
-    Node other = Node::create("crashed", config);
-    auto service = other.service_builder("Test/Crashed")
-                       .request_response<std::uint64_t, std::uint64_t>()
-                       .create();
-    ::raise(SIGKILL);
-    return 0;
-  });
-  ASSERT_EQ(crashed.wait(), 128 + SIGKILL);
-  ChildProcess half_created([&] {
-    ::setenv("FLOE_TEST_CRASH_AT", "create.initialized", 1);
-    Node other = Node::create("half", config);
-    other.service_builder("Test/Half").request_response<std::uint64_t, std::uint64_t>().create();
-    return 0;
-  });
-  ASSERT_EQ(half_created.wait(), 128 + SIGKILL);
+  // Two services whose only process was killed; the second then shrunk by someone, so damaged.
+  for (const char* name : {"Test/Crashed", "Test/Shrunk"}) {
+    ChildProcess crashed([&] {
+      Node other = Node::create("crashed", config);
+      auto service =
+          other.service_builder(name).request_response<std::uint64_t, std::uint64_t>().create();
+      ::raise(SIGKILL);
+      return 0;
+    });
+    ASSERT_EQ(crashed.wait(), 128 + SIGKILL);
+  }
+  const std::string shrunk =
+      "/dev/shm" + floe::detail::service_object_name(config.domain, "Test/Shrunk");
+  ASSERT_EQ(::truncate(shrunk.c_str(), 100), 0);
 
   const ToolRun dry = floe_tool("clean --dry-run " + domain_option());
   EXPECT_EQ(dry.exit_code, 0);
@@ -94,7 +92,7 @@ TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   const ToolRun clean = floe_tool("clean " + domain_option());
   EXPECT_EQ(clean.exit_code, 0);
   EXPECT_NE(clean.output.find("stale service 'Test/Crashed'"), std::string::npos) << clean.output;
-  EXPECT_NE(clean.output.find("temporary"), std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("damaged, unused"), std::string::npos) << clean.output;
   EXPECT_NE(clean.output.find("2 removed, 1 in use"), std::string::npos) << clean.output;
 
   const ToolRun list = floe_tool("list " + domain_option());

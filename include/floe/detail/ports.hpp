@@ -67,8 +67,9 @@ class ClientCore {
   void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
   /// True while a server the request reached still holds it open: false as soon as each has
   /// dropped its ActiveRequest, gone away or died, even with its responses still buffered.
-  /// `check_liveness`: also ask whether the servers' processes still run (reads /proc; an
-  /// event loop that watches their pidfds only asks after one of them exited).
+  /// `check_liveness`: also ask whether the servers' processes still run (a syscall per server:
+  /// their liveness marks; an event loop asks only after a watched pidfd fired, or at its
+  /// safety recheck).
   bool is_connected(std::uint32_t channel, bool check_liveness = true) noexcept;
   /// True once no server is connected and everything they sent was received: the end of
   /// `co_await pending.receive()`.

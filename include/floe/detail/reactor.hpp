@@ -79,6 +79,9 @@ class Reactor final : private WakeSources {
   /// fires. Then take_events() without blocking.
   void arm();
   void take_events();
+  /// The next poll also asks whether watched peers still run. For the safety recheck: a peer
+  /// whose death no pidfd reports (another PID namespace, no /proc) is noticed then.
+  void recheck_peers() noexcept { ++peer_epoch_; }
   /// Step 3: awake again, senders need not ring.
   void finish_sleep() noexcept;
   /// Whether any doorbell is announced (between steps 1 and 3).
