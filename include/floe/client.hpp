@@ -291,8 +291,9 @@ class RequestMut {
     bool poll(const PollContext&) noexcept override {
       try {
         return attempt();
-      } catch (...) {  // Errc::corrupted: a peer overwrote the request counter
-        return false;
+      } catch (...) {  // Errc::corrupted: the segment was damaged, or a peer scribbled on it
+        fail(std::current_exception());
+        return true;
       }
     }
     detail::DoorbellWords doorbell() const noexcept override { return request_.core_->doorbell(); }
@@ -382,7 +383,17 @@ class Client {
     }
 
    private:
-    bool attempt() noexcept { return core_->try_loan(chunk_); }
+    bool attempt() noexcept {
+      if (core_->damaged()) {
+        try {
+          core_->loan(chunk_);  // throws the Errc::corrupted that says what happened
+        } catch (...) {
+          fail(std::current_exception());
+        }
+        return true;
+      }
+      return core_->try_loan(chunk_);
+    }
     bool poll(const PollContext&) noexcept override { return attempt(); }
     detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
     detail::PortOperations* port_operations() const noexcept override {

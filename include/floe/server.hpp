@@ -284,8 +284,9 @@ class Server {
 
   ServerId id() const noexcept { return core_->id(); }
 
-  /// The next request, if one is there. Never blocks.
-  std::optional<Active> try_receive() noexcept {
+  /// The next request, if one is there. Never blocks. Throws Errc::corrupted once another
+  /// process damaged the service's shared memory.
+  std::optional<Active> try_receive() {
     auto active = core_->try_receive();
     if (!active) return std::nullopt;
     return Active(core_, *active);
@@ -314,9 +315,14 @@ class Server {
 
    private:
     bool attempt() noexcept {
-      // The request takes over the operation's reference to the port: one count per request.
-      if (auto active = core_->try_receive()) result_.emplace(Active(std::move(core_), *active));
-      return result_.has_value();
+      try {
+        // The request takes over the operation's reference to the port: one count per request.
+        if (auto active = core_->try_receive()) result_.emplace(Active(std::move(core_), *active));
+        return result_.has_value();
+      } catch (...) {  // Errc::corrupted
+        fail(std::current_exception());
+        return true;
+      }
     }
     bool poll(const PollContext&) noexcept override { return attempt(); }
     detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }

@@ -106,22 +106,38 @@ Mapping::Mapping(int fd, std::size_t size) : size_(size) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw_errno("mmap(" + std::to_string(size) + " bytes)");
   data_ = static_cast<std::byte*>(p);
+  try {
+    guard_ = SigbusGuard(data_, size_);
+  } catch (...) {
+    unmap();
+    throw;
+  }
 }
 
 Mapping::Mapping(Mapping&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      guard_(std::move(other.guard_)) {}
 
 Mapping& Mapping::operator=(Mapping&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) ::munmap(data_, size_);
+    unmap();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    guard_ = std::move(other.guard_);
   }
   return *this;
 }
 
 Mapping::~Mapping() {
+  unmap();
+}
+
+void Mapping::unmap() noexcept {
+  guard_ = SigbusGuard();  // unguarded before unmapped: the range may be reused at once
   if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
 }
 
 ExclusiveLock::ExclusiveLock(int fd) : fd_(fd) {

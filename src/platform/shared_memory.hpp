@@ -9,6 +9,7 @@
 
 #include "floe/error.hpp"
 #include "platform/file_descriptor.hpp"
+#include "platform/sigbus_guard.hpp"
 
 namespace floe::detail {
 
@@ -49,7 +50,8 @@ class SharedMemoryObject {
   FileDescriptor fd_;
 };
 
-/// A read-write shared mapping of a whole object. Throws floe::Error when mmap fails.
+/// A read-write shared mapping of a whole object, guarded against the object shrinking under it
+/// (platform/sigbus_guard.hpp). Throws floe::Error when mmap fails.
 class Mapping {
  public:
   Mapping() noexcept = default;
@@ -62,10 +64,16 @@ class Mapping {
 
   std::byte* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
+  /// Whether another process shrank the object under an access: the mapping then holds private
+  /// zeros, and whatever it says is meaningless.
+  bool damaged() const noexcept { return guard_.damaged(); }
+  const std::atomic<bool>* damaged_flag() const noexcept { return guard_.damaged_flag(); }
 
  private:
+  void unmap() noexcept;
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
+  SigbusGuard guard_;
 };
 
 /// An exclusive flock(2) on an open file: held by the open file description, so a process that

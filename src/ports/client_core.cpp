@@ -26,6 +26,7 @@ ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
 ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
                        Backpressure backpressure)
     : segment_(std::move(segment)),
+      damaged_(&segment_->damaged_flag()),
       base_(segment_->base()),
       layout_(&segment_->layout()),
       slot_(segment_->claim_client_slot()),
@@ -53,6 +54,7 @@ ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
 }
 
 ChunkView ClientCore::loan(std::uint32_t& chunk) {
+  if (damaged()) segment_->throw_damaged();
   const StoredLimits& limits = layout_->limits();
   if (loaned_ >= limits.max_loaned_requests) {
     throw Error(Errc::exceeds_max_loans, "floe: the client has max_loaned_requests = " +
@@ -67,6 +69,7 @@ ChunkView ClientCore::loan(std::uint32_t& chunk) {
 }
 
 bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
+  if (damaged()) return false;
   if (loaned_ >= layout_->limits().max_loaned_requests) return false;
   const std::uint32_t chunks = layout_->request_chunks_per_client();
   for (int pass = 0; pass < 2; ++pass) {
@@ -135,6 +138,7 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
 }
 
 bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
+  if (damaged()) segment_->throw_damaged();
   const StoredLimits& limits = layout_->limits();
   channel = max_active_;
   for (std::uint32_t j = 0; j < max_active_; ++j) {
@@ -230,6 +234,7 @@ void ClientCore::free_response_chunk(std::uint32_t server, std::uint32_t channel
 }
 
 std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel) {
+  if (damaged()) segment_->throw_damaged();
   PendingState& pending = pending_[channel];
   const StoredLimits& limits = layout_->limits();
   if (pending.borrowed >= limits.max_borrowed_responses_per_pending_response) {
@@ -319,6 +324,7 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
 }
 
 bool ClientCore::is_connected(std::uint32_t channel, bool check_liveness) noexcept {
+  if (damaged()) return false;
   update_ended(channel, check_liveness);
   return (pending_[channel].delivered & ~pending_[channel].closed) != 0;
 }

@@ -22,6 +22,7 @@ ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
 ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
                        std::uint32_t max_loaned_responses_per_request, Backpressure backpressure)
     : segment_(std::move(segment)),
+      damaged_(&segment_->damaged_flag()),
       base_(segment_->base()),
       layout_(&segment_->layout()),
       slot_(segment_->claim_server_slot()),
@@ -45,7 +46,8 @@ std::size_t ServerCore::stream_index(const Active& active) const noexcept {
          active.channel;
 }
 
-std::optional<ServerCore::Active> ServerCore::try_receive() noexcept {
+std::optional<ServerCore::Active> ServerCore::try_receive() {
+  if (damaged()) segment_->throw_damaged();
   const StoredLimits& limits = layout_->limits();
   for (std::uint32_t j = 0; j < limits.max_clients; ++j) {
     const std::uint32_t c = (next_client_ + j) % limits.max_clients;
@@ -98,6 +100,7 @@ ChunkView ServerCore::response_view(const Active& active, std::uint32_t chunk) c
 }
 
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
+  if (damaged()) segment_->throw_damaged();
   const std::size_t index = stream_index(active);
   std::uint32_t& loaned = loaned_[index];
   if (loaned >= max_loaned_per_request_) {
@@ -134,6 +137,7 @@ void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcep
 }
 
 bool ServerCore::client_listens(const Active& active) const noexcept {
+  if (damaged()) return false;  // nobody reads what is written to private zeros
   const ClientChannel* channel = layout_->client_channel(base_, active.client, active.channel);
   return load(layout_->client(base_, active.client)->state) == kActive &&
          load(const_cast<std::uint32_t&>(channel->pending_alive)) != 0 &&

@@ -346,9 +346,11 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     // Nobody holds it any more (every mark went with its process), so what is left is stale,
     // however damaged, and is replaced. Only an object of another floe version, or not floe's at
     // all, is left alone: its processes do not mark themselves.
+    // Shrunk: too small for a header, or shrunk further while it was being read (the mapping's
+    // guard caught the SIGBUS).
+    const bool shrunk = size < sizeof(ServiceHeader) || mapping.damaged();
     const bool judged_by_marks =
-        size < sizeof(ServiceHeader) ||
-        (header.magic == kSegmentMagic && header.layout_version == kLayoutVersion);
+        shrunk || (header.magic == kSegmentMagic && header.layout_version == kLayoutVersion);
     if (judged_by_marks && !is_marked_alive(object->fd(), 0, kMaxNodes)) {
       if (mapping.data() != nullptr) {
         store(shared_header(mapping)->state, static_cast<std::uint32_t>(SegmentState::removed));
@@ -361,10 +363,11 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       }
       continue;
     }
-    if (size < sizeof(ServiceHeader)) {
-      throw Error(Errc::corrupted, "floe: " + wanted.object_name +
-                                       " is too small to be a service (shrunk by another "
-                                       "process?), and live processes still hold it");
+    if (shrunk) {
+      throw Error(Errc::corrupted, "floe: service '" + spec.name + "': " + kShmDirectory +
+                                       wanted.object_name +
+                                       " was shrunk (by another process?) while live processes "
+                                       "still hold it; it is replaced once they let go");
     }
     const auto state = header.state;
     auto layout = layout_of(header);
@@ -616,6 +619,15 @@ void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
     }
   } catch (...) {
   }
+}
+
+void ServiceSegment::throw_damaged() const {
+  throw Error(Errc::corrupted,
+              "floe: service '" + service_name_ +
+                  "': another process shrank its shared-memory segment while this one used it "
+                  "(ftruncate on " +
+                  kShmDirectory + object_.name() +
+                  "); its ports here no longer reach anyone. Drop them and open the service again");
 }
 
 ServiceUsage ServiceSegment::usage() const noexcept {

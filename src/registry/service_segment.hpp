@@ -1,6 +1,7 @@
 #pragma once
 // One request-response service's shared-memory segment, as one process holds it open.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -53,6 +54,12 @@ class ServiceSegment {
   void reclaim_dead_nodes() noexcept;
 
   ServiceUsage usage() const noexcept;
+
+  /// Set once another process shrank the segment under an access of this one (a SIGBUS caught
+  /// by the mapping's guard): the mapping now holds private zeros. Ports look at it first.
+  const std::atomic<bool>& damaged_flag() const noexcept { return *mapping_.damaged_flag(); }
+  /// Throws the Errc::corrupted that says so.
+  [[noreturn]] void throw_damaged() const;
 
   ServiceSegment(Passkey, SharedMemoryObject object, Mapping mapping, SegmentLayout layout,
                  std::string service_name, std::uint32_t node_index);

@@ -73,6 +73,7 @@ void Operation::throw_if_stop_requested() const {
 }
 
 void Operation::throw_if_interrupted() const {
+  if (failure_) std::rethrow_exception(failure_);
   if (outcome_ == Outcome::cancelled) throw Error(Errc::cancelled, "floe: operation cancelled");
   if (outcome_ == Outcome::timed_out) throw Error(Errc::timed_out, "floe: operation timed out");
 }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <stop_token>
 
@@ -86,8 +87,12 @@ class Operation {
   bool was_cancelled() const noexcept { return outcome_ == Outcome::cancelled; }
   /// For await_ready: throws Errc::cancelled if the stop token asks for it.
   void throw_if_stop_requested() const;
-  /// For await_resume: throws Errc::cancelled or Errc::timed_out if that is how it ended.
+  /// For await_resume: throws Errc::cancelled or Errc::timed_out if that is how it ended, or
+  /// what fail() kept.
   void throw_if_interrupted() const;
+  /// For poll: the operation is over with this error (the segment was damaged, say); poll
+  /// then returns true, and await_resume throws it.
+  void fail(std::exception_ptr error) noexcept { failure_ = std::move(error); }
 
  private:
   friend class Reactor;
@@ -100,6 +105,7 @@ class Operation {
   };
 
   std::stop_token stop_token_;
+  std::exception_ptr failure_;
   std::optional<Clock::time_point> deadline_;
   bool deadline_is_timeout_ = true;
   Outcome outcome_ = Outcome::pending;

@@ -2,6 +2,7 @@
 // The compiled core of clients and servers. The typed front ends (client.hpp, server.hpp) only
 // add types on top: every shared-memory decision is made here.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,9 @@ class ClientCore {
   ~ClientCore();
 
   ClientId id() const noexcept { return id_; }
+  /// Another process shrank the segment under this one: every call below throws
+  /// Errc::corrupted, or reports nothing connected.
+  bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
 
   /// A free request chunk, as the last request left it: the typed loan() value-initializes it,
   /// loan_uninit() does not. Throws Errc::exceeds_max_loans.
@@ -113,6 +117,7 @@ class ClientCore {
                            ResponseChunkState from) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
+  const std::atomic<bool>* damaged_;
   std::byte* base_;
   const SegmentLayout* layout_;
   std::uint32_t slot_;
@@ -144,6 +149,8 @@ class ServerCore {
   ~ServerCore();
 
   ServerId id() const noexcept { return id_; }
+  /// As ClientCore::damaged().
+  bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
   Backpressure backpressure() const noexcept { return backpressure_; }
 
   /// One request a client sent, as this server holds it open.
@@ -155,7 +162,8 @@ class ServerCore {
     ChunkView request;
   };
 
-  std::optional<Active> try_receive() noexcept;
+  /// Throws Errc::corrupted only.
+  std::optional<Active> try_receive();
   bool has_requests() const noexcept;
   /// The server's notifier: rung when a request arrives.
   DoorbellWords doorbell() const noexcept;
@@ -194,6 +202,7 @@ class ServerCore {
   void drain_stale(const Active& active) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
+  const std::atomic<bool>* damaged_;
   std::byte* base_;
   const SegmentLayout* layout_;
   std::uint32_t slot_;
