@@ -30,6 +30,9 @@ struct SegmentReport {
   std::string object;  // "/floe.<domain>.<hash>"
   std::string domain;
   bool temporary = false;  // a creator's object not published yet (or left by a dead creator)
+  bool exists = false;     // something is at the name
+  std::string owner;       // "uid 1001 (alice), group 1001 (alice), mode 0600"
+  bool refused = false;    // floe refuses to join it (another user's, say): problem says why
   bool readable = false;   // could be opened and mapped at all
   bool valid = false;      // a floe service of this layout version, consistent
   std::string problem;     // why not, when not
@@ -47,10 +50,20 @@ struct SegmentReport {
 /// The floe objects in /dev/shm: of one domain, or of every domain when `domain` is empty.
 std::vector<std::string> list_objects(const std::string& domain);
 
-SegmentReport inspect_object(const std::string& object);
+/// What is at the name. An object floe would refuse to join (see refusal_to_join; with
+/// `group_access` as a process of that configuration) is reported with its owner and not read;
+/// one whose size cannot be a floe segment's (sparse, or larger than /dev/shm) is not read
+/// either, so looking never makes tmpfs allocate pages.
+SegmentReport inspect_object(const std::string& object, bool group_access = false);
+
+struct Removal {
+  enum Outcome { removed, kept, failed } outcome = kept;
+  std::string reason;  // why kept or failed
+};
 
 /// Removes the object if no live process uses it, deciding under the service's lock (as
-/// opening processes do); a temporary is removed if its creator is dead. True if removed.
-bool remove_if_unused(const std::string& object);
+/// opening processes do) about the object locked, and unlinking the name only if it still
+/// names that object; a temporary is removed if its creator is dead and it is this user's.
+Removal remove_if_unused(const std::string& object, bool group_access = false);
 
 }  // namespace floe::detail

@@ -19,7 +19,6 @@
 namespace floe::detail {
 namespace {
 
-constexpr const char* kShmDirectory = "/dev/shm";
 constexpr std::uint32_t kNoChunk = 0xffffffffu;
 
 StoredType to_stored(const TypeInfo& type, const char* role) {
@@ -140,7 +139,7 @@ ProcessIdentity identity_of(const NodeRecord& n) {
 }
 
 /// A creator that died between creating its temporary object and publishing it leaves the
-/// temporary behind; the next creator of the same service removes it.
+/// temporary behind; the next creator of the same service removes it, if it is of this user.
 void remove_dead_temporaries(const std::string& object_name) {
   const std::string prefix = object_name.substr(1) + ".tmp.";
   std::error_code ec;
@@ -151,7 +150,7 @@ void remove_dead_temporaries(const std::string& object_name) {
     if (std::sscanf(file.c_str() + prefix.size(), "%lu.%lu", &owner.pid, &owner.start_time) != 2) {
       continue;
     }
-    if (!is_alive(owner)) SharedMemoryObject::unlink("/" + file);
+    if (!is_alive(owner)) SharedMemoryObject::unlink_if_own("/" + file);
   }
 }
 
@@ -201,6 +200,19 @@ void check_room_for(const std::string& service, const SegmentLayout& layout) {
                   human_size(available) + " free. Its size is " + layout.describe_size() +
                   ". Lower " + layout.limits_to_lower() + ", or enlarge " + kShmDirectory +
                   " (mount -o remount,size=...)");
+}
+
+/// The service's object, if there is one and this process may join it (see refusal_to_join).
+std::optional<SharedMemoryObject> open_service_object(const std::string& object_name,
+                                                      const std::string& service,
+                                                      bool group_access) {
+  try {
+    return SharedMemoryObject::open_existing(object_name, group_access);
+  } catch (const Error& e) {
+    std::string cause = cause_of(e);
+    if (cause.starts_with("floe: ")) cause.erase(0, 6);
+    throw Error(e.code(), "floe: service '" + service + "': " + cause);
+  }
 }
 
 std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
@@ -327,18 +339,15 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     store(header->state, static_cast<std::uint32_t>(SegmentState::ready));
     crash_point("create.initialized");
 
-    const std::string from = std::string(kShmDirectory) + temporary;
-    const std::string to = std::string(kShmDirectory) + wanted.object_name;
-    if (::link(from.c_str(), to.c_str()) != 0) {
-      const int error = errno;
-      if (error == EEXIST) return nullptr;
-      throw_os_error(error, "floe: service '" + spec.name + "': cannot publish its segment: link(" +
-                                from + ", " + to + ")");
+    try {
+      if (!object->link_as(wanted.object_name)) return nullptr;  // the name exists
+    } catch (const Error& e) {
+      throw Error(e.code(),
+                  "floe: service '" + spec.name + "': cannot publish its segment: " + cause_of(e));
     }
     crash_point("create.published");
-    auto published = SharedMemoryObject::open_existing(wanted.object_name);
-    if (!published) return nullptr;  // removed at once by someone who found no live node
-    return std::make_shared<ServiceSegment>(Passkey{}, std::move(*published), std::move(mapping),
+    // The object stays the one created here (its descriptor), now known by the service's name.
+    return std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(mapping),
                                             *layout, spec.name, node_index);
   };
 
@@ -346,7 +355,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     if (mode != OpenMode::open) {
       if (auto created = create()) return created;
     }
-    auto object = SharedMemoryObject::open_existing(wanted.object_name);
+    auto object = open_service_object(wanted.object_name, spec.name, node.config.group_access);
     if (!object) {
       if (mode == OpenMode::open) {
         throw Error(Errc::service_does_not_exist,
@@ -356,7 +365,13 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     }
     ExclusiveLock lock(object->fd());
     crash_point("open.locked");
-    const std::size_t size = object->size();
+    const struct stat status = object->status();
+    if (const auto problem = implausible_size(status)) {
+      throw Error(Errc::corrupted,
+                  "floe: service '" + spec.name + "': " + kShmDirectory + wanted.object_name + " " +
+                      *problem + "; not joining it. Remove it if no process of yours uses it");
+    }
+    const auto size = static_cast<std::size_t>(status.st_size);
     if (size < sizeof(ServiceHeader)) {
       throw Error(Errc::corrupted, "floe: " + wanted.object_name + " is too small to be a service");
     }
@@ -386,9 +401,17 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     segment->reclaim_dead_nodes_locked();
     if (!segment->has_live_node_locked()) {
       // Every process that used it died: what is left is stale, and is replaced.
-      store(reinterpret_cast<ServiceHeader*>(segment->base())->state,
-            static_cast<std::uint32_t>(SegmentState::removed));
-      SharedMemoryObject::unlink(wanted.object_name);
+      int error = 0;
+      if (segment->remove_locked(&error) == SharedMemoryObject::Unlinked::failed) {
+        throw Error(Errc::permission_denied,
+                    "floe: service '" + spec.name + "': its segment " + kShmDirectory +
+                        wanted.object_name +
+                        " is stale (every process that used it died), but this process cannot "
+                        "remove it: " +
+                        std::strerror(error) + " (" + describe_owner(segment->object_.status()) +
+                        "; in sticky " + kShmDirectory +
+                        " only its owner or root may remove it). Have its owner run `floe clean`");
+      }
       if (mode == OpenMode::open) {
         throw Error(Errc::service_does_not_exist,
                     "floe: service '" + spec.name +
@@ -430,13 +453,29 @@ ServiceSegment::~ServiceSegment() {
     ExclusiveLock lock(object_.fd());
     store(layout_.node(base(), node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
     reclaim_dead_nodes_locked();
-    if (!has_live_node_locked()) {
-      store(layout_.header(base())->state, static_cast<std::uint32_t>(SegmentState::removed));
-      SharedMemoryObject::unlink(object_.name());
-    }
+    if (!has_live_node_locked()) remove_locked();
   } catch (...) {
     // flock failing leaves the segment to the next process that opens it: it finds no live node.
   }
+}
+
+SharedMemoryObject::Unlinked ServiceSegment::remove_locked(int* error) noexcept {
+  // Already removed: by a process that found it stale, or by `floe clean`. The name may belong
+  // to a newer service by now.
+  std::uint32_t& state = layout_.header(base())->state;
+  if (load(state) == static_cast<std::uint32_t>(SegmentState::removed)) {
+    return SharedMemoryObject::Unlinked::not_named;
+  }
+  // Only the name of this very object: an operator may have removed it and another process
+  // created a new service under the name since. Marked removed only once unlinked, and all under
+  // the lock: a process that opened it before waits for the lock, then sees "removed" and looks
+  // again; one that cannot unlink it (a group member, in sticky /dev/shm) leaves it stale for
+  // its owner to replace, not marked removed under a name that would then never be freed.
+  const auto unlinked = object_.unlink_if_still_named(error);
+  if (unlinked != SharedMemoryObject::Unlinked::failed) {
+    store(state, static_cast<std::uint32_t>(SegmentState::removed));
+  }
+  return unlinked;
 }
 
 bool ServiceSegment::has_live_node_locked() const noexcept {

@@ -64,6 +64,9 @@ class ServiceSegment {
   void reset_server_resources(std::uint32_t server) noexcept;
   void collect_orphaned_channels() noexcept;
   bool has_live_node_locked() const noexcept;
+  /// Unlinks the segment's name if it still names this segment and marks it removed, unless it
+  /// was removed already; `error` gets the errno of a failed unlink.
+  SharedMemoryObject::Unlinked remove_locked(int* error = nullptr) noexcept;
 
   SharedMemoryObject object_;
   Mapping mapping_;
