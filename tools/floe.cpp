@@ -4,9 +4,12 @@
 //   floe inspect SERVICE [--domain D]  one service: types, limits, nodes, ports, memory in use
 //   floe clean [--domain D | --all] [--dry-run]
 //                                      removes what dead processes left: services (damaged or
-//                                      not) none of whose processes runs
+//                                      not) none of whose processes runs; exits 1 if a removal
+//                                      failed
 //
-// The domain defaults to FLOE_DOMAIN / the config file, as for the library.
+// The domain and group_access default to FLOE_DOMAIN / the config file, as for the library.
+// Objects the library would refuse to join (another user's, say) are listed with their owner,
+// never read, and never removed.
 
 #include <CLI/CLI.hpp>
 #include <floe/floe.hpp>
@@ -26,11 +29,12 @@ std::string type_of(const floe::detail::StoredType& type) {
 }
 
 std::string state_of(const SegmentReport& report) {
+  if (report.refused) return "not joined: " + report.problem;
   if (!report.valid) return "unreadable: " + report.problem;
   return report.stale() ? "stale (no live process)" : "live";
 }
 
-int list(const std::string& domain, bool all) {
+int list(const std::string& domain, bool all, bool group_access) {
   const auto objects = floe::detail::list_objects(all ? std::string() : domain);
   if (objects.empty()) {
     std::printf("no services in %s\n", all ? "any domain" : ("domain '" + domain + "'").c_str());
@@ -39,7 +43,7 @@ int list(const std::string& domain, bool all) {
   std::printf("%-10s %-32s %-44s %7s %7s %5s  %s\n", "DOMAIN", "SERVICE", "REQUEST -> RESPONSE",
               "CLIENTS", "SERVERS", "NODES", "STATE");
   for (const std::string& object : objects) {
-    const SegmentReport r = floe::detail::inspect_object(object);
+    const SegmentReport r = floe::detail::inspect_object(object, group_access);
     const std::string types =
         r.valid ? std::string(r.request.name) + " -> " + std::string(r.response.name) : "-";
     std::printf("%-10s %-32s %-44s %3u/%-3u %3u/%-3u %2u/%-2u  %s\n", r.domain.c_str(),
@@ -50,15 +54,20 @@ int list(const std::string& domain, bool all) {
   return 0;
 }
 
-int inspect(const std::string& domain, const std::string& service) {
+int inspect(const std::string& domain, const std::string& service, bool group_access) {
   if (!floe::detail::is_valid_service_name(service)) {
     std::fprintf(stderr, "floe: '%s' is not a valid service name\n", service.c_str());
     return 2;
   }
   const std::string object = floe::detail::service_object_name(domain, service);
-  const SegmentReport r = floe::detail::inspect_object(object);
-  if (!r.readable) {
+  const SegmentReport r = floe::detail::inspect_object(object, group_access);
+  if (!r.exists) {
     std::fprintf(stderr, "floe: no service '%s' in domain '%s'\n", service.c_str(), domain.c_str());
+    return 1;
+  }
+  if (!r.readable) {
+    std::fprintf(stderr, "floe: service '%s' in domain '%s' (/dev/shm%s): %s\n", service.c_str(),
+                 domain.c_str(), object.c_str(), r.problem.c_str());
     return 1;
   }
   std::printf("service   %s\nobject    /dev/shm%s (%llu bytes)\nstate     %s\n", r.service.c_str(),
@@ -97,11 +106,12 @@ int inspect(const std::string& domain, const std::string& service) {
   return 0;
 }
 
-int clean(const std::string& domain, bool all, bool dry_run) {
+int clean(const std::string& domain, bool all, bool dry_run, bool group_access) {
   int removed = 0;
   int kept = 0;
+  int failed = 0;
   for (const std::string& object : floe::detail::list_objects(all ? std::string() : domain)) {
-    const SegmentReport r = floe::detail::inspect_object(object);
+    const SegmentReport r = floe::detail::inspect_object(object, group_access);
     const bool leftover = r.stale();
     if (!leftover) {
       if (!r.valid) std::printf("kept    /dev/shm%s: %s\n", object.c_str(), r.problem.c_str());
@@ -113,16 +123,31 @@ int clean(const std::string& domain, bool all, bool dry_run) {
     if (dry_run) {
       std::printf("would remove /dev/shm%s (%s)\n", object.c_str(), what.c_str());
       ++removed;
-    } else if (floe::detail::remove_if_unused(object)) {
-      std::printf("removed /dev/shm%s (%s)\n", object.c_str(), what.c_str());
-      ++removed;
-    } else {
-      ++kept;  // a process took it up meanwhile
+      continue;
+    }
+    const auto removal = floe::detail::remove_if_unused(object, group_access);
+    switch (removal.outcome) {
+      case floe::detail::Removal::removed:
+        std::printf("removed /dev/shm%s (%s)\n", object.c_str(), what.c_str());
+        ++removed;
+        break;
+      case floe::detail::Removal::kept:  // a process took it up meanwhile, say
+        std::printf("kept    /dev/shm%s (%s): %s\n", object.c_str(), what.c_str(),
+                    removal.reason.c_str());
+        ++kept;
+        break;
+      case floe::detail::Removal::failed:
+        std::printf("FAILED  /dev/shm%s (%s): %s; %s\n", object.c_str(), what.c_str(),
+                    removal.reason.c_str(), r.owner.c_str());
+        ++failed;
+        break;
     }
   }
-  std::printf("%d %s, %d in use or not floe's to judge\n", removed,
-              dry_run ? "to remove" : "removed", kept);
-  return 0;
+  std::printf("%d %s, %d in use or not floe's to judge", removed, dry_run ? "to remove" : "removed",
+              kept);
+  if (failed > 0) std::printf(", %d could not be removed", failed);
+  std::printf("\n");
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -147,14 +172,15 @@ int main(int argc, char** argv) try {
   clean_command->add_flag("--dry-run", dry_run, "only say what would be removed");
   CLI11_PARSE(app, argc, argv);
 
-  if (domain.empty()) domain = floe::Config::from_environment().domain;
+  const floe::Config config = floe::Config::from_environment();
+  if (domain.empty()) domain = config.domain;
   if (!floe::detail::is_valid_domain(domain)) {
     std::fprintf(stderr, "floe: invalid domain '%s'\n", domain.c_str());
     return 2;
   }
-  if (*list_command) return list(domain, all);
-  if (*inspect_command) return inspect(domain, service);
-  return clean(domain, all, dry_run);
+  if (*list_command) return list(domain, all, config.group_access);
+  if (*inspect_command) return inspect(domain, service, config.group_access);
+  return clean(domain, all, dry_run, config.group_access);
 } catch (const floe::Error& e) {
   std::fprintf(stderr, "floe: %s\n", e.what());
   return 1;

@@ -1,6 +1,7 @@
 #pragma once
 // POSIX shared-memory objects, their mappings, and whole-object locks.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -22,24 +23,61 @@ Errc errc_of_os_error(int error) noexcept;
 /// errno as a generic error code), so one `catch (floe::Error&)` sees every failure.
 [[noreturn]] void throw_os_error(int error, const std::string& what);
 
-/// A named object under /dev/shm. Creating and opening never truncates someone else's object.
+/// "uid 65534 (nobody), group 65534 (nogroup), mode 0666": who owns an object, for messages.
+std::string describe_owner(const struct stat& status);
+
+/// Why this process must not join an object with this status, std::nullopt when it may. floe
+/// joins only a regular file that this process's effective uid owns, or, with `group_access`,
+/// one whose group is one of this process's groups and whose mode is exactly 0660; never one
+/// that other users may read or write, even its own. Root is no exception.
+std::optional<std::string> refusal_to_join(const struct stat& status, bool group_access);
+
+/// Why an object of this status cannot be a floe segment, std::nullopt when it can be: floe
+/// reserves every byte of its objects (posix_fallocate), so an object with fewer bytes allocated
+/// than its size is not floe's, or is damaged, and one larger than /dev/shm as a whole cannot be
+/// floe's. Reading such an object could make tmpfs allocate a page for every page read.
+std::optional<std::string> implausible_size(const struct stat& status);
+
+/// A named object under /dev/shm. Creating and opening never truncates someone else's object,
+/// and never follows a symbolic link.
 class SharedMemoryObject {
  public:
   /// Creates an object without a name (O_TMPFILE in /dev/shm): it vanishes with its last
-  /// descriptor and mapping until publish_as() names it.
+  /// descriptor and mapping until publish_as() names it, so a creator that dies midway leaves
+  /// nothing, and the object published is the very one created.
   static SharedMemoryObject create_unnamed(mode_t mode);
   /// Gives an unnamed object its name; false, leaving it unnamed, if the name is taken. Needs
   /// Linux 6.10's linkat(AT_EMPTY_PATH), CAP_DAC_READ_SEARCH, or /proc/self/fd. Throws floe::Error.
   bool publish_as(const std::string& name);
-  /// Opens an existing object, std::nullopt if there is none.
-  static std::optional<SharedMemoryObject> open_existing(const std::string& name);
-  /// Removes the name; mappings that exist stay valid.
-  static void unlink(const std::string& name) noexcept;
+  /// Opens an existing object this process may join (see refusal_to_join), std::nullopt if there
+  /// is none. Throws floe::Error(Errc::permission_denied) for one it may not join or cannot open,
+  /// naming its owner and mode; checked on the opened object (fstat), so the name cannot change
+  /// under the check.
+  static std::optional<SharedMemoryObject> open_existing(const std::string& name,
+                                                         bool group_access);
+  /// Opens whatever object is at the name, to look at it, not to join it: the caller decides
+  /// from status(). std::nullopt if there is none; throws floe::Error as open_existing does
+  /// for what cannot be opened.
+  static std::optional<SharedMemoryObject> open_to_inspect(const std::string& name);
+  /// The status of the name itself (lstat), without opening it: for messages and for deciding
+  /// about objects that cannot be opened.
+  static std::optional<struct stat> status_of_name(const std::string& name) noexcept;
+
+  /// What unlink_if_still_named did.
+  enum class Unlinked { yes, not_named, failed };
+  /// Removes the object's name if the name still refers to this very object (same device and
+  /// inode as the descriptor); leaves a newer object at the name alone. The caller holds the
+  /// object's lock (see ServiceSegment): every floe process that unlinks a service's name holds
+  /// that object's lock, so nobody else can unlink and replace the name between the check and
+  /// the unlink. `error` gets the errno when it failed (EPERM in sticky /dev/shm, say).
+  Unlinked unlink_if_still_named(int* error = nullptr) const noexcept;
 
   /// Sizes a new object and has the kernel back all of it now. Throws floe::Error
   /// (Errc::out_of_memory when /dev/shm cannot hold it).
   void reserve(std::size_t size);
   std::size_t size() const;
+  /// fstat of the descriptor. Throws floe::Error.
+  struct stat status() const;
   int fd() const noexcept { return fd_.get(); }
   const std::string& name() const noexcept { return name_; }
 

@@ -1,6 +1,9 @@
 #include "registry/inspection.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -44,95 +47,172 @@ std::vector<std::string> list_objects(const std::string& domain) {
   return objects;
 }
 
-SegmentReport inspect_object(const std::string& object) {
+namespace {
+
+/// A floe::Error's message without the "floe: " in front and the condition after it.
+std::string message_of(const Error& e) {
+  std::string message = e.what();
+  if (message.starts_with("floe: ")) message.erase(0, 6);
+  const std::string suffix = ": " + e.code().message();
+  if (message.size() > suffix.size() && message.ends_with(suffix)) {
+    message.resize(message.size() - suffix.size());
+  }
+  return message;
+}
+
+/// Reads the segment of an object this process may join. Every allocation and every page read
+/// is bounded by the mapping: the layout is used only once its total size equals the object's
+/// size, so the records counted (max_nodes, max_clients, max_servers, each 64 bytes) fit in it.
+void read_segment(SegmentReport& report, const SharedMemoryObject& opened,
+                  const struct stat& status) {
+  // Whether anyone uses it is the kernel's word (liveness marks), whatever the bytes say.
+  report.held = is_marked_alive(opened.fd(), 0, kMaxNodes);
+  if (const auto problem = implausible_size(status)) {
+    report.judged_by_marks = true;
+    report.problem = *problem;
+    return;
+  }
+  const auto size = static_cast<std::size_t>(status.st_size);
+  if (size < sizeof(ServiceHeader)) {
+    report.judged_by_marks = true;
+    report.problem = "smaller than a service header (shrunk?)";
+    return;
+  }
+  Mapping mapping(opened.fd(), size);
+  report.readable = true;
+  ServiceHeader header;
+  std::memcpy(&header, mapping.data(), sizeof header);
+  if (mapping.damaged()) {  // shrunk while being read
+    report.judged_by_marks = true;
+    report.problem = "shrunk while being read";
+    return;
+  }
+  const auto layout = layout_of(header);
+  if (header.magic != kSegmentMagic) {
+    report.problem = "not a floe service";
+    return;
+  }
+  if (header.layout_version != kLayoutVersion) {
+    report.problem = "layout version " + std::to_string(header.layout_version) + ", this is " +
+                     std::to_string(kLayoutVersion);
+    return;
+  }
+  report.judged_by_marks = true;
+  if (!layout || layout->total_size() != size || header.segment_size != size ||
+      header.name_length > 255) {
+    report.problem = "damaged: its limits and size disagree";
+    return;
+  }
+  report.valid = true;
+  report.service.assign(header.name, header.name_length);
+  report.request = header.request;
+  report.response = header.response;
+  report.request_user_header = header.request_user_header;
+  report.response_user_header = header.response_user_header;
+  report.limits = header.limits;
+  std::byte* base = mapping.data();
+  std::vector<bool> node_alive(header.limits.max_nodes, false);
+  std::vector<std::uint64_t> node_pid(header.limits.max_nodes, 0);
+  for (std::uint32_t n = 0; n < header.limits.max_nodes; ++n) {
+    NodeRecord* record = layout->node(base, n);
+    if (!active(record->state)) continue;
+    const ProcessIdentity owner{load(record->pid), load(record->start_time)};
+    node_alive[n] = is_marked_alive(opened.fd(), n);
+    node_pid[n] = owner.pid;
+    report.nodes.push_back(NodeReport{n, owner.pid, node_alive[n]});
+  }
+  auto add_ports = [&](bool server, std::uint32_t count) {
+    for (std::uint32_t slot = 0; slot < count; ++slot) {
+      PortRecord* port = server ? layout->server(base, slot) : layout->client(base, slot);
+      if (!active(port->state)) continue;
+      const std::uint32_t node = load(port->node);
+      const bool known = node < header.limits.max_nodes;
+      report.ports.push_back(PortReport{server, slot, load(port->generation),
+                                        known ? node_pid[node] : 0, known && node_alive[node]});
+    }
+  };
+  add_ports(false, header.limits.max_clients);
+  add_ports(true, header.limits.max_servers);
+  report.usage = usage_of(base, *layout);
+}
+
+SegmentReport report_of(const std::string& object) {
   SegmentReport report;
   report.object = object;
   const std::string file = object.substr(1);
   report.domain = domain_of(file);
+  return report;
+}
+
+}  // namespace
+
+SegmentReport inspect_object(const std::string& object, bool group_access) {
+  SegmentReport report = report_of(object);
   try {
-    auto opened = SharedMemoryObject::open_existing(object);
+    if (const auto named = SharedMemoryObject::status_of_name(object)) {
+      report.exists = true;
+      report.owner = describe_owner(*named);
+    }
+    auto opened = SharedMemoryObject::open_to_inspect(object);
     if (!opened) {
+      report.exists = false;
       report.problem = "gone";
       return report;
     }
-    report.held = is_marked_alive(opened->fd(), 0, kMaxNodes);
-    const std::size_t size = opened->size();
-    if (size < sizeof(ServiceHeader)) {
-      report.judged_by_marks = true;
-      report.problem = "smaller than a service header (shrunk?)";
+    const struct stat status = opened->status();
+    report.exists = true;
+    report.owner = describe_owner(status);
+    if (const auto refusal = refusal_to_join(status, group_access)) {
+      // Not read: floe does not trust what it would not join.
+      report.refused = true;
+      report.problem = *refusal + "; floe refuses to join it";
       return report;
     }
-    Mapping mapping(opened->fd(), size);
-    report.readable = true;
-    ServiceHeader header;
-    std::memcpy(&header, mapping.data(), sizeof header);
-    const auto layout = layout_of(header);
-    if (header.magic != kSegmentMagic) {
-      report.problem = "not a floe service";
-      return report;
-    }
-    if (header.layout_version != kLayoutVersion) {
-      report.problem = "layout version " + std::to_string(header.layout_version) + ", this is " +
-                       std::to_string(kLayoutVersion);
-      return report;
-    }
-    report.judged_by_marks = true;
-    if (!layout || layout->total_size() != size || header.segment_size != size ||
-        header.name_length > 255) {
-      report.problem = "damaged: its limits and size disagree";
-      return report;
-    }
-    report.valid = true;
-    report.service.assign(header.name, header.name_length);
-    report.request = header.request;
-    report.response = header.response;
-    report.request_user_header = header.request_user_header;
-    report.response_user_header = header.response_user_header;
-    report.limits = header.limits;
-    std::byte* base = mapping.data();
-    std::vector<bool> node_alive(header.limits.max_nodes, false);
-    std::vector<std::uint64_t> node_pid(header.limits.max_nodes, 0);
-    for (std::uint32_t n = 0; n < header.limits.max_nodes; ++n) {
-      NodeRecord* record = layout->node(base, n);
-      if (!active(record->state)) continue;
-      const ProcessIdentity owner{load(record->pid), load(record->start_time)};
-      node_alive[n] = is_marked_alive(opened->fd(), n);
-      node_pid[n] = owner.pid;
-      report.nodes.push_back(NodeReport{n, owner.pid, node_alive[n]});
-    }
-    auto add_ports = [&](bool server, std::uint32_t count) {
-      for (std::uint32_t slot = 0; slot < count; ++slot) {
-        PortRecord* port = server ? layout->server(base, slot) : layout->client(base, slot);
-        if (!active(port->state)) continue;
-        const std::uint32_t node = load(port->node);
-        const bool known = node < header.limits.max_nodes;
-        report.ports.push_back(PortReport{server, slot, load(port->generation),
-                                          known ? node_pid[node] : 0, known && node_alive[node]});
-      }
-    };
-    add_ports(false, header.limits.max_clients);
-    add_ports(true, header.limits.max_servers);
-    report.usage = usage_of(base, *layout);
+    read_segment(report, *opened, status);
+  } catch (const Error& e) {
+    report.problem = message_of(e);
   } catch (const std::exception& e) {
     report.problem = e.what();
   }
   return report;
 }
 
-bool remove_if_unused(const std::string& object) {
-  auto opened = SharedMemoryObject::open_existing(object);
-  if (!opened) return false;
-  ExclusiveLock lock(opened->fd());
-  const SegmentReport report = inspect_object(object);
-  if (!report.stale()) return false;
-  if (opened->size() >= sizeof(ServiceHeader)) {
-    // As an opener that finds no live node does: a process waiting for the lock sees "removed".
-    Mapping header(opened->fd(), sizeof(ServiceHeader));
-    store(reinterpret_cast<ServiceHeader*>(header.data())->state,
-          static_cast<std::uint32_t>(SegmentState::removed));
+Removal remove_if_unused(const std::string& object, bool group_access) {
+  const std::string file = object.substr(1);
+  int error = 0;
+  auto failed = [&] {
+    return Removal{Removal::failed, std::string("cannot remove it: ") + std::strerror(error) +
+                                        (error == EPERM || error == EACCES
+                                             ? " (in sticky /dev/shm only its owner or root may)"
+                                             : "")};
+  };
+  try {
+    auto opened = SharedMemoryObject::open_existing(object, group_access);
+    if (!opened) return Removal{Removal::kept, "gone"};
+    ExclusiveLock lock(opened->fd());
+    // Judged from the object locked, not from whatever the name holds by now.
+    SegmentReport report = report_of(object);
+    read_segment(report, *opened, opened->status());
+    if (!report.stale()) return Removal{Removal::kept, "a process uses it"};
+    // As ServiceSegment does: unlinked only if the name is still this object, then marked
+    // removed, under the lock, so a process waiting for the lock sees "removed" and looks again.
+    switch (opened->unlink_if_still_named(&error)) {
+      case SharedMemoryObject::Unlinked::yes:
+        if (opened->size() >= sizeof(ServiceHeader)) {
+          Mapping header(opened->fd(), sizeof(ServiceHeader));
+          store(reinterpret_cast<ServiceHeader*>(header.data())->state,
+                static_cast<std::uint32_t>(SegmentState::removed));
+        }
+        return Removal{Removal::removed, {}};
+      case SharedMemoryObject::Unlinked::not_named:
+        return Removal{Removal::kept, "its name was given to another object meanwhile"};
+      case SharedMemoryObject::Unlinked::failed:
+        return failed();
+    }
+  } catch (const Error& e) {
+    return Removal{Removal::failed, message_of(e)};
   }
-  SharedMemoryObject::unlink(object);
-  return true;
+  return Removal{};
 }
 
 }  // namespace floe::detail

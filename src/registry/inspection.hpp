@@ -29,11 +29,14 @@ struct PortReport {
 struct SegmentReport {
   std::string object;  // "/floe.<domain>.<hash>"
   std::string domain;
+  bool exists = false;    // something is at the name
+  std::string owner;      // "uid 1001 (alice), group 1001 (alice), mode 0600"
+  bool refused = false;   // floe refuses to join it (another user's, say): problem says why
   bool readable = false;  // could be opened and mapped at all
   bool valid = false;     // a floe service of this layout version, consistent
   bool held = true;       // a live process holds its liveness mark (in doubt: yes)
   // This floe version's object, consistent or damaged: its marks say whether anyone still uses
-  // it. Another version's object, or one not floe's, is not judged.
+  // it. Another version's object, one not floe's, or one floe refuses, is not judged.
   bool judged_by_marks = false;
   std::string problem;  // why not, when not
   std::string service;
@@ -50,10 +53,20 @@ struct SegmentReport {
 /// The floe objects in /dev/shm: of one domain, or of every domain when `domain` is empty.
 std::vector<std::string> list_objects(const std::string& domain);
 
-SegmentReport inspect_object(const std::string& object);
+/// What is at the name. An object floe would refuse to join (see refusal_to_join; with
+/// `group_access` as a process of that configuration) is reported with its owner and not read;
+/// one whose size cannot be a floe segment's (sparse, or larger than /dev/shm) is not read
+/// either, so looking never makes tmpfs allocate pages.
+SegmentReport inspect_object(const std::string& object, bool group_access = false);
+
+struct Removal {
+  enum Outcome { removed, kept, failed } outcome = kept;
+  std::string reason;  // why kept or failed
+};
 
 /// Removes the object if no live process uses it, deciding under the service's lock (as
-/// opening processes do). True if removed.
-bool remove_if_unused(const std::string& object);
+/// opening processes do) about the object locked, and unlinking the name only if it still
+/// names that object.
+Removal remove_if_unused(const std::string& object, bool group_access = false);
 
 }  // namespace floe::detail

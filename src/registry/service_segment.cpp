@@ -193,6 +193,19 @@ void check_room_for(const std::string& service, const SegmentLayout& layout) {
                   " (mount -o remount,size=...)");
 }
 
+/// The service's object, if there is one and this process may join it (see refusal_to_join).
+std::optional<SharedMemoryObject> open_service_object(const std::string& object_name,
+                                                      const std::string& service,
+                                                      bool group_access) {
+  try {
+    return SharedMemoryObject::open_existing(object_name, group_access);
+  } catch (const Error& e) {
+    std::string cause = cause_of(e);
+    if (cause.starts_with("floe: ")) cause.erase(0, 6);
+    throw Error(e.code(), "floe: service '" + service + "': " + cause);
+  }
+}
+
 /// Takes a free node record and its liveness mark. A record whose mark another process still
 /// holds is skipped: its owner is leaving right now.
 std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
@@ -318,7 +331,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     if (mode != OpenMode::open) {
       if (auto created = create()) return created;
     }
-    auto object = SharedMemoryObject::open_existing(wanted.object_name);
+    auto object = open_service_object(wanted.object_name, spec.name, node.config.group_access);
     if (!object) {
       if (mode == OpenMode::open) {
         throw Error(Errc::service_does_not_exist,
@@ -328,10 +341,13 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     }
     ExclusiveLock lock(object->fd());
     crash_point("open.locked");
-    const std::size_t size = object->size();
+    const struct stat status = object->status();
+    const auto size = static_cast<std::size_t>(status.st_size);
+    // Not to be read at all: tmpfs would allocate a page for every page read of a sparse one.
+    const auto implausible = implausible_size(status);
     Mapping mapping;
     ServiceHeader header{};
-    if (size >= sizeof(ServiceHeader)) {
+    if (size >= sizeof(ServiceHeader) && !implausible) {
       try {
         mapping = Mapping(object->fd(), size);
       } catch (const Error& e) {
@@ -350,18 +366,31 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     // guard caught the SIGBUS).
     const bool shrunk = size < sizeof(ServiceHeader) || mapping.damaged();
     const bool judged_by_marks =
-        shrunk || (header.magic == kSegmentMagic && header.layout_version == kLayoutVersion);
+        shrunk || implausible ||
+        (header.magic == kSegmentMagic && header.layout_version == kLayoutVersion);
     if (judged_by_marks && !is_marked_alive(object->fd(), 0, kMaxNodes)) {
-      if (mapping.data() != nullptr) {
-        store(shared_header(mapping)->state, static_cast<std::uint32_t>(SegmentState::removed));
+      int error = 0;
+      if (remove_object_locked(*object, mapping, &error) == SharedMemoryObject::Unlinked::failed) {
+        throw Error(Errc::permission_denied,
+                    "floe: service '" + spec.name + "': its segment " + kShmDirectory +
+                        wanted.object_name +
+                        " is stale (every process that used it died), but this process cannot "
+                        "remove it: " +
+                        std::strerror(error) + " (" + describe_owner(status) + "; in sticky " +
+                        kShmDirectory +
+                        " only its owner or root may remove it). Have its owner run `floe clean`");
       }
-      SharedMemoryObject::unlink(wanted.object_name);
       if (mode == OpenMode::open) {
         throw Error(Errc::service_does_not_exist,
                     "floe: service '" + spec.name +
                         "' does not exist (a stale segment of dead processes was removed)");
       }
       continue;
+    }
+    if (implausible) {
+      throw Error(Errc::corrupted, "floe: service '" + spec.name + "': " + kShmDirectory +
+                                       wanted.object_name + " " + *implausible +
+                                       "; not joining it (live processes still hold it)");
     }
     if (shrunk) {
       throw Error(Errc::corrupted, "floe: service '" + spec.name + "': " + kShmDirectory +
@@ -419,13 +448,36 @@ ServiceSegment::~ServiceSegment() {
     store(layout_.node(base(), node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
     drop_liveness_mark(object_.fd(), node_index_);
     reclaim_dead_nodes_locked();
-    if (!has_live_node_locked()) {
-      store(layout_.header(base())->state, static_cast<std::uint32_t>(SegmentState::removed));
-      SharedMemoryObject::unlink(object_.name());
-    }
+    if (!has_live_node_locked()) remove_locked();
   } catch (...) {
     // flock failing leaves the segment to the next process that opens it: it finds no live node.
   }
+}
+
+SharedMemoryObject::Unlinked ServiceSegment::remove_locked(int* error) noexcept {
+  return remove_object_locked(object_, mapping_, error);
+}
+
+SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& object,
+                                                  const Mapping& mapping, int* error) noexcept {
+  // Already removed: by a process that found it stale, or by `floe clean`. The name may belong
+  // to a newer service by now.
+  std::uint32_t* state = mapping.size() >= sizeof(ServiceHeader)
+                             ? &reinterpret_cast<ServiceHeader*>(mapping.data())->state
+                             : nullptr;
+  if (state != nullptr && load(*state) == static_cast<std::uint32_t>(SegmentState::removed)) {
+    return SharedMemoryObject::Unlinked::not_named;
+  }
+  // Only the name of this very object: an operator may have removed it and another process
+  // created a new service under the name since. Marked removed only once unlinked, and all under
+  // the lock: a process that opened it before waits for the lock, then sees "removed" and looks
+  // again; one that cannot unlink it (a group member, in sticky /dev/shm) leaves it stale for
+  // its owner to replace, not marked removed under a name that would then never be freed.
+  const auto unlinked = object.unlink_if_still_named(error);
+  if (unlinked != SharedMemoryObject::Unlinked::failed && state != nullptr) {
+    store(*state, static_cast<std::uint32_t>(SegmentState::removed));
+  }
+  return unlinked;
 }
 
 bool ServiceSegment::has_live_node_locked() const noexcept {

@@ -73,6 +73,9 @@ class ServiceSegment {
   bool has_live_node_locked() const noexcept;
   /// Whether the node's process still runs: its liveness mark is held (ours always is).
   bool is_node_alive(std::uint32_t node) const noexcept;
+  /// Unlinks the segment's name if it still names this segment and marks it removed, unless it
+  /// was removed already; `error` gets the errno of a failed unlink.
+  SharedMemoryObject::Unlinked remove_locked(int* error = nullptr) noexcept;
 
   SharedMemoryObject object_;
   Mapping mapping_;
@@ -89,6 +92,14 @@ void collect_client_channels(std::byte* base, const SegmentLayout& layout,
 
 /// What the segment at `base` holds right now (every index computed, none read from it).
 ServiceUsage usage_of(std::byte* base, const SegmentLayout& layout) noexcept;
+
+/// Unlinks the object's name if it still names this very object, and then marks the segment
+/// removed (if the mapping holds a header), unless it says removed already: the removal of a
+/// stale or last-left segment. The caller holds the object's lock. `error` gets the errno of a
+/// failed unlink.
+SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& object,
+                                                  const Mapping& mapping,
+                                                  int* error = nullptr) noexcept;
 
 /// The layout a header describes, if its types and limits are in range.
 std::optional<SegmentLayout> layout_of(const ServiceHeader& header);

@@ -3,6 +3,7 @@
 // a bound, kill it. Every wait here has a timeout so a bug fails a test instead of hanging it.
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -14,9 +15,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <floe/config.hpp>
 
@@ -131,6 +134,14 @@ class ChildProcess {
 inline int wait_to_be_killed(std::chrono::milliseconds timeout = 60s) {
   std::this_thread::sleep_for(timeout);
   return 0;
+}
+
+/// In a child of a root test process: become another user, with exactly these supplementary
+/// groups. False if any switch failed (not root).
+inline bool become_user(uid_t uid, gid_t gid, std::initializer_list<gid_t> groups = {}) {
+  const std::vector<gid_t> list(groups);
+  return ::setgroups(list.size(), list.empty() ? nullptr : list.data()) == 0 &&
+         ::setgid(gid) == 0 && ::setuid(uid) == 0;
 }
 
 /// Polls `condition` until it holds or `timeout` passes.

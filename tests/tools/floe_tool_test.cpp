@@ -1,17 +1,25 @@
 // The floe command-line tool, run as a user runs it, against services of real processes.
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <floe/floe.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "registry/names.hpp"
 #include "support/fixture.hpp"
+#include "support/segments.hpp"
 
 namespace floe::test {
 namespace {
@@ -35,9 +43,47 @@ ToolRun floe_tool(const std::string& arguments) {
   return run;
 }
 
+/// Runs the tool as another user (from a root test process): uid, gid and supplementary
+/// groups, with FLOE_CONFIG naming `config_file` when it is not empty. Bounded: a tool that
+/// does not finish within 30 s is killed.
+ToolRun floe_tool_as(uid_t uid, gid_t gid, std::initializer_list<gid_t> groups,
+                     const std::string& config_file, const std::vector<std::string>& arguments) {
+  ToolRun run;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return run;
+  ChildProcess tool([&] {
+    ::dup2(pipe_fds[1], 1);
+    ::dup2(pipe_fds[1], 2);
+    if (!become_user(uid, gid, groups)) return 126;
+    if (!config_file.empty()) ::setenv("FLOE_CONFIG", config_file.c_str(), 1);
+    std::vector<char*> argv{const_cast<char*>(FLOE_TOOL_PATH)};
+    for (const std::string& argument : arguments)
+      argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    ::execv(FLOE_TOOL_PATH, argv.data());
+    return 127;
+  });
+  ::close(pipe_fds[1]);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  char buffer[512];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+    const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    run.output.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  run.exit_code = tool.wait(5s);
+  return run;
+}
+
 class FloeTool : public U64ServiceTest {
  protected:
   std::string domain_option() const { return "--domain " + config.domain; }
+  std::string object() const { return detail::service_object_name(config.domain, "Test/Service"); }
 };
 
 TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
@@ -103,6 +149,107 @@ TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto client = live.client_builder().create();
   auto pending = client.send_copy(1);
   EXPECT_TRUE(server.try_receive().has_value());
+}
+
+TEST_F(FloeTool, CleanReportsRemovalsThatFailedAndExitsNonZero) {
+  if (::geteuid() != 0) GTEST_SKIP() << "another user needs root to switch to";
+  // Root, in group 4242, leaves a stale group-access service behind (mode 0660, group 4242).
+  Config shared = config;
+  shared.group_access = true;
+  ChildProcess crashed([&] {
+    if (::setgid(4242) != 0) return 2;
+    Node other = Node::create("crashed", shared);
+    auto service = builder(other).create();
+    ::raise(SIGKILL);
+    return 0;
+  });
+  ASSERT_EQ(crashed.wait(), 128 + SIGKILL);
+  const std::string path = "/dev/shm" + object();
+  ASSERT_TRUE(std::filesystem::exists(path));
+  const std::string config_file = "/tmp/floe_tool_test_" + config.domain + ".toml";
+  std::ofstream(config_file) << "[global]\ngroup_access = true\n";
+  ::chmod(config_file.c_str(), 0644);
+
+  // uid 1001 of group 4242 may judge it (it is stale) but not unlink another user's object in
+  // sticky /dev/shm: a failure, said as one, with the owner, and exit 1.
+  const ToolRun member =
+      floe_tool_as(1001, 5000, {4242}, config_file, {"clean", "--domain", config.domain});
+  EXPECT_EQ(member.exit_code, 1) << member.output;
+  EXPECT_NE(member.output.find("FAILED"), std::string::npos) << member.output;
+  EXPECT_NE(member.output.find("Permission denied"), std::string::npos) << member.output;
+  EXPECT_NE(member.output.find("uid 0 (root)"), std::string::npos) << member.output;
+  EXPECT_NE(member.output.find("1 could not be removed"), std::string::npos) << member.output;
+  EXPECT_EQ(member.output.find("removed /dev/shm"), std::string::npos) << member.output;
+  EXPECT_TRUE(std::filesystem::exists(path));
+
+  // Its owner removes it; the library's next opener would have replaced it too.
+  const ToolRun owner = floe_tool("clean " + domain_option());
+  EXPECT_EQ(owner.exit_code, 0) << owner.output;
+  EXPECT_NE(owner.output.find("removed /dev/shm" + object()), std::string::npos) << owner.output;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  ::unlink(config_file.c_str());
+}
+
+TEST_F(FloeTool, InspectSaysPermissionDeniedAndWhoOwnsTheService) {
+  if (::geteuid() != 0) GTEST_SKIP() << "another user needs root to switch to";
+  auto service = builder().create();  // root's, 0600
+  const ToolRun inspect =
+      floe_tool_as(1001, 1001, {}, {}, {"inspect", "Test/Service", "--domain", config.domain});
+  EXPECT_EQ(inspect.exit_code, 1) << inspect.output;
+  EXPECT_EQ(inspect.output.find("no service"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("permission denied"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("uid 0 (root)"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("mode 0600"), std::string::npos) << inspect.output;
+}
+
+TEST_F(FloeTool, AnotherUsersObjectIsListedWithItsOwnerAndNeverJoinedOrRemoved) {
+  if (::geteuid() != 0) GTEST_SKIP() << "another user needs root to switch to";
+  // nobody's service, stale: its process was killed.
+  ChildProcess stranger([&] {
+    if (!become_user(65534, 65534)) return 2;
+    Node other = Node::create("stranger", config);
+    auto service = builder(other).create();
+    ::raise(SIGKILL);
+    return 0;
+  });
+  ASSERT_EQ(stranger.wait(), 128 + SIGKILL);
+  const std::string path = "/dev/shm" + object();
+
+  const ToolRun list = floe_tool("list " + domain_option());
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(object()), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("uid 65534 (nobody)"), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("floe refuses to join it"), std::string::npos) << list.output;
+
+  const ToolRun inspect = floe_tool("inspect Test/Service " + domain_option());
+  EXPECT_EQ(inspect.exit_code, 1) << inspect.output;
+  EXPECT_NE(inspect.output.find("uid 65534 (nobody)"), std::string::npos) << inspect.output;
+
+  const ToolRun clean = floe_tool("clean " + domain_option());
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("kept    /dev/shm" + object()), std::string::npos) << clean.output;
+  EXPECT_TRUE(std::filesystem::exists(path)) << "root's clean removed another user's object";
+  ::unlink(path.c_str());
+}
+
+TEST_F(FloeTool, SparseObjectIsReportedWithoutBeingRead) {
+  const std::string forged = detail::service_object_name(config.domain, "Test/Forged");
+  ASSERT_GT(forge_sparse_segment(forged, "Test/Forged"), 64u << 20);
+  const long long allocated = allocated_bytes(forged);
+  ASSERT_LT(allocated, 1 << 20);
+
+  const ToolRun list = floe_tool("list " + domain_option());
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("not floe's"), std::string::npos) << list.output;
+  const ToolRun inspect = floe_tool("inspect Test/Forged " + domain_option());
+  EXPECT_EQ(inspect.exit_code, 1) << inspect.output;
+  EXPECT_NE(inspect.output.find("allocated"), std::string::npos) << inspect.output;
+  EXPECT_EQ(allocated_bytes(forged), allocated) << "looking made tmpfs allocate its pages";
+  // Nobody holds it (no liveness mark): removed as damaged, still unread.
+  const ToolRun clean = floe_tool("clean " + domain_option());
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("removed /dev/shm" + forged), std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("damaged, unused"), std::string::npos) << clean.output;
 }
 
 }  // namespace
