@@ -27,8 +27,17 @@
 // asio::error::operation_aborted; nothing is taken from shared memory by a cancelled receive.
 // Destroying the io_context with receives pending destroys their handlers uninvoked.
 //
-// Threading: the operations of one execution context must be started and completed on one
-// thread at a time (an io_context run by one thread, or a strand).
+// Threads: an io_context may be run by any number of threads. Any of them may start floe
+// operations, emit their cancellation slots, and have them completed: the service of the
+// io_context keeps its state (and its floe Reactor) under one lock, announces and re-arms the
+// wait for an operation started on any thread, and posts every handler to its executor, never
+// invoking one under the lock. A waiting operation is polled by whichever thread handles the
+// wake-up and touches only the object it waits on (the Server, the PendingResponse, the
+// ActiveRequest), which counts as in use until the handler runs. Otherwise the objects' own
+// rules hold (client.hpp, server.hpp): a Client with everything from it, a Server, each
+// ActiveRequest, one thread at a time. The simple way to keep them: run each coroutine that
+// owns ports on a strand of its own (asio::co_spawn(asio::make_strand(io), ...)), and answer an
+// ActiveRequest in that coroutine or hand it to one on another strand.
 
 // A standard library header first: Asio 1.22 decides between aligned_alloc and operator new by
 // whether libstdc++'s configuration is already included, and two translation units that decide
@@ -53,8 +62,10 @@
 // clang-format on
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <system_error>
 #include <type_traits>
@@ -68,35 +79,49 @@
 namespace floe {
 namespace detail {
 
-/// What the service keeps of each pending Asio operation, to destroy it at shutdown.
+/// What the service keeps of each pending Asio operation, to cancel it or destroy it at
+/// shutdown.
 class AsioOperationNode {
  public:
   /// Destroys the operation and its handler without invoking it.
   virtual void destroy() noexcept = 0;
+  /// Completes the operation as cancelled.
+  virtual void cancel_operation() noexcept = 0;
 
  protected:
   ~AsioOperationNode() = default;
+  std::uint64_t operation_key() const noexcept { return key_; }
 
  private:
   friend class AsioFloeService;
   AsioOperationNode* previous_ = nullptr;
   AsioOperationNode* next_ = nullptr;
+  std::uint64_t key_ = 0;  // tells it from a later operation at the same address
 };
 
 /// One floe Reactor per execution context, woken through the context's own reactor.
+///
+/// Any number of threads may run the context: the reactor and everything here are used only
+/// under the reactor's lock (ports take it too, to cancel what waits on them). Completion
+/// handlers are posted to their executors, never invoked under the lock; an operation started
+/// on any thread announces on its doorbell and re-arms the wait before it is left to sleep.
 class AsioFloeService final : public asio::execution_context::service {
  public:
   using key_type = AsioFloeService;
   static inline asio::execution_context::id id;
 
   explicit AsioFloeService(asio::execution_context& context)
-      : asio::execution_context::service(context), reactor_(RuntimeBackend::automatic) {}
+      : asio::execution_context::service(context),
+        reactor_(RuntimeBackend::automatic, /*threaded=*/true) {}
 
   Reactor& reactor() noexcept { return reactor_; }
+  /// Held for every use of the service and its reactor.
+  std::unique_lock<std::recursive_mutex> lock() noexcept { return reactor_.lock(); }
 
   /// The first operation brings the executor the wait on the reactor's fd runs on.
   template <typename Executor>
   void attach(const Executor& executor) {
+    const auto guard = lock();
     if (descriptor_) return;
     const int fd = ::dup(reactor_.pollable_fd());
     if (fd < 0) throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd");
@@ -104,7 +129,9 @@ class AsioFloeService final : public asio::execution_context::service {
     recheck_.emplace(asio::any_io_executor(executor));
   }
 
+  /// These, schedule() and completed_outside_wakeup() expect lock() to be held.
   void add(AsioOperationNode& node) noexcept {
+    node.key_ = ++next_key_;
     node.previous_ = nullptr;
     node.next_ = operations_;
     if (operations_ != nullptr) operations_->previous_ = &node;
@@ -138,6 +165,7 @@ class AsioFloeService final : public asio::execution_context::service {
     waiting_ = true;
     descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
                             [this](const std::error_code& error) {
+                              const auto guard = lock();
                               waiting_ = false;
                               if (shut_down_) return;
                               if (!error) reactor_.take_events();
@@ -156,6 +184,20 @@ class AsioFloeService final : public asio::execution_context::service {
     cancel_recheck();
   }
 
+  /// For a cancellation slot, from any thread: cancels the operation if it is still pending
+  /// (it may have completed on another thread meanwhile, its memory reused by a later one).
+  void cancel(const AsioOperationNode* target, std::uint64_t key) {
+    const auto guard = lock();
+    if (shut_down_) return;
+    for (AsioOperationNode* node = operations_; node != nullptr; node = node->next_) {
+      if (node == target && node->key_ == key) {
+        node->cancel_operation();  // completes through on_complete(), which frees it
+        schedule();                // stops waiting if nothing else is pending
+        return;
+      }
+    }
+  }
+
  private:
   /// Bounds a lost wake-up (a peer cleared a `waiting` flag, so nothing rings): while
   /// operations are pending, look at them at least every safety_recheck even if the fd stays
@@ -165,6 +207,7 @@ class AsioFloeService final : public asio::execution_context::service {
     rechecking_ = true;
     recheck_->expires_after(safety_recheck_);
     recheck_->async_wait([this](const std::error_code& error) {
+      const auto guard = lock();
       rechecking_ = false;
       if (shut_down_) return;
       if (!error) {
@@ -188,6 +231,7 @@ class AsioFloeService final : public asio::execution_context::service {
   }
 
   void shutdown() override {
+    const auto guard = lock();
     shut_down_ = true;
     // Withdrawn first, while every port an announcement names still exists.
     reactor_.finish_sleep();
@@ -206,6 +250,7 @@ class AsioFloeService final : public asio::execution_context::service {
   std::chrono::nanoseconds safety_recheck_ = RuntimeOptions{}.safety_recheck;
   bool rechecking_ = false;
   AsioOperationNode* operations_ = nullptr;
+  std::uint64_t next_key_ = 0;
   bool waiting_ = false;
   bool shut_down_ = false;
 };
@@ -258,22 +303,30 @@ class AsioOperation final : public Base, private AsioOperationNode {
       finish();
       return;
     }
-    auto slot = asio::get_associated_cancellation_slot(handler_);
-    if (slot.is_connected()) slot.template emplace<CancelOnSignal>(this);
+    const auto guard = service_.lock();
     service_.add(*this);
     this->start(service_.reactor());
-    service_.schedule();
+    // By key, not by pointer: the slot keeps its handler after the operation completed (on
+    // whichever thread polled it) and its memory went to another; clearing the slot from there
+    // could race with an emit on the handler's own executor.
+    auto slot = asio::get_associated_cancellation_slot(handler_);
+    if (slot.is_connected()) {
+      const AsioOperationNode* node = this;
+      slot.template emplace<CancelOnSignal>(&service_, node, this->operation_key());
+    }
+    service_.schedule();  // may complete this operation already: `this` is not used after
   }
 
   struct CancelOnSignal {
-    AsioOperation* op;
+    AsioFloeService* service;
+    const AsioOperationNode* node;
+    std::uint64_t key;
     void operator()(asio::cancellation_type type) const {
-      if (type == asio::cancellation_type::none) return;
-      AsioFloeService& service = op->service_;
-      op->cancel();        // completes through on_complete(), which frees the operation
-      service.schedule();  // stops waiting if nothing else is pending
+      if (type != asio::cancellation_type::none) service->cancel(node, key);
     }
   };
+
+  void cancel_operation() noexcept override { this->cancel(); }
 
   void on_complete() noexcept override {
     AsioFloeService& service = service_;
@@ -299,7 +352,6 @@ class AsioOperation final : public Base, private AsioOperationNode {
     } catch (...) {
       error = make_error_code(std::errc::state_not_recoverable);
     }
-    asio::get_associated_cancellation_slot(handler_).clear();
     Allocator typed(allocator_for(handler_));  // before the handler moves out
     Handler handler = std::move(handler_);
     auto work = std::move(work_);

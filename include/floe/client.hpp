@@ -30,7 +30,8 @@ template <typename RequestPayload, typename ResponsePayload, typename RequestUse
           typename ResponseUserHeader>
 class PendingResponse;
 
-/// A response as it lies in shared memory, borrowed from its server until dropped.
+/// A response as it lies in shared memory, borrowed from its server until dropped. Used by the
+/// thread that uses its Client (see Client).
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class Response {
  public:
@@ -77,7 +78,7 @@ class Response {
   std::uint32_t channel_;
 };
 
-/// The stream of responses to one request.
+/// The stream of responses to one request. Used by the thread that uses its Client (see Client).
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class PendingResponse {
@@ -219,7 +220,8 @@ class PendingResponse {
   std::uint32_t channel_;
 };
 
-/// A request loaned in shared memory: write it in place, then send it.
+/// A request loaned in shared memory: write it in place, then send it. Used by the thread that
+/// uses its Client (see Client).
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestMut {
@@ -323,6 +325,12 @@ class RequestMut {
   std::uint32_t chunk_;
 };
 
+/// Threads: a Client and everything that came from it (its RequestMuts, PendingResponses and
+/// their Responses, which share the client's state) are used by one thread at a time, all
+/// together; they may be handed to another thread between uses. Distinct clients are
+/// independent. An operation waiting in an event loop may be polled on another thread; it
+/// touches only the PendingResponse (or loan or request slot) it waits for, which counts as in
+/// use until it completes.
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Client {

@@ -26,6 +26,8 @@ class ServiceBuilder {
   std::string name_;
 };
 
+/// May be shared between threads: every call is const, and the services it opens are
+/// separate objects.
 class Node {
  public:
   /// With the domain and limits of Config::from_environment().

@@ -58,6 +58,10 @@ class SpawnedTask {
 
 }  // namespace detail
 
+/// One event loop, for one thread: run(), block_on() and spawn() are called on the thread the
+/// loop runs on, and the operations awaited by its tasks wait in it. stop() may be called from
+/// any thread and from a signal handler. Several threads each run a Runtime of their own; a
+/// port's objects may move between them under the rules of Client, Server and ActiveRequest.
 class Runtime {
  public:
   /// Throws floe::Error if neither io_uring nor epoll can be set up (or io_uring was required).

@@ -96,7 +96,8 @@ class ResponseSendOperation : public Operation {
 
 }  // namespace detail
 
-/// A response loaned in shared memory: write it in place, then send it.
+/// A response loaned in shared memory: write it in place, then send it. Used by the thread that
+/// uses its ActiveRequest.
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class ResponseMut {
  public:
@@ -167,7 +168,10 @@ class ResponseMut {
 };
 
 /// One request as a server holds it open. Dropping it ends the stream for its client (and
-/// cancels a send of it still waiting for room).
+/// cancels a send of it still waiting for room). Threads: used (with its ResponseMuts) by one
+/// thread at a time, independently of its Server and of the Server's other ActiveRequests: it
+/// touches only its own stream, so each may be answered on a thread of its own while the
+/// Server receives on another. An awaited send of it counts as a use until it completes.
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ActiveRequest {
@@ -262,6 +266,9 @@ class ActiveRequest {
   detail::ServerCore::Active active_;
 };
 
+/// Threads: the Server itself (try_receive, receive) is used by one thread at a time, and a
+/// receive waiting in an event loop counts as a use until it completes; its ActiveRequests are
+/// independent of it (see ActiveRequest). Distinct servers are independent.
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Server {

@@ -14,6 +14,9 @@
 
 namespace floe {
 
+/// May be shared between threads: any of them may create clients and servers from it at once
+/// (the segment lock separates threads as it separates processes, so each port gets a slot of
+/// its own), and ask name(), limits() and usage().
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Service {

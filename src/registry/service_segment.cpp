@@ -339,6 +339,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       }
       continue;
     }
+    // The flock alone: the descriptor was just opened and is no one else's, so flock separates
+    // this open from every other, other threads' included.
     ExclusiveLock lock(object->fd());
     crash_point("open.locked");
     const struct stat status = object->status();
@@ -444,7 +446,7 @@ ServiceSegment::ServiceSegment(Passkey, SharedMemoryObject object, Mapping mappi
 ServiceSegment::~ServiceSegment() {
   if (node_index_ == kNoChunk) return;  // never registered: open() failed
   try {
-    ExclusiveLock lock(object_.fd());
+    Lock lock(*this);
     store(layout_.node(base(), node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
     drop_liveness_mark(object_.fd(), node_index_);
     reclaim_dead_nodes_locked();
@@ -508,7 +510,7 @@ bool ServiceSegment::is_port_owner_alive(const PortRecord& port) const noexcept 
 
 void ServiceSegment::reclaim_dead_nodes() noexcept {
   try {
-    ExclusiveLock lock(object_.fd());
+    Lock lock(*this);
     reclaim_dead_nodes_locked();
   } catch (...) {
   }
@@ -611,7 +613,7 @@ void ServiceSegment::collect_orphaned_channels() noexcept {
 }
 
 std::uint32_t ServiceSegment::claim_client_slot() {
-  ExclusiveLock lock(object_.fd());
+  Lock lock(*this);
   reclaim_dead_nodes_locked();
   for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
     PortRecord* port = layout_.client(base(), c);
@@ -632,7 +634,7 @@ std::uint32_t ServiceSegment::claim_client_slot() {
 }
 
 std::uint32_t ServiceSegment::claim_server_slot() {
-  ExclusiveLock lock(object_.fd());
+  Lock lock(*this);
   reclaim_dead_nodes_locked();
   for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
     PortRecord* port = layout_.server(base(), s);
@@ -650,7 +652,7 @@ std::uint32_t ServiceSegment::claim_server_slot() {
 
 void ServiceSegment::release_client_slot(std::uint32_t client) noexcept {
   try {
-    ExclusiveLock lock(object_.fd());
+    Lock lock(*this);
     store(layout_.client(base(), client)->state, static_cast<std::uint32_t>(SlotState::free));
     reset_client_resources(client);
     collect_client_channels(base(), layout_, client);
@@ -660,7 +662,7 @@ void ServiceSegment::release_client_slot(std::uint32_t client) noexcept {
 
 void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
   try {
-    ExclusiveLock lock(object_.fd());
+    Lock lock(*this);
     store(layout_.server(base(), server)->state, static_cast<std::uint32_t>(SlotState::free));
     reset_server_resources(server);
     collect_orphaned_channels();

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -65,6 +66,20 @@ class ServiceSegment {
                  std::string service_name, std::uint32_t node_index);
 
  private:
+  /// The segment lock, taken for every change to node and port slots: this process's mutex
+  /// first, then flock(2) on the object. The flock separates processes (and separate opens of
+  /// the object), but not threads sharing this ServiceSegment's descriptor, which hold it
+  /// together; the mutex separates those (two threads creating ports from one Service).
+  class Lock {
+   public:
+    explicit Lock(const ServiceSegment& segment)
+        : threads_(segment.mutex_), processes_(segment.object_.fd()) {}
+
+   private:
+    std::lock_guard<std::mutex> threads_;
+    ExclusiveLock processes_;
+  };
+
   // All of these expect the segment lock to be held.
   void reclaim_dead_nodes_locked() noexcept;
   void reset_client_resources(std::uint32_t client) noexcept;
@@ -82,6 +97,7 @@ class ServiceSegment {
   SegmentLayout layout_;
   std::string service_name_;
   std::uint32_t node_index_;
+  mutable std::mutex mutex_;  // the thread half of the segment lock
 };
 
 /// Frees the request chunks of a client slot's channels that nobody holds any more: no

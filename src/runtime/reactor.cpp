@@ -63,6 +63,11 @@ void Operation::abandon() noexcept {
 }
 
 void PortOperations::cancel_all() noexcept {
+  // The operations of a port wait in one reactor (a port is used by one thread at a time); a
+  // threaded one may be polling them on another thread right now, so its lock is taken first.
+  Reactor* reactor = reactor_.load(std::memory_order_acquire);
+  if (reactor == nullptr) return;  // nothing waits
+  const auto lock = reactor->lock();
   // Each completion unlinks the operation from this list (Reactor::unlink).
   while (Operation* operation = list_.front())
     operation->cancel();
@@ -83,7 +88,8 @@ void Operation::StopRelay::operator()() const noexcept {
   operation->reactor_->interrupt();
 }
 
-Reactor::Reactor(RuntimeBackend backend) : backend_(make_backend(backend)) {
+Reactor::Reactor(RuntimeBackend backend, bool threaded)
+    : backend_(make_backend(backend)), threaded_(threaded) {
   ready_.reserve(64);
   announced_.reserve(16);
 }
@@ -135,6 +141,7 @@ void Reactor::link(Operation& operation, std::coroutine_handle<> awaiting) {
   if (PortOperations* port = operation.port_operations()) {
     operation.port_ = port;
     port->list_.push_front(operation);
+    port->reactor_.store(this, std::memory_order_release);
   }
   if (operation.stop_token_.stop_possible()) {
     operation.stop_callback_.emplace(operation.stop_token_, Operation::StopRelay{&operation});
@@ -145,6 +152,9 @@ void Reactor::unlink(Operation& operation) noexcept {
   operations_.remove(operation);
   if (operation.port_ != nullptr) {
     operation.port_->list_.remove(operation);
+    if (operation.port_->list_.empty()) {
+      operation.port_->reactor_.store(nullptr, std::memory_order_release);
+    }
     operation.port_ = nullptr;
   }
   operation.stop_callback_.reset();

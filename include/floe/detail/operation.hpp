@@ -130,7 +130,8 @@ class PortOperations {
   PortOperations& operator=(const PortOperations&) = delete;
   ~PortOperations() { cancel_all(); }
 
-  bool empty() const noexcept { return list_.empty(); }
+  /// Whether no operation waits; safe to ask while another thread polls them.
+  bool empty() const noexcept { return reactor_.load(std::memory_order_acquire) == nullptr; }
   /// Completes every operation as cancelled (Errc::cancelled, asio::error::operation_aborted).
   void cancel_all() noexcept;
 
@@ -138,6 +139,9 @@ class PortOperations {
   friend class Operation;
   friend class Reactor;
   IntrusiveList<Operation, &Operation::on_port_> list_;
+  /// The reactor the listed operations wait in, nullptr while none waits: whose lock guards
+  /// the list.
+  std::atomic<Reactor*> reactor_{nullptr};
 };
 
 }  // namespace floe::detail

@@ -2,8 +2,9 @@
 // The part of an event loop that knows about floe: the operations waiting, the backend they
 // sleep on (io_uring or epoll), and the notifier protocol. floe::Runtime drives a Reactor with a
 // loop of its own; the Asio adapter drives one from an io_context, waiting for pollable_fd() to
-// become readable. Not thread-safe: one thread uses it, others may only interrupt() or wake()
-// it.
+// become readable. floe::Runtime's is used by one thread (others may only interrupt() or wake()
+// it). The Asio adapter's is `threaded`: any thread of the io_context may use it, holding
+// lock() for every use, and ports take the same lock to cancel operations listed there.
 //
 // Doorbell announcements ("this port's owner sleeps, ring me") last only as long as an
 // operation waits on that doorbell: when the last one completes or goes away, the announcement
@@ -16,6 +17,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -33,8 +35,9 @@ class Reactor final : private WakeSources {
  public:
   using Clock = Operation::Clock;
 
-  /// Throws floe::Error(Errc::io_setup_failed) if no backend can be had.
-  explicit Reactor(RuntimeBackend backend);
+  /// Throws floe::Error(Errc::io_setup_failed) if no backend can be had. `threaded`: used from
+  /// several threads, each holding lock().
+  explicit Reactor(RuntimeBackend backend, bool threaded = false);
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
   ~Reactor();
@@ -54,6 +57,14 @@ class Reactor final : private WakeSources {
     Reactor* previous_;
     std::thread::id previous_thread_;
   };
+
+  /// The lock of a threaded reactor, held for every use of it; a lock of nothing otherwise.
+  /// Recursive: completing an operation can free a port, whose going cancels its other
+  /// operations on the same thread.
+  std::unique_lock<std::recursive_mutex> lock() noexcept {
+    return threaded_ ? std::unique_lock<std::recursive_mutex>(mutex_)
+                     : std::unique_lock<std::recursive_mutex>();
+  }
 
   bool uses_io_uring() const noexcept;
   /// Readable when a wait armed with arm() fired.
@@ -117,6 +128,8 @@ class Reactor final : private WakeSources {
   bool poked_ = false;
   std::atomic<std::thread::id> loop_thread_{};
   RuntimeStats stats_;
+  std::recursive_mutex mutex_;
+  const bool threaded_;
 };
 
 }  // namespace floe::detail
