@@ -31,6 +31,16 @@ volatile std::byte* unguarded_shrunk_mapping() {
   return static_cast<volatile std::byte*>(p);
 }
 
+/// A SIGBUS that is not floe's ends the process as it would without floe: by SIGBUS, or under
+/// AddressSanitizer (whose handler was there first, and gets it) by its abort.
+bool killed_as_without_floe(int exit_code) {
+#if defined(__SANITIZE_ADDRESS__)
+  return exit_code == 128 + SIGBUS || exit_code == 128 + SIGABRT;
+#else
+  return exit_code == 128 + SIGBUS;
+#endif
+}
+
 TEST(SigbusGuard, AShrunkObjectTurnsIntoPrivateZerosNotADeadProcess) {
   ChildProcess child([] {
     auto object = make_object();
@@ -56,7 +66,7 @@ TEST(SigbusGuard, AFaultOutsideEveryGuardedRangeStillKills) {
     volatile std::byte* foreign = unguarded_shrunk_mapping();
     return static_cast<int>(foreign[4096]);
   });
-  EXPECT_EQ(child.wait(), 128 + SIGBUS);
+  EXPECT_TRUE(killed_as_without_floe(child.wait()));
 }
 
 TEST(SigbusGuard, ASentSigbusStillKills) {
@@ -66,7 +76,7 @@ TEST(SigbusGuard, ASentSigbusStillKills) {
     ::raise(SIGBUS);
     return 0;
   });
-  EXPECT_EQ(child.wait(), 128 + SIGBUS);
+  EXPECT_TRUE(killed_as_without_floe(child.wait()));
 }
 
 TEST(SigbusGuard, AHandlerInstalledBeforeFloeStillGetsFaultsOutsideFloesRanges) {
@@ -97,7 +107,7 @@ TEST(SigbusGuard, ARangeNoLongerGuardedIsNotTouchedByTheHandler) {
     if (p == MAP_FAILED || ::ftruncate(object.fd(), 0) != 0) return 3;
     return static_cast<int>(static_cast<volatile std::byte*>(p)[4096]);
   });
-  EXPECT_EQ(child.wait(), 128 + SIGBUS);
+  EXPECT_TRUE(killed_as_without_floe(child.wait()));
 }
 
 }  // namespace
