@@ -290,7 +290,8 @@ class RequestMut {
       result_.emplace(Pending(std::move(request_.core_), channel));
       return true;
     }
-    bool poll(const PollContext&) noexcept override {
+    bool poll(const PollContext& context) noexcept override {
+      if (context.peers_changed) request_.core_->check_size();
       try {
         return attempt();
       } catch (...) {  // Errc::corrupted: the segment was damaged, or a peer scribbled on it
@@ -402,7 +403,10 @@ class Client {
       }
       return core_->try_loan(chunk_);
     }
-    bool poll(const PollContext&) noexcept override { return attempt(); }
+    bool poll(const PollContext& context) noexcept override {
+      if (context.peers_changed) core_->check_size();
+      return attempt();
+    }
     detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
     detail::PortOperations* port_operations() const noexcept override {
       return &core_->slot_operations();

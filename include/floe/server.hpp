@@ -331,7 +331,10 @@ class Server {
         return true;
       }
     }
-    bool poll(const PollContext&) noexcept override { return attempt(); }
+    bool poll(const PollContext& context) noexcept override {
+      if (context.peers_changed) core_->check_size();  // at every safety recheck, too
+      return attempt();
+    }
     detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
     detail::PortOperations* port_operations() const noexcept override {
       return &core_->receive_operations();

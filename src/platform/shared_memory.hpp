@@ -106,6 +106,8 @@ class Mapping {
   /// zeros, and whatever it says is meaningless.
   bool damaged() const noexcept { return guard_.damaged(); }
   const std::atomic<bool>* damaged_flag() const noexcept { return guard_.damaged_flag(); }
+  /// For an owner that found the object shrunk (fstat) before any access faulted.
+  void mark_damaged() noexcept { guard_.mark_damaged(); }
 
  private:
   void unmap() noexcept;

@@ -177,6 +177,10 @@ bool SigbusGuard::damaged() const noexcept {
   return slot_ != nullptr && slot_->damaged.load(std::memory_order_acquire);
 }
 
+void SigbusGuard::mark_damaged() noexcept {
+  if (slot_ != nullptr) slot_->damaged.store(true, std::memory_order_release);
+}
+
 const std::atomic<bool>* SigbusGuard::damaged_flag() const noexcept {
   return slot_ != nullptr ? &slot_->damaged : nullptr;
 }

@@ -29,8 +29,10 @@ class SigbusGuard {
   /// Stops guarding; waits for a handler running on the range in another thread to finish.
   ~SigbusGuard();
 
-  /// Whether a SIGBUS hit the range: it now holds private zeros, shared with nobody.
+  /// Whether a SIGBUS hit the range (it now holds private zeros, shared with nobody), or its
+  /// owner found the object shrunk before touching the part cut off (mark_damaged).
   bool damaged() const noexcept;
+  void mark_damaged() noexcept;
   /// The flag damaged() reads, for owners that look at it on every operation; nullptr unguarded.
   const std::atomic<bool>* damaged_flag() const noexcept;
 

@@ -296,8 +296,17 @@ void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
   --pending_[channel].borrowed;
 }
 
+void ClientCore::check_size() noexcept {
+  segment_->check_size();
+}
+
 void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexcept {
   PendingState& pending = pending_[channel];
+  if (check_liveness) check_size();
+  if (damaged()) {  // nobody can answer through it any more
+    pending.closed = pending.ended = pending.delivered;
+    return;
+  }
   const StoredLimits& limits = layout_->limits();
   for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
     const std::uint64_t bit = std::uint64_t{1} << s;

@@ -227,6 +227,7 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
     // Bounded: a client that died without freeing the room is noticed within the timeout.
     futex_wait(self.doorbell, seen, 50ms);
     announced = false;
+    check_size();
     if (!segment_->is_port_owner_alive(*layout_->client(base_, active.client))) break;
   }
   release_loan(active, chunk);
@@ -244,7 +245,12 @@ void ServerCore::ring_client(const Active& active) const noexcept {
   ring(DoorbellWords{&client->waiting, &client->doorbell});
 }
 
+void ServerCore::check_size() noexcept {
+  segment_->check_size();
+}
+
 bool ServerCore::is_connected(const Active& active) const noexcept {
+  segment_->check_size();
   if (!client_listens(active)) return false;
   if (segment_->is_port_owner_alive(*layout_->client(base_, active.client))) return true;
   segment_->reclaim_dead_nodes();

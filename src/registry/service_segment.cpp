@@ -361,52 +361,48 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
         continue;
       }
     }
-    // Nobody holds it any more (every mark went with its process), so what is left is stale,
-    // however damaged, and is replaced. Only an object of another floe version, or not floe's at
-    // all, is left alone: its processes do not mark themselves.
-    // Shrunk: too small for a header, or shrunk further while it was being read (the mapping's
-    // guard caught the SIGBUS).
-    const bool shrunk = size < sizeof(ServiceHeader) || mapping.damaged();
-    const bool judged_by_marks =
-        shrunk || implausible ||
-        (header.magic == kSegmentMagic && header.layout_version == kLayoutVersion);
-    if (judged_by_marks && !is_marked_alive(object->fd(), 0, kMaxNodes)) {
+    const bool this_version =
+        header.magic == kSegmentMagic && header.layout_version == kLayoutVersion;
+    const auto layout = this_version ? layout_of(header) : std::nullopt;
+    std::optional<std::string> damage = implausible;
+    if (damage) {
+    } else if (size < sizeof(ServiceHeader)) {
+      damage = "is smaller than a service header (shrunk?)";
+    } else if (mapping.damaged()) {
+      damage = "was shrunk while being read";
+    } else if (this_version &&
+               (header.state != static_cast<std::uint32_t>(SegmentState::ready) || !layout ||
+                layout->total_size() != size || header.segment_size != size)) {
+      damage = "disagrees with its own header (shrunk, or written over)";
+    }
+    // Damaged: replaced at once, even while processes hold it (they get Errc::corrupted, at the
+    // latest at their next liveness check), so the service is usable again without anyone's
+    // help. Stale: nobody holds it any more (every mark went with its process). An object of
+    // another floe version, or not floe's at all, is neither: its processes do not mark
+    // themselves, and it is left alone.
+    if (damage || (this_version && !is_marked_alive(object->fd(), 0, kMaxNodes))) {
       int error = 0;
       if (remove_object_locked(*object, mapping, &error) == SharedMemoryObject::Unlinked::failed) {
         throw Error(Errc::permission_denied,
                     "floe: service '" + spec.name + "': its segment " + kShmDirectory +
-                        wanted.object_name +
-                        " is stale (every process that used it died), but this process cannot "
-                        "remove it: " +
-                        std::strerror(error) + " (" + describe_owner(status) + "; in sticky " +
-                        kShmDirectory +
+                        wanted.object_name + " is " +
+                        (damage ? "damaged" : "stale (every process that used it died)") +
+                        ", but this process cannot remove it: " + std::strerror(error) + " (" +
+                        describe_owner(status) + "; in sticky " + kShmDirectory +
                         " only its owner or root may remove it). Have its owner run `floe clean`");
       }
       if (mode == OpenMode::open) {
         throw Error(Errc::service_does_not_exist,
-                    "floe: service '" + spec.name +
-                        "' does not exist (a stale segment of dead processes was removed)");
+                    "floe: service '" + spec.name + "' does not exist (" +
+                        (damage ? "a damaged segment was removed: it " + *damage
+                                : std::string("a stale segment of dead processes was removed")) +
+                        ")");
       }
       continue;
     }
-    if (implausible) {
-      throw Error(Errc::corrupted, "floe: service '" + spec.name + "': " + kShmDirectory +
-                                       wanted.object_name + " " + *implausible +
-                                       "; not joining it (live processes still hold it)");
-    }
-    if (shrunk) {
-      throw Error(Errc::corrupted, "floe: service '" + spec.name + "': " + kShmDirectory +
-                                       wanted.object_name +
-                                       " was shrunk (by another process?) while live processes "
-                                       "still hold it; it is replaced once they let go");
-    }
-    const auto state = header.state;
-    auto layout = layout_of(header);
-    if (header.magic != kSegmentMagic || header.layout_version != kLayoutVersion ||
-        state != static_cast<std::uint32_t>(SegmentState::ready) || !layout ||
-        layout->total_size() != size || header.segment_size != size) {
-      throw Error(Errc::corrupted, "floe: " + wanted.object_name +
-                                       " is not a floe service of this version, or is damaged");
+    if (!this_version) {
+      throw Error(Errc::corrupted,
+                  "floe: " + wanted.object_name + " is not a floe service of this version");
     }
     if (header.name_length != spec.name.size() ||
         std::memcmp(header.name, spec.name.data(), spec.name.size()) != 0) {
@@ -672,6 +668,14 @@ void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
       ring(DoorbellWords{&client->waiting, &client->doorbell});
     }
   } catch (...) {
+  }
+}
+
+void ServiceSegment::check_size() noexcept {
+  struct stat status {};
+  if (::fstat(object_.fd(), &status) == 0 &&
+      static_cast<std::uint64_t>(status.st_size) < mapping_.size()) {
+    mapping_.mark_damaged();
   }
 }
 

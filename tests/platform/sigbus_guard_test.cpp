@@ -32,10 +32,10 @@ volatile std::byte* unguarded_shrunk_mapping() {
 }
 
 /// A SIGBUS that is not floe's ends the process as it would without floe: by SIGBUS, or under
-/// AddressSanitizer (whose handler was there first, and gets it) by its abort.
+/// a sanitizer (whose handler was there first, and gets it) by the sanitizer's report and exit.
 bool killed_as_without_floe(int exit_code) {
-#if defined(__SANITIZE_ADDRESS__)
-  return exit_code == 128 + SIGBUS || exit_code == 128 + SIGABRT;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return exit_code > 0;  // the child returns 0 if it survived
 #else
   return exit_code == 128 + SIGBUS;
 #endif

@@ -1,7 +1,8 @@
 // Another process of the same user shrinks a live service's object (ftruncate). Every process
-// mapping it used to die of SIGBUS; now each gets Errc::corrupted from its next operation, and
-// the name is free again once they let go.
+// mapping it used to die of SIGBUS; now each gets Errc::corrupted from its next operation that
+// touches what was cut off, or at its next liveness check, and the next opener replaces it.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,12 +33,26 @@ int until_corrupted(Step step) {
 
 class ShrunkSegmentTest : public U64ServiceTest {
  protected:
+  /// One request and its answer through a fresh server and client of `service`.
+  template <typename Service>
+  void expect_round_trip(Service& service) {
+    auto server = service.server_builder().create();
+    auto client = service.client_builder().create();
+    auto pending = client.send_copy(5);
+    auto active = receive_within(server);
+    ASSERT_TRUE(active.has_value());
+    active->send_copy(6);
+    auto response = receive_within(pending);
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->payload(), 6u);
+  }
+
   std::string object_path() const {
     return "/dev/shm" + detail::service_object_name(config.domain, "Test/Service");
   }
 };
 
-TEST_F(ShrunkSegmentTest, PeersGetCorruptedInsteadOfSigbusAndTheNameIsReplacedOnceTheyLeave) {
+TEST_F(ShrunkSegmentTest, PeersGetCorruptedInsteadOfSigbusAndTheServiceIsReplacedAtOnce) {
   auto service = builder().max_response_buffer_size(4).create();
   Signal server_ready, client_ready, waiter_ready;
 
@@ -88,8 +103,64 @@ TEST_F(ShrunkSegmentTest, PeersGetCorruptedInsteadOfSigbusAndTheNameIsReplacedOn
   // This process holds it too, and survives touching it.
   auto port = service.client_builder().create();  // touches the port records: absorbed
   EXPECT_EQ(error_of([&] { (void)port.send_copy(1); }), Errc::corrupted);
-  EXPECT_EQ(error_of([&] { (void)builder(node).open_or_create(); }), Errc::corrupted)
-      << "shrunk while a live process holds it";
+  // Damaged while held: replaced at once all the same, and the new one works.
+  Node newcomer = Node::create("newcomer", config);
+  auto replaced = builder(newcomer).open_or_create();
+  expect_round_trip(replaced);
+}
+
+TEST_F(ShrunkSegmentTest, APartialShrinkIsNoticedAtTheNextCheckByThoseWhoNeverTouchTheCutPart) {
+  auto service = builder().max_response_buffer_size(4).create();
+  Signal waiter_ready, streamer_ready, streaming;
+  // Asleep in a runtime, touching only its own records: the safety recheck finds the shrink.
+  ChildProcess waiter([&] {
+    auto remote = open_as("waiter");
+    auto port = remote.server_builder().create();
+    Runtime runtime(RuntimeOptions{.spin_budget = {}, .safety_recheck = 100ms});
+    waiter_ready.notify();
+    return runtime.block_on([&]() -> Task<int> {
+      try {
+        for (;;)
+          co_await with_timeout(port.receive(), 20s);
+      } catch (const Error& e) {
+        co_return e.code() == Errc::corrupted ? 0 : 2;
+      }
+    }());
+  });
+  // Streaming to the client while it is connected: is_connected() finds the shrink.
+  ChildProcess streamer([&] {
+    auto remote = open_as("streamer");
+    auto port = remote.server_builder().create();
+    streamer_ready.notify();
+    auto active = receive_within(port);
+    FLOE_CHILD_CHECK(active.has_value());
+    streaming.notify();
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (active->is_connected() && std::chrono::steady_clock::now() < until) {
+      active->send_copy(7);
+      std::this_thread::sleep_for(10ms);
+    }
+    return active->is_connected() ? 1 : 0;
+  });
+  ASSERT_EQ(waiter_ready.wait(), 1);
+  ASSERT_EQ(streamer_ready.wait(), 1);
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  ASSERT_EQ(streaming.wait(), 1);
+  ASSERT_TRUE(receive_within(pending).has_value());
+
+  // Only the last page goes: nobody here touches it.
+  const std::string path = object_path();
+  struct stat status {};
+  ASSERT_EQ(::stat(path.c_str(), &status), 0);
+  ASSERT_EQ(::truncate(path.c_str(), status.st_size - 4096), 0);
+  EXPECT_TRUE(eventually([&] { return !pending.is_connected(); }, 3s));
+  EXPECT_EQ(error_of([&] { (void)pending.try_receive(); }), Errc::corrupted);
+  EXPECT_EQ(waiter.wait(), 0) << "an awaiting server: Errc::corrupted within the recheck";
+  EXPECT_EQ(streamer.wait(), 0) << "a streaming server: is_connected() turned false";
+  Node newcomer = Node::create("newcomer", config);
+  auto replaced = builder(newcomer).open_or_create();
+  expect_round_trip(replaced);
 }
 
 TEST_F(ShrunkSegmentTest, AShrunkServiceNobodyHoldsIsReplacedByTheNextCreator) {
@@ -105,15 +176,7 @@ TEST_F(ShrunkSegmentTest, AShrunkServiceNobodyHoldsIsReplacedByTheNextCreator) {
     // The last user leaves without touching what was cut off: the name goes with it.
   }
   auto service = builder().open_or_create();
-  auto server = service.server_builder().create();
-  auto client = service.client_builder().create();
-  auto pending = client.send_copy(5);
-  auto active = receive_within(server);
-  ASSERT_TRUE(active.has_value());
-  active->send_copy(6);
-  auto response = receive_within(pending);
-  ASSERT_TRUE(response.has_value());
-  EXPECT_EQ(response->payload(), 6u);
+  expect_round_trip(service);
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ class ClientCore {
   /// Another process shrank the segment under this one: every call below throws
   /// Errc::corrupted, or reports nothing connected.
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
+  /// Looks whether the segment was shrunk where this process has not touched it (a syscall):
+  /// for the moments liveness is looked at, never the hot path.
+  void check_size() noexcept;
 
   /// A free request chunk, as the last request left it: the typed loan() value-initializes it,
   /// loan_uninit() does not. Throws Errc::exceeds_max_loans.
@@ -151,6 +154,9 @@ class ServerCore {
   ServerId id() const noexcept { return id_; }
   /// As ClientCore::damaged().
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
+  /// Looks whether the segment was shrunk where this process has not touched it (a syscall):
+  /// for the moments liveness is looked at, never the hot path.
+  void check_size() noexcept;
   Backpressure backpressure() const noexcept { return backpressure_; }
 
   /// One request a client sent, as this server holds it open.
