@@ -47,6 +47,23 @@ class ShrunkSegmentTest : public U64ServiceTest {
     EXPECT_EQ(response->payload(), 6u);
   }
 
+  /// In a child: a server asleep in a runtime (safety recheck 0.1 s), receiving whatever comes,
+  /// until the damage is reported. 0 for Errc::corrupted.
+  int serve_asleep_until_corrupted(Signal& ready) {
+    auto remote = open_as("waiter");
+    auto port = remote.server_builder().create();
+    Runtime runtime(RuntimeOptions{.spin_budget = {}, .safety_recheck = 100ms});
+    ready.notify();
+    return runtime.block_on([&]() -> Task<int> {
+      try {
+        for (;;)
+          co_await with_timeout(port.receive(), 20s);
+      } catch (const Error& e) {
+        co_return e.code() == Errc::corrupted ? 0 : 2;
+      }
+    }());
+  }
+
   std::string object_path() const {
     return "/dev/shm" + detail::service_object_name(config.domain, "Test/Service");
   }
@@ -76,20 +93,7 @@ TEST_F(ShrunkSegmentTest, PeersGetCorruptedInsteadOfSigbusAndTheServiceIsReplace
     });
   });
   // Asleep in a runtime: the safety recheck looks at its receive, and the damage is reported.
-  ChildProcess waiter([&] {
-    auto remote = open_as("waiter");
-    auto port = remote.server_builder().create();
-    Runtime runtime(RuntimeOptions{.spin_budget = {}, .safety_recheck = 100ms});
-    waiter_ready.notify();
-    return runtime.block_on([&]() -> Task<int> {
-      try {
-        for (;;)
-          co_await with_timeout(port.receive(), 20s);  // the client's requests reach it too
-      } catch (const Error& e) {
-        co_return e.code() == Errc::corrupted ? 0 : 2;
-      }
-    }());
-  });
+  ChildProcess waiter([&] { return serve_asleep_until_corrupted(waiter_ready); });
   ASSERT_EQ(server_ready.wait(), 1);
   ASSERT_EQ(client_ready.wait(), 1);
   ASSERT_EQ(waiter_ready.wait(), 1);
@@ -113,20 +117,7 @@ TEST_F(ShrunkSegmentTest, APartialShrinkIsNoticedAtTheNextCheckByThoseWhoNeverTo
   auto service = builder().max_response_buffer_size(4).create();
   Signal waiter_ready, streamer_ready, streaming;
   // Asleep in a runtime, touching only its own records: the safety recheck finds the shrink.
-  ChildProcess waiter([&] {
-    auto remote = open_as("waiter");
-    auto port = remote.server_builder().create();
-    Runtime runtime(RuntimeOptions{.spin_budget = {}, .safety_recheck = 100ms});
-    waiter_ready.notify();
-    return runtime.block_on([&]() -> Task<int> {
-      try {
-        for (;;)
-          co_await with_timeout(port.receive(), 20s);
-      } catch (const Error& e) {
-        co_return e.code() == Errc::corrupted ? 0 : 2;
-      }
-    }());
-  });
+  ChildProcess waiter([&] { return serve_asleep_until_corrupted(waiter_ready); });
   // Streaming to the client while it is connected: is_connected() finds the shrink.
   ChildProcess streamer([&] {
     auto remote = open_as("streamer");
