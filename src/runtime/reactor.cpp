@@ -178,8 +178,9 @@ bool Reactor::poll_all(bool cancel_all, bool spinning, std::uint32_t pass) noexc
   ++stats_.polls;
   std::optional<Clock::time_point> now;
   bool any = false;
-  // on_complete() may destroy the operation (an Asio handler owning it); for_each has read the
-  // link to the next one already.
+  // on_complete() may destroy the operation (an Asio handler owning it), and with it the last
+  // reference to a port, which cancels the port's other operations: for_each goes on with the
+  // next operation still listed, whatever left the list.
   operations_.for_each([&](Operation& op) {
     if (cancel_all || op.stop_requested_.load(std::memory_order_acquire)) {
       complete(op, Operation::Outcome::cancelled);

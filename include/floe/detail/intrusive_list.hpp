@@ -37,21 +37,26 @@ class IntrusiveList {
     if (hook.previous != nullptr) (hook.previous->*Hook).next = hook.next;
     if (hook.next != nullptr) (hook.next->*Hook).previous = hook.previous;
     if (head_ == &element) head_ = hook.next;
+    if (cursor_ == &element) cursor_ = hook.next;  // a for_each in progress goes on past it
     hook.previous = hook.next = nullptr;
   }
 
-  /// Calls `visit` on each element; `visit` may remove the element it is given (and only that).
+  /// Calls `visit` on each element. `visit` may remove any elements, the one it is given
+  /// included (completing one operation can free a port, which cancels the port's others): the
+  /// walk goes on with the next element still in the list. Elements added meanwhile at the front
+  /// are not visited. Not to be nested: a visit must not walk the same list again.
   template <typename Visit>
   void for_each(Visit visit) {
-    for (T* element = head_; element != nullptr;) {
-      T* following = (element->*Hook).next;
+    for (T* element = head_; element != nullptr; element = cursor_) {
+      cursor_ = (element->*Hook).next;
       visit(*element);
-      element = following;
     }
+    cursor_ = nullptr;
   }
 
  private:
   T* head_ = nullptr;
+  T* cursor_ = nullptr;  // the element a for_each visits next
 };
 
 }  // namespace floe::detail
