@@ -29,8 +29,6 @@ class FloeCategory final : public std::error_category {
         return "exceeds max loans";
       case Errc::exceeds_max_active_requests:
         return "exceeds max active requests";
-      case Errc::disconnected:
-        return "disconnected";
       case Errc::timed_out:
         return "timed out";
       case Errc::cancelled:

@@ -17,8 +17,8 @@ enum class Errc : int {
   exceeds_max_nodes,
   exceeds_max_loans,
   exceeds_max_active_requests,
-  disconnected,
-  timed_out,
+  // 11 was `disconnected`, never raised (a gone peer shows as is_connected() == false).
+  timed_out = 12,
   cancelled,
   corrupted,
   invalid_config,

@@ -151,13 +151,6 @@ struct ChunkShape {
   std::uint64_t stride = 0;
 };
 
-struct ServiceTypes {
-  TypeInfo request;
-  TypeInfo response;
-  TypeInfo request_user_header;
-  TypeInfo response_user_header;
-};
-
 /// "512 B", "3.0 KiB", "48.0 GiB": sizes for people.
 std::string human_size(std::uint64_t bytes);
 
