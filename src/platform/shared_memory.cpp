@@ -242,16 +242,24 @@ std::optional<struct stat> SharedMemoryObject::status_of_name(const std::string&
   return status;
 }
 
-SharedMemoryObject::Unlinked SharedMemoryObject::unlink_if_still_named(int* error) const noexcept {
+std::optional<bool> SharedMemoryObject::names_this() const noexcept {
   struct stat mine {};
-  if (::fstat(fd_.get(), &mine) != 0) {
+  if (::fstat(fd_.get(), &mine) != 0) return std::nullopt;
+  const auto named = status_of_name(name_);
+  return named && named->st_dev == mine.st_dev && named->st_ino == mine.st_ino;
+}
+
+bool SharedMemoryObject::is_still_named() const noexcept {
+  return names_this().value_or(true);
+}
+
+SharedMemoryObject::Unlinked SharedMemoryObject::unlink_if_still_named(int* error) const noexcept {
+  const auto named = names_this();
+  if (!named) {
     if (error != nullptr) *error = errno;
     return Unlinked::failed;
   }
-  const auto named = status_of_name(name_);
-  if (!named || named->st_dev != mine.st_dev || named->st_ino != mine.st_ino) {
-    return Unlinked::not_named;
-  }
+  if (!*named) return Unlinked::not_named;
   if (::shm_unlink(name_.c_str()) != 0) {
     if (error != nullptr) *error = errno;
     return errno == ENOENT ? Unlinked::not_named : Unlinked::failed;

@@ -71,6 +71,8 @@ class SharedMemoryObject {
   /// that object's lock, so nobody else can unlink and replace the name between the check and
   /// the unlink. `error` gets the errno when it failed (EPERM in sticky /dev/shm, say).
   Unlinked unlink_if_still_named(int* error = nullptr) const noexcept;
+  /// Whether the name still refers to this very object (in doubt: yes).
+  bool is_still_named() const noexcept;
 
   /// Sizes a new object and has the kernel back all of it now. Throws floe::Error
   /// (Errc::out_of_memory when /dev/shm cannot hold it).
@@ -82,6 +84,8 @@ class SharedMemoryObject {
   const std::string& name() const noexcept { return name_; }
 
  private:
+  /// Whether the name refers to this object; std::nullopt when fstat fails.
+  std::optional<bool> names_this() const noexcept;
   SharedMemoryObject(std::string name, FileDescriptor fd)
       : name_(std::move(name)), fd_(std::move(fd)) {}
   std::string name_;

@@ -356,8 +356,11 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
         throw_for_service(e, spec.name, "map", size, nullptr);
       }
       std::memcpy(&header, mapping.data(), sizeof header);
+      // Removed by the process that held the lock before: the name names something else by
+      // now, so look again. Still named, the word lies (written over): judged below.
       if (load(shared_header(mapping)->state) ==
-          static_cast<std::uint32_t>(SegmentState::removed)) {
+              static_cast<std::uint32_t>(SegmentState::removed) &&
+          !object->is_still_named()) {
         continue;
       }
     }
@@ -458,14 +461,12 @@ SharedMemoryObject::Unlinked ServiceSegment::remove_locked(int* error) noexcept 
 
 SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& object,
                                                   const Mapping& mapping, int* error) noexcept {
-  // Already removed: by a process that found it stale, or by `floe clean`. The name may belong
-  // to a newer service by now.
   std::uint32_t* state = mapping.size() >= sizeof(ServiceHeader)
                              ? &reinterpret_cast<ServiceHeader*>(mapping.data())->state
                              : nullptr;
-  if (state != nullptr && load(*state) == static_cast<std::uint32_t>(SegmentState::removed)) {
-    return SharedMemoryObject::Unlinked::not_named;
-  }
+  // The state word is not asked whether it was removed already: any process can write it, and
+  // a name left to an object that says "removed" would turn every open away. Only the name
+  // (removed by someone else already, or given to a newer service since) decides.
   // Only the name of this very object: an operator may have removed it and another process
   // created a new service under the name since. Marked removed only once unlinked, and all under
   // the lock: a process that opened it before waits for the lock, then sees "removed" and looks

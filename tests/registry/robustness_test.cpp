@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <floe/floe.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -148,6 +149,37 @@ TEST(Robustness, AReusedPidDoesNotMakeADeadNodeLookAlive) {
   auto first = service.client_builder().create();
   auto second = service.client_builder().create();
   EXPECT_EQ(service.usage().nodes, 1u);
+}
+
+TEST(Robustness, AStateWordWrittenOverToRemovedNeitherBlocksTheNameNorOutlivesItsUsers) {
+  const Config config = isolated_config();
+  const std::string path =
+      "/dev/shm" + detail::service_object_name(config.domain, "Robust/Service");
+  auto say_removed = [&] {
+    const int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const auto state = static_cast<std::uint32_t>(detail::SegmentState::removed);
+    ASSERT_EQ(::pwrite(fd, &state, sizeof state, offsetof(detail::ServiceHeader, state)),
+              static_cast<ssize_t>(sizeof state));
+    ::close(fd);
+  };
+  {
+    Node holder = Node::create("holder", config);
+    auto held = builder(holder).create();
+    say_removed();
+    // A newcomer is not turned away (nor sent round in circles) by the lie: the segment
+    // disagrees with itself, so it is replaced.
+    Node newcomer = Node::create("newcomer", config);
+    auto service = builder(newcomer).open_or_create();
+    works_fully(service);
+  }
+  EXPECT_EQ(objects_of(config), 0) << "the replacement outlived its last user";
+  {
+    Node holder = Node::create("holder", config);
+    auto held = builder(holder).create();
+    say_removed();
+  }
+  EXPECT_EQ(objects_of(config), 0) << "the last user left the name to an object saying removed";
 }
 
 TEST(Robustness, ServicesAreOwnerOnlyUnlessGroupAccessIsAsked) {
