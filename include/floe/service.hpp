@@ -21,18 +21,22 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Service {
  public:
+  /// Made by RequestResponseBuilder's create(), open() or open_or_create().
   explicit Service(std::shared_ptr<detail::ServiceSegment> segment) noexcept
       : segment_(std::move(segment)) {}
 
+  /// A builder for a client of this service; create() takes a client slot.
   ClientBuilder<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>
   client_builder() const {
     return {segment_, limits().max_active_requests_per_client};
   }
+  /// A builder for a server of this service; create() takes a server slot.
   ServerBuilder<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>
   server_builder() const {
     return {segment_, limits().max_loaned_responses_per_request};
   }
 
+  /// The service's name, as given to Node::service_builder.
   const std::string& name() const noexcept { return detail::service_name(*segment_); }
   /// The limits the service was created with (which may exceed what this opener asked for).
   RequestResponseLimits limits() const noexcept { return detail::service_limits(*segment_); }
@@ -43,6 +47,11 @@ class Service {
   std::shared_ptr<detail::ServiceSegment> segment_;
 };
 
+/// Names the payload and header types and the limits of a request-response service, then creates
+/// or opens it. Limits not set here come from the node's Config (file or defaults). When opening
+/// a service that exists, the limits set here explicitly are requirements: the service must have
+/// at least as many of each (flags: the same), or open() throws incompatible_limits; the types
+/// must match exactly (incompatible_types).
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestResponseBuilder {
@@ -63,6 +72,7 @@ class RequestResponseBuilder {
   using ServiceType =
       Service<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
+  /// Made by Node::service_builder(name).request_response<Request, Response>().
   RequestResponseBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
       : node_(std::move(node)) {
     spec_.name = std::move(name);
@@ -73,6 +83,7 @@ class RequestResponseBuilder {
     spec_.limits = node_->config.request_response;
   }
 
+  /// Every request carries a `Header` next to its payload (RequestMut::user_header()).
   template <typename Header>
   RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader>
   request_user_header() const {
@@ -82,6 +93,7 @@ class RequestResponseBuilder {
     next.spec_.explicitly_set = spec_.explicitly_set;
     return next;
   }
+  /// Every response carries a `Header` next to its payload (ResponseMut::user_header()).
   template <typename Header>
   RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header>
   response_user_header() const {
@@ -92,22 +104,31 @@ class RequestResponseBuilder {
     return next;
   }
 
+  /// Clients that may exist at once, across all processes (default 8).
   RequestResponseBuilder& max_clients(std::uint32_t v) {
     return set(0, spec_.limits.max_clients, v);
   }
+  /// Servers that may exist at once (default 2, at most 64): each request reaches every one.
   RequestResponseBuilder& max_servers(std::uint32_t v) {
     return set(1, spec_.limits.max_servers, v);
   }
+  /// Nodes (usually processes) that may hold the service open at once (default 20).
   RequestResponseBuilder& max_nodes(std::uint32_t v) { return set(2, spec_.limits.max_nodes, v); }
+  /// Requests a client may have sent whose PendingResponse still exists (default 4).
   RequestResponseBuilder& max_active_requests_per_client(std::uint32_t v) {
     return set(3, spec_.limits.max_active_requests_per_client, v);
   }
+  /// Requests a client may hold loaned and not yet sent (default 2).
   RequestResponseBuilder& max_loaned_requests(std::uint32_t v) {
     return set(4, spec_.limits.max_loaned_requests, v);
   }
+  /// Responses a stream buffers between a server and the client that has not read them yet
+  /// (default 8); what a full buffer does is enable_safe_overflow_for_responses's choice.
   RequestResponseBuilder& max_response_buffer_size(std::uint32_t v) {
     return set(5, spec_.limits.max_response_buffer_size, v);
   }
+  /// Responses of one PendingResponse that may be held (received, not yet dropped) at once
+  /// (default 2).
   RequestResponseBuilder& max_borrowed_responses_per_pending_response(std::uint32_t v) {
     return set(6, spec_.limits.max_borrowed_responses_per_pending_response, v);
   }
@@ -115,20 +136,32 @@ class RequestResponseBuilder {
   RequestResponseBuilder& max_loaned_responses_per_request(std::uint32_t v) {
     return set(7, spec_.limits.max_loaned_responses_per_request, v);
   }
+  /// Whether a request whose PendingResponse was dropped still reaches servers (default false:
+  /// it is withdrawn from servers that have not taken it).
   RequestResponseBuilder& enable_fire_and_forget_requests(bool v) {
     return set(8, spec_.limits.enable_fire_and_forget_requests, v);
   }
+  /// Whether a full request queue drops its oldest request for a new one (default true). A
+  /// queue has room for every active request of its client, so it fills only if a peer wrote
+  /// into it.
   RequestResponseBuilder& enable_safe_overflow_for_requests(bool v) {
     return set(9, spec_.limits.enable_safe_overflow_for_requests, v);
   }
+  /// Whether a full response buffer drops its oldest response for a new one (default true:
+  /// latest value wins) or makes the server wait or refuse (lossless; see the README, Streams).
   RequestResponseBuilder& enable_safe_overflow_for_responses(bool v) {
     return set(10, spec_.limits.enable_safe_overflow_for_responses, v);
   }
 
-  /// Throws floe::Error(service_already_exists) if a live service has the name.
+  /// Creates the service. Throws floe::Error: service_already_exists if a live service has the
+  /// name (a stale or damaged one is replaced), out_of_memory if /dev/shm cannot hold it,
+  /// permission_denied if what is at the name is not this user's to join.
   ServiceType create() const { return build(detail::OpenMode::create); }
-  /// Throws floe::Error(service_does_not_exist, incompatible_types, incompatible_limits).
+  /// Opens the service. Throws floe::Error: service_does_not_exist (also when only a stale or
+  /// damaged segment was there: it is removed), incompatible_types, incompatible_limits,
+  /// exceeds_max_nodes, permission_denied.
   ServiceType open() const { return build(detail::OpenMode::open); }
+  /// Opens the service, or creates it if there is none; throws what open() and create() do.
   ServiceType open_or_create() const { return build(detail::OpenMode::open_or_create); }
 
  private:
