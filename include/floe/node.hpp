@@ -11,11 +11,15 @@
 
 namespace floe {
 
+/// The first step of opening a service: its name is given, its pattern comes next.
 class ServiceBuilder {
  public:
+  /// Made by Node::service_builder(name).
   ServiceBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
       : node_(std::move(node)), name_(std::move(name)) {}
 
+  /// A request-response service with these payload types (each must be ShmCompatible: checked
+  /// at compile time, with a message that says why).
   template <typename Request, typename Response>
   RequestResponseBuilder<Request, Response> request_response() const {
     return RequestResponseBuilder<Request, Response>(node_, name_);
@@ -30,11 +34,17 @@ class ServiceBuilder {
 /// separate objects.
 class Node {
  public:
-  /// With the domain and limits of Config::from_environment().
+  /// With the domain and limits of Config::from_environment() (FLOE_DOMAIN, FLOE_CONFIG or
+  /// /etc/floe/floe.toml). Throws floe::Error: invalid_config for a config file it cannot use,
+  /// invalid_name unless `name` has 1 to 255 characters.
   static Node create(std::string_view name);
+  /// With this configuration: its domain separates its services from other domains', its
+  /// limits are the defaults of the services it creates. Throws floe::Error(invalid_name).
   static Node create(std::string_view name, Config config);
 
+  /// The name given at creation (for people: it names nothing in shared memory).
   const std::string& name() const noexcept { return state_->name; }
+  /// The configuration its services use.
   const Config& config() const noexcept { return state_->config; }
 
   /// `name`: '/'-separated, at most 255 characters; checked when the service is opened.

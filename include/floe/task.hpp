@@ -95,6 +95,7 @@ class [[nodiscard("a Task does nothing until it is awaited")]] Task {
   using promise_type = detail::TaskPromise<T>;
   using value_type = T;
 
+  /// Takes over the coroutine; `other` is left empty (ready, with nothing to give).
   Task(Task && other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
@@ -105,14 +106,18 @@ class [[nodiscard("a Task does nothing until it is awaited")]] Task {
   }
   Task(const Task&) = delete;
   Task& operator=(const Task&) = delete;
+  /// Destroys the coroutine, finished or not (a suspended one is simply never resumed).
   ~Task() {
     if (handle_) handle_.destroy();
   }
 
+  /// Whether it has finished (or is empty): awaiting it then does not suspend.
   bool is_ready() const noexcept {
     return !handle_ || handle_.done();
   }
 
+  /// `co_await task` starts it and resumes the awaiter with its value (or rethrows what it
+  /// threw) when it finishes; it runs inline until it first suspends.
   auto operator co_await()&& noexcept {
     struct Awaiter {
       std::coroutine_handle<promise_type> task;
@@ -125,6 +130,7 @@ class [[nodiscard("a Task does nothing until it is awaited")]] Task {
     };
     return Awaiter{handle_};
   }
+  /// The same for a named task (it is consumed: await it once).
   auto operator co_await()& noexcept {
     return std::move(*this).operator co_await();
   }
