@@ -178,7 +178,6 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
 }
 
 Removal remove_if_unused(const std::string& object, bool group_access) {
-  const std::string file = object.substr(1);
   int error = 0;
   auto failed = [&] {
     return Removal{Removal::failed, std::string("cannot remove it: ") + std::strerror(error) +
@@ -194,15 +193,13 @@ Removal remove_if_unused(const std::string& object, bool group_access) {
     SegmentReport report = report_of(object);
     read_segment(report, *opened, opened->status());
     if (!report.stale()) return Removal{Removal::kept, "a process uses it"};
-    // As ServiceSegment does: unlinked only if the name is still this object, then marked
-    // removed, under the lock, so a process waiting for the lock sees "removed" and looks again.
-    switch (opened->unlink_if_still_named(&error)) {
+    // As ServiceSegment does, and with the same call: unlinked only if the name is still this
+    // object, then marked removed, under the lock.
+    const Mapping header = opened->size() >= sizeof(ServiceHeader)
+                               ? Mapping(opened->fd(), sizeof(ServiceHeader))
+                               : Mapping();
+    switch (remove_object_locked(*opened, header, &error)) {
       case SharedMemoryObject::Unlinked::yes:
-        if (opened->size() >= sizeof(ServiceHeader)) {
-          Mapping header(opened->fd(), sizeof(ServiceHeader));
-          store(reinterpret_cast<ServiceHeader*>(header.data())->state,
-                static_cast<std::uint32_t>(SegmentState::removed));
-        }
         return Removal{Removal::removed, {}};
       case SharedMemoryObject::Unlinked::not_named:
         return Removal{Removal::kept, "its name was given to another object meanwhile"};
