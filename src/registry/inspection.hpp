@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "floe/introspection.hpp"
-#include "registry/layout.hpp"
+#include "segment/layout.hpp"
 
 namespace floe::detail {
 

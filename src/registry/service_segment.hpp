@@ -12,7 +12,7 @@
 #include "floe/introspection.hpp"
 #include "platform/process.hpp"
 #include "platform/shared_memory.hpp"
-#include "registry/layout.hpp"
+#include "segment/layout.hpp"
 
 namespace floe::detail {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <random>
 
-#include "registry/layout.hpp"
+#include "segment/layout.hpp"
 #include "registry/names.hpp"
 #include "support/process.hpp"
 

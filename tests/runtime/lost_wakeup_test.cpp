@@ -18,7 +18,7 @@
 #include <string>
 
 #include "floe/asio.hpp"
-#include "registry/layout.hpp"
+#include "segment/layout.hpp"
 #include "registry/names.hpp"
 #include "support/fixture.hpp"
 

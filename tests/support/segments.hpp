@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "registry/layout.hpp"
+#include "segment/layout.hpp"
 
 namespace floe::test {
 

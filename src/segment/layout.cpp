@@ -1,4 +1,4 @@
-#include "registry/layout.hpp"
+#include "segment/layout.hpp"
 
 #include <algorithm>
 #include <cstdio>
