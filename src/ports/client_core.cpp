@@ -6,6 +6,8 @@
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "registry/service_segment.hpp"
+#include "segment/channel_protocol.hpp"
+#include "segment/port_view.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
 
@@ -13,7 +15,6 @@ namespace floe::detail {
 namespace {
 
 constexpr auto kActive = static_cast<std::uint32_t>(SlotState::active);
-constexpr std::uint32_t kNoChunk = 0xffffffffu;
 constexpr std::uint64_t kMaxRequestId = (std::uint64_t{1} << 48) - 1;
 constexpr std::uint64_t kRequestIdBlock = 256;
 
@@ -27,10 +28,9 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
                        Backpressure backpressure)
     : segment_(std::move(segment)),
       damaged_(&segment_->damaged_flag()),
-      base_(segment_->base()),
-      layout_(&segment_->layout()),
-      slot_(segment_->claim_client_slot()),
-      id_(make_port_id(slot_, load(layout_->client(base_, slot_)->generation))),
+      port_(
+          std::make_unique<const ClientPortView>(segment_->view(), segment_->claim_client_slot())),
+      id_(make_port_id(port_->slot(), load(port_->record()->generation))),
       max_active_(max_active_requests),
       backpressure_(backpressure),
       pending_(segment_->limits().max_active_requests_per_client),
@@ -41,21 +41,21 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
       stream_operations_(segment_->limits().max_active_requests_per_client) {}
 
 ClientCore::~ClientCore() {
-  segment_->release_client_slot(slot_);
+  segment_->release_client_slot(port_->slot());
 }
 
 DoorbellWords ClientCore::doorbell() const noexcept {
-  PortRecord* self = layout_->client(base_, slot_);
+  PortRecord* self = port_->record();
   return DoorbellWords{&self->waiting, &self->doorbell};
 }
 
 ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
-  return view_of(layout_->request_chunk(base_, slot_, chunk), layout_->request_shape());
+  return view_of(port_->chunk(chunk), port_->segment().layout().request_shape());
 }
 
 ChunkView ClientCore::loan(std::uint32_t& chunk) {
   if (damaged()) segment_->throw_damaged();
-  const StoredLimits& limits = layout_->limits();
+  const StoredLimits& limits = port_->limits();
   if (loaned_ >= limits.max_loaned_requests) {
     throw Error(Errc::exceeds_max_loans, "floe: the client has max_loaned_requests = " +
                                              std::to_string(limits.max_loaned_requests) +
@@ -70,13 +70,13 @@ ChunkView ClientCore::loan(std::uint32_t& chunk) {
 
 bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
   if (damaged()) return false;
-  if (loaned_ >= layout_->limits().max_loaned_requests) return false;
-  const std::uint32_t chunks = layout_->request_chunks_per_client();
+  if (loaned_ >= port_->limits().max_loaned_requests) return false;
+  const std::uint32_t chunks = port_->segment().layout().request_chunks_per_client();
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint32_t j = 0; j < chunks; ++j) {
       const std::uint32_t i = (next_chunk_ + j) % chunks;
       auto expected = static_cast<std::uint32_t>(RequestChunkState::free);
-      if (compare_exchange(*layout_->request_chunk_state(base_, slot_, i), expected,
+      if (compare_exchange(*port_->chunk_state(i), expected,
                            static_cast<std::uint32_t>(RequestChunkState::loaned))) {
         next_chunk_ = i + 1;
         ++loaned_;
@@ -85,14 +85,13 @@ bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
       }
     }
     // Chunks of requests that every holder has let go of are freed lazily, here.
-    collect_client_channels(base_, *layout_, slot_);
+    collect_client_channels(port_->segment(), port_->slot());
   }
   return false;
 }
 
 void ClientCore::release_loan(std::uint32_t chunk) noexcept {
-  store(*layout_->request_chunk_state(base_, slot_, chunk),
-        static_cast<std::uint32_t>(RequestChunkState::free));
+  store(*port_->chunk_state(chunk), static_cast<std::uint32_t>(RequestChunkState::free));
   --loaned_;
   notify_slot_freed();
 }
@@ -101,30 +100,6 @@ void ClientCore::notify_slot_freed() const noexcept {
   // Rings this client's own doorbell, which the waiting operation's loop sleeps on; a plain
   // list check when nobody waits.
   if (!slot_operations_.empty()) ring(doorbell());
-}
-
-bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
-  ClientChannel* record = layout_->client_channel(base_, slot_, channel);
-  if (load(record->pending_alive) != 0) return false;
-  const std::uint64_t request_id = load(record->request_id);
-  if (!layout_->limits().enable_fire_and_forget_requests) {
-    // Nobody listens to the answers: withdraw the request from servers that have not taken it.
-    for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
-      std::uint64_t& open =
-          layout_->response_head(layout_->response_channel(base_, s, slot_, channel))
-              ->open_request_id;
-      // Looked at before the compare-and-swap: the common case writes nothing the server reads.
-      std::uint64_t unreceived = request_id;
-      if (load(open) == unreceived) compare_exchange(open, unreceived, std::uint64_t{0});
-    }
-  }
-  if (is_channel_held_by_server(base_, *layout_, slot_, channel, request_id)) return false;
-  const std::uint32_t chunk = load(record->chunk);
-  if (chunk < layout_->request_chunks_per_client()) {
-    store(record->chunk, kNoChunk);
-    layout_->release_request_chunk(base_, slot_, chunk, RequestChunkState::bound);
-  }
-  return true;
 }
 
 std::uint32_t ClientCore::send(std::uint32_t chunk) {
@@ -139,11 +114,14 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
 
 bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   if (damaged()) segment_->throw_damaged();
-  const StoredLimits& limits = layout_->limits();
+  const StoredLimits& limits = port_->limits();
+  // Nobody reads the answers to a request whose PendingResponse is gone: with fire-and-forget
+  // off, it is withdrawn from servers that have not taken it before its channel is reused.
+  const bool withdraw_unreceived = !limits.enable_fire_and_forget_requests;
   channel = max_active_;
   for (std::uint32_t j = 0; j < max_active_; ++j) {
     const std::uint32_t k = (next_channel_ + j) % max_active_;
-    if (is_channel_free(k)) {
+    if (release_unheld_channel(port_->segment(), port_->slot(), k, withdraw_unreceived)) {
       channel = k;
       break;
     }
@@ -155,8 +133,7 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
     // Ids are taken from the slot's counter a block at a time: the counter shares its cache
     // line with what servers read of this client, and a write per request would pull it away
     // from them on every message.
-    PortRecord* self = layout_->client(base_, slot_);
-    next_request_id_ = fetch_add(self->next_request_id, kRequestIdBlock);
+    next_request_id_ = fetch_add(port_->record()->next_request_id, kRequestIdBlock);
     request_ids_end_ = next_request_id_ + kRequestIdBlock;
   }
   const std::uint64_t request_id = next_request_id_++;
@@ -166,11 +143,10 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   }
   const RequestHeader header{id_, request_id};
   std::memcpy(chunk_view(chunk).header, &header, sizeof header);
-  store(*layout_->request_chunk_state(base_, slot_, chunk),
-        static_cast<std::uint32_t>(RequestChunkState::bound));
+  store(*port_->chunk_state(chunk), static_cast<std::uint32_t>(RequestChunkState::bound));
   --loaned_;
 
-  ClientChannel* record = layout_->client_channel(base_, slot_, channel);
+  ClientChannel* record = port_->channel(channel);
   store(record->request_id, request_id);
   store(record->chunk, chunk);
   store(record->pending_alive, 1u);
@@ -180,27 +156,19 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   const std::uint64_t entry = pack_entry(request_id, channel);
   for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
     next_sequence_[std::size_t{channel} * limits.max_servers + s] = 0;
-    PortRecord* server = layout_->server(base_, s);
+    PortRecord* server = port_->segment().server(s);
     if (load(server->state) != kActive) continue;
     const std::uint32_t generation = load(server->generation);
-    ResponseChannelHead* head =
-        layout_->response_head(layout_->response_channel(base_, s, slot_, channel));
-    store(head->open_request_id, request_id);
-    IndexQueue queue = layout_->request_queue(base_, slot_, s);
+    const ResponseChannel response = port_->response_channel(s, channel);
+    open_request(response, request_id);
+    IndexQueue queue = port_->request_queue(s);
     std::uint64_t& known_head = known_request_head_[s];
     QueueStatus status = queue.push(entry, known_head);
     // A channel is in at most one place of each queue and the queue holds one entry per
     // channel, so it is full only when a peer has written into it.
     if (status == QueueStatus::full && limits.enable_safe_overflow_for_requests) {
       const QueueResult result = queue.push_overwriting(entry);
-      if (result.evicted && entry_index(result.value) < limits.max_active_requests_per_client) {
-        std::uint64_t evicted_id = entry_request_id(result.value);
-        compare_exchange(layout_
-                             ->response_head(layout_->response_channel(base_, s, slot_,
-                                                                       entry_index(result.value)))
-                             ->open_request_id,
-                         evicted_id, std::uint64_t{0});
-      }
+      if (result.evicted) withdraw_queued_request(port_->segment(), port_->slot(), s, result.value);
       status = result.status;
     } else if (status == QueueStatus::full && backpressure_ == Backpressure::block) {
       while (status == QueueStatus::full && load(server->state) == kActive &&
@@ -214,8 +182,7 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
       pending.delivered |= std::uint64_t{1} << s;
       server_generation_[std::size_t{channel} * limits.max_servers + s] = generation;
     } else {
-      std::uint64_t expected = request_id;
-      compare_exchange(head->open_request_id, expected, std::uint64_t{0});
+      withdraw_request(response, request_id);
     }
   }
   notify_slot_freed();  // the loan came free
@@ -223,20 +190,14 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
 }
 
 ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
-  const std::uint32_t chunk = load(layout_->client_channel(base_, slot_, channel)->chunk);
-  return chunk < layout_->request_chunks_per_client() ? chunk_view(chunk) : ChunkView{};
-}
-
-void ClientCore::free_response_chunk(std::uint32_t server, std::uint32_t channel,
-                                     std::uint32_t chunk, ResponseChunkState from) noexcept {
-  layout_->release_response_chunk(layout_->response_channel(base_, server, slot_, channel), chunk,
-                                  from);
+  const std::uint32_t chunk = port_->segment().bound_chunk(*port_->channel(channel));
+  return chunk != kNoChunk ? chunk_view(chunk) : ChunkView{};
 }
 
 std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel) {
   if (damaged()) segment_->throw_damaged();
   PendingState& pending = pending_[channel];
-  const StoredLimits& limits = layout_->limits();
+  const StoredLimits& limits = port_->limits();
   if (pending.borrowed >= limits.max_borrowed_responses_per_pending_response) {
     throw Error(Errc::exceeds_max_loans,
                 "floe: the pending response holds max_borrowed_responses_per_pending_response = " +
@@ -248,13 +209,13 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
   for (std::uint32_t j = 0; j < servers && live != 0; ++j) {
     const std::uint32_t s = (pending.next_server + j) % servers;
     if ((live & (std::uint64_t{1} << s)) == 0) continue;
-    std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
-    IndexQueue queue = layout_->response_queue(response_channel);
+    const ResponseChannel response = port_->response_channel(s, channel);
+    IndexQueue queue = response.queue();
     for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
       const QueueResult r = queue.pop();
       if (r.status == QueueStatus::empty) break;
-      const std::uint32_t chunk = entry_index(r.value);
-      if (r.status == QueueStatus::corrupted || chunk >= layout_->response_chunks_per_channel()) {
+      const std::uint32_t chunk = response.response_chunk_of(r.value);
+      if (r.status == QueueStatus::corrupted || chunk == kNoChunk) {
         // What a peer scribbled cannot be trusted: that server's stream ends here.
         pending.closed |= std::uint64_t{1} << s;
         pending.ended |= std::uint64_t{1} << s;
@@ -262,17 +223,16 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       }
       if (entry_request_id(r.value) != pending.request_id) {
         // A late answer to an earlier request on this channel.
-        free_response_chunk(s, channel, chunk, ResponseChunkState::queued);
+        release_response_chunk(response, chunk, ResponseChunkState::queued);
         continue;
       }
-      store(*layout_->response_chunk_state(response_channel, chunk),
-            static_cast<std::uint32_t>(ResponseChunkState::borrowed));
+      store(*response.chunk_state(chunk), static_cast<std::uint32_t>(ResponseChunkState::borrowed));
       // A server may wait for exactly this room (Backpressure::block, an awaited send).
       if (r.producer_waits) ring_server(s);
       ++pending.borrowed;
       pending.next_server = s + 1;
-      const ChunkView view = view_of(layout_->response_chunk(base_, s, slot_, channel, chunk),
-                                     layout_->response_shape());
+      const ChunkView view =
+          view_of(response.chunk(chunk), port_->segment().layout().response_shape());
       // The header shares its cache line with the state word just written: no extra transfer.
       // A server numbers what it delivers 0, 1, 2, ...; what safe overflow evicted is a gap.
       // (A peer writing garbage can make the count wrong, never the memory accesses.)
@@ -292,7 +252,8 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
 
 void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
                                   std::uint32_t chunk) noexcept {
-  free_response_chunk(server, channel, chunk, ResponseChunkState::borrowed);
+  release_response_chunk(port_->response_channel(server, channel), chunk,
+                         ResponseChunkState::borrowed);
   --pending_[channel].borrowed;
 }
 
@@ -307,18 +268,17 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
     pending.closed = pending.ended = pending.delivered;
     return;
   }
-  const StoredLimits& limits = layout_->limits();
+  const StoredLimits& limits = port_->limits();
   for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
     const std::uint64_t bit = std::uint64_t{1} << s;
     if ((pending.delivered & ~pending.ended & bit) == 0) continue;
-    std::byte* response_channel = layout_->response_channel(base_, s, slot_, channel);
+    const ResponseChannel response = port_->response_channel(s, channel);
     if ((pending.closed & bit) == 0) {
-      PortRecord* server = layout_->server(base_, s);
+      PortRecord* server = port_->segment().server(s);
       bool closed = load(server->state) != kActive ||
                     load(server->generation) !=
                         server_generation_[std::size_t{channel} * limits.max_servers + s] ||
-                    (load(layout_->response_head(response_channel)->open_request_id) &
-                     ~kReceivedBit) != pending.request_id;
+                    !is_request_open(response, pending.request_id);
       if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
         segment_->reclaim_dead_nodes();
         closed = true;
@@ -328,7 +288,7 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
     }
     // The queue is looked at only after the close was seen: a server pushes its last response
     // before it closes, so a closed stream with an empty queue has nothing more.
-    if (layout_->response_queue(response_channel).empty()) pending.ended |= bit;
+    if (response.queue().empty()) pending.ended |= bit;
   }
 }
 
@@ -345,10 +305,10 @@ bool ClientCore::stream_ended(std::uint32_t channel, bool check_liveness) noexce
 
 void ClientCore::watch_servers(std::uint32_t channel, WakeSources& sources) const {
   const PendingState& pending = pending_[channel];
-  for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
+  for (std::uint32_t s = 0; s < port_->limits().max_servers; ++s) {
     // A closed server's responses are already in its queue: its process no longer matters.
     if ((pending.delivered & ~pending.closed & (std::uint64_t{1} << s)) == 0) continue;
-    if (auto owner = segment_->port_owner(*layout_->server(base_, s))) sources.process(*owner);
+    if (auto owner = segment_->port_owner(*port_->segment().server(s))) sources.process(*owner);
   }
 }
 
@@ -359,23 +319,21 @@ std::uint32_t ClientCore::number_of_server_connections(std::uint32_t channel) no
 }
 
 void ClientCore::ring_server(std::uint32_t server) const noexcept {
-  PortRecord* record = layout_->server(base_, server);
+  PortRecord* record = port_->segment().server(server);
   ring(DoorbellWords{&record->waiting, &record->doorbell});
 }
 
 void ClientCore::drop_pending(std::uint32_t channel) noexcept {
   stream_operations_[channel].cancel_all();
   PendingState& pending = pending_[channel];
-  store(layout_->client_channel(base_, slot_, channel)->pending_alive, 0u);
+  store(port_->channel(channel)->pending_alive, 0u);
   // Responses delivered but never read go back to their servers now rather than later.
-  for (std::uint32_t s = 0; s < layout_->limits().max_servers; ++s) {
+  for (std::uint32_t s = 0; s < port_->limits().max_servers; ++s) {
     if ((pending.delivered & (std::uint64_t{1} << s)) == 0) continue;
-    IndexQueue queue = layout_->response_queue(layout_->response_channel(base_, s, slot_, channel));
+    const ResponseChannel response = port_->response_channel(s, channel);
     // A server waiting for room must learn that nobody listens any more.
-    const bool server_may_wait = queue.producer_waiting();
-    queue.drain([&](std::uint64_t entry) {
-      free_response_chunk(s, channel, entry_index(entry), ResponseChunkState::queued);
-    });
+    const bool server_may_wait = response.queue().producer_waiting();
+    discard_queued_responses(response);
     if (server_may_wait) ring_server(s);
   }
   pending.delivered = 0;

@@ -5,6 +5,8 @@
 #include "floe/error.hpp"
 #include "platform/cpu_relax.hpp"
 #include "registry/service_segment.hpp"
+#include "segment/channel_protocol.hpp"
+#include "segment/port_view.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
 
@@ -23,10 +25,9 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
                        std::uint32_t max_loaned_responses_per_request, Backpressure backpressure)
     : segment_(std::move(segment)),
       damaged_(&segment_->damaged_flag()),
-      base_(segment_->base()),
-      layout_(&segment_->layout()),
-      slot_(segment_->claim_server_slot()),
-      id_(make_port_id(slot_, load(layout_->server(base_, slot_)->generation))),
+      port_(
+          std::make_unique<const ServerPortView>(segment_->view(), segment_->claim_server_slot())),
+      id_(make_port_id(port_->slot(), load(port_->record()->generation))),
       max_loaned_per_request_(max_loaned_responses_per_request),
       backpressure_(backpressure),
       loaned_(std::size_t{segment_->limits().max_clients} *
@@ -38,65 +39,52 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       stream_operations_(loaned_.size()) {}
 
 ServerCore::~ServerCore() {
-  segment_->release_server_slot(slot_);
+  segment_->release_server_slot(port_->slot());
 }
 
 std::size_t ServerCore::stream_index(const Active& active) const noexcept {
-  return std::size_t{active.client} * layout_->limits().max_active_requests_per_client +
+  return std::size_t{active.client} * port_->limits().max_active_requests_per_client +
          active.channel;
 }
 
 std::optional<ServerCore::Active> ServerCore::try_receive() {
   if (damaged()) segment_->throw_damaged();
-  const StoredLimits& limits = layout_->limits();
+  const StoredLimits& limits = port_->limits();
+  const SegmentView& segment = port_->segment();
   for (std::uint32_t j = 0; j < limits.max_clients; ++j) {
     const std::uint32_t c = (next_client_ + j) % limits.max_clients;
-    IndexQueue queue = layout_->request_queue(base_, c, slot_);
+    IndexQueue queue = port_->request_queue(c);
     for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
       const QueueResult r = queue.pop();
       if (r.status != QueueStatus::ok) break;
-      const std::uint32_t k = entry_index(r.value);
-      const std::uint64_t request_id = entry_request_id(r.value);
-      if (k >= limits.max_active_requests_per_client) continue;  // garbage from a peer
-      ResponseChannelHead* head =
-          layout_->response_head(layout_->response_channel(base_, slot_, c, k));
-      // Taking the request, unless it was withdrawn (the client went away) or evicted.
-      std::uint64_t delivered = request_id;
-      if (!compare_exchange(head->open_request_id, delivered, request_id | kReceivedBit)) continue;
-      ClientChannel* channel = layout_->client_channel(base_, c, k);
-      const bool same_request = load(channel->request_id) == request_id;
-      const bool listening = same_request && load(channel->pending_alive) != 0;
-      const std::uint32_t chunk = load(channel->chunk);
-      if (!same_request || chunk >= layout_->request_chunks_per_client() ||
-          (!listening && !limits.enable_fire_and_forget_requests)) {
-        std::uint64_t expected = request_id | kReceivedBit;
-        compare_exchange(head->open_request_id, expected, std::uint64_t{0});
-        continue;
-      }
+      const auto taken = take_queued_request(*port_, c, r.value);
+      if (!taken) continue;
       next_client_ = c + 1;
-      sequence_[std::size_t{c} * limits.max_active_requests_per_client + k] = 0;
-      return Active{c, k, request_id, make_port_id(c, load(layout_->client(base_, c)->generation)),
-                    view_of(layout_->request_chunk(base_, c, chunk), layout_->request_shape())};
+      sequence_[std::size_t{c} * limits.max_active_requests_per_client + taken->channel] = 0;
+      return Active{
+          c, taken->channel, taken->request_id,
+          make_port_id(c, load(segment.client(c)->generation)),
+          view_of(segment.request_chunk(c, taken->chunk), segment.layout().request_shape())};
     }
   }
   return std::nullopt;
 }
 
 DoorbellWords ServerCore::doorbell() const noexcept {
-  PortRecord* self = layout_->server(base_, slot_);
+  PortRecord* self = port_->record();
   return DoorbellWords{&self->waiting, &self->doorbell};
 }
 
 bool ServerCore::has_requests() const noexcept {
-  for (std::uint32_t c = 0; c < layout_->limits().max_clients; ++c) {
-    if (!layout_->request_queue(base_, c, slot_).empty()) return true;
+  for (std::uint32_t c = 0; c < port_->limits().max_clients; ++c) {
+    if (!port_->request_queue(c).empty()) return true;
   }
   return false;
 }
 
 ChunkView ServerCore::response_view(const Active& active, std::uint32_t chunk) const noexcept {
-  return view_of(layout_->response_chunk(base_, slot_, active.client, active.channel, chunk),
-                 layout_->response_shape());
+  return view_of(port_->response_channel(active.client, active.channel).chunk(chunk),
+                 port_->segment().layout().response_shape());
 }
 
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
@@ -108,21 +96,21 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
                 "floe: the active request has max_loaned_responses_per_request = " +
                     std::to_string(max_loaned_per_request_) + " responses loaned already");
   }
-  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  const ResponseChannel channel = port_->response_channel(active.client, active.channel);
   // Chunks are handed out round-robin: in a long stream the ones just sent are still queued,
   // and the next free one is most likely the one after the last loan.
   std::uint32_t& cursor = next_chunk_[index];
-  const std::uint32_t chunks = layout_->response_chunks_per_channel();
+  const std::uint32_t chunks = channel.chunk_count();
   for (std::uint32_t j = 0; j < chunks; ++j) {
     const std::uint32_t i = (cursor + j) % chunks;
-    std::uint32_t& state = *layout_->response_chunk_state(channel, i);
+    std::uint32_t& state = *channel.chunk_state(i);
     auto expected = static_cast<std::uint32_t>(ResponseChunkState::free);
     if (load(state, std::memory_order_relaxed) == expected &&
         compare_exchange(state, expected, static_cast<std::uint32_t>(ResponseChunkState::loaned))) {
       ++loaned;
       cursor = i + 1;
       chunk = i;
-      return response_view(active, i);
+      return view_of(channel.chunk(i), port_->segment().layout().response_shape());
     }
   }
   throw Error(Errc::exceeds_max_loans,
@@ -130,16 +118,16 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
 }
 
 void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcept {
-  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
-  store(*layout_->response_chunk_state(channel, chunk),
+  store(*port_->response_channel(active.client, active.channel).chunk_state(chunk),
         static_cast<std::uint32_t>(ResponseChunkState::free));
   --loaned_[stream_index(active)];
 }
 
 bool ServerCore::client_listens(const Active& active) const noexcept {
   if (damaged()) return false;  // nobody reads what is written to private zeros
-  const ClientChannel* channel = layout_->client_channel(base_, active.client, active.channel);
-  return load(layout_->client(base_, active.client)->state) == kActive &&
+  const SegmentView& segment = port_->segment();
+  const ClientChannel* channel = segment.client_channel(active.client, active.channel);
+  return load(segment.client(active.client)->state) == kActive &&
          load(const_cast<std::uint32_t&>(channel->pending_alive)) != 0 &&
          load(const_cast<std::uint64_t&>(channel->request_id)) == active.request_id;
 }
@@ -152,26 +140,26 @@ void ServerCore::stop_waiting_for_room(std::size_t stream, IndexQueue& queue) no
 }
 
 ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t chunk) noexcept {
-  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
+  const ResponseChannel channel = port_->response_channel(active.client, active.channel);
   const std::size_t stream = stream_index(active);
   if (!client_listens(active)) {
     --loaned_[stream];
-    layout_->release_response_chunk(channel, chunk, ResponseChunkState::loaned);
+    release_response_chunk(channel, chunk, ResponseChunkState::loaned);
     return SendStatus::not_delivered;
   }
   // Numbered before the push, counted only once delivered: a response refused (send returns
   // false, or waits for room) leaves no gap, only one overwritten in the client's buffer does.
   std::uint64_t& sequence = sequence_[stream];
   const ResponseHeader header{id_, active.request_id, sequence};
-  std::memcpy(response_view(active, chunk).header, &header, sizeof header);
+  std::memcpy(channel.chunk(chunk), &header, sizeof header);
   // Queued before it is pushed: the client may take it the moment it is in the queue.
-  std::uint32_t& state = *layout_->response_chunk_state(channel, chunk);
+  std::uint32_t& state = *channel.chunk_state(chunk);
   store(state, static_cast<std::uint32_t>(ResponseChunkState::queued));
   const std::uint64_t entry = pack_entry(active.request_id, chunk);
-  IndexQueue queue = layout_->response_queue(channel);
+  IndexQueue queue = channel.queue();
   QueueStatus status = queue.push(entry, known_head_[stream]);
   if (status == QueueStatus::full) {
-    if (!layout_->limits().enable_safe_overflow_for_responses) {
+    if (!port_->limits().enable_safe_overflow_for_responses) {
       store(state, static_cast<std::uint32_t>(ResponseChunkState::loaned));
       // Whoever calls again before sleeping sees any room the client makes after this.
       if (!waiting_for_room_[stream]) {
@@ -182,15 +170,14 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
     }
     const QueueResult result = queue.push_overwriting(entry);
     if (result.evicted) {
-      layout_->release_response_chunk(channel, entry_index(result.value),
-                                      ResponseChunkState::queued);
+      release_response_chunk(channel, entry_index(result.value), ResponseChunkState::queued);
     }
     status = result.status;
   }
   --loaned_[stream];
   stop_waiting_for_room(stream, queue);
   if (status != QueueStatus::ok) {
-    layout_->release_response_chunk(channel, chunk, ResponseChunkState::queued);
+    release_response_chunk(channel, chunk, ResponseChunkState::queued);
     return SendStatus::not_delivered;
   }
   ++sequence;
@@ -228,20 +215,20 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
     futex_wait(self.doorbell, seen, 50ms);
     announced = false;
     check_size();
-    if (!segment_->is_port_owner_alive(*layout_->client(base_, active.client))) break;
+    if (!segment_->is_port_owner_alive(*port_->segment().client(active.client))) break;
   }
   release_loan(active, chunk);
   return false;
 }
 
 void ServerCore::watch_client(const Active& active, WakeSources& sources) const {
-  if (auto owner = segment_->port_owner(*layout_->client(base_, active.client))) {
+  if (auto owner = segment_->port_owner(*port_->segment().client(active.client))) {
     sources.process(*owner);
   }
 }
 
 void ServerCore::ring_client(const Active& active) const noexcept {
-  PortRecord* client = layout_->client(base_, active.client);
+  PortRecord* client = port_->segment().client(active.client);
   ring(DoorbellWords{&client->waiting, &client->doorbell});
 }
 
@@ -252,30 +239,20 @@ void ServerCore::check_size() noexcept {
 bool ServerCore::is_connected(const Active& active) const noexcept {
   segment_->check_size();
   if (!client_listens(active)) return false;
-  if (segment_->is_port_owner_alive(*layout_->client(base_, active.client))) return true;
+  if (segment_->is_port_owner_alive(*port_->segment().client(active.client))) return true;
   segment_->reclaim_dead_nodes();
   return false;
 }
 
-void ServerCore::drain_stale(const Active& active) noexcept {
-  std::byte* channel = layout_->response_channel(base_, slot_, active.client, active.channel);
-  layout_->response_queue(channel).drain([&](std::uint64_t entry) {
-    layout_->release_response_chunk(channel, entry_index(entry), ResponseChunkState::queued);
-  });
-}
-
 void ServerCore::end(const Active& active) noexcept {
   stream_operations(active).cancel_all();
-  IndexQueue queue = layout_->response_queue(
-      layout_->response_channel(base_, slot_, active.client, active.channel));
+  const ResponseChannel channel = port_->response_channel(active.client, active.channel);
+  IndexQueue queue = channel.queue();
   stop_waiting_for_room(stream_index(active), queue);
   // Nobody will read what is still queued: give the chunks back before the channel can be
   // reused (it cannot while this request is open, so no newer response is in the queue).
-  if (!client_listens(active)) drain_stale(active);
-  ResponseChannelHead* head = layout_->response_head(
-      layout_->response_channel(base_, slot_, active.client, active.channel));
-  std::uint64_t expected = active.request_id | kReceivedBit;
-  compare_exchange(head->open_request_id, expected, std::uint64_t{0});
+  if (!client_listens(active)) discard_queued_responses(channel);
+  close_request(channel, active.request_id);
   ring_client(active);
 }
 

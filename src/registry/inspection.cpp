@@ -12,6 +12,7 @@
 #include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
 #include "registry/service_segment.hpp"
+#include "segment/channel_protocol.hpp"
 #include "shm/atomics.hpp"
 
 namespace floe::detail {
@@ -110,11 +111,11 @@ void read_segment(SegmentReport& report, const SharedMemoryObject& opened,
   report.request_user_header = header.request_user_header;
   report.response_user_header = header.response_user_header;
   report.limits = header.limits;
-  std::byte* base = mapping.data();
+  const SegmentView segment(mapping.data(), *layout);
   std::vector<bool> node_alive(header.limits.max_nodes, false);
   std::vector<std::uint64_t> node_pid(header.limits.max_nodes, 0);
   for (std::uint32_t n = 0; n < header.limits.max_nodes; ++n) {
-    NodeRecord* record = layout->node(base, n);
+    NodeRecord* record = segment.node(n);
     if (!active(record->state)) continue;
     const ProcessIdentity owner{load(record->pid), load(record->start_time)};
     node_alive[n] = is_marked_alive(opened.fd(), n);
@@ -123,7 +124,7 @@ void read_segment(SegmentReport& report, const SharedMemoryObject& opened,
   }
   auto add_ports = [&](bool server, std::uint32_t count) {
     for (std::uint32_t slot = 0; slot < count; ++slot) {
-      PortRecord* port = server ? layout->server(base, slot) : layout->client(base, slot);
+      PortRecord* port = server ? segment.server(slot) : segment.client(slot);
       if (!active(port->state)) continue;
       const std::uint32_t node = load(port->node);
       const bool known = node < header.limits.max_nodes;
@@ -133,7 +134,7 @@ void read_segment(SegmentReport& report, const SharedMemoryObject& opened,
   };
   add_ports(false, header.limits.max_clients);
   add_ports(true, header.limits.max_servers);
-  report.usage = usage_of(base, *layout);
+  report.usage = usage_of(segment);
 }
 
 SegmentReport report_of(const std::string& object) {

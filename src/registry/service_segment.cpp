@@ -16,13 +16,12 @@
 #include "platform/crash_point.hpp"
 #include "platform/liveness_mark.hpp"
 #include "registry/names.hpp"
+#include "segment/channel_protocol.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
 
 namespace floe::detail {
 namespace {
-
-constexpr std::uint32_t kNoChunk = 0xffffffffu;
 
 StoredType to_stored(const TypeInfo& type, const char* role) {
   if (type.name.size() > kMaxTypeNameLength) {
@@ -208,10 +207,9 @@ std::optional<SharedMemoryObject> open_service_object(const std::string& object_
 
 /// Takes a free node record and its liveness mark. A record whose mark another process still
 /// holds is skipped: its owner is leaving right now.
-std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
-                                const ProcessIdentity& self, int fd) {
-  for (std::uint32_t n = 0; n < layout.limits().max_nodes; ++n) {
-    NodeRecord* record = layout.node(base, n);
+std::uint32_t claim_node_record(const SegmentView& segment, const ProcessIdentity& self, int fd) {
+  for (std::uint32_t n = 0; n < segment.limits().max_nodes; ++n) {
+    NodeRecord* record = segment.node(n);
     if (load(record->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     if (!hold_liveness_mark(fd, n)) continue;
     store(record->pid, self.pid);
@@ -223,33 +221,6 @@ std::uint32_t claim_node_record(std::byte* base, const SegmentLayout& layout,
 }
 
 }  // namespace
-
-bool is_channel_held_by_server(std::byte* base, const SegmentLayout& layout, std::uint32_t client,
-                               std::uint32_t channel, std::uint64_t request_id) noexcept {
-  if (request_id == 0) return false;
-  for (std::uint32_t s = 0; s < layout.limits().max_servers; ++s) {
-    if (load(layout.server(base, s)->state) != static_cast<std::uint32_t>(SlotState::active)) {
-      continue;
-    }
-    ResponseChannelHead* head =
-        layout.response_head(layout.response_channel(base, s, client, channel));
-    if ((load(head->open_request_id) & ~kReceivedBit) == request_id) return true;
-  }
-  return false;
-}
-
-void collect_client_channels(std::byte* base, const SegmentLayout& layout,
-                             std::uint32_t client) noexcept {
-  const std::uint32_t chunks = layout.request_chunks_per_client();
-  for (std::uint32_t k = 0; k < layout.limits().max_active_requests_per_client; ++k) {
-    ClientChannel* channel = layout.client_channel(base, client, k);
-    const std::uint32_t chunk = load(channel->chunk);
-    if (chunk >= chunks || load(channel->pending_alive) != 0) continue;
-    if (is_channel_held_by_server(base, layout, client, k, load(channel->request_id))) continue;
-    store(channel->chunk, kNoChunk);
-    layout.release_request_chunk(base, client, chunk, RequestChunkState::bound);
-  }
-}
 
 std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, const ServiceSpec& spec,
                                                      OpenMode mode) {
@@ -295,7 +266,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     } catch (const Error& e) {
       throw_for_service(e, spec.name, doing, layout->total_size(), &*layout);
     }
-    ServiceHeader* header = layout->header(mapping.data());
+    const SegmentView created(mapping.data(), *layout);
+    ServiceHeader* header = created.header();
     header->magic = kSegmentMagic;
     header->layout_version = kLayoutVersion;
     header->segment_size = layout->total_size();
@@ -308,11 +280,11 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     header->limits = wanted.limits;
     for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
       for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
-        layout->client_channel(mapping.data(), c, k)->chunk = kNoChunk;
+        created.client_channel(c, k)->chunk = kNoChunk;
       }
-      store(layout->client(mapping.data(), c)->next_request_id, std::uint64_t{1});
+      store(created.client(c)->next_request_id, std::uint64_t{1});
     }
-    const std::uint32_t node_index = claim_node_record(mapping.data(), *layout, self, object->fd());
+    const std::uint32_t node_index = claim_node_record(created, self, object->fd());
     store(header->state, static_cast<std::uint32_t>(SegmentState::ready));
     crash_point("create.initialized");
 
@@ -419,8 +391,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     }
     check_types(header, wanted, spec.name);
     check_limits(header.limits, wanted.limits, spec.explicitly_set, spec.name);
-    segment->node_index_ =
-        claim_node_record(segment->base(), segment->layout_, self, segment->object_.fd());
+    segment->node_index_ = claim_node_record(segment->view_, self, segment->object_.fd());
     crash_point("open.claimed");
     if (segment->node_index_ == kNoChunk) {
       throw Error(Errc::exceeds_max_nodes, "floe: service '" + spec.name + "' has max_nodes = " +
@@ -438,7 +409,7 @@ ServiceSegment::ServiceSegment(Passkey, SharedMemoryObject object, Mapping mappi
                                std::uint32_t node_index)
     : object_(std::move(object)),
       mapping_(std::move(mapping)),
-      layout_(layout),
+      view_(mapping_.data(), layout),
       service_name_(std::move(service_name)),
       node_index_(node_index) {}
 
@@ -446,7 +417,7 @@ ServiceSegment::~ServiceSegment() {
   if (node_index_ == kNoChunk) return;  // never registered: open() failed
   try {
     Lock lock(*this);
-    store(layout_.node(base(), node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
+    store(view_.node(node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
     drop_liveness_mark(object_.fd(), node_index_);
     reclaim_dead_nodes_locked();
     if (!has_live_node_locked()) remove_locked();
@@ -491,7 +462,7 @@ bool ServiceSegment::is_node_alive(std::uint32_t node) const noexcept {
 std::optional<ProcessIdentity> ServiceSegment::port_owner(const PortRecord& port) const noexcept {
   const std::uint32_t node = load(const_cast<std::uint32_t&>(port.node));
   if (node >= limits().max_nodes) return std::nullopt;
-  const NodeRecord* record = layout_.node(base(), node);
+  const NodeRecord* record = view_.node(node);
   if (load(const_cast<std::uint32_t&>(record->state)) !=
       static_cast<std::uint32_t>(SlotState::active)) {
     return std::nullopt;
@@ -518,105 +489,37 @@ void ServiceSegment::reclaim_dead_nodes_locked() noexcept {
   constexpr auto free = static_cast<std::uint32_t>(SlotState::free);
   bool reclaimed = false;
   for (std::uint32_t n = 0; n < limits().max_nodes; ++n) {
-    NodeRecord* record = layout_.node(base(), n);
+    NodeRecord* record = view_.node(n);
     if (load(record->state) != active) continue;
     if (is_node_alive(n)) continue;
     for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
-      PortRecord* port = layout_.client(base(), c);
+      PortRecord* port = view_.client(c);
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
-        reset_client_resources(c);
+        reset_client_resources(view_, c);
       }
     }
     for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
-      PortRecord* port = layout_.server(base(), s);
+      PortRecord* port = view_.server(s);
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
-        reset_server_resources(s);
+        reset_server_resources(view_, s);
       }
     }
     store(record->state, free);
     reclaimed = true;
   }
-  if (reclaimed) collect_orphaned_channels();
-}
-
-void ServiceSegment::reset_client_resources(std::uint32_t client) noexcept {
-  const StoredLimits& l = limits();
-  std::byte* b = base();
-  for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
-    store(layout_.client_channel(b, client, k)->pending_alive, 0u);
-  }
-  if (!l.enable_fire_and_forget_requests) {
-    // Requests nobody will read the answers of are withdrawn from the servers.
-    for (std::uint32_t s = 0; s < l.max_servers; ++s) {
-      layout_.request_queue(b, client, s).drain([&](std::uint64_t entry) {
-        const std::uint32_t k = entry_index(entry);
-        if (k >= l.max_active_requests_per_client) return;
-        std::uint64_t id = entry_request_id(entry);
-        compare_exchange(
-            layout_.response_head(layout_.response_channel(b, s, client, k))->open_request_id, id,
-            std::uint64_t{0});
-      });
-    }
-  }
-  for (std::uint32_t i = 0; i < layout_.request_chunks_per_client(); ++i) {
-    layout_.release_request_chunk(b, client, i, RequestChunkState::loaned);
-  }
-  for (std::uint32_t s = 0; s < l.max_servers; ++s) {
-    for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
-      std::byte* channel = layout_.response_channel(b, s, client, k);
-      layout_.response_queue(channel).drain([&](std::uint64_t entry) {
-        layout_.release_response_chunk(channel, entry_index(entry), ResponseChunkState::queued);
-      });
-      for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
-        layout_.release_response_chunk(channel, i, ResponseChunkState::borrowed);
-      }
-    }
-  }
-}
-
-void ServiceSegment::reset_server_resources(std::uint32_t server) noexcept {
-  const StoredLimits& l = limits();
-  std::byte* b = base();
-  for (std::uint32_t c = 0; c < l.max_clients; ++c) {
-    layout_.request_queue(b, c, server).drain([](std::uint64_t) {});
-    const bool client_gone =
-        load(layout_.client(b, c)->state) != static_cast<std::uint32_t>(SlotState::active);
-    for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
-      std::byte* channel = layout_.response_channel(b, server, c, k);
-      store(layout_.response_head(channel)->open_request_id, std::uint64_t{0});
-      if (client_gone) {
-        // Queued and borrowed responses stay for a live client to read; a gone one reads no more.
-        layout_.response_queue(channel).drain([](std::uint64_t) {});
-      }
-      for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
-        layout_.release_response_chunk(channel, i, ResponseChunkState::loaned);
-        if (client_gone) {
-          layout_.release_response_chunk(channel, i, ResponseChunkState::queued);
-          layout_.release_response_chunk(channel, i, ResponseChunkState::borrowed);
-        }
-      }
-    }
-  }
-}
-
-void ServiceSegment::collect_orphaned_channels() noexcept {
-  for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
-    if (load(layout_.client(base(), c)->state) == static_cast<std::uint32_t>(SlotState::free)) {
-      collect_client_channels(base(), layout_, c);
-    }
-  }
+  if (reclaimed) collect_orphaned_channels(view_);
 }
 
 std::uint32_t ServiceSegment::claim_client_slot() {
   Lock lock(*this);
   reclaim_dead_nodes_locked();
   for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
-    PortRecord* port = layout_.client(base(), c);
+    PortRecord* port = view_.client(c);
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
-    reset_client_resources(c);
-    collect_client_channels(base(), layout_, c);
+    reset_client_resources(view_, c);
+    collect_client_channels(view_, c);
     crash_point("port.reset");
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
@@ -634,9 +537,9 @@ std::uint32_t ServiceSegment::claim_server_slot() {
   Lock lock(*this);
   reclaim_dead_nodes_locked();
   for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
-    PortRecord* port = layout_.server(base(), s);
+    PortRecord* port = view_.server(s);
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
-    reset_server_resources(s);
+    reset_server_resources(view_, s);
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
     store(port->state, static_cast<std::uint32_t>(SlotState::active));
@@ -650,9 +553,9 @@ std::uint32_t ServiceSegment::claim_server_slot() {
 void ServiceSegment::release_client_slot(std::uint32_t client) noexcept {
   try {
     Lock lock(*this);
-    store(layout_.client(base(), client)->state, static_cast<std::uint32_t>(SlotState::free));
-    reset_client_resources(client);
-    collect_client_channels(base(), layout_, client);
+    store(view_.client(client)->state, static_cast<std::uint32_t>(SlotState::free));
+    reset_client_resources(view_, client);
+    collect_client_channels(view_, client);
   } catch (...) {
   }
 }
@@ -660,12 +563,12 @@ void ServiceSegment::release_client_slot(std::uint32_t client) noexcept {
 void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
   try {
     Lock lock(*this);
-    store(layout_.server(base(), server)->state, static_cast<std::uint32_t>(SlotState::free));
-    reset_server_resources(server);
-    collect_orphaned_channels();
+    store(view_.server(server)->state, static_cast<std::uint32_t>(SlotState::free));
+    reset_server_resources(view_, server);
+    collect_orphaned_channels(view_);
     // Clients waiting for this server's answers must see its streams end.
     for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
-      PortRecord* client = layout_.client(base(), c);
+      PortRecord* client = view_.client(c);
       ring(DoorbellWords{&client->waiting, &client->doorbell});
     }
   } catch (...) {
@@ -690,36 +593,7 @@ void ServiceSegment::throw_damaged() const {
 }
 
 ServiceUsage ServiceSegment::usage() const noexcept {
-  return usage_of(base(), layout_);
-}
-
-ServiceUsage usage_of(std::byte* b, const SegmentLayout& layout_) noexcept {
-  ServiceUsage u;
-  const StoredLimits& l = layout_.limits();
-  u.segment_size = layout_.total_size();
-  for (std::uint32_t n = 0; n < l.max_nodes; ++n) {
-    u.nodes += load(layout_.node(b, n)->state) == static_cast<std::uint32_t>(SlotState::active);
-  }
-  for (std::uint32_t c = 0; c < l.max_clients; ++c) {
-    u.clients += load(layout_.client(b, c)->state) == static_cast<std::uint32_t>(SlotState::active);
-    for (std::uint32_t i = 0; i < layout_.request_chunks_per_client(); ++i) {
-      ++u.request_chunks;
-      u.request_chunks_in_use += load(*layout_.request_chunk_state(b, c, i)) != 0;
-    }
-  }
-  for (std::uint32_t s = 0; s < l.max_servers; ++s) {
-    u.servers += load(layout_.server(b, s)->state) == static_cast<std::uint32_t>(SlotState::active);
-    for (std::uint32_t c = 0; c < l.max_clients; ++c) {
-      for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
-        std::byte* channel = layout_.response_channel(b, s, c, k);
-        for (std::uint32_t i = 0; i < layout_.response_chunks_per_channel(); ++i) {
-          ++u.response_chunks;
-          u.response_chunks_in_use += load(*layout_.response_chunk_state(channel, i)) != 0;
-        }
-      }
-    }
-  }
-  return u;
+  return usage_of(view_);
 }
 
 std::shared_ptr<ServiceSegment> open_service(const NodeState& node, const ServiceSpec& spec,

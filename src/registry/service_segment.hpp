@@ -13,6 +13,7 @@
 #include "platform/process.hpp"
 #include "platform/shared_memory.hpp"
 #include "segment/layout.hpp"
+#include "segment/view.hpp"
 
 namespace floe::detail {
 
@@ -34,9 +35,10 @@ class ServiceSegment {
   /// Deregisters this node; the last node to go removes the segment.
   ~ServiceSegment();
 
-  std::byte* base() const noexcept { return mapping_.data(); }
-  const SegmentLayout& layout() const noexcept { return layout_; }
-  const StoredLimits& limits() const noexcept { return layout_.limits(); }
+  /// The mapping bound to the layout: what ports resolve their pointers from.
+  const SegmentView& view() const noexcept { return view_; }
+  const SegmentLayout& layout() const noexcept { return view_.layout(); }
+  const StoredLimits& limits() const noexcept { return view_.limits(); }
   const std::string& service_name() const noexcept { return service_name_; }
 
   /// Port slots; throw Errc::exceeds_max_clients / exceeds_max_servers when all are taken by
@@ -85,9 +87,6 @@ class ServiceSegment {
 
   // All of these expect the segment lock to be held.
   void reclaim_dead_nodes_locked() noexcept;
-  void reset_client_resources(std::uint32_t client) noexcept;
-  void reset_server_resources(std::uint32_t server) noexcept;
-  void collect_orphaned_channels() noexcept;
   bool has_live_node_locked() const noexcept;
   /// Whether the node's process still runs: its liveness mark is held (ours always is).
   bool is_node_alive(std::uint32_t node) const noexcept;
@@ -97,20 +96,11 @@ class ServiceSegment {
 
   SharedMemoryObject object_;
   Mapping mapping_;
-  SegmentLayout layout_;
+  SegmentView view_;
   std::string service_name_;
   std::uint32_t node_index_;
   mutable std::mutex mutex_;  // the thread half of the segment lock
 };
-
-/// Frees the request chunks of a client slot's channels that nobody holds any more: no
-/// PendingResponse, and no live server with the request open. Called by the client that owns
-/// the slot, or under the segment lock for a slot without owner.
-void collect_client_channels(std::byte* base, const SegmentLayout& layout,
-                             std::uint32_t client) noexcept;
-
-/// What the segment at `base` holds right now (every index computed, none read from it).
-ServiceUsage usage_of(std::byte* base, const SegmentLayout& layout) noexcept;
 
 /// Unlinks the object's name if it still names this very object, and then marks the segment
 /// removed (if the mapping holds a header), unless it says removed already: the removal of a
@@ -122,9 +112,5 @@ SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& obje
 
 /// The layout a header describes, if its types and limits are in range.
 std::optional<SegmentLayout> layout_of(const ServiceHeader& header);
-
-/// Whether any active server still has the channel's request open.
-bool is_channel_held_by_server(std::byte* base, const SegmentLayout& layout, std::uint32_t client,
-                               std::uint32_t channel, std::uint64_t request_id) noexcept;
 
 }  // namespace floe::detail

@@ -19,8 +19,8 @@ namespace floe::detail {
 
 class ServiceSegment;
 class IndexQueue;
-class SegmentLayout;
-enum class ResponseChunkState : std::uint32_t;
+class ClientPortView;
+class ServerPortView;
 
 template <typename T>
 T* object_at(std::byte* at) noexcept {
@@ -113,17 +113,13 @@ class ClientCore {
     std::uint32_t next_server = 0;
   };
 
-  bool is_channel_free(std::uint32_t channel) noexcept;
   void ring_server(std::uint32_t server) const noexcept;
   void update_ended(std::uint32_t channel, bool check_liveness) noexcept;
-  void free_response_chunk(std::uint32_t server, std::uint32_t channel, std::uint32_t chunk,
-                           ResponseChunkState from) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
   const std::atomic<bool>* damaged_;
-  std::byte* base_;
-  const SegmentLayout* layout_;
-  std::uint32_t slot_;
+  // This client's slot of the segment, its pointers resolved once here.
+  std::unique_ptr<const ClientPortView> port_;
   ClientId id_;
   std::uint32_t max_active_;
   Backpressure backpressure_;
@@ -205,13 +201,11 @@ class ServerCore {
   void stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
-  void drain_stale(const Active& active) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
   const std::atomic<bool>* damaged_;
-  std::byte* base_;
-  const SegmentLayout* layout_;
-  std::uint32_t slot_;
+  // This server's slot of the segment, its pointers resolved once here.
+  std::unique_ptr<const ServerPortView> port_;
   ServerId id_;
   std::uint32_t max_loaned_per_request_;
   Backpressure backpressure_;
