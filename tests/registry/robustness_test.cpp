@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "platform/process.hpp"
-#include "segment/layout.hpp"
 #include "registry/names.hpp"
+#include "segment/view.hpp"
 #include "support/fixture.hpp"
 
 namespace floe::test {
@@ -134,9 +134,10 @@ TEST(Robustness, AReusedPidDoesNotMakeADeadNodeLookAlive) {
         detail::SegmentLayout::compute(header->limits, header->request, header->response,
                                        header->request_user_header, header->response_user_header);
     ASSERT_TRUE(layout.has_value());
+    const detail::SegmentView segment(base, *layout);
     int rewritten = 0;
     for (std::uint32_t n = 0; n < header->limits.max_nodes; ++n) {
-      detail::NodeRecord* record = layout->node(base, n);
+      detail::NodeRecord* record = segment.node(n);
       if (record->pid == static_cast<std::uint64_t>(dead.pid())) {
         record->pid = self.pid;  // start time stays the dead process's
         ++rewritten;

@@ -18,8 +18,8 @@
 #include <string>
 
 #include "floe/asio.hpp"
-#include "segment/layout.hpp"
 #include "registry/names.hpp"
+#include "segment/view.hpp"
 #include "support/fixture.hpp"
 
 namespace floe::test {
@@ -49,10 +49,11 @@ class LostWakeup : public U64ServiceTest {
         detail::SegmentLayout::compute(header.limits, header.request, header.response,
                                        header.request_user_header, header.response_user_header);
     FLOE_CHILD_CHECK(layout.has_value());
+    const detail::SegmentView segment(base, *layout);
     detail::PortRecord* server = nullptr;
     for (std::uint32_t s = 0; s < header.limits.max_servers; ++s) {
-      if (layout->server(base, s)->state == static_cast<std::uint32_t>(detail::SlotState::active))
-        server = layout->server(base, s);
+      if (segment.server(s)->state == static_cast<std::uint32_t>(detail::SlotState::active))
+        server = segment.server(s);
     }
     FLOE_CHILD_CHECK(server != nullptr);
     std::atomic_ref<std::uint32_t> waiting(server->waiting);
