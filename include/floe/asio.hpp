@@ -94,8 +94,7 @@ class AsioOperationNode {
 
  private:
   friend class AsioFloeService;
-  AsioOperationNode* previous_ = nullptr;
-  AsioOperationNode* next_ = nullptr;
+  ListHook<AsioOperationNode> in_service_;
   std::uint64_t key_ = 0;  // tells it from a later operation at the same address
 };
 
@@ -132,17 +131,9 @@ class AsioFloeService final : public asio::execution_context::service {
   /// These, schedule() and completed_outside_wakeup() expect lock() to be held.
   void add(AsioOperationNode& node) noexcept {
     node.key_ = ++next_key_;
-    node.previous_ = nullptr;
-    node.next_ = operations_;
-    if (operations_ != nullptr) operations_->previous_ = &node;
-    operations_ = &node;
+    operations_.push_front(node);
   }
-  void remove(AsioOperationNode& node) noexcept {
-    if (node.previous_ != nullptr) node.previous_->next_ = node.next_;
-    if (node.next_ != nullptr) node.next_->previous_ = node.previous_;
-    if (operations_ == &node) operations_ = node.next_;
-    node.previous_ = node.next_ = nullptr;
-  }
+  void remove(AsioOperationNode& node) noexcept { operations_.remove(node); }
 
   /// Makes sure the context wakes for every pending operation, or stops waiting without any.
   /// Called whenever an operation starts or is cancelled: a new one may wait on a doorbell the
@@ -189,7 +180,8 @@ class AsioFloeService final : public asio::execution_context::service {
   void cancel(const AsioOperationNode* target, std::uint64_t key) {
     const auto guard = lock();
     if (shut_down_) return;
-    for (AsioOperationNode* node = operations_; node != nullptr; node = node->next_) {
+    for (AsioOperationNode* node = operations_.front(); node != nullptr;
+         node = operations_.next(*node)) {
       if (node == target && node->key_ == key) {
         node->cancel_operation();  // completes through on_complete(), which frees it
         schedule();                // stops waiting if nothing else is pending
@@ -235,8 +227,7 @@ class AsioFloeService final : public asio::execution_context::service {
     shut_down_ = true;
     // Withdrawn first, while every port an announcement names still exists.
     reactor_.finish_sleep();
-    while (operations_ != nullptr) {
-      AsioOperationNode* node = operations_;
+    while (AsioOperationNode* node = operations_.front()) {
       remove(*node);
       node->destroy();
     }
@@ -249,7 +240,7 @@ class AsioFloeService final : public asio::execution_context::service {
   std::optional<asio::steady_timer> recheck_;
   std::chrono::nanoseconds safety_recheck_ = RuntimeOptions{}.safety_recheck;
   bool rechecking_ = false;
-  AsioOperationNode* operations_ = nullptr;
+  IntrusiveList<AsioOperationNode, &AsioOperationNode::in_service_> operations_;
   std::uint64_t next_key_ = 0;
   bool waiting_ = false;
   bool shut_down_ = false;

@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "floe/detail/intrusive_list.hpp"
 #include "floe/detail/operation.hpp"
 #include "floe/error.hpp"
 #include "floe/runtime_options.hpp"
@@ -37,8 +38,7 @@ class SpawnedTask {
  public:
   struct promise_type {
     RuntimeCore* runtime = nullptr;
-    promise_type* previous = nullptr;
-    promise_type* next = nullptr;
+    ListHook<promise_type> in_runtime;  // the runtime's list of unfinished tasks
 
     SpawnedTask get_return_object() noexcept {
       return SpawnedTask{std::coroutine_handle<promise_type>::from_promise(*this)};

@@ -1,10 +1,10 @@
 #include "platform/futex.hpp"
 
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <ctime>
 
@@ -28,6 +28,15 @@ void futex_wait(std::uint32_t* word, std::uint32_t expected,
   relative.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
   relative.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
   ::syscall(SYS_futex, word, FUTEX_WAIT, expected, &relative, nullptr, 0);
+}
+
+void futex_wake_one_private(std::uint32_t* word) noexcept {
+  ::syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+long futex_wait_any(const futex_waitv* waits, std::size_t count) noexcept {
+  const long woken = ::syscall(SYS_futex_waitv, waits, static_cast<unsigned>(count), 0, nullptr, 0);
+  return woken >= 0 ? woken : -errno;
 }
 
 }  // namespace floe::detail

@@ -6,11 +6,7 @@
 // helper thread watches a group of up to 127 doorbells; a loop waiting on more gets one more
 // thread per 127 (created when first needed, kept until the backend goes).
 
-#include <linux/futex.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,10 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "floe/error.hpp"
+#include "platform/event_fd.hpp"
 #include "platform/file_descriptor.hpp"
+#include "platform/futex.hpp"
 #include "runtime/backend.hpp"
-#include "runtime/process_watches.hpp"
 
 namespace floe::detail {
 namespace {
@@ -36,14 +32,14 @@ struct FutexTarget {
 };
 
 /// Doorbells one helper thread waits on: futex_waitv's limit less the control word.
-constexpr std::size_t kDoorbellsPerThread = FUTEX_WAITV_MAX - 1;
+constexpr std::size_t kDoorbellsPerThread = kFutexWaitAnyMax - 1;
 
 /// Waits on up to kDoorbellsPerThread doorbells at once and signals an eventfd when one moves.
 /// It never reads the words itself (they may be unmapped under it); the kernel does, and
 /// reports a moved word as a wake-up or EAGAIN.
 class DoorbellThread {
  public:
-  explicit DoorbellThread(int signal_fd) : signal_fd_(signal_fd) {}
+  explicit DoorbellThread(const EventFd& signal) : signal_(signal) {}
   DoorbellThread(const DoorbellThread&) = delete;
   DoorbellThread& operator=(const DoorbellThread&) = delete;
   ~DoorbellThread() {
@@ -72,18 +68,12 @@ class DoorbellThread {
   void bump_control() noexcept {
     std::atomic_ref<std::uint32_t>(control_).fetch_add(1, std::memory_order_release);
   }
-  void wake_control() noexcept {
-    ::syscall(SYS_futex, &control_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-  }
-  void signal() noexcept {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(signal_fd_, &one, sizeof one);
-  }
+  void wake_control() noexcept { futex_wake_one_private(&control_); }
 
   void run() {
     std::vector<futex_waitv> waits;
     std::vector<FutexTarget> snapshot;
-    waits.reserve(FUTEX_WAITV_MAX);
+    waits.reserve(kFutexWaitAnyMax);
     for (;;) {
       std::uint32_t control = 0;
       {
@@ -93,17 +83,14 @@ class DoorbellThread {
         snapshot = targets_;
       }
       waits.clear();
-      waits.push_back(futex_waitv{control, reinterpret_cast<std::uintptr_t>(&control_),
-                                  FUTEX_32 | FUTEX_PRIVATE_FLAG, 0});
+      waits.push_back(futex_wait_entry(&control_, control, /*shared=*/false));
       for (const FutexTarget& t : snapshot) {
-        if (waits.size() == FUTEX_WAITV_MAX) break;  // never: set() hands over no more
-        waits.push_back(
-            futex_waitv{t.expected, reinterpret_cast<std::uintptr_t>(t.word), FUTEX_32, 0});
+        if (waits.size() == kFutexWaitAnyMax) break;  // never: set() hands over no more
+        waits.push_back(futex_wait_entry(t.word, t.expected, /*shared=*/true));
       }
-      const long woken = ::syscall(SYS_futex_waitv, waits.data(),
-                                   static_cast<unsigned>(waits.size()), 0, nullptr, 0);
+      const long woken = futex_wait_any(waits.data(), waits.size());
       if (woken == 0) continue;  // the set changed
-      if (woken < 0 && errno == EINTR) continue;
+      if (woken == -EINTR) continue;
       std::lock_guard lock(mutex_);
       if (std::atomic_ref<std::uint32_t>(control_).load(std::memory_order_acquire) != control) {
         continue;  // replaced meanwhile: whatever moved is looked at by the loop anyway
@@ -117,11 +104,11 @@ class DoorbellThread {
         // look at everything and hand over a fresh set.
         targets_.clear();
       }
-      signal();
+      signal_.signal();
     }
   }
 
-  int signal_fd_;
+  const EventFd& signal_;
   std::mutex mutex_;
   std::vector<FutexTarget> targets_;
   std::uint32_t control_ = 0;  // futex word: bumped whenever targets_ changes
@@ -131,34 +118,16 @@ class DoorbellThread {
 
 class EpollBackend final : public Backend {
  public:
-  EpollBackend(FileDescriptor epoll, FileDescriptor interrupt, FileDescriptor doorbell_signal)
-      : epoll_(std::move(epoll)),
-        interrupt_(std::move(interrupt)),
-        doorbell_signal_(std::move(doorbell_signal)) {
-    add(interrupt_.get(), pack_event(EventKind::interrupt, 0, 0));
-    add(doorbell_signal_.get(), pack_event(EventKind::doorbell, 0, 0));
-    wanted_.reserve(8);
-    given_.reserve(8);
-    processes_.reserve(16);
+  explicit EpollBackend(FileDescriptor epoll) : epoll_(std::move(epoll)) {
+    if (!add(interrupt_.get(), pack_event(EventKind::interrupt, 0, 0)) ||
+        !add(doorbell_signal_.get(), pack_event(EventKind::doorbell, 0, 0))) {
+      fail_call("epoll_ctl", errno);
+    }
+    handed_over_.reserve(8);
     groups_.reserve(4);
   }
 
   bool is_io_uring() const noexcept override { return false; }
-
-  void begin_watch() noexcept override {
-    wanted_.clear();
-    processes_.begin_pass();
-  }
-
-  void watch_futex(std::uint32_t* word, std::uint32_t expected) override {
-    for (FutexTarget& t : wanted_) {
-      if (t.word == word) {
-        t.expected = expected;
-        return;
-      }
-    }
-    wanted_.push_back(FutexTarget{word, expected});
-  }
 
   bool watch_process(const ProcessIdentity& process) override {
     bool opened = false;
@@ -184,10 +153,12 @@ class EpollBackend final : public Backend {
         if (p.handle && !p.wanted) drop(p);
       }
     }
-    if (wanted_ != given_) {
-      hand_over();
-      given_ = wanted_;
+    // The helper threads get the whole set again whenever a doorbell joined, left or moved on.
+    bool changed = doorbells_.drop_unwanted([](const DoorbellWatches::Watch&) {});
+    for (const DoorbellWatches::Watch& w : doorbells_.entries()) {
+      if (w.word != nullptr && !w.armed) changed = true;
     }
+    if (changed) hand_over();
   }
 
   Events take_events() override {
@@ -197,25 +168,23 @@ class EpollBackend final : public Backend {
 
   int pollable_fd() const noexcept override { return epoll_.get(); }
 
-  void interrupt() noexcept override {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(interrupt_.get(), &one, sizeof one);
-  }
+  void interrupt() noexcept override { interrupt_.signal(); }
 
  private:
   Events collect(const timespec* timeout) {
     epoll_event ready[16];
     const int n = ::epoll_pwait2(epoll_.get(), ready, 16, timeout, nullptr);
+    if (n < 0 && errno != EINTR) fail_call("epoll_pwait2", errno);
     Events events;
     for (int i = 0; i < n; ++i) {
       const std::uint64_t data = ready[i].data.u64;
       switch (event_kind(data)) {
         case EventKind::interrupt:
-          drain(interrupt_.get());
+          interrupt_.drain();
           break;
         case EventKind::doorbell:
-          drain(doorbell_signal_.get());
-          given_.clear();  // the thread dropped what fired; hand the set over again
+          doorbell_signal_.drain();
+          doorbells_.disarm_all();  // the thread dropped what fired; hand the set over again
           break;
         case EventKind::process:
           if (ProcessWatches::Watch* p = processes_.from_event(data)) {
@@ -230,19 +199,27 @@ class EpollBackend final : public Backend {
     return events;
   }
 
-  /// Splits wanted_ into groups of kDoorbellsPerThread, one per helper thread; a thread whose
-  /// group became empty is emptied too, so it stops waking for doorbells no longer wanted.
+  /// Splits the wanted doorbells into groups of kDoorbellsPerThread, one per helper thread; a
+  /// thread whose group became empty is emptied too, so it stops waking for doorbells no longer
+  /// wanted.
   void hand_over() {
-    const std::size_t needed = (wanted_.size() + kDoorbellsPerThread - 1) / kDoorbellsPerThread;
+    handed_over_.clear();  // reuses the capacity: no allocation once grown
+    for (DoorbellWatches::Watch& w : doorbells_.entries()) {
+      if (w.word == nullptr) continue;
+      handed_over_.push_back(FutexTarget{w.word, w.expected});
+      w.armed = true;
+    }
+    const std::size_t wanted = handed_over_.size();
+    const std::size_t needed = (wanted + kDoorbellsPerThread - 1) / kDoorbellsPerThread;
     while (groups_.size() < needed) {
-      groups_.push_back(Group{std::make_unique<DoorbellThread>(doorbell_signal_.get()), 0});
+      groups_.push_back(Group{std::make_unique<DoorbellThread>(doorbell_signal_), 0});
     }
     for (std::size_t g = 0; g < groups_.size(); ++g) {
-      const std::size_t first = std::min(g * kDoorbellsPerThread, wanted_.size());
-      const std::size_t count = std::min(kDoorbellsPerThread, wanted_.size() - first);
+      const std::size_t first = std::min(g * kDoorbellsPerThread, wanted);
+      const std::size_t count = std::min(kDoorbellsPerThread, wanted - first);
       Group& group = groups_[g];
       if (count == 0 && group.given == 0) continue;  // empty already
-      group.thread->set(wanted_.data() + first, count);
+      group.thread->set(handed_over_.data() + first, count);
       group.given = count;
     }
   }
@@ -254,20 +231,15 @@ class EpollBackend final : public Backend {
     return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) == 0;
   }
   void drop(ProcessWatches::Watch& p) noexcept {
+    // Cannot fail for a pidfd that was added; closing it would remove it from epoll anyway.
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p.handle.get(), nullptr);
     ProcessWatches::drop(p);
   }
-  static void drain(int fd) noexcept {
-    std::uint64_t count = 0;
-    [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof count);
-  }
 
   FileDescriptor epoll_;
-  FileDescriptor interrupt_;
-  FileDescriptor doorbell_signal_;
-  std::vector<FutexTarget> wanted_;
-  std::vector<FutexTarget> given_;
-  ProcessWatches processes_;
+  EventFd interrupt_;
+  EventFd doorbell_signal_;
+  std::vector<FutexTarget> handed_over_;  // the doorbells the helper threads last got
   struct Group {
     std::unique_ptr<DoorbellThread> thread;
     std::size_t given = 0;  // targets last handed to it
@@ -280,13 +252,10 @@ class EpollBackend final : public Backend {
 
 std::unique_ptr<Backend> make_epoll_backend() {
   FileDescriptor epoll(::epoll_create1(EPOLL_CLOEXEC));
-  FileDescriptor interrupt(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  FileDescriptor doorbell_signal(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!epoll || !interrupt || !doorbell_signal) {
-    throw Error(Errc::io_setup_failed, "floe: cannot create epoll and eventfds for the runtime");
+  if (!epoll) {
+    fail_call("epoll_create1", errno);
   }
-  return std::make_unique<EpollBackend>(std::move(epoll), std::move(interrupt),
-                                        std::move(doorbell_signal));
+  return std::make_unique<EpollBackend>(std::move(epoll));
 }
 
 }  // namespace floe::detail

@@ -11,7 +11,12 @@
 namespace floe::detail {
 namespace {
 
-thread_local Reactor* current_reactor = nullptr;
+// The loop current on this thread (see Reactor::current()); only Reactor::Scope writes it.
+struct CurrentLoop {
+  Reactor* reactor = nullptr;
+  Runtime* runtime = nullptr;
+};
+thread_local CurrentLoop current_loop;
 
 std::unique_ptr<Backend> make_backend(RuntimeBackend wanted) {
   const char* disable = std::getenv("FLOE_DISABLE_IO_URING");
@@ -97,18 +102,20 @@ Reactor::Reactor(RuntimeBackend backend, bool threaded)
 Reactor::~Reactor() = default;
 
 Reactor* Reactor::current() noexcept {
-  return current_reactor;
+  return current_loop.reactor;
 }
 
-Reactor::Scope::Scope(Reactor& reactor) noexcept
-    : reactor_(reactor),
-      previous_(std::exchange(current_reactor, &reactor)),
-      previous_thread_(
-          reactor.loop_thread_.exchange(std::this_thread::get_id(), std::memory_order_acq_rel)) {}
+Runtime* Reactor::current_runtime() noexcept {
+  return current_loop.runtime;
+}
+
+Reactor::Scope::Scope(Reactor& reactor, Runtime& runtime) noexcept
+    : previous_reactor_(std::exchange(current_loop.reactor, &reactor)),
+      previous_runtime_(std::exchange(current_loop.runtime, &runtime)) {}
 
 Reactor::Scope::~Scope() {
-  current_reactor = previous_;
-  reactor_.loop_thread_.store(previous_thread_, std::memory_order_release);
+  current_loop.reactor = previous_reactor_;
+  current_loop.runtime = previous_runtime_;
 }
 
 bool Reactor::uses_io_uring() const noexcept {
@@ -124,7 +131,7 @@ void Reactor::wake() noexcept {
 }
 
 void Reactor::interrupt() noexcept {
-  if (loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+  if (current_loop.reactor == this) {
     poked_ = true;
   } else {
     backend_->interrupt();

@@ -14,8 +14,6 @@ namespace floe {
 namespace detail {
 namespace {
 
-thread_local RuntimeCore* current_core = nullptr;
-
 SpawnedTask drive(Task<void> task) {
   co_await std::move(task);
 }
@@ -49,34 +47,25 @@ RuntimeCore::RuntimeCore(Runtime& owner, const RuntimeOptions& options)
 
 RuntimeCore::~RuntimeCore() {
   if (stops_on_signals_) stop_on_no_signals();
-  // Unfinished tasks are destroyed; the operations they wait in unlink themselves.
-  RuntimeCore* previous = std::exchange(current_core, this);
-  while (tasks_ != nullptr) {
-    SpawnedTask::promise_type* task = tasks_;
-    tasks_ = task->next;
+  // Unfinished tasks are destroyed, with this runtime current as while they ran; the operations
+  // they wait in unlink themselves.
+  Reactor::Scope scope(reactor_, owner_);
+  while (SpawnedTask::promise_type* task = tasks_.front()) {
+    tasks_.remove(*task);
     std::coroutine_handle<SpawnedTask::promise_type>::from_promise(*task).destroy();
   }
-  current_core = previous;
-}
-
-RuntimeCore* RuntimeCore::current() noexcept {
-  return current_core;
 }
 
 void RuntimeCore::spawn(Task<void> task) {
   SpawnedTask spawned = drive(std::move(task));
   SpawnedTask::promise_type& promise = spawned.handle.promise();
   promise.runtime = this;
-  promise.next = tasks_;
-  if (tasks_ != nullptr) tasks_->previous = &promise;
-  tasks_ = &promise;
+  tasks_.push_front(promise);
   reactor_.ready().push_back(spawned.handle);
 }
 
 void RuntimeCore::task_finished(SpawnedTask::promise_type& task) noexcept {
-  if (task.previous != nullptr) task.previous->next = task.next;
-  if (task.next != nullptr) task.next->previous = task.previous;
-  if (tasks_ == &task) tasks_ = task.next;
+  tasks_.remove(task);
   std::coroutine_handle<SpawnedTask::promise_type>::from_promise(task).destroy();
 }
 
@@ -204,32 +193,31 @@ void RuntimeCore::spin() {
 
 void RuntimeCore::sleep() {
   if (reactor_.prepare_sleep()) return;
-  if (!reactor_.poked() && !stopping()) {
-    std::optional<Operation::Clock::time_point> deadline = reactor_.next_deadline();
-    // A peer may have cleared a `waiting` flag so that nothing rings: whatever happens, look
-    // again after safety_recheck_. The loop then polls everything and goes back to sleep.
-    std::optional<Operation::Clock::time_point> recheck;
-    if (safety_recheck_.count() > 0) {
-      recheck = Operation::Clock::now() + safety_recheck_;
-      if (!deadline || *recheck < *deadline) deadline = recheck;
-    }
-    reactor_.wait(deadline);
-    if (recheck && Operation::Clock::now() >= *recheck) reactor_.recheck_peers();
+  // Awake again however the wait ends, a backend failure included: an announcement left behind
+  // would be withdrawn later, from a port record that may be gone by then.
+  struct FinishSleep {
+    Reactor& reactor;
+    ~FinishSleep() { reactor.finish_sleep(); }
+  } finish{reactor_};
+  if (reactor_.poked() || stopping()) return;
+  std::optional<Operation::Clock::time_point> deadline = reactor_.next_deadline();
+  // A peer may have cleared a `waiting` flag so that nothing rings: whatever happens, look
+  // again after safety_recheck_. The loop then polls everything and goes back to sleep.
+  std::optional<Operation::Clock::time_point> recheck;
+  if (safety_recheck_.count() > 0) {
+    recheck = Operation::Clock::now() + safety_recheck_;
+    if (!deadline || *recheck < *deadline) deadline = recheck;
   }
-  reactor_.finish_sleep();
+  reactor_.wait(deadline);
+  if (recheck && Operation::Clock::now() >= *recheck) reactor_.recheck_peers();
 }
 
 void RuntimeCore::run_until(const bool* done) {
-  RuntimeCore* previous = std::exchange(current_core, this);
-  struct Restore {
-    RuntimeCore* previous;
-    ~Restore() { current_core = previous; }
-  } restore{previous};
-  Reactor::Scope scope(reactor_);
+  Reactor::Scope scope(reactor_, owner_);
 
   for (;;) {
     run_ready();
-    if (done != nullptr ? *done : tasks_ == nullptr) break;
+    if (done != nullptr ? *done : tasks_.empty()) break;
     reactor_.take_poke();
     if (reactor_.poll_all(stopping())) continue;
     if (stopping()) {
@@ -277,8 +265,7 @@ void Runtime::stop_on(std::initializer_list<int> signals) {
 }
 
 Runtime* Runtime::current() noexcept {
-  detail::RuntimeCore* core = detail::RuntimeCore::current();
-  return core != nullptr ? &core->owner() : nullptr;
+  return detail::Reactor::current_runtime();
 }
 
 bool Runtime::uses_io_uring() const noexcept {

@@ -20,8 +20,6 @@ class RuntimeCore {
   RuntimeCore& operator=(const RuntimeCore&) = delete;
   ~RuntimeCore();
 
-  static RuntimeCore* current() noexcept;
-  Runtime& owner() noexcept { return owner_; }
   bool uses_io_uring() const noexcept { return reactor_.uses_io_uring(); }
   RuntimeStats stats() const noexcept { return reactor_.stats(); }
 
@@ -46,7 +44,7 @@ class RuntimeCore {
   std::chrono::nanoseconds spin_budget_;
   std::chrono::nanoseconds safety_recheck_;
   Reactor reactor_;
-  SpawnedTask::promise_type* tasks_ = nullptr;
+  IntrusiveList<SpawnedTask::promise_type, &SpawnedTask::promise_type::in_runtime> tasks_;
   std::vector<std::coroutine_handle<>> running_;
   std::atomic<bool> stop_requested_{false};
   std::exception_ptr failure_;

@@ -12,20 +12,22 @@
 // Asio adapter's, while the io_context runs other handlers) never writes to a port record that
 // was freed or handed to another port since.
 
-#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "floe/detail/operation.hpp"
 #include "floe/detail/wake_sources.hpp"
 #include "floe/runtime_options.hpp"
+
+namespace floe {
+class Runtime;
+}
 
 namespace floe::detail {
 
@@ -42,20 +44,26 @@ class Reactor final : private WakeSources {
   Reactor& operator=(const Reactor&) = delete;
   ~Reactor();
 
-  /// The reactor that operations awaited on this thread link into, or nullptr.
+  /// The loop running on this thread: the reactor that operations awaited here link into, and
+  /// the floe::Runtime driving it. This is the one record of it, and only a Scope sets it:
+  /// floe::Runtime opens one while run() or block_on() runs and while it destroys its unfinished
+  /// tasks. Scopes nest (a block_on() inside a task of another runtime on the same thread), each
+  /// putting back the loop it replaced. The Asio adapter opens none: its operations are started
+  /// into its reactor (Operation::start) and never look here. An operation awaited while no
+  /// loop is current throws Errc::no_runtime. nullptr when none.
   static Reactor* current() noexcept;
-  /// Makes `reactor` the current one of this thread for the scope.
+  static Runtime* current_runtime() noexcept;
+  /// Makes `reactor`, driven by `runtime`, the current loop of this thread for the scope.
   class Scope {
    public:
-    explicit Scope(Reactor& reactor) noexcept;
+    Scope(Reactor& reactor, Runtime& runtime) noexcept;
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
     ~Scope();
 
    private:
-    Reactor& reactor_;
-    Reactor* previous_;
-    std::thread::id previous_thread_;
+    Reactor* previous_reactor_;
+    Runtime* previous_runtime_;
   };
 
   /// The lock of a threaded reactor, held for every use of it; a lock of nothing otherwise.
@@ -102,8 +110,8 @@ class Reactor final : private WakeSources {
   /// Coroutines whose operations completed, for the runtime to resume.
   std::vector<std::coroutine_handle<>>& ready() noexcept { return ready_; }
 
-  /// Makes the loop look again: from the loop's own thread, before it sleeps; from another
-  /// thread, by waking it.
+  /// Makes the loop look again: from the thread it is current on, before it sleeps; from any
+  /// other, by waking it.
   void interrupt() noexcept;
   /// Ends a wait in progress, or the next one, with a syscall whatever the thread:
   /// async-signal-safe.
@@ -126,7 +134,6 @@ class Reactor final : private WakeSources {
   std::vector<DoorbellWords> announced_;
   std::uint64_t peer_epoch_ = 0;
   bool poked_ = false;
-  std::atomic<std::thread::id> loop_thread_{};
   RuntimeStats stats_;
   std::recursive_mutex mutex_;
   const bool threaded_;
