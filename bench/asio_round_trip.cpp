@@ -38,8 +38,7 @@ std::vector<std::int64_t> floe_in_asio(std::size_t warmup, std::size_t count) {
   SharedAnonymous<CacheLine> ready;
   Peer peer(1, [&] {
     floe::Node n = floe::Node::create("bench-server", config);
-    auto opened = service_builder(n).open();
-    auto server = opened.server_builder().create();
+    auto server = service_builder(n).open().server_builder().create();
     asio::io_context io;
     asio::co_spawn(
         io,
@@ -83,19 +82,9 @@ std::vector<std::int64_t> floe_in_asio(std::size_t warmup, std::size_t count) {
 
 int main(int argc, char** argv) {
   const std::size_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20'000;
-  constexpr std::size_t kRounds = 5;
-  const std::size_t per_round = count / kRounds;
   pin_to_cpu(0);
-  std::vector<std::int64_t> raw, floe_rt;
-  for (std::size_t round = 0; round < kRounds; ++round) {
-    const auto r = raw_eventfd_epoll(per_round / 10, per_round);
-    raw.insert(raw.end(), r.begin(), r.end());
-    const auto f = floe_in_asio(per_round / 10, per_round);
-    floe_rt.insert(floe_rt.end(), f.begin(), f.end());
-  }
-  std::printf("%zu samples each in %zu alternating rounds, client on cpu 0, peer on cpu 1\n\n",
-              raw.size(), kRounds);
-  const Summary baseline = summarize("raw eventfd + epoll ping-pong (baseline)", raw);
-  print_table({baseline, summarize("floe in asio::io_context, both asleep", floe_rt)}, baseline);
+  compare_in_alternating_rounds(count, "raw eventfd + epoll ping-pong (baseline)",
+                                raw_eventfd_epoll, "floe in asio::io_context, both asleep",
+                                floe_in_asio);
   return 0;
 }

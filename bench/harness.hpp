@@ -116,4 +116,25 @@ inline void print_table(const std::vector<Summary>& rows, const Summary& baselin
   }
 }
 
+/// Samples a baseline and floe, each a function (warmup, count) -> samples, in rounds that
+/// alternate between them, so that drift of a shared machine hits both: `count` samples each
+/// in all, a tenth of a round's as warm-up. Prints both rows, the baseline first.
+template <typename Baseline, typename Floe>
+void compare_in_alternating_rounds(std::size_t count, const std::string& baseline_name,
+                                   Baseline baseline, const std::string& floe_name, Floe floe) {
+  constexpr std::size_t kRounds = 5;
+  const std::size_t per_round = count / kRounds;
+  std::vector<std::int64_t> raw, floe_rt;
+  for (std::size_t round = 0; round < kRounds; ++round) {
+    const auto r = baseline(per_round / 10, per_round);
+    raw.insert(raw.end(), r.begin(), r.end());
+    const auto f = floe(per_round / 10, per_round);
+    floe_rt.insert(floe_rt.end(), f.begin(), f.end());
+  }
+  std::printf("%zu samples each in %zu alternating rounds, client on cpu 0, peer on cpu 1\n\n",
+              raw.size(), kRounds);
+  const Summary base = summarize(baseline_name, raw);
+  print_table({base, summarize(floe_name, floe_rt)}, base);
+}
+
 }  // namespace floe::bench

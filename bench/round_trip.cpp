@@ -32,8 +32,7 @@ std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
   SharedAnonymous<CacheLine> ready;
   Peer peer(1, [&] {
     floe::Node n = floe::Node::create("bench-server", config);
-    auto s = builder(n).open();
-    auto server = s.server_builder().create();
+    auto server = builder(n).open().server_builder().create();
     ready->value.store(1);
     const std::uint64_t before = allocations();
     for (;;) {
@@ -74,23 +73,11 @@ std::vector<std::int64_t> floe_polling(std::size_t warmup, std::size_t count) {
 
 int main(int argc, char** argv) {
   const std::size_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 500'000;
-  // Rounds alternate between the baseline and floe, so drift of a shared machine hits both.
-  constexpr std::size_t kRounds = 5;
-  const std::size_t per_round = count / kRounds;
   pin_to_cpu(0);
   SharedAnonymous<HotPathAllocations> allocations;
   g_hot_path = &*allocations;
-  std::vector<std::int64_t> raw, floe_rt;
-  for (std::size_t round = 0; round < kRounds; ++round) {
-    const auto r = raw_cache_line(per_round / 10, per_round);
-    raw.insert(raw.end(), r.begin(), r.end());
-    const auto f = floe_polling(per_round / 10, per_round);
-    floe_rt.insert(floe_rt.end(), f.begin(), f.end());
-  }
-  std::printf("%zu samples each in %zu alternating rounds, client on cpu 0, peer on cpu 1\n\n",
-              raw.size(), kRounds);
-  const Summary baseline = summarize("raw cache-line ping-pong (baseline)", raw);
-  print_table({baseline, summarize("floe request -> response, both polling", floe_rt)}, baseline);
+  compare_in_alternating_rounds(count, "raw cache-line ping-pong (baseline)", raw_cache_line,
+                                "floe request -> response, both polling", floe_polling);
   std::printf("\nheap allocations during the timed floe round trips: client %llu, server %llu\n",
               static_cast<unsigned long long>(allocations->client.load()),
               static_cast<unsigned long long>(allocations->server.load()));

@@ -355,17 +355,8 @@ TEST_F(AsioTest, ResponsesBufferedBeforeTheEndAreReceivedThenNullopt) {
 
 TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {
   auto service = builder().max_response_buffer_size(8).create();
-  Signal ready;
   Signal streaming;
-  ChildProcess server_process([&] {
-    return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
-      active.send_copy(1);
-      active.send_copy(2);
-      streaming.notify();
-      co_return wait_to_be_killed();
-    });
-  });
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess server_process = server_streaming_until_killed(2, streaming);
   auto client = service.client_builder().create();
   asio::io_context io;
   std::uint64_t received = 0;

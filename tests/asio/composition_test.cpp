@@ -40,11 +40,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using asio::use_awaitable;
 
-using U64Service = Service<std::uint64_t, std::uint64_t>;
-using U64Server = Server<std::uint64_t, std::uint64_t>;
-using U64Client = Client<std::uint64_t, std::uint64_t>;
-using U64Active = ActiveRequest<std::uint64_t, std::uint64_t>;
-using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
 using U64Response = U64Pending::ResponseType;
 
 /// How long a woken operation may take to complete.
@@ -349,14 +344,7 @@ class AsioComposition : public AsyncServiceTest {
     auto service = tight_service();
     auto server = service.server_builder().backpressure(Backpressure::block).create();
 
-    Signal stalled_sent;
-    ChildProcess stalled([&] {
-      auto client = open_as("stalled").client_builder().create();
-      auto pending = client.send_copy(kStalled);
-      stalled_sent.notify();
-      return wait_to_be_killed();
-    });
-    ASSERT_EQ(stalled_sent.wait(), 1);
+    ChildProcess stalled = client_that_sent(kStalled);
     ASSERT_EQ(::kill(stalled.pid(), SIGSTOP), 0);
     ChildProcess reader([&] {
       auto client = open_as("reader").client_builder().create();
@@ -441,6 +429,36 @@ class AsioComposition : public AsyncServiceTest {
 
     // Every chunk came back: nothing loaned, queued or borrowed is left.
     EXPECT_EQ(service.usage().response_chunks_in_use, 0u);
+  }
+
+  /// A server of service `name` in another process, waiting for one request that it then
+  /// holds until its client stops listening (exit 0): proves that the PendingResponse in a
+  /// destroyed coroutine frame was really dropped.
+  ChildProcess server_holding_until_abandoned(const std::string& name = "Test/Service") {
+    return started([&](const Signal& ready) {
+      Node other = Node::create("server", config);
+      auto server = named(other, name).open().server_builder().create();
+      ready.notify();
+      auto active = receive_within(server);
+      FLOE_CHILD_CHECK(active.has_value());
+      FLOE_CHILD_CHECK(eventually([&] { return !active->is_connected(); }));
+      return 0;
+    });
+  }
+
+  /// Spawns on `io` a coroutine that sends a request on `client` and awaits the response, which
+  /// never comes: `suspended` once it waits, `resumed` if it ever went on.
+  static void await_an_unanswered_response(asio::io_context& io, U64Client& client, bool& suspended,
+                                           bool& resumed) {
+    asio::co_spawn(
+        io,
+        [&client, &suspended, &resumed]() -> asio::awaitable<void> {
+          auto pending = client.send_copy(1);
+          suspended = true;
+          co_await async_receive(pending, use_awaitable);
+          resumed = true;
+        },
+        asio::detached);
   }
 
   int case_ = 0;
@@ -604,19 +622,8 @@ TEST_F(AsioComposition, DestroyingAPendingResponseMidWaitAbortsItsReceiveNotEnds
 
 TEST_F(AsioComposition, DestroyingTheClientKeepsItsPendingResponseReceiving) {
   auto service = builder().create();
-  Signal ready;
   Signal answer_now;
-  ChildProcess server_process([&] {
-    auto server = open_as("server").server_builder().create();
-    ready.notify();
-    auto active = receive_within(server);
-    FLOE_CHILD_CHECK(active.has_value());
-    FLOE_CHILD_CHECK(answer_now.wait() == 1);
-    for (std::uint64_t i = 0; i < 3; ++i)
-      FLOE_CHILD_CHECK(active->send_copy(active->payload() * 10 + i));
-    return 0;  // the stream ends with the ActiveRequest
-  });
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess server_process = server_answering_three_when(answer_now);
   std::optional<U64Client> client(service.client_builder().create());
 
   asio::io_context io;
@@ -651,18 +658,6 @@ TEST_F(AsioComposition, DestroyingTheClientKeepsItsPendingResponseReceiving) {
 
 // ---- 3. Declaration and destruction orders --------------------------------------------------
 
-/// A server in another process holding one request until its client stops listening: proves
-/// that the PendingResponse in a destroyed coroutine frame was really dropped.
-int hold_until_abandoned(Signal& go, Signal& ready, const std::function<U64Server()>& make_server) {
-  if (go.wait() != 1) return 2;
-  auto server = make_server();
-  ready.notify();
-  auto active = receive_within(server);
-  FLOE_CHILD_CHECK(active.has_value());
-  FLOE_CHILD_CHECK(eventually([&] { return !active->is_connected(); }));
-  return 0;
-}
-
 TEST_F(AsioComposition, IoContextDeclaredFirstGoesLastWithAReceivePending) {
   // The usual Asio order: the io_context first, so it is destroyed last, after the ports; the
   // coroutine frame holding the PendingResponse goes with it. Once stopped by io.stop(), once
@@ -670,32 +665,16 @@ TEST_F(AsioComposition, IoContextDeclaredFirstGoesLastWithAReceivePending) {
   for (const bool stop_explicitly : {true, false}) {
     SCOPED_TRACE(stop_explicitly ? "io.stop()" : "run_for returned");
     const std::string name = stop_explicitly ? "Order/Stopped" : "Order/TimedOut";
-    Signal go;
-    Signal ready;
-    ChildProcess server_process([&] {
-      return hold_until_abandoned(go, ready, [&] {
-        Node other = Node::create("server", config);
-        return named(other, name).open().server_builder().create();
-      });
-    });
+    std::optional<ChildProcess> server_process;
     bool suspended = false;
     bool resumed = false;
     {
       asio::io_context io;
       Node local = Node::create("asio", config);
       auto service = named(local, name).create();
-      go.notify();
-      ASSERT_EQ(ready.wait(), 1);
+      server_process.emplace(server_holding_until_abandoned(name));
       auto client = service.client_builder().create();
-      asio::co_spawn(
-          io,
-          [&]() -> asio::awaitable<void> {
-            auto pending = client.send_copy(1);
-            suspended = true;
-            co_await async_receive(pending, use_awaitable);
-            resumed = true;
-          },
-          asio::detached);
+      await_an_unanswered_response(io, client, suspended, resumed);
       asio::steady_timer stopper(io, 30ms);
       if (stop_explicitly) stopper.async_wait([&](std::error_code) { io.stop(); });
       io.run_for(stop_explicitly ? 10s : 50ms);
@@ -703,34 +682,19 @@ TEST_F(AsioComposition, IoContextDeclaredFirstGoesLastWithAReceivePending) {
       EXPECT_FALSE(resumed);
     }  // client, service, node, then the io_context and the frame
     EXPECT_FALSE(resumed);
-    EXPECT_EQ(server_process.wait(10s), 0);
+    EXPECT_EQ(server_process->wait(10s), 0);
   }
 }
 
 TEST_F(AsioComposition, IoContextDeclaredLastGoesFirstWithAReceivePending) {
-  Signal go;
-  Signal ready;
-  ChildProcess server_process([&] {
-    return hold_until_abandoned(go, ready,
-                                [&] { return open_as("server").server_builder().create(); });
-  });
   auto service = builder().create();
-  go.notify();
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess server_process = server_holding_until_abandoned();
   auto client = service.client_builder().create();
   bool suspended = false;
   bool resumed = false;
   {
     asio::io_context io;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          auto pending = client.send_copy(1);
-          suspended = true;
-          co_await async_receive(pending, use_awaitable);
-          resumed = true;
-        },
-        asio::detached);
+    await_an_unanswered_response(io, client, suspended, resumed);
     io.run_for(50ms);
     EXPECT_TRUE(suspended);
   }  // the io_context and the frame first, the ports after
@@ -810,16 +774,9 @@ TEST_F(AsioComposition, FrameHoldingAnActiveRequestAndAPendingResponseOutlivesTh
 TEST_F(AsioComposition, HandlersOwningThePortsTheyWaitOnGoWithTheIoContext) {
   // The shared_from_this idiom: a session owns its ports and every pending handler owns the
   // session, so the last handler destroyed destroys the ports its operation waits on.
-  Signal go;
-  Signal ready;
-  ChildProcess server_process([&] {
-    return hold_until_abandoned(go, ready,
-                                [&] { return open_as("server").server_builder().create(); });
-  });
   auto service = builder().create();
   auto session_requests = named(node, "Session/Requests").create();  // the request never comes
-  go.notify();
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess server_process = server_holding_until_abandoned();
   struct Session {
     U64Server server;
     U64Pending pending;

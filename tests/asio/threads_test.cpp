@@ -40,10 +40,6 @@ namespace {
 using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 
-using U64Service = Service<std::uint64_t, std::uint64_t>;
-using U64Client = Client<std::uint64_t, std::uint64_t>;
-using U64Active = ActiveRequest<std::uint64_t, std::uint64_t>;
-using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
 using U64Response = U64Pending::ResponseType;
 using Strand = asio::strand<asio::io_context::executor_type>;
 

@@ -5,52 +5,32 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "support/fixture.hpp"
 
-namespace floe {
+namespace floe::test {
 namespace {
 
-using test::ChildProcess;
-using test::error_of;
-using test::eventually;
-using test::receive_within;
-using test::Signal;
-using namespace std::chrono_literals;
-
-class Crash : public test::U64ServiceTest {};
+class Crash : public U64ServiceTest {};
 
 TEST_F(Crash, KilledServerEndsTheStreamAndANewServerTakesOver) {
   auto service = builder().max_servers(1).create();
-  Signal ready, answered;
-  ChildProcess server_process([&] {
-    auto s = open_as("doomed-server");
-    auto server = s.server_builder().create();
-    ready.notify();
-    auto request = receive_within(server);
-    FLOE_CHILD_CHECK(request);
+  Signal answered;
+  ChildProcess server_process = server_answering([&](auto& request) {
     FLOE_CHILD_CHECK(request->send_copy(1));
     auto held = request->loan();  // dies holding a loan and the active request
     answered.notify();
-    return test::wait_to_be_killed();
+    return wait_to_be_killed();
   });
-  ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(10);
   ASSERT_EQ(answered.wait(), 1);
   server_process.kill();
 
-  std::vector<std::uint64_t> got;
   const auto killed_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually(
-      [&] {
-        while (auto r = pending.try_receive())
-          got.push_back(r->payload());
-        return !pending.is_connected();
-      },
-      2s));
-  while (auto r = pending.try_receive())  // what was sent before the end is still delivered
-    got.push_back(r->payload());
+  // What was sent before the end is still delivered.
+  const std::vector<std::uint64_t> got = receive_stream(pending, 2s);
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 1s);
   EXPECT_EQ(got, std::vector<std::uint64_t>{1}) << "what was sent before the crash is kept";
   // The dead server's slot, its loan and its queued responses are all back.
@@ -81,7 +61,7 @@ TEST_F(Crash, KilledClientDisconnectsTheServerAndFreesItsSlot) {
     auto held = client.loan();  // dies holding a loan and a pending response
     auto pending = client.send_copy(5);
     sent.notify();
-    return test::wait_to_be_killed();
+    return wait_to_be_killed();
   });
   ASSERT_EQ(sent.wait(), 1);
   auto request = server.try_receive();
@@ -104,16 +84,7 @@ TEST_F(Crash, KilledClientDisconnectsTheServerAndFreesItsSlot) {
 TEST_F(Crash, ServerIsUnaffectedByAClientKilledBeforeItsRequestWasRead) {
   auto service = builder().create();
   auto server = service.server_builder().create();
-  Signal sent;
-  ChildProcess client_process([&] {
-    auto s = open_as("doomed-client");
-    auto client = s.client_builder().create();
-    auto pending = client.send_copy(5);
-    sent.notify();
-    return test::wait_to_be_killed();
-  });
-  ASSERT_EQ(sent.wait(), 1);
-  client_process.kill();
+  client_that_sent(5).kill();
   // The first try_receive may still take the request (the death is not noticed yet), but then
   // it reads as disconnected; either way the server goes on serving others.
   if (auto orphan = server.try_receive()) {
@@ -127,4 +98,4 @@ TEST_F(Crash, ServerIsUnaffectedByAClientKilledBeforeItsRequestWasRead) {
 }
 
 }  // namespace
-}  // namespace floe
+}  // namespace floe::test

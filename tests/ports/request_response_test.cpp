@@ -11,58 +11,58 @@
 
 #include "support/fixture.hpp"
 
-namespace floe {
+namespace floe::test {
 namespace {
 
-using test::ChildProcess;
-using test::error_of;
-using test::eventually;
-using test::receive_within;
-using test::Signal;
-using namespace std::chrono_literals;
+class RequestResponse : public U64ServiceTest {
+ protected:
+  /// A server sends 1..`count` into the unread buffer of a client in another process, lets go,
+  /// and only then does the client read: its stream must be `expected`, with `overwritten`
+  /// responses counted as lost. What each send returned, in order.
+  std::vector<bool> send_into_an_unread_stream(U64Server& server, std::uint64_t count,
+                                               const std::vector<std::uint64_t>& expected,
+                                               std::uint64_t overwritten) {
+    Signal sent, answered;
+    ChildProcess client_process([&] {
+      auto client = open_as("child").client_builder().create();
+      auto pending = client.send_copy(1);
+      sent.notify();
+      FLOE_CHILD_CHECK(answered.wait() == 1);
+      FLOE_CHILD_CHECK(receive_stream(pending) == expected);
+      FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == overwritten);
+      return 0;
+    });
+    std::vector<bool> accepted;
+    EXPECT_EQ(sent.wait(), 1);
+    if (auto request = receive_within(server)) {
+      for (std::uint64_t i = 1; i <= count; ++i)
+        accepted.push_back(request->send_copy(i));
+    }
+    answered.notify();
+    EXPECT_EQ(client_process.wait(), 0);
+    return accepted;
+  }
+};
 
-using U64Service = floe::Service<std::uint64_t, std::uint64_t>;
-using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
-
-class RequestResponse : public test::U64ServiceTest {};
-
-/// Receives until the stream ends (bounded): every payload, in order. Drains once more after
-/// is_connected() turned false: what the servers sent before they let go is still there.
-std::vector<std::uint64_t> receive_stream(U64Pending& pending,
-                                          std::chrono::milliseconds timeout = 10s) {
-  std::vector<std::uint64_t> values;
-  const auto drain = [&] {
-    while (auto r = pending.try_receive())
-      values.push_back(r->payload());
-  };
-  const bool ended = eventually(
-      [&] {
-        drain();
-        return !pending.is_connected();
-      },
-      timeout);
-  drain();
-  EXPECT_TRUE(ended) << "the stream did not end";
-  return values;
+/// Sends `payload`, signals `sent` and holds the pending response until `release`; false if
+/// `release` did not come in time.
+bool send_and_hold_until(U64Client& client, std::uint64_t payload, const Signal& sent,
+                         const Signal& release) {
+  auto pending = client.send_copy(payload);
+  sent.notify();
+  return release.wait() == 1;
 }
 
 TEST_F(RequestResponse, RequestReachesEveryConnectedServerAndEachAnswers) {
   auto service = builder().max_servers(2).create();
-  Signal ready, done;
+  Signal done;
   auto serve = [&](std::uint64_t tag) {
-    return [&, tag] {
-      auto s = open_as("child");
-      auto server = s.server_builder().create();
-      ready.notify();
-      auto request = receive_within(server);
-      FLOE_CHILD_CHECK(request);
+    return server_answering([&, tag](auto& request) {
       FLOE_CHILD_CHECK(request->send_copy(request->payload() * 10 + tag));
       return done.wait() == 1 ? 0 : 2;
-    };
+    });
   };
-  ChildProcess first(serve(1)), second(serve(2));
-  ASSERT_EQ(ready.wait(), 1);
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess first = serve(1), second = serve(2);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(7);
   EXPECT_EQ(pending.number_of_server_connections(), 2u);
@@ -125,13 +125,7 @@ TEST_F(RequestResponse, ResponsesReachOnlyTheClientAndRequestThatAsked) {
 
 TEST_F(RequestResponse, DroppingTheActiveRequestEndsTheStreamAfterWhatWasSent) {
   auto service = builder().create();
-  Signal ready;
-  ChildProcess server_process([&] {
-    auto s = open_as("child");
-    auto server = s.server_builder().create();
-    ready.notify();
-    auto request = receive_within(server);
-    FLOE_CHILD_CHECK(request);
+  ChildProcess server_process = server_answering([](auto& request) {
     for (std::uint64_t i = 1; i <= 3; ++i) {
       auto response = request->loan();
       *response = i;
@@ -139,7 +133,6 @@ TEST_F(RequestResponse, DroppingTheActiveRequestEndsTheStreamAfterWhatWasSent) {
     }
     return 0;  // the ActiveRequest, then the server, go out of scope
   });
-  ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(5);
   EXPECT_EQ(receive_stream(pending), (std::vector<std::uint64_t>{1, 2, 3}));
@@ -152,13 +145,8 @@ TEST_F(RequestResponse, DroppingThePendingResponseDisconnectsTheServer) {
   auto server = service.server_builder().create();
   Signal sent, go, dropped;
   ChildProcess client_process([&] {
-    auto s = open_as("child");
-    auto client = s.client_builder().create();
-    {
-      auto pending = client.send_copy(9);
-      sent.notify();
-      FLOE_CHILD_CHECK(go.wait() == 1);
-    }
+    auto client = open_as("child").client_builder().create();
+    FLOE_CHILD_CHECK(send_and_hold_until(client, 9, sent, go));
     dropped.notify();
     return go.wait() == 1 ? 0 : 2;
   });
@@ -183,13 +171,8 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
   auto server = service.server_builder().create();
   Signal first_sent, answered_late, done;
   ChildProcess client_process([&] {
-    auto s = open_as("child");
-    auto client = s.client_builder().create();
-    {
-      auto stale = client.send_copy(1);
-      first_sent.notify();
-      FLOE_CHILD_CHECK(answered_late.wait() == 1);
-    }
+    auto client = open_as("child").client_builder().create();
+    FLOE_CHILD_CHECK(send_and_hold_until(client, 1, first_sent, answered_late));
     for (int round = 0; round < 50; ++round) {
       auto fresh = client.send_copy(100 + round);
       auto r = receive_within(fresh);
@@ -223,28 +206,20 @@ TEST_F(RequestResponse, AnswersToADroppedRequestNeverReachANewerOne) {
 
 TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillBuffered) {
   auto service = builder().max_servers(2).create();
-  Signal ready, release_first, first_done, release_second, second_done, finish;
+  Signal release_first, first_done, release_second, second_done, finish;
   // Each server answers with three responses and lets go when told.
-  auto serve = [&](std::uint64_t tag, const Signal* release, const Signal& done) {
-    return [&, tag, release] {
-      auto s = open_as("child");
-      auto server = s.server_builder().create();
-      ready.notify();
-      {
-        auto request = receive_within(server);
-        FLOE_CHILD_CHECK(request);
-        for (std::uint64_t i = 0; i < 3; ++i)
-          FLOE_CHILD_CHECK(request->send_copy(tag + i));
-        if (release != nullptr) FLOE_CHILD_CHECK(release->wait() == 1);
-      }
+  auto serve = [&](std::uint64_t tag, const Signal& release, const Signal& done) {
+    return server_answering([&, tag](auto& request) {
+      for (std::uint64_t i = 0; i < 3; ++i)
+        FLOE_CHILD_CHECK(request->send_copy(tag + i));
+      FLOE_CHILD_CHECK(release.wait() == 1);
+      request.reset();
       done.notify();
       return finish.wait() == 1 ? 0 : 2;  // the server port itself stays
-    };
+    });
   };
-  ChildProcess first(serve(10, &release_first, first_done));
-  ChildProcess second(serve(20, &release_second, second_done));
-  ASSERT_EQ(ready.wait(), 1);
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess first = serve(10, release_first, first_done);
+  ChildProcess second = serve(20, release_second, second_done);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(1);
   EXPECT_EQ(pending.number_of_server_connections(), 2u);
@@ -273,7 +248,7 @@ TEST_F(RequestResponse, IsConnectedTurnsFalseOnceServersLetGoWithResponsesStillB
 TEST_F(RequestResponse, RequestsOfAClientThatWentAwayNeedFireAndForget) {
   for (bool fire_and_forget : {false, true}) {
     SCOPED_TRACE(fire_and_forget);
-    Config isolated = test::isolated_config();
+    Config isolated = isolated_config();
     Node here = Node::create("f-and-f", isolated);
     auto service = here.service_builder("Test/FireAndForget")
                        .request_response<std::uint64_t, std::uint64_t>()
@@ -303,27 +278,7 @@ TEST_F(RequestResponse, SafeOverflowKeepsTheNewestResponses) {
   auto service =
       builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(true).create();
   auto server = service.server_builder().create();
-  Signal sent, answered;
-  ChildProcess client_process([&] {
-    auto s = open_as("child");
-    auto client = s.client_builder().create();
-    auto pending = client.send_copy(1);
-    sent.notify();
-    FLOE_CHILD_CHECK(answered.wait() == 1);
-    std::vector<std::uint64_t> got = receive_stream(pending);
-    FLOE_CHILD_CHECK((got == std::vector<std::uint64_t>{4, 5}));
-    FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == 3);
-    return 0;
-  });
-  ASSERT_EQ(sent.wait(), 1);
-  {
-    auto request = receive_within(server);
-    ASSERT_TRUE(request);
-    for (std::uint64_t i = 1; i <= 5; ++i)
-      EXPECT_TRUE(request->send_copy(i));
-  }
-  answered.notify();
-  EXPECT_EQ(client_process.wait(), 0);
+  EXPECT_EQ(send_into_an_unread_stream(server, 5, {4, 5}, 3), std::vector<bool>(5, true));
   EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "evicted chunks went back";
 }
 
@@ -387,29 +342,11 @@ TEST_F(RequestResponse, DiscardBackpressureRefusesWhatDoesNotFit) {
   auto service =
       builder().max_response_buffer_size(2).enable_safe_overflow_for_responses(false).create();
   auto server = service.server_builder().backpressure(Backpressure::discard).create();
-  Signal sent, answered;
-  ChildProcess client_process([&] {
-    auto s = open_as("child");
-    auto client = s.client_builder().create();
-    auto pending = client.send_copy(1);
-    sent.notify();
-    FLOE_CHILD_CHECK(answered.wait() == 1);
-    FLOE_CHILD_CHECK((receive_stream(pending) == std::vector<std::uint64_t>{1, 2}));
-    // Refused sends returned false to the server; they are no gap in the numbering.
-    FLOE_CHILD_CHECK(pending.number_of_overwritten_responses() == 0);
-    return 0;
-  });
-  ASSERT_EQ(sent.wait(), 1);
-  {
-    auto request = receive_within(server);
-    ASSERT_TRUE(request);
-    EXPECT_TRUE(request->send_copy(1));
-    EXPECT_TRUE(request->send_copy(2));
-    EXPECT_FALSE(request->send_copy(3));
-    EXPECT_FALSE(request->send_copy(4));
-  }
-  answered.notify();
-  EXPECT_EQ(client_process.wait(), 0);
+  // Refused sends return false to the server; they are no gap in the numbering: nothing is
+  // counted as overwritten.
+  EXPECT_EQ(send_into_an_unread_stream(server, 4, {1, 2}, 0),
+            (std::vector<bool>{true, true, false, false}));
+  EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "refused chunks went back";
 }
 
 TEST_F(RequestResponse, BlockingBackpressureWaitsForTheClient) {
@@ -510,4 +447,4 @@ TEST_F(RequestResponse, ARequestNobodyServesReachesNoServer) {
 }
 
 }  // namespace
-}  // namespace floe
+}  // namespace floe::test

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <filesystem>
 
-#include "registry/names.hpp"
 #include "support/process.hpp"
+#include "support/shm_objects.hpp"
 
 namespace floe {
 namespace {
@@ -91,14 +91,9 @@ int open_descriptors() {
   return count;
 }
 
-/// Objects of the domain in /dev/shm (tests running at once have domains of their own).
-int shared_memory_objects(const Config& config) {
-  const std::string prefix = detail::domain_object_prefix(config.domain);
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
-    count += entry.path().filename().string().rfind(prefix, 0) == 0;
-  }
-  return count;
+/// Objects of the domain in /dev/shm.
+std::size_t shared_memory_objects(const Config& config) {
+  return test::objects_of_domain(config).size();
 }
 
 TEST(Soak, ConnectDisconnectCyclesLeaveNoDescriptorsOrSegmentsBehind) {
@@ -124,7 +119,7 @@ TEST(Soak, ConnectDisconnectCyclesLeaveNoDescriptorsOrSegmentsBehind) {
   };
   cycle(0);
   const int descriptors = open_descriptors();
-  const int objects = shared_memory_objects(config);
+  const std::size_t objects = shared_memory_objects(config);
   for (int i = 1; i <= kCycles; ++i)
     cycle(static_cast<std::uint64_t>(i));
   EXPECT_EQ(open_descriptors(), descriptors);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -77,6 +78,17 @@ class Access : public ::testing::Test {
     FLOE_CHILD_CHECK(contains(message, kService));
     return 0;
   }
+
+  /// expect_refused in a child that became uid `uid`, gid `gid`, with supplementary `groups`:
+  /// the child's exit code (2 if it could not switch).
+  int expect_refused_as(uid_t uid, gid_t gid, std::initializer_list<gid_t> groups, const Config& as,
+                        const std::string& owner_part, const std::string& mode) {
+    ChildProcess child([&] {
+      if (!become_user(uid, gid, groups)) return 2;
+      return expect_refused(as, owner_part, mode);
+    });
+    return child.wait();
+  }
 };
 
 struct User {
@@ -115,11 +127,7 @@ TEST_F(Access, AnotherUsersObjectAtTheNameIsRefusedNotJoined) {
                                    [&] { ::chmod(path.c_str(), 0666); });
   ASSERT_EQ(ready.wait(), 1);
   // A server of uid 1001 and a client of root must refuse it, not exchange through it.
-  ChildProcess server([&] {
-    if (!become_user(1001, 1001)) return 2;
-    return expect_refused(config, "uid 65534 (nobody)", "0666");
-  });
-  EXPECT_EQ(server.wait(), 0);
+  EXPECT_EQ(expect_refused_as(1001, 1001, {}, config, "uid 65534 (nobody)", "0666"), 0);
   EXPECT_EQ(expect_refused(config, "uid 65534 (nobody)", "0666"), 0);
   const std::string message = message_of([&] {
     Node node = Node::create("root", config);
@@ -168,20 +176,12 @@ TEST_F(Access, GroupAccessAdmitsMembersOfTheObjectsGroupWithMode0660Only) {
   ASSERT_EQ(ready.wait(), 1);
 
   // uid 1003, not in group 4242: the kernel refuses to open it, and floe says whose it is.
-  ChildProcess outsider([&] {
-    if (!become_user(1003, 5000)) return 2;
-    return expect_refused(shared, "uid 1001", "0660");
-  });
-  EXPECT_EQ(outsider.wait(), 0);
+  EXPECT_EQ(expect_refused_as(1003, 5000, {}, shared, "uid 1001", "0660"), 0);
   // Root is in no group 4242 either.
   EXPECT_EQ(expect_refused(shared, "uid 1001", "0660"), 0);
   // Mode exactly 0660: an object its owner also made executable is not joined.
   ASSERT_EQ(::chmod(path.c_str(), 0760), 0);
-  ChildProcess odd_mode([&] {
-    if (!become_user(1002, 5000, {4242})) return 2;
-    return expect_refused(shared, "uid 1001", "0760");
-  });
-  EXPECT_EQ(odd_mode.wait(), 0);
+  EXPECT_EQ(expect_refused_as(1002, 5000, {4242}, shared, "uid 1001", "0760"), 0);
   ASSERT_EQ(::chmod(path.c_str(), 0660), 0);
 
   // uid 1002 in group 4242: refused without group access, joined with it.

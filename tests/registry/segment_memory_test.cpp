@@ -8,13 +8,14 @@
 #include <floe/floe.hpp>
 
 #include <cstdint>
-#include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
-#include "registry/names.hpp"
 #include "support/fixture.hpp"
+#include "support/shm_objects.hpp"
 
 namespace floe {
 namespace {
@@ -34,15 +35,7 @@ class SegmentMemory : public ::testing::Test {
   Config config = test::isolated_config();
 
   /// Every object of the test's domain in /dev/shm, temporaries included.
-  std::vector<std::string> objects_left() const {
-    std::vector<std::string> found;
-    const std::string prefix = detail::domain_object_prefix(config.domain);
-    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind(prefix, 0) == 0) found.push_back(name);
-    }
-    return found;
-  }
+  std::vector<std::string> objects_left() const { return test::objects_of_domain(config); }
 
   /// The test's domain with limits of one of everything: the smallest segment a payload can
   /// have.
@@ -62,6 +55,30 @@ class SegmentMemory : public ::testing::Test {
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// In a child: creating service `name` with responses of type Response in `node` fails with
+/// out_of_memory, in a message that names the service and holds every one of `parts`. The exit
+/// code: 0 if so.
+template <typename Response>
+int creation_is_refused(Node& node, const std::string& name,
+                        std::initializer_list<const char*> parts) {
+  try {
+    auto service = node.service_builder(name).request_response<std::uint64_t, Response>().create();
+    return 1;
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    std::fprintf(stderr, "%s\n", message.c_str());
+    FLOE_CHILD_CHECK(e.code() == Errc::out_of_memory);
+    FLOE_CHILD_CHECK(contains(message, "service '" + name + "'"));
+    for (const char* part : parts) {
+      if (!contains(message, part)) {
+        std::fprintf(stderr, "the message lacks \"%s\"\n", part);
+        return 1;
+      }
+    }
+  }
+  return 0;
 }
 
 TEST_F(SegmentMemory, ASegmentBiggerThanDevShmIsRefusedUpFrontWithTheFormula) {
@@ -100,21 +117,8 @@ TEST_F(SegmentMemory, ASegmentTheKernelWillNotBackIsRefusedAndRemoved) {
     const rlimit limit{1 << 20, 1 << 20};
     FLOE_CHILD_CHECK(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
     Node node = Node::create("fsize", smallest());
-    try {
-      auto service = node.service_builder("Big/Unbacked")
-                         .request_response<std::uint64_t, Payload4MiB>()
-                         .create();
-      return 1;
-    } catch (const Error& e) {
-      const std::string message = e.what();
-      std::fprintf(stderr, "%s\n", message.c_str());
-      FLOE_CHILD_CHECK(e.code() == Errc::out_of_memory);
-      FLOE_CHILD_CHECK(contains(message, "service 'Big/Unbacked'"));
-      FLOE_CHILD_CHECK(contains(message, "12.0 MiB"));
-      FLOE_CHILD_CHECK(contains(message, "posix_fallocate"));
-      FLOE_CHILD_CHECK(contains(message, "enlarge /dev/shm"));
-    }
-    return 0;
+    return creation_is_refused<Payload4MiB>(node, "Big/Unbacked",
+                                            {"12.0 MiB", "posix_fallocate", "enlarge /dev/shm"});
   });
   EXPECT_EQ(child.wait(30s), 0);
   EXPECT_TRUE(objects_left().empty());
@@ -134,21 +138,8 @@ TEST_F(SegmentMemory, AMappingThatFailsIsAFloeErrorAndLeavesNothing) {
     const std::uint64_t room = (vm_kib << 10) + (32 << 20);  // far less than 192 MiB more
     const rlimit limit{room, room};
     FLOE_CHILD_CHECK(::setrlimit(RLIMIT_AS, &limit) == 0);
-    try {
-      auto service = node.service_builder("Big/Unmapped")
-                         .request_response<std::uint64_t, Payload64MiB>()
-                         .create();
-      return 1;
-    } catch (const Error& e) {
-      const std::string message = e.what();
-      std::fprintf(stderr, "%s\n", message.c_str());
-      FLOE_CHILD_CHECK(e.code() == Errc::out_of_memory);
-      FLOE_CHILD_CHECK(contains(message, "service 'Big/Unmapped'"));
-      FLOE_CHILD_CHECK(contains(message, "MiB"));
-      FLOE_CHILD_CHECK(contains(message, "cannot map its shared-memory segment of 192.0 MiB"));
-      FLOE_CHILD_CHECK(contains(message, "mmap"));
-    }
-    return 0;
+    return creation_is_refused<Payload64MiB>(
+        node, "Big/Unmapped", {"MiB", "cannot map its shared-memory segment of 192.0 MiB", "mmap"});
   });
   EXPECT_EQ(child.wait(30s), 0);
   EXPECT_TRUE(objects_left().empty());

@@ -146,26 +146,14 @@ TEST_F(AsyncPortsTest, TimedOutReceiveTakesNothingAway) {
   Runtime runtime(asleep);
   runtime.block_on([&]() -> Task<void> {
     const auto start = Clock::now();
-    Errc seen{};
-    try {
-      (void)co_await with_timeout(server.receive(), 30ms);
-    } catch (const Error& e) {
-      seen = static_cast<Errc>(e.code().value());
-    }
-    EXPECT_EQ(seen, Errc::timed_out);
+    EXPECT_EQ(co_await error_of_await(with_timeout(server.receive(), 30ms)), Errc::timed_out);
     EXPECT_GE(Clock::now() - start, 30ms);
 
     auto pending = client.send_copy(1);
     auto active = co_await with_timeout(server.receive(), 10s);
     active.send_copy(2);
-    seen = Errc{};
-    try {
-      (void)co_await with_timeout(pending.receive(), 0ms);
-    } catch (const Error& e) {
-      seen = static_cast<Errc>(e.code().value());
-    }
     // The response was there: a zero timeout still takes what is ready.
-    EXPECT_EQ(seen, Errc{});
+    EXPECT_EQ(co_await error_of_await(with_timeout(pending.receive(), 0ms)), Errc{});
   }());
 }
 
@@ -181,11 +169,7 @@ TEST_F(AsyncPortsTest, CancelledReceiveLeavesTheResponseForTheNextOne) {
 
   Errc seen{};
   auto receiver = [&]() -> Task<void> {
-    try {
-      (void)co_await pending.receive(stop.get_token());
-    } catch (const Error& e) {
-      seen = static_cast<Errc>(e.code().value());
-    }
+    seen = co_await error_of_await(pending.receive(stop.get_token()));
   };
   auto canceller = [&]() -> Task<void> {
     co_await sleep_for(10ms);
@@ -209,15 +193,7 @@ TEST_F(AsyncPortsTest, RuntimeStopCancelsAReceivingServer) {
   auto server = service.server_builder().create();
   Runtime runtime(asleep);
   Errc seen{};
-  // Named: a coroutine lambda's captures live in the lambda, which must outlive the task.
-  auto receiver = [&]() -> Task<void> {
-    try {
-      (void)co_await server.receive();
-    } catch (const Error& e) {
-      seen = static_cast<Errc>(e.code().value());
-    }
-  };
-  runtime.spawn(receiver());
+  runtime.spawn([&]() -> Task<void> { seen = co_await error_of_await(server.receive()); });
   std::jthread stopper([&] {
     std::this_thread::sleep_for(20ms);
     runtime.stop();
@@ -230,19 +206,8 @@ TEST_F(AsyncPortsTest, RuntimeStopCancelsAReceivingServer) {
 
 TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
   auto service = builder().max_response_buffer_size(8).create();
-  Signal ready;
   Signal streaming;
-
-  ChildProcess server_process([&] {
-    return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
-      for (std::uint64_t i = 0; i < 3; ++i)
-        active.send_copy(i);
-      streaming.notify();
-      co_return wait_to_be_killed();
-    });
-  });
-
-  ASSERT_EQ(ready.wait(), 1);
+  ChildProcess server_process = server_streaming_until_killed(3, streaming);
   auto client = service.client_builder().create();
   Runtime runtime(asleep);
   std::chrono::nanoseconds end_after_kill{};
@@ -268,21 +233,14 @@ TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
 
 TEST_F(AsyncPortsTest, ReceiveDeliversWhatWasBufferedBeforeTheEndThenNullopt) {
   auto service = builder().max_response_buffer_size(8).create();
-  Signal ready, ended, finish;
-  ChildProcess server_process([&] {
-    auto remote = open_as("server");
-    auto server = remote.server_builder().create();
-    ready.notify();
-    {
-      auto active = receive_within(server);
-      FLOE_CHILD_CHECK(active);
-      for (std::uint64_t i = 0; i < 3; ++i)
-        FLOE_CHILD_CHECK(active->send_copy(i));
-    }
+  Signal ended, finish;
+  ChildProcess server_process = server_answering([&](auto& active) {
+    for (std::uint64_t i = 0; i < 3; ++i)
+      FLOE_CHILD_CHECK(active->send_copy(i));
+    active.reset();
     ended.notify();
     return finish.wait() == 1 ? 0 : 2;
   });
-  ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(1);
   ASSERT_EQ(ended.wait(), 1);
@@ -301,16 +259,7 @@ TEST_F(AsyncPortsTest, ReceiveDeliversWhatWasBufferedBeforeTheEndThenNullopt) {
 TEST_F(AsyncPortsTest, ServerAwaitingRequestsIsUnaffectedByAClientThatDied) {
   auto service = builder().create();
   auto server = service.server_builder().create();
-  Signal sent;
-
-  ChildProcess client_process([&] {
-    auto remote = open_as("client");
-    auto c = remote.client_builder().create();
-    auto pending = c.send_copy(1);
-    sent.notify();
-    return wait_to_be_killed();
-  });
-  ASSERT_EQ(sent.wait(), 1);
+  ChildProcess client_process = client_that_sent(1);
 
   auto client = service.client_builder().create();
   Runtime runtime(asleep);

@@ -21,16 +21,7 @@ namespace floe::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Service = decltype(std::declval<Node&>()
-                             .service_builder("")
-                             .request_response<std::uint64_t, std::uint64_t>()
-                             .create());
-using U64Server = Server<std::uint64_t, std::uint64_t>;
-
 class Composition : public AsyncServiceTest {
- public:
-  using AsyncServiceTest::open_as;
-
  protected:
   auto service_builder(Node& n, int index) {
     return n.service_builder("Test/Many/" + std::to_string(index))
@@ -43,7 +34,7 @@ class Composition : public AsyncServiceTest {
   /// would still be noticed when the receives time out (3 s), too late for that bound.
   bool only_target_is_woken(const std::vector<int>& order, int target,
                             std::chrono::milliseconds round_trip = 5s) {
-    std::vector<Service> services;
+    std::vector<U64Service> services;
     std::vector<U64Server> servers;
     for (std::size_t i = 0; i < order.size(); ++i) {
       services.push_back(service_builder(node, static_cast<int>(i)).create());
@@ -85,6 +76,46 @@ class Composition : public AsyncServiceTest {
     EXPECT_EQ(client.wait(10s), 0);
     return served == target && others == 0;
   }
+
+  /// Awaits a receive on `port` (bounded) and destroys the port 20 ms later, mid-wait: how
+  /// that receive ended.
+  template <typename Port>
+  Errc receive_outcome_when_destroyed_mid_wait(std::optional<Port>& port) {
+    Runtime runtime(asleep);
+    Errc outcome{};
+    runtime.spawn([&]() -> Task<void> {
+      outcome = co_await error_of_await(with_timeout(port->receive(), 5s));
+    });
+    runtime.spawn([&]() -> Task<void> {
+      co_await sleep_for(20ms);
+      port.reset();
+    });
+    runtime.run();
+    return outcome;
+  }
+
+  /// How a runtime in the SIGINT tests is stopped.
+  enum class SigintStop {
+    stop_on,            // Runtime::stop_on; the waiting task catches the cancellation
+    stop_on_uncaught,   // the same, the task lets the cancellation escape
+    users_own_handler,  // the user's own sigaction handler calls Runtime::stop
+  };
+
+  /// In a forked child: a runtime that signals `ready` and waits for a request that never
+  /// comes, until the first SIGINT stops it as `how` says. Exit 0 if it stopped that way.
+  int wait_for_sigint(const Signal& ready, SigintStop how);
+
+  /// Runs wait_for_sigint(how) in a forked child, and sends it SIGINT once it sleeps in the
+  /// kernel: the child's exit code, within 3 s.
+  int exit_code_after_sigint(SigintStop how) {
+    auto service = builder().create();
+    Signal ready;
+    ChildProcess child([&] { return wait_for_sigint(ready, how); });
+    if (ready.wait() != 1) return -2;
+    std::this_thread::sleep_for(50ms);  // asleep in the kernel by now
+    ::kill(child.pid(), SIGINT);
+    return child.wait(3s);
+  }
 };
 
 TEST_F(Composition, EveryPendingReceiveIsWokenWhateverTheOrderTheyStartedIn) {
@@ -121,68 +152,26 @@ TEST_F(Composition, ThreeHundredPendingReceivesAreEachWokenPromptly) {
   }
 }
 
-/// The floe::Errc an awaited operation failed with, or Errc{} when it succeeded.
-template <typename Operation>
-Task<Errc> error_of_await(Operation operation) {
-  try {
-    co_await std::move(operation);
-  } catch (const Error& e) {
-    co_return static_cast<Errc>(e.code().value());
-  }
-  co_return Errc{};
-}
-
 TEST_F(Composition, DestroyingAServerCancelsItsPendingReceive) {
   auto service = builder().create();
   std::optional<U64Server> server = service.server_builder().create();
-  Runtime runtime(asleep);
-  Errc outcome{};
-  runtime.spawn([&]() -> Task<void> {
-    outcome = co_await error_of_await(with_timeout(server->receive(), 5s));
-  });
-  runtime.spawn([&]() -> Task<void> {
-    co_await sleep_for(20ms);
-    server.reset();
-  });
-  runtime.run();
-  EXPECT_EQ(outcome, Errc::cancelled);
+  EXPECT_EQ(receive_outcome_when_destroyed_mid_wait(server), Errc::cancelled);
 }
 
 TEST_F(Composition, DestroyingAPendingResponseCancelsItsPendingReceive) {
   auto service = builder().create();
   auto server = service.server_builder().create();
   auto client = service.client_builder().create();
-  std::optional<PendingResponse<std::uint64_t, std::uint64_t>> pending = client.send_copy(1);
-  Runtime runtime(asleep);
-  Errc outcome{};
-  runtime.spawn([&]() -> Task<void> {
-    outcome = co_await error_of_await(with_timeout(pending->receive(), 5s));
-  });
-  runtime.spawn([&]() -> Task<void> {
-    co_await sleep_for(20ms);
-    pending.reset();
-  });
-  runtime.run();
-  EXPECT_EQ(outcome, Errc::cancelled);
+  std::optional<U64Pending> pending = client.send_copy(1);
+  EXPECT_EQ(receive_outcome_when_destroyed_mid_wait(pending), Errc::cancelled);
   EXPECT_FALSE(server.try_receive().has_value());  // withdrawn: nobody listens
 }
 
 TEST_F(Composition, APendingResponseOutlivesItsClientAndStillReceives) {
   auto service = builder().create();
-  Signal ready;
   Signal go;
-  ChildProcess server_process([&] {
-    auto s = open_as("server").server_builder().create();
-    ready.notify();
-    auto active = receive_within(s);
-    FLOE_CHILD_CHECK(active.has_value());
-    FLOE_CHILD_CHECK(go.wait() == 1);
-    for (std::uint64_t i = 0; i < 3; ++i)
-      FLOE_CHILD_CHECK(active->send_copy(i));
-    return 0;
-  });
-  ASSERT_EQ(ready.wait(), 1);
-  std::optional<Client<std::uint64_t, std::uint64_t>> client = service.client_builder().create();
+  ChildProcess server_process = server_answering_three_when(go);
+  std::optional<U64Client> client = service.client_builder().create();
   auto pending = client->send_copy(7);
   Runtime runtime(asleep);
   std::vector<std::uint64_t> received;
@@ -192,7 +181,7 @@ TEST_F(Composition, APendingResponseOutlivesItsClientAndStillReceives) {
     while (auto response = co_await with_timeout(pending.receive(), 5s))
       received.push_back(response->payload());
   });
-  EXPECT_EQ(received, (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(received, (std::vector<std::uint64_t>{70, 71, 72}));
   EXPECT_EQ(server_process.wait(), 0);
 }
 
@@ -204,7 +193,7 @@ TEST_F(Composition, PortsGoingAwayBetweenRunsLeaveTheirTasksCancelled) {
   Runtime runtime(asleep);
   Errc on_server{};
   Errc on_pending{};
-  std::optional<ActiveRequest<std::uint64_t, std::uint64_t>> held;
+  std::optional<U64Active> held;
   {
     auto server = quiet.server_builder().create();
     auto client = busy.client_builder().create();
@@ -256,13 +245,11 @@ TEST_F(Composition, ARuntimeDestroyedBeforeItsPortsLeavesThemUsable) {
 #define FLOE_SKIP_UNDER_TSAN() (void)0
 #endif
 
-/// In a forked child: a runtime waiting for a request that never comes, stopped by the first
-/// SIGINT. Exit 0 if the receive ended cancelled.
-int wait_for_sigint(Signal& ready, Composition& test, bool own_handler) {
-  auto server = test.open_as("server").server_builder().create();
+int Composition::wait_for_sigint(const Signal& ready, SigintStop how) {
+  auto server = open_as("server").server_builder().create();
   Runtime runtime(RuntimeOptions{.spin_budget = {}});
   static Runtime* target = nullptr;
-  if (own_handler) {
+  if (how == SigintStop::users_own_handler) {
     target = &runtime;
     struct sigaction action {};
     action.sa_handler = [](int) { target->stop(); };
@@ -271,6 +258,15 @@ int wait_for_sigint(Signal& ready, Composition& test, bool own_handler) {
     ::sigaction(SIGINT, &action, nullptr);
   } else {
     runtime.stop_on({SIGINT, SIGTERM});
+  }
+  if (how == SigintStop::stop_on_uncaught) {
+    runtime.spawn([&]() -> Task<void> {  // no try/catch, as in the README's first look
+      ready.notify();
+      for (;;)
+        (void)co_await server.receive();
+    });
+    runtime.run();  // returns: the task was stopped, not failed
+    return 0;
   }
   return runtime.block_on([&]() -> Task<int> {
     ready.notify();
@@ -285,46 +281,17 @@ int wait_for_sigint(Signal& ready, Composition& test, bool own_handler) {
 
 TEST_F(Composition, OneSigintStopsARuntimeThroughStopOn) {
   FLOE_SKIP_UNDER_TSAN();
-  auto service = builder().create();
-  Signal ready;
-  ChildProcess child([&] { return wait_for_sigint(ready, *this, false); });
-  ASSERT_EQ(ready.wait(), 1);
-  std::this_thread::sleep_for(50ms);  // asleep in the kernel by now
-  ::kill(child.pid(), SIGINT);
-  EXPECT_EQ(child.wait(3s), 0);
+  EXPECT_EQ(exit_code_after_sigint(SigintStop::stop_on), 0);
 }
 
 TEST_F(Composition, ATaskThatLetsTheStopsCancellationEscapeIsStoppedNotFailed) {
   FLOE_SKIP_UNDER_TSAN();
-  auto service = builder().create();
-  Signal ready;
-  ChildProcess child([&] {
-    auto server = open_as("server").server_builder().create();
-    Runtime runtime(RuntimeOptions{.spin_budget = {}});
-    runtime.stop_on({SIGINT});
-    runtime.spawn([&]() -> Task<void> {  // no try/catch, as in the README's first look
-      ready.notify();
-      for (;;)
-        (void)co_await server.receive();
-    });
-    runtime.run();  // returns: the task was stopped, not failed
-    return 0;
-  });
-  ASSERT_EQ(ready.wait(), 1);
-  std::this_thread::sleep_for(50ms);
-  ::kill(child.pid(), SIGINT);
-  EXPECT_EQ(child.wait(3s), 0);
+  EXPECT_EQ(exit_code_after_sigint(SigintStop::stop_on_uncaught), 0);
 }
 
 TEST_F(Composition, StopFromTheUsersOwnSignalHandlerEndsTheWait) {
   FLOE_SKIP_UNDER_TSAN();
-  auto service = builder().create();
-  Signal ready;
-  ChildProcess child([&] { return wait_for_sigint(ready, *this, true); });
-  ASSERT_EQ(ready.wait(), 1);
-  std::this_thread::sleep_for(50ms);
-  ::kill(child.pid(), SIGINT);
-  EXPECT_EQ(child.wait(3s), 0);
+  EXPECT_EQ(exit_code_after_sigint(SigintStop::users_own_handler), 0);
 }
 
 TEST_F(Composition, SpawnKeepsTheCoroutineLambdaAlive) {
@@ -353,41 +320,39 @@ class Backpressured : public Composition {
   auto lossless() {
     return builder().enable_safe_overflow_for_responses(false).max_response_buffer_size(2);
   }
+
+  /// A client in another process, in a runtime with `options`, that has sent `payload` and
+  /// then reads `count` responses: exit 0 if they are 0 .. count - 1 in order, none lost.
+  ChildProcess client_reading_in_order(std::uint64_t payload, std::uint64_t count,
+                                       const RuntimeOptions& options) {
+    return started([&](const Signal& sent) {
+      auto client = open_as("reader").client_builder().create();
+      Runtime runtime(options);
+      return runtime.block_on([&]() -> Task<int> {
+        auto pending = client.send_copy(payload);
+        sent.notify();
+        for (std::uint64_t i = 0; i < count; ++i) {
+          auto response = co_await with_timeout(pending.receive(), 5s);
+          FLOE_CHILD_CO_CHECK(response && response->payload() == i);
+        }
+        co_return pending.number_of_overwritten_responses() == 0 ? 0 : 2;
+      });
+    });
+  }
 };
 
 TEST_F(Backpressured, AStalledClientDoesNotStallTheServersOtherStreams) {
   constexpr std::uint64_t kCount = 1000;
   auto service = lossless().create();
   auto server = service.server_builder().backpressure(Backpressure::block).create();
-  Signal prompt_ready;
-  Signal stalled_ready;
-  ChildProcess stalled([&] {
-    auto c = open_as("stalled").client_builder().create();
-    auto pending = c.send_copy(1);
-    stalled_ready.notify();
-    ::raise(SIGSTOP);  // never reads
-    return wait_to_be_killed();
-  });
-  ASSERT_EQ(stalled_ready.wait(), 1);
-  ChildProcess prompt([&] {
-    auto c = open_as("prompt").client_builder().create();
-    Runtime runtime(RuntimeOptions{.spin_budget = {}});
-    return runtime.block_on([&]() -> Task<int> {
-      auto pending = c.send_copy(2);
-      prompt_ready.notify();
-      for (std::uint64_t i = 0; i < kCount; ++i) {
-        auto response = co_await with_timeout(pending.receive(), 5s);
-        FLOE_CHILD_CO_CHECK(response && response->payload() == i);
-      }
-      co_return 0;
-    });
-  });
-  ASSERT_EQ(prompt_ready.wait(), 1);
+  ChildProcess stalled = client_that_sent(1);
+  ASSERT_EQ(::kill(stalled.pid(), SIGSTOP), 0);  // never reads
+  ChildProcess prompt = client_reading_in_order(2, kCount, asleep);
 
   Runtime runtime(asleep);
   std::vector<bool> last_delivered(3, true);
   std::vector<std::uint64_t> sent(3, 0);
-  auto stream = [&](ActiveRequest<std::uint64_t, std::uint64_t> active) -> Task<void> {
+  auto stream = [&](U64Active active) -> Task<void> {
     const std::uint64_t who = active.payload();
     for (std::uint64_t i = 0; i < kCount; ++i) {
       last_delivered[who] = co_await active.async_send_copy(i);
@@ -418,21 +383,8 @@ TEST_F(Backpressured, ALongLosslessStreamNeverStallsWaitingForRoom) {
   constexpr std::uint64_t kCount = 300'000;
   auto service = lossless().max_response_buffer_size(16).create();
   auto server = service.server_builder().backpressure(Backpressure::block).create();
-  Signal ready;
-  ChildProcess client([&] {
-    auto c = open_as("client").client_builder().create();
-    Runtime runtime;  // default spin: the client keeps up and makes room at every moment
-    return runtime.block_on([&]() -> Task<int> {
-      auto pending = c.send_copy(1);
-      ready.notify();
-      for (std::uint64_t i = 0; i < kCount; ++i) {
-        auto response = co_await with_timeout(pending.receive(), 5s);
-        FLOE_CHILD_CO_CHECK(response && response->payload() == i);
-      }
-      co_return pending.number_of_overwritten_responses() == 0 ? 0 : 2;
-    });
-  });
-  ASSERT_EQ(ready.wait(), 1);
+  // Default spin: the client keeps up and makes room at every moment.
+  ChildProcess client = client_reading_in_order(1, kCount, RuntimeOptions{});
   Runtime runtime(asleep);
   std::uint64_t sent = 0;
   runtime.block_on([&]() -> Task<void> {
@@ -501,25 +453,19 @@ TEST_F(Composition, ALoanIsAwaitedUntilOneComesFree) {
 
 TEST_F(Composition, ARequestSlotIsAwaitedUntilAServerEndsItsStream) {
   auto service = builder().max_active_requests_per_client(1).create();
-  Signal ready;
   Signal taken;
-  ChildProcess server_process([&] {
-    auto s = open_as("server").server_builder().create();
-    ready.notify();
-    auto active = receive_within(s);
-    FLOE_CHILD_CHECK(active.has_value());
+  ChildProcess server_process = server_answering([&](auto&) {
     taken.notify();
     std::this_thread::sleep_for(100ms);
     return 0;  // dropping the request frees the client's only slot
   });
-  ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
-  std::optional<PendingResponse<std::uint64_t, std::uint64_t>> first = client.send_copy(1);
+  std::optional<U64Pending> first = client.send_copy(1);
   ASSERT_EQ(taken.wait(), 1);
   first.reset();  // the server still holds the request: the slot stays taken
   Runtime runtime(asleep);
   const auto start = Clock::now();
-  auto second = runtime.block_on([&]() -> Task<PendingResponse<std::uint64_t, std::uint64_t>> {
+  auto second = runtime.block_on([&]() -> Task<U64Pending> {
     auto loan = client.loan();
     *loan = 2;
     co_return co_await with_timeout(std::move(loan).async_send(), 5s);

@@ -86,14 +86,7 @@ TEST(Runtime, RunReturnsOnceEverySpawnedTaskFinished) {
 TEST(Runtime, StopFromAnotherThreadCancelsWhatWaits) {
   Runtime runtime;
   Errc seen{};
-  auto sleeper = [&]() -> Task<void> {
-    try {
-      co_await sleep_for(60s);
-    } catch (const Error& e) {
-      seen = static_cast<Errc>(e.code().value());
-    }
-  };
-  runtime.spawn(sleeper());
+  runtime.spawn([&]() -> Task<void> { seen = co_await error_of_await(sleep_for(60s)); });
   std::jthread stopper([&] {
     std::this_thread::sleep_for(20ms);
     runtime.stop();
@@ -110,11 +103,7 @@ TEST(Runtime, StopTokenCancelsOneOperationAndNotTheOthers) {
   Errc first{};
   bool second_done = false;
   auto cancelled = [&]() -> Task<void> {
-    try {
-      co_await sleep_for(60s, source.get_token());
-    } catch (const Error& e) {
-      first = static_cast<Errc>(e.code().value());
-    }
+    first = co_await error_of_await(sleep_for(60s, source.get_token()));
   };
   auto other = [&]() -> Task<void> {
     co_await sleep_for(30ms);

@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -22,6 +25,16 @@ Errc error_of(F&& f) {
   return Errc{};
 }
 
+/// A forked child running `body(ready)`, returned once it has notified `ready`; one that does
+/// not within 10 s fails the test.
+template <typename Body>
+ChildProcess started(Body body) {
+  Signal ready;
+  ChildProcess child([&] { return body(ready); });
+  EXPECT_EQ(ready.wait(), 1) << "the child did not get ready";
+  return child;
+}
+
 /// The next request of a server or response of a pending response, waiting at most `timeout`.
 template <typename Port>
 auto receive_within(Port& port, std::chrono::milliseconds timeout = 10s) {
@@ -29,6 +42,32 @@ auto receive_within(Port& port, std::chrono::milliseconds timeout = 10s) {
   eventually([&] { return (received = port.try_receive()).has_value(); }, timeout);
   return received;
 }
+
+/// Receives until the stream ends (bounded): every payload, in order. Drains once more after
+/// is_connected() turned false: what the servers sent before they let go is still there.
+template <typename Pending>
+auto receive_stream(Pending& pending, std::chrono::milliseconds timeout = 10s) {
+  std::vector<std::remove_cvref_t<decltype(pending.try_receive()->payload())>> values;
+  const auto drain = [&] {
+    while (auto r = pending.try_receive())
+      values.push_back(r->payload());
+  };
+  const bool ended = eventually(
+      [&] {
+        drain();
+        return !pending.is_connected();
+      },
+      timeout);
+  drain();
+  EXPECT_TRUE(ended) << "the stream did not end";
+  return values;
+}
+
+using U64Service = Service<std::uint64_t, std::uint64_t>;
+using U64Server = Server<std::uint64_t, std::uint64_t>;
+using U64Client = Client<std::uint64_t, std::uint64_t>;
+using U64Active = ActiveRequest<std::uint64_t, std::uint64_t>;
+using U64Pending = PendingResponse<std::uint64_t, std::uint64_t>;
 
 /// A u64 -> u64 service in a domain of the test's own.
 class U64ServiceTest : public ::testing::Test {
@@ -46,7 +85,54 @@ class U64ServiceTest : public ::testing::Test {
     Node other = Node::create(node_name, config);
     return builder(other).open();
   }
+
+  /// A server in another process, waiting for one request (at most 10 s) that it hands to
+  /// `answer(request)`: a non-empty optional, which the answer may reset to let go of the
+  /// request. What `answer` returns is the child's exit code.
+  template <typename Answer>
+  ChildProcess server_answering(Answer answer) {
+    return started([&](const Signal& ready) {
+      auto server = open_as("server").server_builder().create();
+      ready.notify();
+      auto request = receive_within(server);
+      FLOE_CHILD_CHECK(request);
+      return answer(request);
+    });
+  }
+
+  /// A server in another process, waiting for one request: once `go` is notified it answers
+  /// with three responses, the request's payload * 10 + 0, 1, 2, and the stream ends.
+  ChildProcess server_answering_three_when(const Signal& go) {
+    return server_answering([&](auto& request) {
+      FLOE_CHILD_CHECK(go.wait() == 1);
+      for (std::uint64_t i = 0; i < 3; ++i)
+        FLOE_CHILD_CHECK(request->send_copy(request->payload() * 10 + i));
+      return 0;
+    });
+  }
+
+  /// A client in another process that has sent `payload` and holds the request pending until
+  /// the test kills it.
+  ChildProcess client_that_sent(std::uint64_t payload) {
+    return started([&](const Signal& sent) {
+      auto client = open_as("doomed-client").client_builder().create();
+      auto pending = client.send_copy(payload);
+      sent.notify();
+      return wait_to_be_killed();
+    });
+  }
 };
+
+/// The floe::Errc an awaited operation failed with, or Errc{} when it succeeded.
+template <typename Operation>
+Task<Errc> error_of_await(Operation operation) {
+  try {
+    co_await std::move(operation);
+  } catch (const Error& e) {
+    co_return static_cast<Errc>(e.code().value());
+  }
+  co_return Errc{};
+}
 
 /// A U64 service whose tests wait in floe::Runtimes that never spin: every wait really sleeps,
 /// so the notifier is what wakes it.
@@ -57,7 +143,7 @@ class AsyncServiceTest : public U64ServiceTest {
   /// In a forked child: a server in a runtime of its own that signals `ready`, takes one
   /// request and hands it to `answer(active, runtime)`, a Task<int> giving the exit code.
   template <typename Answer>
-  int serve_one_request(Signal& ready, Answer answer) {
+  int serve_one_request(const Signal& ready, Answer answer) {
     auto remote = open_as("server");
     auto server = remote.server_builder().create();
     Runtime runtime(asleep);
@@ -66,6 +152,19 @@ class AsyncServiceTest : public U64ServiceTest {
       auto active = co_await with_timeout(server.receive(), 10s);
       co_return co_await answer(active, runtime);
     }());
+  }
+
+  /// A server in another process, waiting in a runtime for one request: it answers with
+  /// 0 .. `count` - 1, notifies `streaming` and waits for the test to kill it mid-stream.
+  ChildProcess server_streaming_until_killed(std::uint64_t count, const Signal& streaming) {
+    return started([&](const Signal& ready) {
+      return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
+        for (std::uint64_t i = 0; i < count; ++i)
+          active.send_copy(i);
+        streaming.notify();
+        co_return wait_to_be_killed();
+      });
+    });
   }
 };
 

@@ -84,6 +84,11 @@ class ChildProcess {
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
+  /// The moved-from object no longer owns the child.
+  ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_), reaped_(other.reaped_) {
+    other.reaped_ = true;
+  }
+  ChildProcess& operator=(ChildProcess&&) = delete;
   ~ChildProcess() {
     if (!reaped_) {
       ::kill(pid_, SIGKILL);
@@ -155,22 +160,20 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
   return true;
 }
 
-/// In a child: fail with a line number as exit code context.
-#define FLOE_CHILD_CHECK(condition)                                                      \
+/// In a child: unless `condition` holds, say where and leave with exit code 1, through
+/// `return_keyword` (return in a function, co_return in a coroutine).
+#define FLOE_CHILD_CHECK_OR(return_keyword, condition)                                   \
   do {                                                                                   \
     if (!(condition)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-      return 1;                                                                          \
+      return_keyword 1;                                                                  \
     }                                                                                    \
   } while (false)
 
+/// In a child: fail with a line number as exit code context.
+#define FLOE_CHILD_CHECK(condition) FLOE_CHILD_CHECK_OR(return, condition)
+
 /// The same inside a coroutine returning Task<int>.
-#define FLOE_CHILD_CO_CHECK(condition)                                                   \
-  do {                                                                                   \
-    if (!(condition)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-      co_return 1;                                                                       \
-    }                                                                                    \
-  } while (false)
+#define FLOE_CHILD_CO_CHECK(condition) FLOE_CHILD_CHECK_OR(co_return, condition)
 
 }  // namespace floe::test

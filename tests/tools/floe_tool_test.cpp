@@ -84,6 +84,24 @@ class FloeTool : public U64ServiceTest {
  protected:
   std::string domain_option() const { return "--domain " + config.domain; }
   std::string object() const { return detail::service_object_name(config.domain, "Test/Service"); }
+
+  /// Leaves service `name` of `as`'s domain stale: a child that runs `become` (false: it could
+  /// not become who it should), creates the service and is killed. True if it was.
+  template <typename Become>
+  bool leave_stale(const Config& as, const std::string& name, Become become) {
+    ChildProcess crashed([&] {
+      if (!become()) return 2;
+      Node other = Node::create("crashed", as);
+      auto service =
+          other.service_builder(name).request_response<std::uint64_t, std::uint64_t>().create();
+      ::raise(SIGKILL);
+      return 0;
+    });
+    return crashed.wait() == 128 + SIGKILL;
+  }
+  bool leave_stale(const std::string& name) {
+    return leave_stale(config, name, [] { return true; });
+  }
 };
 
 TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
@@ -117,16 +135,8 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
 TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto live = builder().create();
   // Two services whose only process was killed; the second then shrunk by someone, so damaged.
-  for (const char* name : {"Test/Crashed", "Test/Shrunk"}) {
-    ChildProcess crashed([&] {
-      Node other = Node::create("crashed", config);
-      auto service =
-          other.service_builder(name).request_response<std::uint64_t, std::uint64_t>().create();
-      ::raise(SIGKILL);
-      return 0;
-    });
-    ASSERT_EQ(crashed.wait(), 128 + SIGKILL);
-  }
+  for (const char* name : {"Test/Crashed", "Test/Shrunk"})
+    ASSERT_TRUE(leave_stale(name));
   const std::string shrunk =
       "/dev/shm" + floe::detail::service_object_name(config.domain, "Test/Shrunk");
   ASSERT_EQ(::truncate(shrunk.c_str(), 100), 0);
@@ -156,14 +166,7 @@ TEST_F(FloeTool, CleanReportsRemovalsThatFailedAndExitsNonZero) {
   // Root, in group 4242, leaves a stale group-access service behind (mode 0660, group 4242).
   Config shared = config;
   shared.group_access = true;
-  ChildProcess crashed([&] {
-    if (::setgid(4242) != 0) return 2;
-    Node other = Node::create("crashed", shared);
-    auto service = builder(other).create();
-    ::raise(SIGKILL);
-    return 0;
-  });
-  ASSERT_EQ(crashed.wait(), 128 + SIGKILL);
+  ASSERT_TRUE(leave_stale(shared, "Test/Service", [] { return ::setgid(4242) == 0; }));
   const std::string path = "/dev/shm" + object();
   ASSERT_TRUE(std::filesystem::exists(path));
   const std::string config_file = "/tmp/floe_tool_test_" + config.domain + ".toml";
@@ -205,14 +208,7 @@ TEST_F(FloeTool, InspectSaysPermissionDeniedAndWhoOwnsTheService) {
 TEST_F(FloeTool, AnotherUsersObjectIsListedWithItsOwnerAndNeverJoinedOrRemoved) {
   if (::geteuid() != 0) GTEST_SKIP() << "another user needs root to switch to";
   // nobody's service, stale: its process was killed.
-  ChildProcess stranger([&] {
-    if (!become_user(65534, 65534)) return 2;
-    Node other = Node::create("stranger", config);
-    auto service = builder(other).create();
-    ::raise(SIGKILL);
-    return 0;
-  });
-  ASSERT_EQ(stranger.wait(), 128 + SIGKILL);
+  ASSERT_TRUE(leave_stale(config, "Test/Service", [] { return become_user(65534, 65534); }));
   const std::string path = "/dev/shm" + object();
 
   const ToolRun list = floe_tool("list " + domain_option());

@@ -1,0 +1,27 @@
+#pragma once
+// What a test's domain leaves in /dev/shm: tests running at once have domains of their own, so
+// every object found here is the test's.
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <floe/config.hpp>
+
+#include "registry/names.hpp"
+
+namespace floe::test {
+
+/// Every object of `config`'s domain in /dev/shm, temporaries included.
+inline std::vector<std::string> objects_of_domain(const Config& config) {
+  const std::string prefix = detail::domain_object_prefix(config.domain);
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) found.push_back(std::move(name));
+  }
+  return found;
+}
+
+}  // namespace floe::test
