@@ -36,51 +36,56 @@ TEST(CurrentLoop, IsTheRuntimeRunningOnThisThreadAndNests) {
   EXPECT_EQ(Runtime::current(), nullptr);
 }
 
-TEST(DoorbellWatches, AWordNamedAgainWithTheSameValueStaysArmed) {
+/// Two doorbell words, both watched and armed as a backend leaves them after a sleep.
+struct ArmedWatches {
   std::uint32_t a = 0;
   std::uint32_t b = 0;
   DoorbellWatches watches;
-  watches.begin_pass();
-  watches.watch(&a, 1);
-  watches.watch(&b, 2);
-  for (DoorbellWatches::Watch& w : watches.entries())
-    w.armed = true;
-  const std::uint64_t event_a = watches.event_of(watches.entries()[0]);
-  const std::uint64_t event_b = watches.event_of(watches.entries()[1]);
+  std::uint64_t event_a = 0;
+  std::uint64_t event_b = 0;
 
-  watches.begin_pass();
-  watches.watch(&a, 1);  // same value: stays armed
-  watches.watch(&b, 3);  // moved on: a fresh wait, and the old one's event is stale
-  std::vector<std::uint32_t*> disarmed;
-  EXPECT_FALSE(
-      watches.drop_unwanted([&](const DoorbellWatches::Watch& w) { disarmed.push_back(w.word); }));
-  EXPECT_TRUE(disarmed.empty());
-  EXPECT_TRUE(watches.entries()[0].armed);
-  EXPECT_FALSE(watches.entries()[1].armed);
-  EXPECT_EQ(watches.from_event(event_a), &watches.entries()[0]);
-  EXPECT_EQ(watches.from_event(event_b), nullptr);
+  ArmedWatches() {
+    watches.begin_pass();
+    watches.watch(&a, 1);
+    watches.watch(&b, 2);
+    for (DoorbellWatches::Watch& w : watches.entries())
+      w.armed = true;
+    event_a = watches.event_of(watches.entries()[0]);
+    event_b = watches.event_of(watches.entries()[1]);
+  }
+  /// The words drop_unwanted() disarms.
+  std::vector<std::uint32_t*> drop_unwanted() {
+    std::vector<std::uint32_t*> disarmed;
+    watches.drop_unwanted([&](const DoorbellWatches::Watch& w) { disarmed.push_back(w.word); });
+    return disarmed;
+  }
+};
+
+TEST(DoorbellWatches, AWordNamedAgainWithTheSameValueStaysArmed) {
+  ArmedWatches t;
+  t.watches.begin_pass();
+  t.watches.watch(&t.a, 1);  // same value: stays armed
+  t.watches.watch(&t.b, 3);  // moved on: a fresh wait, and the old one's event is stale
+  EXPECT_TRUE(t.drop_unwanted().empty());
+  EXPECT_TRUE(t.watches.entries()[0].armed);
+  EXPECT_FALSE(t.watches.entries()[1].armed);
+  EXPECT_EQ(t.watches.from_event(t.event_a), &t.watches.entries()[0]);
+  EXPECT_EQ(t.watches.from_event(t.event_b), nullptr);
 }
 
 TEST(DoorbellWatches, AWordNotNamedAgainIsDisarmedAndItsEntryReused) {
-  std::uint32_t a = 0;
-  std::uint32_t b = 0;
-  DoorbellWatches watches;
-  watches.begin_pass();
-  watches.watch(&a, 1);
-  watches.entries()[0].armed = true;
-  const std::uint64_t event_a = watches.event_of(watches.entries()[0]);
+  ArmedWatches t;
+  t.watches.begin_pass();
+  t.watches.watch(&t.b, 2);
+  EXPECT_EQ(t.drop_unwanted(), (std::vector<std::uint32_t*>{&t.a}));
+  EXPECT_EQ(t.watches.from_event(t.event_a), nullptr);
 
-  watches.begin_pass();
-  std::vector<std::uint32_t*> disarmed;
-  EXPECT_TRUE(
-      watches.drop_unwanted([&](const DoorbellWatches::Watch& w) { disarmed.push_back(w.word); }));
-  EXPECT_EQ(disarmed, (std::vector<std::uint32_t*>{&a}));
-  EXPECT_EQ(watches.from_event(event_a), nullptr);
-
-  watches.watch(&b, 7);
-  ASSERT_EQ(watches.entries().size(), 1u);
-  EXPECT_EQ(watches.entries()[0].word, &b);
-  EXPECT_EQ(watches.from_event(event_a), nullptr);  // the reused entry is not the old one
+  std::uint32_t c = 0;
+  t.watches.watch(&c, 7);
+  ASSERT_EQ(t.watches.entries().size(), 2u);
+  EXPECT_EQ(t.watches.entries()[0].word, &c);
+  EXPECT_EQ(t.watches.from_event(t.event_a), nullptr);  // the reused entry is not the old one
+  EXPECT_EQ(t.watches.from_event(t.event_b), &t.watches.entries()[1]);
 }
 
 TEST(EventFd, SignalsOnceUntilDrainedAndLeavesErrnoAlone) {

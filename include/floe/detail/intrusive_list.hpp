@@ -2,7 +2,8 @@
 // A doubly linked list threaded through its elements: linking and unlinking allocate nothing and
 // never fail, which is what lets a suspended coroutine's operation, living in its frame, sit in
 // several lists at once (its event loop's and its port's). An element names its hook; one
-// element may have several hooks and so be in several lists.
+// element may have several hooks and so be in several lists. The one list of the runtime: a
+// Runtime's unfinished spawned tasks and the Asio service's pending operations use it too.
 
 namespace floe::detail {
 
