@@ -15,6 +15,7 @@
 #include "floe/error.hpp"
 #include "platform/crash_point.hpp"
 #include "platform/liveness_mark.hpp"
+#include "registry/limits.hpp"
 #include "registry/names.hpp"
 #include "shm/atomics.hpp"
 #include "shm/doorbell.hpp"
@@ -35,22 +36,6 @@ StoredType to_stored(const TypeInfo& type, const char* role) {
   stored.size = type.size;
   stored.alignment = type.alignment;
   return stored;
-}
-
-StoredLimits to_stored(const RequestResponseLimits& l) {
-  StoredLimits s{};
-  s.max_clients = l.max_clients;
-  s.max_servers = l.max_servers;
-  s.max_nodes = l.max_nodes;
-  s.max_active_requests_per_client = l.max_active_requests_per_client;
-  s.max_loaned_requests = l.max_loaned_requests;
-  s.max_response_buffer_size = l.max_response_buffer_size;
-  s.max_borrowed_responses_per_pending_response = l.max_borrowed_responses_per_pending_response;
-  s.max_loaned_responses_per_request = l.max_loaned_responses_per_request;
-  s.enable_fire_and_forget_requests = l.enable_fire_and_forget_requests;
-  s.enable_safe_overflow_for_requests = l.enable_safe_overflow_for_requests;
-  s.enable_safe_overflow_for_responses = l.enable_safe_overflow_for_responses;
-  return s;
 }
 
 bool same_type(const StoredType& a, const StoredType& b) {
@@ -82,47 +67,6 @@ void check_types(const ServiceHeader& h, const WantedService& w, const std::stri
       throw Error(Errc::incompatible_types, "floe: service '" + service + "' has " + roles[i] +
                                                 " type " + describe(*pairs[i].first) + ", not " +
                                                 describe(*pairs[i].second));
-    }
-  }
-}
-
-void check_limits(const StoredLimits& have, const StoredLimits& want, std::uint32_t asked,
-                  const std::string& service) {
-  struct Limit {
-    const char* name;
-    std::uint32_t have, want;
-    bool is_flag;
-  };
-  const Limit limits[] = {
-      {"max_clients", have.max_clients, want.max_clients, false},
-      {"max_servers", have.max_servers, want.max_servers, false},
-      {"max_nodes", have.max_nodes, want.max_nodes, false},
-      {"max_active_requests_per_client", have.max_active_requests_per_client,
-       want.max_active_requests_per_client, false},
-      {"max_loaned_requests", have.max_loaned_requests, want.max_loaned_requests, false},
-      {"max_response_buffer_size", have.max_response_buffer_size, want.max_response_buffer_size,
-       false},
-      {"max_borrowed_responses_per_pending_response",
-       have.max_borrowed_responses_per_pending_response,
-       want.max_borrowed_responses_per_pending_response, false},
-      {"max_loaned_responses_per_request", have.max_loaned_responses_per_request,
-       want.max_loaned_responses_per_request, false},
-      {"enable_fire_and_forget_requests", have.enable_fire_and_forget_requests,
-       want.enable_fire_and_forget_requests, true},
-      {"enable_safe_overflow_for_requests", have.enable_safe_overflow_for_requests,
-       want.enable_safe_overflow_for_requests, true},
-      {"enable_safe_overflow_for_responses", have.enable_safe_overflow_for_responses,
-       want.enable_safe_overflow_for_responses, true},
-  };
-  for (std::uint32_t i = 0; i < std::size(limits); ++i) {
-    if ((asked & (1u << i)) == 0) continue;
-    const Limit& l = limits[i];
-    const bool ok = l.is_flag ? l.have == l.want : l.want <= l.have;
-    if (!ok) {
-      throw Error(Errc::incompatible_limits, "floe: service '" + service + "' was created with " +
-                                                 l.name + " = " + std::to_string(l.have) +
-                                                 ", which does not satisfy the requested " +
-                                                 std::to_string(l.want));
     }
   }
 }
@@ -261,6 +205,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
   if (!is_valid_domain(node.config.domain)) {
     throw Error(Errc::invalid_config, "floe: invalid domain '" + node.config.domain + "'");
   }
+  check_ranges(spec.limits, mode == OpenMode::open ? spec.explicitly_set : kAllLimits, spec.name);
   WantedService wanted{service_object_name(node.config.domain, spec.name),
                        to_stored(spec.request, "request"),
                        to_stored(spec.response, "response"),
@@ -273,8 +218,11 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
     auto layout = SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
                                          wanted.request_user_header, wanted.response_user_header);
     if (!layout) {
+      // The limits are in range (check_ranges): their product, or a type, is too large.
       throw Error(Errc::incompatible_limits,
-                  "floe: the limits of service '" + spec.name + "' are out of range");
+                  "floe: service '" + spec.name +
+                      "' cannot be laid out: its segment would be larger than 64 GiB, or a type "
+                      "is larger than 4 GiB or aligned to more than 4096 bytes");
     }
     check_room_for(spec.name, *layout);
     // The segment is built as an object without a name and published with link(2), which fails
@@ -418,7 +366,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
       throw Error(Errc::service_already_exists, "floe: service '" + spec.name + "' already exists");
     }
     check_types(header, wanted, spec.name);
-    check_limits(header.limits, wanted.limits, spec.explicitly_set, spec.name);
+    check_satisfies(header.limits, spec.limits, spec.explicitly_set, spec.name);
     segment->node_index_ =
         claim_node_record(segment->base(), segment->layout_, self, segment->object_.fd());
     crash_point("open.claimed");
@@ -732,20 +680,7 @@ const std::string& service_name(const ServiceSegment& segment) noexcept {
 }
 
 RequestResponseLimits service_limits(const ServiceSegment& segment) noexcept {
-  const StoredLimits& s = segment.limits();
-  RequestResponseLimits l;
-  l.max_clients = s.max_clients;
-  l.max_servers = s.max_servers;
-  l.max_nodes = s.max_nodes;
-  l.max_active_requests_per_client = s.max_active_requests_per_client;
-  l.max_loaned_requests = s.max_loaned_requests;
-  l.max_response_buffer_size = s.max_response_buffer_size;
-  l.max_borrowed_responses_per_pending_response = s.max_borrowed_responses_per_pending_response;
-  l.max_loaned_responses_per_request = s.max_loaned_responses_per_request;
-  l.enable_fire_and_forget_requests = s.enable_fire_and_forget_requests != 0;
-  l.enable_safe_overflow_for_requests = s.enable_safe_overflow_for_requests != 0;
-  l.enable_safe_overflow_for_responses = s.enable_safe_overflow_for_responses != 0;
-  return l;
+  return from_stored(segment.limits());
 }
 
 ServiceUsage service_usage(const ServiceSegment& segment) noexcept {
