@@ -31,10 +31,9 @@ std::string type_of(const floe::detail::StoredType& type) {
 std::string state_of(const SegmentReport& report) {
   if (report.refused) return "not joined: " + report.problem;
   if (!report.valid) {
-    const char* holders = !report.judged_by_marks ? ""
-                          : report.held           ? " (held by a live process)"
-                                                  : " (nobody holds it: `clean` removes it)";
-    return "unreadable: " + report.problem + holders;
+    if (!report.judged_by_marks) return "unreadable: " + report.problem;
+    return "damaged: " + report.problem +
+           (report.held ? " (held by a live process)" : " (nobody holds it: `clean` removes it)");
   }
   return report.stale() ? "stale (no live process)" : "live";
 }
