@@ -89,21 +89,13 @@ class RequestResponseBuilder {
   template <typename Header>
   RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader>
   request_user_header() const {
-    RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader> next(
-        node_, spec_.name);
-    next.spec_.limits = spec_.limits;
-    next.spec_.explicitly_set = spec_.explicitly_set;
-    return next;
+    return with_types<Header, ResponseUserHeader>();
   }
   /// Every response carries a `Header` next to its payload (ResponseMut::user_header()).
   template <typename Header>
   RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header>
   response_user_header() const {
-    RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header> next(
-        node_, spec_.name);
-    next.spec_.limits = spec_.limits;
-    next.spec_.explicitly_set = spec_.explicitly_set;
-    return next;
+    return with_types<RequestUserHeader, Header>();
   }
 
   /// Clients that may exist at once, across all processes.
@@ -168,6 +160,18 @@ class RequestResponseBuilder {
   template <typename, typename, typename, typename>
   friend class RequestResponseBuilder;
 
+  /// This builder's name and limits, with other user header types.
+  template <typename NextRequestUserHeader, typename NextResponseUserHeader>
+  RequestResponseBuilder<RequestPayload, ResponsePayload, NextRequestUserHeader,
+                         NextResponseUserHeader>
+  with_types() const {
+    RequestResponseBuilder<RequestPayload, ResponsePayload, NextRequestUserHeader,
+                           NextResponseUserHeader>
+        next(node_, spec_.name);
+    next.spec_.limits = spec_.limits;
+    next.spec_.explicitly_set = spec_.explicitly_set;
+    return next;
+  }
   template <detail::LimitId limit, typename Value>
   RequestResponseBuilder& set(Value value) {
     detail::set_limit_value(spec_.limits, limit, static_cast<std::uint32_t>(value));
