@@ -31,12 +31,32 @@ std::string type_of(const floe::detail::StoredType& type) {
 std::string state_of(const SegmentReport& report) {
   if (report.refused) return "not joined: " + report.problem;
   if (!report.valid) {
-    const char* holders = !report.judged_by_marks ? ""
-                          : report.held           ? " (held by a live process)"
-                                                  : " (nobody holds it: `clean` removes it)";
-    return "unreadable: " + report.problem + holders;
+    if (!report.judged_by_marks) return "unreadable: " + report.problem;
+    return "damaged: " + report.problem +
+           (report.held ? " (held by a live process)" : " (nobody holds it: `clean` removes it)");
   }
   return report.stale() ? "stale (no live process)" : "live";
+}
+
+/// "max_clients 8, max_servers 2, ..., enable_safe_overflow_for_responses true", every limit of
+/// the list, wrapped under the "limits    " heading.
+std::string limits_of(const floe::detail::StoredLimits& limits) {
+  constexpr std::size_t kIndent = 10, kWidth = 100;
+  std::string text;
+  std::size_t column = kIndent;
+  for (const floe::detail::LimitInfo& limit : floe::detail::kLimits) {
+    const std::uint32_t value = floe::detail::limit_value(limits, limit.id);
+    std::string item = std::string(limit.name) + " " +
+                       (limit.is_flag ? (value != 0 ? "true" : "false") : std::to_string(value));
+    if (&limit != &floe::detail::kLimits[0]) {
+      const bool wrap = column + 2 + item.size() > kWidth;
+      text += wrap ? ",\n" + std::string(kIndent, ' ') : ", ";
+      column = wrap ? kIndent : column + 2;
+    }
+    column += item.size();
+    text += item;
+  }
+  return text;
 }
 
 int list(const std::string& domain, bool all, bool group_access) {
@@ -83,17 +103,7 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
               type_of(r.request_user_header).c_str());
   std::printf("response  %s, user header %s\n", type_of(r.response).c_str(),
               type_of(r.response_user_header).c_str());
-  const auto& l = r.limits;
-  std::printf(
-      "limits    clients %u, servers %u, nodes %u, active requests per client %u, loaned "
-      "requests %u,\n          response buffer %u, borrowed responses %u, loaned responses %u,\n"
-      "          fire and forget %s, safe overflow requests %s / responses %s\n",
-      l.max_clients, l.max_servers, l.max_nodes, l.max_active_requests_per_client,
-      l.max_loaned_requests, l.max_response_buffer_size,
-      l.max_borrowed_responses_per_pending_response, l.max_loaned_responses_per_request,
-      l.enable_fire_and_forget_requests ? "on" : "off",
-      l.enable_safe_overflow_for_requests ? "on" : "off",
-      l.enable_safe_overflow_for_responses ? "on" : "off");
+  std::printf("limits    %s\n", limits_of(r.limits).c_str());
   for (const auto& node : r.nodes) {
     std::printf("node %-4u pid %-8llu %s\n", node.index, static_cast<unsigned long long>(node.pid),
                 node.alive ? "alive" : "dead (reclaimed when the service is next used)");

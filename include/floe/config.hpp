@@ -5,30 +5,14 @@
 #include <filesystem>
 #include <string>
 
+#include "floe/limits.hpp"
+
 namespace floe {
 
 /// What happens when a receiver's buffer is full and safe overflow is off.
 enum class Backpressure : std::uint8_t {
   discard,  ///< the entry is not delivered; the send reports it
   block,    ///< the sender waits until there is room or the receiver is gone
-};
-
-/// The limits of a request-response service. Every buffer is sized from them when the service is
-/// created, so memory use is fixed from then on.
-struct RequestResponseLimits {
-  std::uint32_t max_clients = 8;
-  std::uint32_t max_servers = 2;
-  std::uint32_t max_nodes = 20;
-  std::uint32_t max_active_requests_per_client = 4;
-  std::uint32_t max_loaned_requests = 2;
-  std::uint32_t max_response_buffer_size = 8;
-  std::uint32_t max_borrowed_responses_per_pending_response = 2;
-  std::uint32_t max_loaned_responses_per_request = 2;
-  bool enable_fire_and_forget_requests = false;
-  bool enable_safe_overflow_for_requests = true;
-  bool enable_safe_overflow_for_responses = true;
-
-  friend bool operator==(const RequestResponseLimits&, const RequestResponseLimits&) = default;
 };
 
 struct Config {
@@ -50,7 +34,7 @@ struct Config {
   ///   domain = "test"
   ///   group_access = false
   ///   [defaults.request_response]
-  ///   max_clients = 16            # every field of RequestResponseLimits
+  ///   max_clients = 16            # every limit of FLOE_REQUEST_RESPONSE_LIMITS
   static Config from_file(const std::filesystem::path& path);
 };
 

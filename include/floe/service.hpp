@@ -9,6 +9,7 @@
 #include "floe/config.hpp"
 #include "floe/detail/service_spec.hpp"
 #include "floe/introspection.hpp"
+#include "floe/limits.hpp"
 #include "floe/server.hpp"
 #include "floe/shm_compatible.hpp"
 
@@ -51,7 +52,8 @@ class Service {
 /// or opens it. Limits not set here come from the node's Config (file or defaults). When opening
 /// a service that exists, the limits set here explicitly are requirements: the service must have
 /// at least as many of each (flags: the same), or open() throws incompatible_limits; the types
-/// must match exactly (incompatible_types).
+/// must match exactly (incompatible_types). Each limit's default and range: floe/limits.hpp; a
+/// value out of range is incompatible_limits, as the config file's is invalid_config.
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestResponseBuilder {
@@ -87,70 +89,60 @@ class RequestResponseBuilder {
   template <typename Header>
   RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader>
   request_user_header() const {
-    RequestResponseBuilder<RequestPayload, ResponsePayload, Header, ResponseUserHeader> next(
-        node_, spec_.name);
-    next.spec_.limits = spec_.limits;
-    next.spec_.explicitly_set = spec_.explicitly_set;
-    return next;
+    return with_types<Header, ResponseUserHeader>();
   }
   /// Every response carries a `Header` next to its payload (ResponseMut::user_header()).
   template <typename Header>
   RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header>
   response_user_header() const {
-    RequestResponseBuilder<RequestPayload, ResponsePayload, RequestUserHeader, Header> next(
-        node_, spec_.name);
-    next.spec_.limits = spec_.limits;
-    next.spec_.explicitly_set = spec_.explicitly_set;
-    return next;
+    return with_types<RequestUserHeader, Header>();
   }
 
-  /// Clients that may exist at once, across all processes (default 8).
+  /// Clients that may exist at once, across all processes.
   RequestResponseBuilder& max_clients(std::uint32_t v) {
-    return set(0, spec_.limits.max_clients, v);
+    return set<detail::LimitId::max_clients>(v);
   }
-  /// Servers that may exist at once (default 2, at most 64): each request reaches every one.
+  /// Servers that may exist at once: each request reaches every one.
   RequestResponseBuilder& max_servers(std::uint32_t v) {
-    return set(1, spec_.limits.max_servers, v);
+    return set<detail::LimitId::max_servers>(v);
   }
-  /// Nodes (usually processes) that may hold the service open at once (default 20).
-  RequestResponseBuilder& max_nodes(std::uint32_t v) { return set(2, spec_.limits.max_nodes, v); }
-  /// Requests a client may have sent whose PendingResponse still exists (default 4).
+  /// Nodes (usually processes) that may hold the service open at once.
+  RequestResponseBuilder& max_nodes(std::uint32_t v) { return set<detail::LimitId::max_nodes>(v); }
+  /// Requests a client may have sent whose PendingResponse still exists.
   RequestResponseBuilder& max_active_requests_per_client(std::uint32_t v) {
-    return set(3, spec_.limits.max_active_requests_per_client, v);
+    return set<detail::LimitId::max_active_requests_per_client>(v);
   }
-  /// Requests a client may hold loaned and not yet sent (default 2).
+  /// Requests a client may hold loaned and not yet sent.
   RequestResponseBuilder& max_loaned_requests(std::uint32_t v) {
-    return set(4, spec_.limits.max_loaned_requests, v);
+    return set<detail::LimitId::max_loaned_requests>(v);
   }
-  /// Responses a stream buffers between a server and the client that has not read them yet
-  /// (default 8); what a full buffer does is enable_safe_overflow_for_responses's choice.
+  /// Responses a stream buffers between a server and the client that has not read them yet;
+  /// what a full buffer does is enable_safe_overflow_for_responses's choice.
   RequestResponseBuilder& max_response_buffer_size(std::uint32_t v) {
-    return set(5, spec_.limits.max_response_buffer_size, v);
+    return set<detail::LimitId::max_response_buffer_size>(v);
   }
-  /// Responses of one PendingResponse that may be held (received, not yet dropped) at once
-  /// (default 2).
+  /// Responses of one PendingResponse that may be held (received, not yet dropped) at once.
   RequestResponseBuilder& max_borrowed_responses_per_pending_response(std::uint32_t v) {
-    return set(6, spec_.limits.max_borrowed_responses_per_pending_response, v);
+    return set<detail::LimitId::max_borrowed_responses_per_pending_response>(v);
   }
   /// The most any server of the service may loan per request (a server may ask for fewer).
   RequestResponseBuilder& max_loaned_responses_per_request(std::uint32_t v) {
-    return set(7, spec_.limits.max_loaned_responses_per_request, v);
+    return set<detail::LimitId::max_loaned_responses_per_request>(v);
   }
-  /// Whether a request whose PendingResponse was dropped still reaches servers (default false:
-  /// it is withdrawn from servers that have not taken it).
+  /// Whether a request whose PendingResponse was dropped still reaches servers (else it is
+  /// withdrawn from servers that have not taken it).
   RequestResponseBuilder& enable_fire_and_forget_requests(bool v) {
-    return set(8, spec_.limits.enable_fire_and_forget_requests, v);
+    return set<detail::LimitId::enable_fire_and_forget_requests>(v);
   }
-  /// Whether a full request queue drops its oldest request for a new one (default true). A
-  /// queue has room for every active request of its client, so it fills only if a peer wrote
-  /// into it.
+  /// Whether a full request queue drops its oldest request for a new one. A queue has room for
+  /// every active request of its client, so it fills only if a peer wrote into it.
   RequestResponseBuilder& enable_safe_overflow_for_requests(bool v) {
-    return set(9, spec_.limits.enable_safe_overflow_for_requests, v);
+    return set<detail::LimitId::enable_safe_overflow_for_requests>(v);
   }
-  /// Whether a full response buffer drops its oldest response for a new one (default true:
-  /// latest value wins) or makes the server wait or refuse (lossless; see the README, Streams).
+  /// Whether a full response buffer drops its oldest response for a new one (latest value
+  /// wins) or makes the server wait or refuse (lossless; see the README, Streams).
   RequestResponseBuilder& enable_safe_overflow_for_responses(bool v) {
-    return set(10, spec_.limits.enable_safe_overflow_for_responses, v);
+    return set<detail::LimitId::enable_safe_overflow_for_responses>(v);
   }
 
   /// Creates the service. Throws floe::Error: service_already_exists if a live service has the
@@ -168,10 +160,22 @@ class RequestResponseBuilder {
   template <typename, typename, typename, typename>
   friend class RequestResponseBuilder;
 
-  template <typename Field, typename Value>
-  RequestResponseBuilder& set(int bit, Field& field, Value value) {
-    field = static_cast<Field>(value);
-    spec_.explicitly_set |= 1u << bit;
+  /// This builder's name and limits, with other user header types.
+  template <typename NextRequestUserHeader, typename NextResponseUserHeader>
+  RequestResponseBuilder<RequestPayload, ResponsePayload, NextRequestUserHeader,
+                         NextResponseUserHeader>
+  with_types() const {
+    RequestResponseBuilder<RequestPayload, ResponsePayload, NextRequestUserHeader,
+                           NextResponseUserHeader>
+        next(node_, spec_.name);
+    next.spec_.limits = spec_.limits;
+    next.spec_.explicitly_set = spec_.explicitly_set;
+    return next;
+  }
+  template <detail::LimitId limit, typename Value>
+  RequestResponseBuilder& set(Value value) {
+    detail::set_limit_value(spec_.limits, limit, static_cast<std::uint32_t>(value));
+    spec_.explicitly_set |= detail::limit_bit(limit);
     return *this;
   }
   ServiceType build(detail::OpenMode mode) const {

@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "floe/config.hpp"
 #include "floe/error.hpp"
 #include "platform/file_descriptor.hpp"
+#include "registry/limits.hpp"
 #include "registry/names.hpp"
 
 namespace floe {
@@ -108,36 +110,36 @@ const toml::table* section(const toml::table& parent, std::string_view key, std:
 constexpr std::string_view kRootKeys[] = {"global", "defaults"};
 constexpr std::string_view kGlobalKeys[] = {"domain", "group_access"};
 constexpr std::string_view kDefaultsKeys[] = {"request_response"};
-constexpr std::string_view kLimitKeys[] = {
-    "max_clients",
-    "max_servers",
-    "max_nodes",
-    "max_active_requests_per_client",
-    "max_loaned_requests",
-    "max_response_buffer_size",
-    "max_borrowed_responses_per_pending_response",
-    "max_loaned_responses_per_request",
-    "enable_fire_and_forget_requests",
-    "enable_safe_overflow_for_requests",
-    "enable_safe_overflow_for_responses",
-};
+constexpr auto kLimitKeys = [] {
+  std::array<std::string_view, std::size(detail::kLimits)> keys{};
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    keys[i] = detail::kLimits[i].name;
+  return keys;
+}();
 
-template <typename Field>
-void read_limit(const toml::table& table, std::string_view key, Field& field,
-                const std::filesystem::path& path) {
-  const toml::node* node = table.get(key);
-  if (node == nullptr) return;
-  const std::string full = "defaults.request_response." + std::string(key);
-  if constexpr (std::is_same_v<Field, bool>) {
-    auto value = node->value_exact<bool>();
-    if (!value) fail(path, node->source(), "'" + full + "' must be true or false");
-    field = *value;
-  } else {
-    auto value = node->value_exact<std::int64_t>();
-    if (!value || *value < 1 || *value > 65535) {
-      fail(path, node->source(), "'" + full + "' must be an integer from 1 to 65535");
+/// Every limit the section names, each checked against its one range.
+void read_limits(const toml::table& table, RequestResponseLimits& limits,
+                 const std::filesystem::path& path) {
+  for (const detail::LimitInfo& limit : detail::kLimits) {
+    const toml::node* node = table.get(limit.name);
+    if (node == nullptr) continue;
+    const std::string full = "defaults.request_response." + std::string(limit.name);
+    if (limit.is_flag) {
+      const auto value = node->value_exact<bool>();
+      if (!value) fail(path, node->source(), "'" + full + "' must be true or false");
+      detail::set_limit_value(limits, limit.id, *value);
+      continue;
     }
-    field = static_cast<Field>(*value);
+    const auto value = node->value_exact<std::int64_t>();
+    if (!value) {
+      fail(path, node->source(),
+           "'" + full + "' must be an integer from " + std::to_string(limit.min) + " to " +
+               std::to_string(limit.max));
+    }
+    if (!limit.contains(*value)) {
+      fail(path, node->source(), detail::out_of_range_message(limit, *value));
+    }
+    detail::set_limit_value(limits, limit.id, static_cast<std::uint32_t>(*value));
   }
 }
 
@@ -232,21 +234,7 @@ Config load(const std::filesystem::path& path, const char* origin) {
     if (const toml::table* rr =
             section(*defaults, "request_response", "defaults.request_response", path)) {
       reject_unknown_keys(*rr, "defaults.request_response.", kLimitKeys, path);
-      auto& l = config.request_response;
-      read_limit(*rr, "max_clients", l.max_clients, path);
-      read_limit(*rr, "max_servers", l.max_servers, path);
-      read_limit(*rr, "max_nodes", l.max_nodes, path);
-      read_limit(*rr, "max_active_requests_per_client", l.max_active_requests_per_client, path);
-      read_limit(*rr, "max_loaned_requests", l.max_loaned_requests, path);
-      read_limit(*rr, "max_response_buffer_size", l.max_response_buffer_size, path);
-      read_limit(*rr, "max_borrowed_responses_per_pending_response",
-                 l.max_borrowed_responses_per_pending_response, path);
-      read_limit(*rr, "max_loaned_responses_per_request", l.max_loaned_responses_per_request, path);
-      read_limit(*rr, "enable_fire_and_forget_requests", l.enable_fire_and_forget_requests, path);
-      read_limit(*rr, "enable_safe_overflow_for_requests", l.enable_safe_overflow_for_requests,
-                 path);
-      read_limit(*rr, "enable_safe_overflow_for_responses", l.enable_safe_overflow_for_responses,
-                 path);
+      read_limits(*rr, config.request_response, path);
     }
   }
   return config;

@@ -11,6 +11,7 @@
 
 #include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
+#include "registry/segment_header.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
 #include "shm/atomics.hpp"
@@ -64,46 +65,19 @@ std::string message_of(const Error& e) {
 /// Reads the segment of an object this process may join. Every allocation and every page read
 /// is bounded by the mapping: the layout is used only once its total size equals the object's
 /// size, so the records counted (max_nodes, max_clients, max_servers, each 64 bytes) fit in it.
-void read_segment(SegmentReport& report, const SharedMemoryObject& opened,
-                  const struct stat& status) {
+void read_report(SegmentReport& report, const SharedMemoryObject& opened,
+                 const struct stat& status) {
   // Whether anyone uses it is the kernel's word (liveness marks), whatever the bytes say.
-  report.held = is_marked_alive(opened.fd(), 0, kMaxNodes);
-  if (const auto problem = implausible_size(status)) {
-    report.judged_by_marks = true;
-    report.problem = *problem;
+  report.held = is_segment_held(opened);
+  const SegmentRead read = read_segment(opened, status);
+  report.readable = read.mapping.data() != nullptr;
+  report.judged_by_marks = read.judgement.ours();
+  if (!read.judgement.sound()) {
+    report.problem = read.judgement.problem;
     return;
   }
-  const auto size = static_cast<std::size_t>(status.st_size);
-  if (size < sizeof(ServiceHeader)) {
-    report.judged_by_marks = true;
-    report.problem = "smaller than a service header (shrunk?)";
-    return;
-  }
-  Mapping mapping(opened.fd(), size);
-  report.readable = true;
-  ServiceHeader header;
-  std::memcpy(&header, mapping.data(), sizeof header);
-  if (mapping.damaged()) {  // shrunk while being read
-    report.judged_by_marks = true;
-    report.problem = "shrunk while being read";
-    return;
-  }
-  const auto layout = layout_of(header);
-  if (header.magic != kSegmentMagic) {
-    report.problem = "not a floe service";
-    return;
-  }
-  if (header.layout_version != kLayoutVersion) {
-    report.problem = "layout version " + std::to_string(header.layout_version) + ", this is " +
-                     std::to_string(kLayoutVersion);
-    return;
-  }
-  report.judged_by_marks = true;
-  if (!layout || layout->total_size() != size || header.segment_size != size ||
-      header.name_length > 255) {
-    report.problem = "damaged: its limits and size disagree";
-    return;
-  }
+  const ServiceHeader& header = read.header;
+  const SegmentLayout& layout = *read.judgement.layout;
   report.valid = true;
   report.service.assign(header.name, header.name_length);
   report.request = header.request;
@@ -111,7 +85,7 @@ void read_segment(SegmentReport& report, const SharedMemoryObject& opened,
   report.request_user_header = header.request_user_header;
   report.response_user_header = header.response_user_header;
   report.limits = header.limits;
-  const SegmentView segment(mapping.data(), *layout);
+  const SegmentView segment(read.mapping.data(), layout);
   std::vector<bool> node_alive(header.limits.max_nodes, false);
   std::vector<std::uint64_t> node_pid(header.limits.max_nodes, 0);
   for (std::uint32_t n = 0; n < header.limits.max_nodes; ++n) {
@@ -169,7 +143,7 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
       report.problem = *refusal + "; floe refuses to join it";
       return report;
     }
-    read_segment(report, *opened, status);
+    read_report(report, *opened, status);
   } catch (const Error& e) {
     report.problem = message_of(e);
   } catch (const std::exception& e) {
@@ -192,7 +166,7 @@ Removal remove_if_unused(const std::string& object, bool group_access) {
     ExclusiveLock lock(opened->fd());
     // Judged from the object locked, not from whatever the name holds by now.
     SegmentReport report = report_of(object);
-    read_segment(report, *opened, opened->status());
+    read_report(report, *opened, opened->status());
     if (!report.stale()) return Removal{Removal::kept, "a process uses it"};
     // As ServiceSegment does, and with the same call: unlinked only if the name is still this
     // object, then marked removed, under the lock.

@@ -17,6 +17,8 @@
 
 namespace floe::detail {
 
+struct WantedService;
+
 class ServiceSegment {
   /// Only open() makes segments; the key lets it use std::make_shared.
   class Passkey {
@@ -25,8 +27,11 @@ class ServiceSegment {
   };
 
  public:
+  /// The node index of a segment this process has not (yet) registered in.
+  static constexpr std::uint32_t kNoNode = 0xffffffffu;
+
   /// Creates or opens the service, registers this node in it, and removes what dead processes
-  /// left behind. Throws floe::Error.
+  /// left behind. Throws floe::Error. (segment_open.cpp)
   static std::shared_ptr<ServiceSegment> open(const NodeState& node, const ServiceSpec& spec,
                                               OpenMode mode);
 
@@ -85,6 +90,14 @@ class ServiceSegment {
     ExclusiveLock processes_;
   };
 
+  // The steps of open(). create_new and open_existing return nullptr when the name changed
+  // under them and should be looked at again.
+  static std::shared_ptr<ServiceSegment> create_new(const WantedService& wanted);
+  static std::shared_ptr<ServiceSegment> open_existing(const WantedService& wanted);
+  /// Checks an existing segment's types and limits against what was asked for and registers
+  /// this process's node; the object's lock is held.
+  void join(const ServiceHeader& header, const WantedService& wanted);
+
   // All of these expect the segment lock to be held.
   void reclaim_dead_nodes_locked() noexcept;
   bool has_live_node_locked() const noexcept;
@@ -110,7 +123,5 @@ SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& obje
                                                   const Mapping& mapping,
                                                   int* error = nullptr) noexcept;
 
-/// The layout a header describes, if its types and limits are in range.
-std::optional<SegmentLayout> layout_of(const ServiceHeader& header);
 
 }  // namespace floe::detail

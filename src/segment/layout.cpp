@@ -67,13 +67,9 @@ std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
 std::optional<SegmentLayout> SegmentLayout::compute(
     const StoredLimits& limits, const StoredType& request, const StoredType& response,
     const StoredType& request_user_header, const StoredType& response_user_header) noexcept {
-  const auto in = [](std::uint32_t v, std::uint32_t max) { return v >= 1 && v <= max; };
-  if (!in(limits.max_clients, 4096) || !in(limits.max_servers, kMaxServers) ||
-      !in(limits.max_nodes, kMaxNodes) || !in(limits.max_active_requests_per_client, 4096) ||
-      !in(limits.max_loaned_requests, 4096) || !in(limits.max_response_buffer_size, 16384) ||
-      !in(limits.max_borrowed_responses_per_pending_response, 16384) ||
-      !in(limits.max_loaned_responses_per_request, 16384)) {
-    return std::nullopt;
+  // The ranges creation checks; a flag is read as zero or not, whatever its byte holds.
+  for (const LimitInfo& limit : kLimits) {
+    if (!limit.is_flag && !limit.contains(limit_value(limits, limit.id))) return std::nullopt;
   }
   SegmentLayout l;
   l.limits_ = limits;
@@ -81,7 +77,6 @@ std::optional<SegmentLayout> SegmentLayout::compute(
   l.response_chunks_ = limits.max_response_buffer_size +
                        limits.max_borrowed_responses_per_pending_response +
                        limits.max_loaned_responses_per_request;
-  if (l.request_chunks_ > 0xffff || l.response_chunks_ > 0xffff) return std::nullopt;
 
   auto request_shape = shape_of(sizeof(RequestHeader), false, request_user_header, request);
   auto response_shape = shape_of(sizeof(ResponseHeader), true, response_user_header, response);

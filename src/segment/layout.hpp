@@ -26,6 +26,7 @@
 
 #include "floe/config.hpp"
 #include "floe/header.hpp"
+#include "floe/limits.hpp"
 #include "floe/shm_compatible.hpp"
 #include "shm/index_queue.hpp"
 
@@ -35,8 +36,18 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag
 inline constexpr std::uint32_t kLayoutVersion = 6;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
-inline constexpr std::uint32_t kMaxServers = 64;  // a request's receivers fit in a 64-bit mask
-inline constexpr std::uint32_t kMaxNodes = 4096;
+inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;
+inline constexpr std::uint32_t kMaxNodes = limit_info(LimitId::max_nodes).max;
+static_assert(kMaxServers <= 64, "a request's receivers are one 64-bit mask");
+// Queue entries and chunk states carry 16-bit chunk indices: the ranges keep every chunk count
+// below 2^16, so SegmentLayout::compute need not check their sums.
+static_assert(limit_info(LimitId::max_loaned_requests).max +
+                  limit_info(LimitId::max_active_requests_per_client).max <=
+              0xffff);
+static_assert(limit_info(LimitId::max_response_buffer_size).max +
+                  limit_info(LimitId::max_borrowed_responses_per_pending_response).max +
+                  limit_info(LimitId::max_loaned_responses_per_request).max <=
+              0xffff);
 
 enum class SegmentState : std::uint32_t { initializing = 0, ready = 1, removed = 2 };
 
@@ -46,20 +57,21 @@ struct StoredType {
   std::uint64_t alignment;
 };
 
+/// The limits in shared memory: FLOE_REQUEST_RESPONSE_LIMITS's fields in its order, a flag as
+/// one byte.
 struct StoredLimits {
-  std::uint32_t max_clients;
-  std::uint32_t max_servers;
-  std::uint32_t max_nodes;
-  std::uint32_t max_active_requests_per_client;
-  std::uint32_t max_loaned_requests;
-  std::uint32_t max_response_buffer_size;
-  std::uint32_t max_borrowed_responses_per_pending_response;
-  std::uint32_t max_loaned_responses_per_request;
-  std::uint8_t enable_fire_and_forget_requests;
-  std::uint8_t enable_safe_overflow_for_requests;
-  std::uint8_t enable_safe_overflow_for_responses;
+#define FLOE_STORED_LIMIT(name, type, ...) \
+  std::conditional_t<std::is_same_v<type, bool>, std::uint8_t, type> name;
+  FLOE_REQUEST_RESPONSE_LIMITS(FLOE_STORED_LIMIT)
+#undef FLOE_STORED_LIMIT
   std::uint8_t reserved[5];
 };
+// The bytes of layout version 6: eight 32-bit counts, three flags, five reserved.
+static_assert(sizeof(StoredLimits) == 40 &&
+                  offsetof(StoredLimits, max_loaned_responses_per_request) == 28 &&
+                  offsetof(StoredLimits, enable_fire_and_forget_requests) == 32 &&
+                  offsetof(StoredLimits, reserved) == 35,
+              "StoredLimits is shared memory: a new limit needs a new kLayoutVersion");
 
 struct ServiceHeader {
   std::uint64_t magic;

@@ -205,5 +205,104 @@ TEST(Config, DirectoriesDevicesAndMissingFilesAreRejected) {
   ::unsetenv("FLOE_CONFIG");
 }
 
+/// "max_servers = 65 is out of range: it must be from 1 to 64 (...)": what the file and service
+/// creation both say of a value outside a limit's range.
+std::string out_of_range_text(const detail::LimitInfo& limit, std::uint64_t value) {
+  return std::string(limit.name) + " = " + std::to_string(value) +
+         " is out of range: it must be from " + std::to_string(limit.min) + " to " +
+         std::to_string(limit.max) + " (" + std::string(limit.bound) + ")";
+}
+
+TEST(Config, AValueOutOfRangeIsRefusedAlikeByTheFileAndByServiceCreation) {
+  for (const detail::LimitInfo& limit : detail::kLimits) {
+    if (limit.is_flag) continue;
+    for (const std::uint64_t value : {std::uint64_t{limit.max} + 1, std::uint64_t{0}}) {
+      const std::string expected = out_of_range_text(limit, value);
+      const std::string file =
+          config_text_error("[defaults.request_response]\n" + std::string(limit.name) + " = " +
+                            std::to_string(value) + "\n");
+      EXPECT_NE(file.find(expected), std::string::npos) << file;
+      EXPECT_NE(file.find(":2:"), std::string::npos) << "names the line: " << file;
+
+      // The same value from code: a Config made by hand, refused when the service is created.
+      Config config = test::isolated_config();
+      detail::set_limit_value(config.request_response, limit.id, static_cast<std::uint32_t>(value));
+      Node node = Node::create("range", config);
+      try {
+        node.service_builder("Config/Range").request_response<int, int>().create();
+        ADD_FAILURE() << "created with " << expected;
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::incompatible_limits);
+        EXPECT_NE(std::string(e.what()).find("service 'Config/Range': " + expected),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+  }
+  // A builder call is checked the same way, by open() as by create().
+  Node node = Node::create("range", test::isolated_config());
+  const std::string expected =
+      out_of_range_text(detail::limit_info(detail::LimitId::max_servers), 65);
+  for (const bool create : {true, false}) {
+    auto builder = node.service_builder("Config/Range").request_response<int, int>();
+    try {
+      if (create) {
+        builder.max_servers(65).create();
+      } else {
+        builder.max_servers(65).open();
+      }
+      ADD_FAILURE() << "accepted max_servers = 65";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::incompatible_limits);
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
+  // The largest value in range is taken, by the file and by creation.
+  const auto path = write_file("[defaults.request_response]\nmax_servers = 64\n");
+  Config config = Config::from_file(path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(config.request_response.max_servers, 64u);
+  config.domain = test::isolated_config().domain;
+  auto service = Node::create("range", config)
+                     .service_builder("Config/Range")
+                     .request_response<int, int>()
+                     .max_clients(1)
+                     .max_active_requests_per_client(1)
+                     .create();
+  EXPECT_EQ(service.limits().max_servers, 64u);
+}
+
+TEST(Config, TheReadmeListsEveryLimitWithItsDefaultAndRange) {
+  std::ifstream readme(std::string(FLOE_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(readme) << "README.md not found under " << FLOE_SOURCE_DIR;
+  // The README's TOML block, from its [defaults.request_response] line to the fence.
+  std::string line, block;
+  bool inside = false;
+  while (std::getline(readme, line)) {
+    if (line.starts_with("[defaults.request_response]")) inside = true;
+    if (inside && line.starts_with("```")) break;
+    if (inside) block += line + "\n";
+  }
+  ASSERT_FALSE(block.empty());
+  for (const detail::LimitInfo& limit : detail::kLimits) {
+    const std::string value = limit.is_flag ? (limit.default_value != 0 ? "true" : "false")
+                                            : std::to_string(limit.default_value);
+    const std::size_t at = block.find("\n" + std::string(limit.name) + " = " + value + " ");
+    const std::size_t flag_at = block.find("\n" + std::string(limit.name) + " = " + value + "\n");
+    ASSERT_NE(limit.is_flag ? flag_at : at, std::string::npos)
+        << limit.name << " = " << value << " is missing:\n"
+        << block;
+    if (limit.is_flag) continue;
+    const std::string row = block.substr(at + 1, block.find('\n', at + 1) - at - 1);
+    EXPECT_TRUE(
+        row.ends_with("# " + std::to_string(limit.min) + " to " + std::to_string(limit.max)))
+        << row;
+  }
+  // And the block is a config file that gives the defaults.
+  const auto path = write_file(block);
+  EXPECT_EQ(Config::from_file(path).request_response, RequestResponseLimits{});
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace floe

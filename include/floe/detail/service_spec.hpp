@@ -20,8 +20,8 @@ struct ServiceSpec {
   TypeInfo request_user_header;
   TypeInfo response_user_header;
   RequestResponseLimits limits;
-  /// One bit per RequestResponseLimits field, in declaration order: set when the builder named
-  /// it. Opening checks only what was asked for; creating uses every value.
+  /// limit_bit(LimitId) of each limit the builder was given. Opening checks only what was asked
+  /// for; creating uses every value.
   std::uint32_t explicitly_set = 0;
 };
 

@@ -1,0 +1,57 @@
+#include "registry/segment_header.hpp"
+
+#include <cstring>
+
+#include "platform/liveness_mark.hpp"
+
+namespace floe::detail {
+
+std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
+  return SegmentLayout::compute(h.limits, h.request, h.response, h.request_user_header,
+                                h.response_user_header);
+}
+
+HeaderJudgement validate_header(const ServiceHeader& header, std::uint64_t object_size) {
+  if (header.magic != kSegmentMagic) return {HeaderVerdict::foreign, "is not a floe service", {}};
+  if (header.layout_version != kLayoutVersion) {
+    return {HeaderVerdict::other_version,
+            "is of floe layout version " + std::to_string(header.layout_version) + ", not " +
+                std::to_string(kLayoutVersion),
+            {}};
+  }
+  auto layout = layout_of(header);
+  if (header.state != static_cast<std::uint32_t>(SegmentState::ready) || !layout ||
+      layout->total_size() != object_size || header.segment_size != object_size ||
+      header.name_length > sizeof header.name - 1) {
+    return {HeaderVerdict::damaged, "disagrees with its own header (shrunk, or written over)", {}};
+  }
+  return {HeaderVerdict::sound, {}, layout};
+}
+
+SegmentRead read_segment(const SharedMemoryObject& object, const struct stat& status) {
+  SegmentRead read;
+  // Not to be read at all: tmpfs would allocate a page for every page read of a sparse one.
+  if (auto implausible = implausible_size(status)) {
+    read.judgement.problem = std::move(*implausible);
+    return read;
+  }
+  const auto size = static_cast<std::size_t>(status.st_size);
+  if (size < sizeof(ServiceHeader)) {
+    read.judgement.problem = "is smaller than a service header (shrunk?)";
+    return read;
+  }
+  read.mapping = Mapping(object.fd(), size);
+  std::memcpy(&read.header, read.mapping.data(), sizeof read.header);
+  if (read.mapping.damaged()) {
+    read.judgement.problem = "was shrunk while being read";
+    return read;
+  }
+  read.judgement = validate_header(read.header, size);
+  return read;
+}
+
+bool is_segment_held(const SharedMemoryObject& object) noexcept {
+  return is_marked_alive(object.fd(), 0, kMaxNodes);
+}
+
+}  // namespace floe::detail

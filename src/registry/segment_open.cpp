@@ -1,0 +1,360 @@
+// Creating and opening a service's segment: ServiceSegment::open and its steps.
+//
+//   open           checks what the builder asked for, then, until one step succeeds:
+//   create_new       builds a new segment without a name and publishes it
+//   open_existing    judges what is at the name (segment_header.hpp): a damaged or stale
+//                    segment is removed (remove_unusable) and the name looked at again; a sound
+//                    one is joined
+//   join             checks types and limits and registers this process's node
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "floe/error.hpp"
+#include "platform/crash_point.hpp"
+#include "platform/liveness_mark.hpp"
+#include "registry/limits.hpp"
+#include "registry/names.hpp"
+#include "registry/segment_header.hpp"
+#include "registry/service_segment.hpp"
+#include "shm/atomics.hpp"
+
+namespace floe::detail {
+
+/// What the builder asked for, checked, in the form the segment stores it.
+struct WantedService {
+  const ServiceSpec& spec;
+  OpenMode mode;
+  bool group_access;
+  std::string object_name;
+  StoredType request, response, request_user_header, response_user_header;
+  StoredLimits limits;
+  ProcessIdentity self;
+
+  const std::string& name() const noexcept { return spec.name; }
+};
+
+namespace {
+
+
+StoredType stored_type(const TypeInfo& type, const char* role) {
+  if (type.name.size() > kMaxTypeNameLength) {
+    throw Error(Errc::invalid_name, std::string("floe: the ") + role +
+                                        " type name is longer than 255 characters; give the type "
+                                        "a floe_type_name");
+  }
+  StoredType stored{};
+  std::memcpy(stored.name, type.name.data(), type.name.size());
+  stored.size = type.size;
+  stored.alignment = type.alignment;
+  return stored;
+}
+
+bool same_type(const StoredType& a, const StoredType& b) {
+  return std::strncmp(a.name, b.name, sizeof a.name) == 0 && a.size == b.size &&
+         a.alignment == b.alignment;
+}
+
+std::string describe(const StoredType& t) {
+  if (t.size == 0) return "none";
+  return std::string(t.name, strnlen(t.name, sizeof t.name)) + " (size " + std::to_string(t.size) +
+         ", alignment " + std::to_string(t.alignment) + ")";
+}
+
+void check_types(const ServiceHeader& h, const WantedService& w) {
+  const std::pair<const StoredType*, const StoredType*> pairs[] = {
+      {&h.request, &w.request},
+      {&h.response, &w.response},
+      {&h.request_user_header, &w.request_user_header},
+      {&h.response_user_header, &w.response_user_header}};
+  const char* roles[] = {"request", "response", "request user header", "response user header"};
+  for (int i = 0; i < 4; ++i) {
+    if (!same_type(*pairs[i].first, *pairs[i].second)) {
+      throw Error(Errc::incompatible_types, "floe: service '" + w.name() + "' has " + roles[i] +
+                                                " type " + describe(*pairs[i].first) + ", not " +
+                                                describe(*pairs[i].second));
+    }
+  }
+}
+
+/// Checks the builder's request; the limits' ranges are checked where they are used: all of them
+/// for a service that may be created, only those asked for when opening one.
+WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, OpenMode mode) {
+  if (!is_valid_service_name(spec.name)) {
+    throw Error(Errc::invalid_name,
+                "floe: invalid service name '" + spec.name +
+                    "': want 1 to 255 printable characters in '/'-separated non-empty parts");
+  }
+  if (!is_valid_domain(node.config.domain)) {
+    throw Error(Errc::invalid_config, "floe: invalid domain '" + node.config.domain + "'");
+  }
+  check_ranges(spec.limits, mode == OpenMode::open ? spec.explicitly_set : kAllLimits, spec.name);
+  return WantedService{spec,
+                       mode,
+                       node.config.group_access,
+                       service_object_name(node.config.domain, spec.name),
+                       stored_type(spec.request, "request"),
+                       stored_type(spec.response, "response"),
+                       stored_type(spec.request_user_header, "request user header"),
+                       stored_type(spec.response_user_header, "response user header"),
+                       to_stored(spec.limits),
+                       current_process()};
+}
+
+/// What a kernel call's error message says without floe's own ": <condition>" appended.
+std::string cause_of(const Error& e) {
+  std::string cause = e.what();
+  const std::string suffix = ": " + e.code().message();
+  if (cause.size() > suffix.size() && cause.ends_with(suffix)) {
+    cause.resize(cause.size() - suffix.size());
+  }
+  return cause;
+}
+
+/// Rethrows a failed shared-memory call of the create or open path as a floe::Error that says
+/// which service, what size, and what to do about it.
+[[noreturn]] void throw_for_service(const Error& e, const std::string& service,
+                                    const std::string& doing, std::uint64_t size,
+                                    const SegmentLayout* layout) {
+  std::string message = "floe: service '" + service + "': cannot " + doing +
+                        " its shared-memory segment of " + human_size(size) + ": " + cause_of(e);
+  if (e.code() == Errc::out_of_memory) {
+    if (layout != nullptr) {
+      message +=
+          ". Its size is " + layout->describe_size() + ". Lower " + layout->limits_to_lower() + ",";
+    } else {
+      message += ". Lower the service's limits,";
+    }
+    // Mapping fails for want of address space (ulimit -v), not of room in /dev/shm.
+    message += doing == "map"
+                   ? std::string(" or raise the address-space limit (ulimit -v)")
+                   : std::string(" or enlarge ") + kShmDirectory + " (mount -o remount,size=...)";
+  }
+  throw Error(e.code(), message);
+}
+
+/// A segment /dev/shm has no room for is refused before anything is created, with the numbers
+/// that made it so big: it would otherwise fail later, less clearly, or not at all until a
+/// SIGBUS on first touch.
+void check_room_for(const std::string& service, const SegmentLayout& layout) {
+  struct statvfs shm {};
+  if (::statvfs(kShmDirectory, &shm) != 0) return;  // posix_fallocate still checks
+  const std::uint64_t available = std::uint64_t{shm.f_bavail} * shm.f_frsize;
+  if (layout.total_size() <= available) return;
+  throw Error(Errc::out_of_memory,
+              "floe: service '" + service + "' needs a shared-memory segment of " +
+                  human_size(layout.total_size()) + ", but " + kShmDirectory + " has " +
+                  human_size(available) + " free. Its size is " + layout.describe_size() +
+                  ". Lower " + layout.limits_to_lower() + ", or enlarge " + kShmDirectory +
+                  " (mount -o remount,size=...)");
+}
+
+/// The service's object, if there is one and this process may join it (see refusal_to_join).
+std::optional<SharedMemoryObject> open_service_object(const WantedService& wanted) {
+  try {
+    return SharedMemoryObject::open_existing(wanted.object_name, wanted.group_access);
+  } catch (const Error& e) {
+    std::string cause = cause_of(e);
+    if (cause.starts_with("floe: ")) cause.erase(0, 6);
+    throw Error(e.code(), "floe: service '" + wanted.name() + "': " + cause);
+  }
+}
+
+/// Takes a free node record and its liveness mark. A record whose mark another process still
+/// holds is skipped: its owner is leaving right now.
+std::uint32_t claim_node_record(const SegmentView& segment, const ProcessIdentity& self, int fd) {
+  for (std::uint32_t n = 0; n < segment.limits().max_nodes; ++n) {
+    NodeRecord* record = segment.node(n);
+    if (load(record->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
+    if (!hold_liveness_mark(fd, n)) continue;
+    store(record->pid, self.pid);
+    store(record->start_time, self.start_time);
+    store(record->state, static_cast<std::uint32_t>(SlotState::active));
+    return n;
+  }
+  return ServiceSegment::kNoNode;
+}
+
+/// Writes a new segment's header and the records that do not start as zeros.
+void initialize(const SegmentView& segment, const WantedService& wanted) {
+  const SegmentLayout& layout = segment.layout();
+  ServiceHeader* header = segment.header();
+  header->magic = kSegmentMagic;
+  header->layout_version = kLayoutVersion;
+  header->segment_size = layout.total_size();
+  header->name_length = static_cast<std::uint32_t>(wanted.name().size());
+  std::memcpy(header->name, wanted.name().data(), wanted.name().size());
+  header->request = wanted.request;
+  header->response = wanted.response;
+  header->request_user_header = wanted.request_user_header;
+  header->response_user_header = wanted.response_user_header;
+  header->limits = wanted.limits;
+  for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
+    for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
+      segment.client_channel(c, k)->chunk = kNoChunk;
+    }
+    store(segment.client(c)->next_request_id, std::uint64_t{1});
+  }
+}
+
+/// Removes a damaged or stale segment, under its lock, so that the name is free again. Damaged:
+/// removed at once, even while processes hold it (they get Errc::corrupted, at the latest at
+/// their next liveness check), so the service is usable again without anyone's help. Stale:
+/// nobody holds it any more (every mark went with its process). Opening only, it then reports
+/// that the service does not exist.
+void remove_unusable(const SharedMemoryObject& object, const SegmentRead& read,
+                     const struct stat& status, const WantedService& wanted) {
+  const bool damaged = read.judgement.verdict == HeaderVerdict::damaged;
+  int error = 0;
+  if (remove_object_locked(object, read.mapping, &error) == SharedMemoryObject::Unlinked::failed) {
+    throw Error(Errc::permission_denied,
+                "floe: service '" + wanted.name() + "': its segment " + kShmDirectory +
+                    wanted.object_name + " is " +
+                    (damaged ? "damaged" : "stale (every process that used it died)") +
+                    ", but this process cannot remove it: " + std::strerror(error) + " (" +
+                    describe_owner(status) + "; in sticky " + kShmDirectory +
+                    " only its owner or root may remove it). Have its owner run `floe clean`");
+  }
+  if (wanted.mode == OpenMode::open) {
+    throw Error(Errc::service_does_not_exist,
+                "floe: service '" + wanted.name() + "' does not exist (" +
+                    (damaged ? "a damaged segment was removed: it " + read.judgement.problem
+                             : std::string("a stale segment of dead processes was removed")) +
+                    ")");
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, const ServiceSpec& spec,
+                                                     OpenMode mode) {
+  const WantedService wanted = wanted_service(node, spec, mode);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    if (mode != OpenMode::open) {
+      if (auto created = create_new(wanted)) return created;
+    }
+    if (auto opened = open_existing(wanted)) return opened;
+  }
+  throw Error(Errc::corrupted,
+              "floe: service '" + spec.name + "' kept changing while it was being opened");
+}
+
+std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& wanted) {
+  auto layout = SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
+                                       wanted.request_user_header, wanted.response_user_header);
+  if (!layout) {
+    // The limits are in range (wanted_service): their product, or a type, is too large.
+    throw Error(Errc::incompatible_limits,
+                "floe: service '" + wanted.name() +
+                    "' cannot be laid out: its segment would be larger than 64 GiB, or a type "
+                    "is larger than 4 GiB or aligned to more than 4096 bytes");
+  }
+  check_room_for(wanted.name(), *layout);
+  // The segment is built as an object without a name and published with link(2), which fails
+  // if the name exists: nobody can ever open a half-initialized service, and a creator that
+  // dies before publishing leaves nothing behind.
+  std::optional<SharedMemoryObject> object;
+  Mapping mapping;
+  const char* doing = "create";
+  try {
+    object = SharedMemoryObject::create_unnamed(wanted.group_access ? 0660 : 0600);
+    // Marked alive before it has a name: once published, nobody can take it for stale.
+    hold_liveness_mark(object->fd(), 0);
+    crash_point("create.unnamed");
+    doing = "reserve";
+    object->reserve(layout->total_size());
+    doing = "map";
+    mapping = Mapping(object->fd(), layout->total_size());
+  } catch (const Error& e) {
+    throw_for_service(e, wanted.name(), doing, layout->total_size(), &*layout);
+  }
+  const SegmentView created(mapping.data(), *layout);
+  initialize(created, wanted);
+  const std::uint32_t node_index = claim_node_record(created, wanted.self, object->fd());
+  store(created.header()->state, static_cast<std::uint32_t>(SegmentState::ready));
+  crash_point("create.initialized");
+
+  try {
+    if (!object->publish_as(wanted.object_name)) return nullptr;  // someone else's came first
+  } catch (const Error& e) {
+    throw Error(e.code(), "floe: service '" + wanted.name() +
+                              "': cannot publish its segment: " + cause_of(e));
+  }
+  crash_point("create.published");
+  return std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(mapping),
+                                          *layout, wanted.name(), node_index);
+}
+
+std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedService& wanted) {
+  auto object = open_service_object(wanted);
+  if (!object) {
+    if (wanted.mode == OpenMode::open) {
+      throw Error(Errc::service_does_not_exist,
+                  "floe: service '" + wanted.name() + "' does not exist");
+    }
+    return nullptr;
+  }
+  // The flock alone: the descriptor was just opened and is no one else's, so flock separates
+  // this open from every other, other threads' included.
+  ExclusiveLock lock(object->fd());
+  crash_point("open.locked");
+  const struct stat status = object->status();
+  SegmentRead read;
+  try {
+    read = read_segment(*object, status);
+  } catch (const Error& e) {
+    throw_for_service(e, wanted.name(), "map", static_cast<std::uint64_t>(status.st_size), nullptr);
+  }
+  // Removed by the process that held the lock before: the name names something else by now, so
+  // look again. Still named, the word lies (written over): the judgement calls it damaged.
+  if (read.mapping.data() != nullptr &&
+      read.header.state == static_cast<std::uint32_t>(SegmentState::removed) &&
+      !object->is_still_named()) {
+    return nullptr;
+  }
+  const HeaderJudgement& judgement = read.judgement;
+  // An object of another floe version, or not floe's at all, is neither damaged nor stale: its
+  // processes do not mark themselves, and it is left alone.
+  if (judgement.verdict == HeaderVerdict::damaged ||
+      (judgement.sound() && !is_segment_held(*object))) {
+    remove_unusable(*object, read, status, wanted);
+    return nullptr;
+  }
+  if (!judgement.sound()) {
+    throw Error(Errc::corrupted, "floe: service '" + wanted.name() + "': " + kShmDirectory +
+                                     wanted.object_name + " " + judgement.problem +
+                                     "; floe leaves it alone");
+  }
+  const ServiceHeader& header = read.header;
+  if (header.name_length != wanted.name().size() ||
+      std::memcmp(header.name, wanted.name().data(), wanted.name().size()) != 0) {
+    throw Error(Errc::corrupted, "floe: " + wanted.object_name + " holds another service");
+  }
+  auto segment =
+      std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(read.mapping),
+                                       *judgement.layout, wanted.name(), kNoNode);
+  segment->join(header, wanted);
+  return segment;
+}
+
+void ServiceSegment::join(const ServiceHeader& header, const WantedService& wanted) {
+  reclaim_dead_nodes_locked();
+  if (wanted.mode == OpenMode::create) {
+    throw Error(Errc::service_already_exists,
+                "floe: service '" + wanted.name() + "' already exists");
+  }
+  check_types(header, wanted);
+  check_satisfies(header.limits, wanted.spec.limits, wanted.spec.explicitly_set, wanted.name());
+  node_index_ = claim_node_record(view_, wanted.self, object_.fd());
+  crash_point("open.claimed");
+  if (node_index_ == kNoNode) {
+    throw Error(Errc::exceeds_max_nodes, "floe: service '" + wanted.name() + "' has max_nodes = " +
+                                             std::to_string(header.limits.max_nodes) +
+                                             " nodes already");
+  }
+}
+
+}  // namespace floe::detail
