@@ -63,7 +63,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -260,7 +259,7 @@ class AsioFloeService final : public asio::execution_context::service {
 template <typename Base, typename Handler>
 class AsioOperation final : public Base, private AsioOperationNode {
  public:
-  using Value = decltype(std::declval<Base&>().await_resume());
+  using Value = typename Base::value_type;
 
   /// Starts the operation: completes at once (posted) if it can, else waits.
   static void launch(AsioFloeService& service, Base operation, Handler handler) {
@@ -292,14 +291,7 @@ class AsioOperation final : public Base, private AsioOperationNode {
   }
 
   void begin() {
-    bool ready = false;
-    try {
-      ready = this->await_ready();
-    } catch (...) {
-      early_error_ = std::current_exception();
-      ready = true;
-    }
-    if (ready) {
+    if (this->await_ready()) {
       finish();
       return;
     }
@@ -340,18 +332,9 @@ class AsioOperation final : public Base, private AsioOperationNode {
   /// reactor may be in the middle of polling, and a handler run inline could start operations
   /// under it.
   void finish() noexcept {
-    std::error_code error;
-    Value value{};
-    try {
-      if (early_error_) std::rethrow_exception(early_error_);
-      value = this->await_resume();
-    } catch (const Error& e) {
-      error = e.code() == make_error_code(Errc::cancelled)
-                  ? std::error_code(asio::error::operation_aborted)
-                  : e.code();
-    } catch (...) {
-      error = make_error_code(std::errc::state_not_recoverable);
-    }
+    std::error_code error = this->error();
+    Value value = error ? Value{} : this->value();
+    if (error == Errc::cancelled) error = asio::error::operation_aborted;
     Allocator typed(allocator_for(handler_));  // before the handler moves out
     Handler handler = std::move(handler_);
     auto work = std::move(work_);
@@ -378,7 +361,6 @@ class AsioOperation final : public Base, private AsioOperationNode {
 
   AsioFloeService& service_;
   Handler handler_;
-  std::exception_ptr early_error_;
   std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler>>(),
                                      asio::execution::outstanding_work.tracked))>
       work_;

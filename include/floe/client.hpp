@@ -8,7 +8,6 @@
 
 #include <coroutine>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <new>
 #include <optional>
@@ -101,7 +100,12 @@ class PendingResponse {
 
   /// The next response, if one is there. Never blocks. Throws floe::Error(exceeds_max_loans)
   /// when max_borrowed_responses_per_pending_response responses are still held.
-  std::optional<ResponseType> try_receive() { return receive_from(*core_, channel_); }
+  std::optional<ResponseType> try_receive() {
+    detail::Failure failure;
+    auto response = receive_from(*core_, channel_, failure);
+    if (failure) failure.raise();
+    return response;
+  }
 
   /// False as soon as every server the request reached has dropped its ActiveRequest, gone
   /// away or died, as in iceoryx2, even while responses they sent are still buffered: those
@@ -133,41 +137,30 @@ class PendingResponse {
   /// and everything they sent was received. Throws floe::Error(cancelled) when `token` is
   /// stopped or the runtime stops, (timed_out) under floe::with_timeout, (exceeds_max_loans)
   /// as try_receive does; a response is never taken and then lost.
-  class ReceiveOperation : public detail::Operation {
+  class ReceiveOperation
+      : public detail::AwaitableOperation<ReceiveOperation, std::optional<ResponseType>> {
    public:
     ReceiveOperation(PendingResponse& pending, std::stop_token token)
         : core_(pending.core_.get()), channel_(pending.channel_) {
-      set_stop_token(std::move(token));
+      this->set_stop_token(std::move(token));
     }
     ReceiveOperation(ReceiveOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt(false);
-    }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    std::optional<ResponseType> await_resume() {
-      if (error_) std::rethrow_exception(error_);
-      throw_if_interrupted();
-      return std::move(result_);
-    }
-
    private:
-    bool attempt(bool check_liveness, bool check_end = true) {
-      if (auto response = receive_from(*core_, channel_)) {
+    friend class detail::AwaitableOperation<ReceiveOperation, std::optional<ResponseType>>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt(bool check_liveness = false, bool check_end = true) noexcept {
+      if (auto response = receive_from(*core_, channel_, this->failure())) {
         result_.emplace(std::move(*response));
         return true;
       }
-      return check_end && core_->stream_ended(channel_, check_liveness);
+      return this->failure() || (check_end && core_->stream_ended(channel_, check_liveness));
     }
+    std::optional<ResponseType> take_value() noexcept { return std::move(result_); }
     bool poll(const PollContext& context) noexcept override {
-      try {
-        return attempt(context.peers_changed,
-                       !context.spinning || context.peers_changed || context.pass % 16 == 0);
-      } catch (...) {
-        error_ = std::current_exception();
-        return true;
-      }
+      return attempt(context.peers_changed,
+                     !context.spinning || context.peers_changed || context.pass % 16 == 0);
     }
     detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
     void watch_processes(detail::WakeSources& sources) const override {
@@ -181,7 +174,6 @@ class PendingResponse {
     detail::ClientCore* core_;
     std::uint32_t channel_;
     std::optional<ResponseType> result_;
-    std::exception_ptr error_;
   };
 
   [[nodiscard]] ReceiveOperation receive(std::stop_token token = {}) {
@@ -206,8 +198,9 @@ class PendingResponse {
   friend class RequestMut;
   PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
       : core_(std::move(core)), channel_(channel) {}
-  static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel) {
-    auto received = core.try_receive(channel);
+  static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel,
+                                                  detail::Failure& failure) noexcept {
+    auto received = core.try_receive(channel, failure);
     if (!received) return std::nullopt;
     return ResponseType(&core, channel, *received);
   }
@@ -268,36 +261,27 @@ class RequestMut {
   /// than max_active_requests requests open, suspending only this task until then (woken when
   /// a PendingResponse is dropped or a server ends its stream). Throws floe::Error(cancelled /
   /// timed_out) as receives do; the request is then not sent and goes back to the pool.
-  class SendOperation : public detail::Operation {
+  class SendOperation : public detail::AwaitableOperation<SendOperation, Pending> {
    public:
     explicit SendOperation(RequestMut request) : request_(std::move(request)) {}
     SendOperation(SendOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt();
-    }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    Pending await_resume() {
-      throw_if_interrupted();
-      return std::move(*result_);
-    }
-
    private:
-    bool attempt() {
+    friend class detail::AwaitableOperation<SendOperation, Pending>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt() noexcept {
       std::uint32_t channel = 0;
-      if (!request_.core_->try_send(request_.chunk_, channel)) return false;
+      if (!request_.core_->try_send(request_.chunk_, channel, this->failure())) {
+        return static_cast<bool>(this->failure());  // Errc::corrupted: the segment was damaged
+      }
       result_.emplace(Pending(std::move(request_.core_), channel));
       return true;
     }
+    Pending take_value() noexcept { return std::move(*result_); }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) request_.core_->check_size();
-      try {
-        return attempt();
-      } catch (...) {  // Errc::corrupted: the segment was damaged, or a peer scribbled on it
-        fail(std::current_exception());
-        return true;
-      }
+      return attempt();
     }
     detail::DoorbellWords doorbell() const noexcept override { return request_.core_->doorbell(); }
     detail::PortOperations* port_operations() const noexcept override {
@@ -375,33 +359,24 @@ class Client {
   /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
   /// task, while max_loaned_requests requests are loaned. Throws floe::Error(cancelled /
   /// timed_out) as receives do.
-  class LoanOperation : public detail::Operation {
+  class LoanOperation : public detail::AwaitableOperation<LoanOperation, Loan> {
    public:
     explicit LoanOperation(Client& client) : core_(client.core_) {}
     LoanOperation(LoanOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt();
+   private:
+    friend class detail::AwaitableOperation<LoanOperation, Loan>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt() noexcept {
+      if (core_->try_loan(chunk_)) return true;
+      if (!core_->damaged()) return false;
+      core_->describe_damage(this->failure());
+      return true;
     }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    Loan await_resume() {
-      throw_if_interrupted();
+    Loan take_value() noexcept {
       const detail::ChunkView view = core_->chunk_view(chunk_);
       return make_loan(std::move(core_), view, chunk_);
-    }
-
-   private:
-    bool attempt() noexcept {
-      if (core_->damaged()) {
-        try {
-          core_->loan(chunk_);  // throws the Errc::corrupted that says what happened
-        } catch (...) {
-          fail(std::current_exception());
-        }
-        return true;
-      }
-      return core_->try_loan(chunk_);
     }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) core_->check_size();

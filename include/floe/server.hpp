@@ -32,13 +32,13 @@ namespace detail {
 /// delivered, false when the client stopped listening, went away or died, or the buffer was full
 /// under Backpressure::discard. Throws Errc::cancelled / timed_out (stop token, runtime stop,
 /// the ActiveRequest or Server going away, with_timeout): the response is then not sent.
-class ResponseSendOperation : public Operation {
+class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, bool> {
  public:
   ResponseSendOperation(ServerCore& core, const ServerCore::Active& active, std::uint32_t chunk,
                         Backpressure backpressure) noexcept
       : core_(&core), active_(active), chunk_(chunk), wait_(backpressure == Backpressure::block) {}
   ResponseSendOperation(ResponseSendOperation&& other) noexcept
-      : Operation(std::move(other)),
+      : AwaitableOperation(std::move(other)),
         core_(std::exchange(other.core_, nullptr)),
         active_(other.active_),
         chunk_(other.chunk_),
@@ -46,17 +46,9 @@ class ResponseSendOperation : public Operation {
         delivered_(other.delivered_) {}
   ~ResponseSendOperation() override { give_up(); }
 
-  bool await_ready() {
-    throw_if_stop_requested();
-    return attempt();
-  }
-  void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-  bool await_resume() const {
-    throw_if_interrupted();
-    return delivered_;
-  }
-
  private:
+  friend class AwaitableOperation<ResponseSendOperation, bool>;
+
   /// True once settled either way.
   bool attempt() noexcept {
     if (core_ == nullptr) return true;
@@ -67,6 +59,7 @@ class ResponseSendOperation : public Operation {
     core_ = nullptr;
     return true;
   }
+  bool take_value() const noexcept { return delivered_; }
   bool poll(const PollContext& context) noexcept override {
     if (attempt()) return true;
     if (context.peers_changed && !core_->is_connected(active_)) {
@@ -294,7 +287,9 @@ class Server {
   /// The next request, if one is there. Never blocks. Throws Errc::corrupted once another
   /// process damaged the service's shared memory.
   std::optional<Active> try_receive() {
-    auto active = core_->try_receive();
+    detail::Failure failure;
+    auto active = core_->try_receive(failure);
+    if (failure) failure.raise();
     if (!active) return std::nullopt;
     return Active(core_, *active);
   }
@@ -303,34 +298,25 @@ class Server {
   /// Awaitable: `co_await server.receive()` yields the next request, suspending in the runtime
   /// until one arrives. Throws floe::Error(cancelled) when `token` is stopped or the runtime
   /// stops, (timed_out) under floe::with_timeout; a request is never taken and then lost.
-  class ReceiveOperation : public detail::Operation {
+  class ReceiveOperation : public detail::AwaitableOperation<ReceiveOperation, Active> {
    public:
     ReceiveOperation(Server& server, std::stop_token token) : core_(server.core_) {
-      set_stop_token(std::move(token));
+      this->set_stop_token(std::move(token));
     }
     ReceiveOperation(ReceiveOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt();
-    }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    Active await_resume() {
-      throw_if_interrupted();
-      return std::move(*result_);
-    }
-
    private:
+    friend class detail::AwaitableOperation<ReceiveOperation, Active>;
+    using PollContext = detail::Operation::PollContext;
+
     bool attempt() noexcept {
-      try {
-        // The request takes over the operation's reference to the port: one count per request.
-        if (auto active = core_->try_receive()) result_.emplace(Active(std::move(core_), *active));
-        return result_.has_value();
-      } catch (...) {  // Errc::corrupted
-        fail(std::current_exception());
-        return true;
+      // The request takes over the operation's reference to the port: one count per request.
+      if (auto active = core_->try_receive(this->failure())) {
+        result_.emplace(Active(std::move(core_), *active));
       }
+      return result_.has_value() || this->failure();  // Errc::corrupted
     }
+    Active take_value() noexcept { return std::move(*result_); }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) core_->check_size();  // at every safety recheck, too
       return attempt();

@@ -49,6 +49,10 @@ DoorbellWords ClientCore::doorbell() const noexcept {
   return DoorbellWords{&self->waiting, &self->doorbell};
 }
 
+void ClientCore::describe_damage(Failure& failure) const {
+  failure.set(Errc::corrupted, segment_->damage_message());
+}
+
 ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
   return view_of(layout_->request_chunk(base_, slot_, chunk), layout_->request_shape());
 }
@@ -129,7 +133,9 @@ bool ClientCore::is_channel_free(std::uint32_t channel) noexcept {
 
 std::uint32_t ClientCore::send(std::uint32_t chunk) {
   std::uint32_t channel = 0;
-  if (!try_send(chunk, channel)) {
+  Failure failure;
+  if (!try_send(chunk, channel, failure)) {
+    if (failure) failure.raise();
     throw Error(Errc::exceeds_max_active_requests,
                 "floe: the client has max_active_requests = " + std::to_string(max_active_) +
                     " requests open (pending, or still held by a server)");
@@ -137,8 +143,11 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
   return channel;
 }
 
-bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
-  if (damaged()) segment_->throw_damaged();
+bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& failure) {
+  if (damaged()) {
+    describe_damage(failure);
+    return false;
+  }
   const StoredLimits& limits = layout_->limits();
   channel = max_active_;
   for (std::uint32_t j = 0; j < max_active_; ++j) {
@@ -162,7 +171,8 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   const std::uint64_t request_id = next_request_id_++;
   if (request_id == 0 || request_id > kMaxRequestId) {
     next_request_id_ = request_ids_end_;
-    throw Error(Errc::corrupted, "floe: the client's request counter was overwritten");
+    failure.set(Errc::corrupted, "floe: the client's request counter was overwritten");
+    return false;
   }
   const RequestHeader header{id_, request_id};
   std::memcpy(chunk_view(chunk).header, &header, sizeof header);
@@ -233,15 +243,20 @@ void ClientCore::free_response_chunk(std::uint32_t server, std::uint32_t channel
                                   from);
 }
 
-std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel) {
-  if (damaged()) segment_->throw_damaged();
+std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel,
+                                                            Failure& failure) {
+  if (damaged()) {
+    describe_damage(failure);
+    return std::nullopt;
+  }
   PendingState& pending = pending_[channel];
   const StoredLimits& limits = layout_->limits();
   if (pending.borrowed >= limits.max_borrowed_responses_per_pending_response) {
-    throw Error(Errc::exceeds_max_loans,
+    failure.set(Errc::exceeds_max_loans,
                 "floe: the pending response holds max_borrowed_responses_per_pending_response = " +
                     std::to_string(limits.max_borrowed_responses_per_pending_response) +
                     " responses already");
+    return std::nullopt;
   }
   const std::uint64_t live = pending.delivered & ~pending.ended;
   const std::uint32_t servers = limits.max_servers;
