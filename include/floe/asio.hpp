@@ -106,18 +106,23 @@ class AsioOperationNode {
 /// on any thread announces on its doorbell and re-arms the wait before it is left to sleep.
 class AsioFloeService final : public asio::execution_context::service {
  public:
+  /// Asio's service registration: one per execution context (asio::use_service).
   using key_type = AsioFloeService;
   static inline asio::execution_context::id id;
 
+  /// Throws floe::Error(io_setup_failed) if neither io_uring nor epoll can be set up. Lives as
+  /// long as the context; its shutdown() destroys the handlers still pending, uninvoked.
   explicit AsioFloeService(asio::execution_context& context)
       : asio::execution_context::service(context),
         reactor_(RuntimeBackend::automatic, /*threaded=*/true) {}
 
+  /// The reactor operations wait in; used only under lock().
   Reactor& reactor() noexcept { return reactor_; }
   /// Held for every use of the service and its reactor.
   std::unique_lock<std::recursive_mutex> lock() noexcept { return reactor_.lock(); }
 
-  /// The first operation brings the executor the wait on the reactor's fd runs on.
+  /// The first operation brings the executor the wait on the reactor's fd runs on. Throws
+  /// floe::Error(io_setup_failed) if the fd cannot be duplicated.
   template <typename Executor>
   void attach(const Executor& executor) {
     const auto guard = lock();
@@ -276,6 +281,7 @@ class AsioOperation final : public Base, private AsioOperationNode {
     op->begin();
   }
 
+  /// For launch() (through the handler's allocator) only.
   AsioOperation(AsioFloeService& service, Base operation, Handler handler)
       : Base(std::move(operation)),
         service_(service),

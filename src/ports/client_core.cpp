@@ -85,6 +85,9 @@ bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
         next_chunk_ = i + 1;
         ++loaned_;
         chunk = i;
+        // Both message headers are the core's to write; the request id comes with send.
+        const RequestHeader header{id_, 0};
+        std::memcpy(chunk_view(i).header, &header, sizeof header);
         return true;
       }
     }

@@ -53,7 +53,8 @@ class ClientCore {
   /// for the moments liveness is looked at, never the hot path.
   void check_size() noexcept;
 
-  /// A free request chunk, as the last request left it: the typed loan() value-initializes it,
+  /// A free request chunk with its RequestHeader written (this client's id, request id 0 until
+  /// sent); the payload as the last request left it: the typed loan() value-initializes it,
   /// loan_uninit() does not. Throws Errc::exceeds_max_loans, Errc::corrupted.
   ChunkView loan(std::uint32_t& chunk);
   /// The same, or false when every loan is taken (for a loan that waits) or damaged().
