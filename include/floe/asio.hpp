@@ -63,7 +63,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -106,18 +105,23 @@ class AsioOperationNode {
 /// on any thread announces on its doorbell and re-arms the wait before it is left to sleep.
 class AsioFloeService final : public asio::execution_context::service {
  public:
+  /// Asio's service registration: one per execution context (asio::use_service).
   using key_type = AsioFloeService;
   static inline asio::execution_context::id id;
 
+  /// Throws floe::Error(io_setup_failed) if neither io_uring nor epoll can be set up. Lives as
+  /// long as the context; its shutdown() destroys the handlers still pending, uninvoked.
   explicit AsioFloeService(asio::execution_context& context)
       : asio::execution_context::service(context),
         reactor_(RuntimeBackend::automatic, /*threaded=*/true) {}
 
+  /// The reactor operations wait in; used only under lock().
   Reactor& reactor() noexcept { return reactor_; }
   /// Held for every use of the service and its reactor.
   std::unique_lock<std::recursive_mutex> lock() noexcept { return reactor_.lock(); }
 
-  /// The first operation brings the executor the wait on the reactor's fd runs on.
+  /// The first operation brings the executor the wait on the reactor's fd runs on. Throws
+  /// floe::Error(io_setup_failed) if the fd cannot be duplicated.
   template <typename Executor>
   void attach(const Executor& executor) {
     const auto guard = lock();
@@ -251,7 +255,7 @@ class AsioFloeService final : public asio::execution_context::service {
 template <typename Base, typename Handler>
 class AsioOperation final : public Base, private AsioOperationNode {
  public:
-  using Value = decltype(std::declval<Base&>().await_resume());
+  using Value = typename Base::value_type;
 
   /// Starts the operation: completes at once (posted) if it can, else waits.
   static void launch(AsioFloeService& service, Base operation, Handler handler) {
@@ -268,6 +272,7 @@ class AsioOperation final : public Base, private AsioOperationNode {
     op->begin();
   }
 
+  /// For launch() (through the handler's allocator) only.
   AsioOperation(AsioFloeService& service, Base operation, Handler handler)
       : Base(std::move(operation)),
         service_(service),
@@ -283,14 +288,7 @@ class AsioOperation final : public Base, private AsioOperationNode {
   }
 
   void begin() {
-    bool ready = false;
-    try {
-      ready = this->await_ready();
-    } catch (...) {
-      early_error_ = std::current_exception();
-      ready = true;
-    }
-    if (ready) {
+    if (this->await_ready()) {
       finish();
       return;
     }
@@ -331,18 +329,9 @@ class AsioOperation final : public Base, private AsioOperationNode {
   /// reactor may be in the middle of polling, and a handler run inline could start operations
   /// under it.
   void finish() noexcept {
-    std::error_code error;
-    Value value{};
-    try {
-      if (early_error_) std::rethrow_exception(early_error_);
-      value = this->await_resume();
-    } catch (const Error& e) {
-      error = e.code() == make_error_code(Errc::cancelled)
-                  ? std::error_code(asio::error::operation_aborted)
-                  : e.code();
-    } catch (...) {
-      error = make_error_code(std::errc::state_not_recoverable);
-    }
+    std::error_code error = this->error();
+    Value value = error ? Value{} : this->value();
+    if (error == Errc::cancelled) error = asio::error::operation_aborted;
     Allocator typed(allocator_for(handler_));  // before the handler moves out
     Handler handler = std::move(handler_);
     auto work = std::move(work_);
@@ -369,7 +358,6 @@ class AsioOperation final : public Base, private AsioOperationNode {
 
   AsioFloeService& service_;
   Handler handler_;
-  std::exception_ptr early_error_;
   std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler>>(),
                                      asio::execution::outstanding_work.tracked))>
       work_;

@@ -8,7 +8,6 @@
 
 #include <coroutine>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <new>
 #include <optional>
@@ -29,16 +28,21 @@ class Client;
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class PendingResponse;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class ClientBuilder;
 
 /// A response as it lies in shared memory, borrowed from its server until dropped. Used by the
 /// thread that uses its Client (see Client).
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class Response {
  public:
+  /// Takes over the borrowed response; `other` holds nothing any more.
   Response(Response&& other) noexcept
       : core_(std::exchange(other.core_, nullptr)),
         received_(other.received_),
         channel_(other.channel_) {}
+  /// Gives back the response held, then takes over `other`'s.
   Response& operator=(Response&& other) noexcept {
     if (this != &other) {
       release();
@@ -48,16 +52,22 @@ class Response {
     }
     return *this;
   }
+  /// Gives the chunk back to its server. Must happen before its PendingResponse goes.
   ~Response() { release(); }
 
+  /// The payload in shared memory, valid while this Response lives.
   const ResponsePayload& payload() const noexcept {
     return *detail::object_at<const ResponsePayload>(received_.view.payload);
   }
+  /// payload().
   const ResponsePayload& operator*() const noexcept { return payload(); }
+  /// &payload().
   const ResponsePayload* operator->() const noexcept { return &payload(); }
+  /// The header the server's core wrote: its id, the request id, the sequence number.
   const ResponseHeader& header() const noexcept {
     return *detail::object_at<const ResponseHeader>(received_.view.header);
   }
+  /// The user header the server wrote (NoUserHeader when the service has none).
   const ResponseUserHeader& user_header() const noexcept {
     return *detail::object_at<const ResponseUserHeader>(received_.view.user_header);
   }
@@ -83,10 +93,14 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class PendingResponse {
  public:
+  /// What receive() and try_receive() yield.
   using ResponseType = Response<ResponsePayload, ResponseUserHeader>;
 
+  /// Takes over the stream; `other` holds nothing any more (a receive awaiting on the stream
+  /// keeps waiting: it waits on the stream, not on this object).
   PendingResponse(PendingResponse&& other) noexcept
       : core_(std::move(other.core_)), channel_(other.channel_) {}
+  /// Drops the stream held (as the destructor does), then takes over `other`'s.
   PendingResponse& operator=(PendingResponse&& other) noexcept {
     if (this != &other) {
       drop();
@@ -101,7 +115,12 @@ class PendingResponse {
 
   /// The next response, if one is there. Never blocks. Throws floe::Error(exceeds_max_loans)
   /// when max_borrowed_responses_per_pending_response responses are still held.
-  std::optional<ResponseType> try_receive() { return receive_from(*core_, channel_); }
+  std::optional<ResponseType> try_receive() {
+    detail::Failure failure;
+    auto response = receive_from(*core_, channel_, failure);
+    if (failure) failure.raise();
+    return response;
+  }
 
   /// False as soon as every server the request reached has dropped its ActiveRequest, gone
   /// away or died, as in iceoryx2, even while responses they sent are still buffered: those
@@ -133,41 +152,33 @@ class PendingResponse {
   /// and everything they sent was received. Throws floe::Error(cancelled) when `token` is
   /// stopped or the runtime stops, (timed_out) under floe::with_timeout, (exceeds_max_loans)
   /// as try_receive does; a response is never taken and then lost.
-  class ReceiveOperation : public detail::Operation {
+  class ReceiveOperation
+      : public detail::AwaitableOperation<ReceiveOperation, std::optional<ResponseType>> {
    public:
+    /// Waits on `pending`'s stream, which must outlive it (dropping the PendingResponse
+    /// cancels it); `pending` itself may move meanwhile.
     ReceiveOperation(PendingResponse& pending, std::stop_token token)
         : core_(pending.core_.get()), channel_(pending.channel_) {
-      set_stop_token(std::move(token));
+      this->set_stop_token(std::move(token));
     }
+    /// Only before it is awaited (with_timeout moves it).
     ReceiveOperation(ReceiveOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt(false);
-    }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    std::optional<ResponseType> await_resume() {
-      if (error_) std::rethrow_exception(error_);
-      throw_if_interrupted();
-      return std::move(result_);
-    }
-
    private:
-    bool attempt(bool check_liveness, bool check_end = true) {
-      if (auto response = receive_from(*core_, channel_)) {
+    friend class detail::AwaitableOperation<ReceiveOperation, std::optional<ResponseType>>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt(bool check_liveness = false, bool check_end = true) noexcept {
+      if (auto response = receive_from(*core_, channel_, this->failure())) {
         result_.emplace(std::move(*response));
         return true;
       }
-      return check_end && core_->stream_ended(channel_, check_liveness);
+      return this->failure() || (check_end && core_->stream_ended(channel_, check_liveness));
     }
+    std::optional<ResponseType> take_value() noexcept { return std::move(result_); }
     bool poll(const PollContext& context) noexcept override {
-      try {
-        return attempt(context.peers_changed,
-                       !context.spinning || context.peers_changed || context.pass % 16 == 0);
-      } catch (...) {
-        error_ = std::current_exception();
-        return true;
-      }
+      return attempt(context.peers_changed,
+                     !context.spinning || context.peers_changed || context.pass % 16 == 0);
     }
     detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
     void watch_processes(detail::WakeSources& sources) const override {
@@ -181,22 +192,27 @@ class PendingResponse {
     detail::ClientCore* core_;
     std::uint32_t channel_;
     std::optional<ResponseType> result_;
-    std::exception_ptr error_;
   };
 
+  /// The awaitable next response; see ReceiveOperation. Never throws itself.
   [[nodiscard]] ReceiveOperation receive(std::stop_token token = {}) {
     return ReceiveOperation(*this, std::move(token));
   }
 
-  /// The request this stream answers.
+  /// The request this stream answers, as sent (it stays in shared memory while a server
+  /// holds it or this PendingResponse lives).
   const RequestPayload& payload() const noexcept {
     return *detail::object_at<const RequestPayload>(core_->request_of(channel_).payload);
   }
+  /// payload().
   const RequestPayload& operator*() const noexcept { return payload(); }
+  /// &payload().
   const RequestPayload* operator->() const noexcept { return &payload(); }
+  /// The request's header: this client's id and the request id responses carry back.
   const RequestHeader& header() const noexcept {
     return *detail::object_at<const RequestHeader>(core_->request_of(channel_).header);
   }
+  /// The request's user header, as sent.
   const RequestUserHeader& user_header() const noexcept {
     return *detail::object_at<const RequestUserHeader>(core_->request_of(channel_).user_header);
   }
@@ -206,8 +222,9 @@ class PendingResponse {
   friend class RequestMut;
   PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
       : core_(std::move(core)), channel_(channel) {}
-  static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel) {
-    auto received = core.try_receive(channel);
+  static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel,
+                                                  detail::Failure& failure) noexcept {
+    auto received = core.try_receive(channel, failure);
     if (!received) return std::nullopt;
     return ResponseType(&core, channel, *received);
   }
@@ -226,11 +243,14 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestMut {
  public:
+  /// What send() yields.
   using Pending =
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
+  /// Takes over the loan; `other` holds nothing any more.
   RequestMut(RequestMut&& other) noexcept
       : core_(std::move(other.core_)), view_(other.view_), chunk_(other.chunk_) {}
+  /// Returns the loan held to the pool, then takes over `other`'s.
   RequestMut& operator=(RequestMut&& other) noexcept {
     if (this != &other) {
       release();
@@ -243,15 +263,21 @@ class RequestMut {
   /// An unsent request goes back to the pool.
   ~RequestMut() { release(); }
 
+  /// The payload to write in place, in shared memory.
   RequestPayload& payload() noexcept { return *detail::object_at<RequestPayload>(view_.payload); }
+  /// The same, read-only.
   const RequestPayload& payload() const noexcept {
     return *detail::object_at<RequestPayload>(view_.payload);
   }
+  /// payload().
   RequestPayload& operator*() noexcept { return payload(); }
+  /// &payload().
   RequestPayload* operator->() noexcept { return &payload(); }
+  /// Written by the client's core: its id; the request id is 0 until send() sets it.
   const RequestHeader& header() const noexcept {
     return *detail::object_at<const RequestHeader>(view_.header);
   }
+  /// The user header to write in place (value-initialized by loan()).
   RequestUserHeader& user_header() noexcept {
     return *detail::object_at<RequestUserHeader>(view_.user_header);
   }
@@ -268,36 +294,29 @@ class RequestMut {
   /// than max_active_requests requests open, suspending only this task until then (woken when
   /// a PendingResponse is dropped or a server ends its stream). Throws floe::Error(cancelled /
   /// timed_out) as receives do; the request is then not sent and goes back to the pool.
-  class SendOperation : public detail::Operation {
+  class SendOperation : public detail::AwaitableOperation<SendOperation, Pending> {
    public:
+    /// Owns the request until it is sent (or the operation ends without sending it).
     explicit SendOperation(RequestMut request) : request_(std::move(request)) {}
+    /// Only before it is awaited (with_timeout moves it).
     SendOperation(SendOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt();
-    }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    Pending await_resume() {
-      throw_if_interrupted();
-      return std::move(*result_);
-    }
-
    private:
-    bool attempt() {
+    friend class detail::AwaitableOperation<SendOperation, Pending>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt() noexcept {
       std::uint32_t channel = 0;
-      if (!request_.core_->try_send(request_.chunk_, channel)) return false;
+      if (!request_.core_->try_send(request_.chunk_, channel, this->failure())) {
+        return static_cast<bool>(this->failure());  // Errc::corrupted: the segment was damaged
+      }
       result_.emplace(Pending(std::move(request_.core_), channel));
       return true;
     }
+    Pending take_value() noexcept { return std::move(*result_); }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) request_.core_->check_size();
-      try {
-        return attempt();
-      } catch (...) {  // Errc::corrupted: the segment was damaged, or a peer scribbled on it
-        fail(std::current_exception());
-        return true;
-      }
+      return attempt();
     }
     detail::DoorbellWords doorbell() const noexcept override { return request_.core_->doorbell(); }
     detail::PortOperations* port_operations() const noexcept override {
@@ -308,6 +327,7 @@ class RequestMut {
     RequestMut request_;
     std::optional<Pending> result_;
   };
+  /// The awaitable send; see SendOperation. This RequestMut holds nothing afterwards.
   [[nodiscard]] SendOperation async_send() && { return SendOperation(std::move(*this)); }
 
  private:
@@ -336,12 +356,16 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Client {
  public:
+  /// A loaned request of this client.
   using Loan = RequestMut<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  /// The stream of responses to a sent request.
   using Pending =
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
-  explicit Client(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
+  /// Takes over the port; `other` holds nothing any more (loans and sends awaiting keep
+  /// waiting: they hold the port themselves).
   Client(Client&&) noexcept = default;
+  /// Cancels what waits on the port held (as the destructor does), then takes over `other`'s.
   Client& operator=(Client&& other) noexcept {
     if (this != &other) {
       cancel_waits();
@@ -353,6 +377,7 @@ class Client {
   /// RequestMut and PendingResponse are gone.
   ~Client() { cancel_waits(); }
 
+  /// This client's id within the service: the RequestHeader::client_id of its requests.
   ClientId id() const noexcept { return core_->id(); }
 
   /// A value-initialized request in shared memory. Throws floe::Error(exceeds_max_loans).
@@ -375,33 +400,27 @@ class Client {
   /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
   /// task, while max_loaned_requests requests are loaned. Throws floe::Error(cancelled /
   /// timed_out) as receives do.
-  class LoanOperation : public detail::Operation {
+  class LoanOperation : public detail::AwaitableOperation<LoanOperation, Loan> {
    public:
+    /// Holds its own reference to `client`'s port: the Client may move meanwhile, and its
+    /// going cancels this.
     explicit LoanOperation(Client& client) : core_(client.core_) {}
+    /// Only before it is awaited (with_timeout moves it).
     LoanOperation(LoanOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt();
+   private:
+    friend class detail::AwaitableOperation<LoanOperation, Loan>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt() noexcept {
+      if (core_->try_loan(chunk_)) return true;
+      if (!core_->damaged()) return false;
+      core_->describe_damage(this->failure());
+      return true;
     }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    Loan await_resume() {
-      throw_if_interrupted();
+    Loan take_value() noexcept {
       const detail::ChunkView view = core_->chunk_view(chunk_);
       return make_loan(std::move(core_), view, chunk_);
-    }
-
-   private:
-    bool attempt() noexcept {
-      if (core_->damaged()) {
-        try {
-          core_->loan(chunk_);  // throws the Errc::corrupted that says what happened
-        } catch (...) {
-          fail(std::current_exception());
-        }
-        return true;
-      }
-      return core_->try_loan(chunk_);
     }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) core_->check_size();
@@ -417,9 +436,10 @@ class Client {
     std::shared_ptr<detail::ClientCore> core_;
     std::uint32_t chunk_ = 0;
   };
+  /// The awaitable loan; see LoanOperation.
   [[nodiscard]] LoanOperation async_loan() { return LoanOperation(*this); }
 
-  /// Copies `request` into shared memory and sends it.
+  /// Copies `request` into shared memory and sends it. Throws as loan() and send() do.
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
   send_copy(const RequestPayload& request) {
     Loan loaned = loan();
@@ -428,9 +448,12 @@ class Client {
   }
 
  private:
+  template <typename, typename, typename, typename>
+  friend class ClientBuilder;
+  explicit Client(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
+  /// The core wrote the RequestHeader; the user header and the payload are the typed layer's.
   static Loan make_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
                         std::uint32_t chunk, bool zero_payload = true) {
-    std::construct_at(detail::object_at<RequestHeader>(view.header), RequestHeader{core->id(), 0});
     if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
       std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
     }
@@ -448,10 +471,13 @@ class Client {
   std::shared_ptr<detail::ClientCore> core_;
 };
 
+/// Sets a client's own limits, then creates it: Service::client_builder().create(). May outlive
+/// its Service (it holds the segment).
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ClientBuilder {
  public:
+  /// Made by Service::client_builder().
   ClientBuilder(std::shared_ptr<detail::ServiceSegment> segment,
                 std::uint32_t service_max_active_requests)
       : segment_(std::move(segment)),
@@ -469,7 +495,9 @@ class ClientBuilder {
     return *this;
   }
 
-  /// Throws floe::Error(exceeds_max_clients) when the service has all its clients.
+  /// A client with its own port in the service; it may outlive the Service and the builder.
+  /// Throws floe::Error(exceeds_max_clients) when the service has all its clients,
+  /// (incompatible_limits) when max_active_requests is 0 or above the service's.
   Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_active_requests_ == 0 || max_active_requests_ > service_max_) {
       throw Error(Errc::incompatible_limits,

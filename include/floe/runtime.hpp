@@ -159,20 +159,17 @@ T Runtime::block_on(Task<T> task) {
 
 namespace detail {
 
-class SleepOperation final : public Operation {
+class SleepOperation final : public AwaitableOperation<SleepOperation, void> {
  public:
   SleepOperation(Clock::time_point until, std::stop_token token) {
     set_deadline(until, false);
     set_stop_token(std::move(token));
   }
-  bool await_ready() const {
-    throw_if_stop_requested();
-    return false;
-  }
-  void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-  void await_resume() const { throw_if_interrupted(); }
 
  private:
+  friend class AwaitableOperation<SleepOperation, void>;
+  bool attempt() const noexcept { return false; }  // the deadline alone completes it
+  void take_value() const noexcept {}
   bool poll(const PollContext&) noexcept override { return false; }
 };
 

@@ -24,6 +24,11 @@ namespace floe {
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class ActiveRequest;
+template <typename ResponsePayload, typename ResponseUserHeader>
+class ResponseMut;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class ServerBuilder;
 
 namespace detail {
 
@@ -32,31 +37,27 @@ namespace detail {
 /// delivered, false when the client stopped listening, went away or died, or the buffer was full
 /// under Backpressure::discard. Throws Errc::cancelled / timed_out (stop token, runtime stop,
 /// the ActiveRequest or Server going away, with_timeout): the response is then not sent.
-class ResponseSendOperation : public Operation {
+class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, bool> {
  public:
-  ResponseSendOperation(ServerCore& core, const ServerCore::Active& active, std::uint32_t chunk,
-                        Backpressure backpressure) noexcept
-      : core_(&core), active_(active), chunk_(chunk), wait_(backpressure == Backpressure::block) {}
+  /// Only before it is awaited (with_timeout moves it).
   ResponseSendOperation(ResponseSendOperation&& other) noexcept
-      : Operation(std::move(other)),
+      : AwaitableOperation(std::move(other)),
         core_(std::exchange(other.core_, nullptr)),
         active_(other.active_),
         chunk_(other.chunk_),
         wait_(other.wait_),
         delivered_(other.delivered_) {}
+  /// A response not sent yet goes back to the pool.
   ~ResponseSendOperation() override { give_up(); }
 
-  bool await_ready() {
-    throw_if_stop_requested();
-    return attempt();
-  }
-  void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-  bool await_resume() const {
-    throw_if_interrupted();
-    return delivered_;
-  }
-
  private:
+  friend class AwaitableOperation<ResponseSendOperation, bool>;
+  template <typename, typename>
+  friend class floe::ResponseMut;
+  ResponseSendOperation(ServerCore& core, const ServerCore::Active& active, std::uint32_t chunk,
+                        Backpressure backpressure) noexcept
+      : core_(&core), active_(active), chunk_(chunk), wait_(backpressure == Backpressure::block) {}
+
   /// True once settled either way.
   bool attempt() noexcept {
     if (core_ == nullptr) return true;
@@ -67,6 +68,7 @@ class ResponseSendOperation : public Operation {
     core_ = nullptr;
     return true;
   }
+  bool take_value() const noexcept { return delivered_; }
   bool poll(const PollContext& context) noexcept override {
     if (attempt()) return true;
     if (context.peers_changed && !core_->is_connected(active_)) {
@@ -101,12 +103,14 @@ class ResponseSendOperation : public Operation {
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class ResponseMut {
  public:
+  /// Takes over the loan; `other` holds nothing any more.
   ResponseMut(ResponseMut&& other) noexcept
       : core_(std::exchange(other.core_, nullptr)),
         active_(other.active_),
         view_(other.view_),
         chunk_(other.chunk_),
         backpressure_(other.backpressure_) {}
+  /// Returns the loan held to the pool, then takes over `other`'s.
   ResponseMut& operator=(ResponseMut&& other) noexcept {
     if (this != &other) {
       release();
@@ -121,12 +125,18 @@ class ResponseMut {
   /// An unsent response goes back to the pool.
   ~ResponseMut() { release(); }
 
+  /// The payload to write in place, in shared memory.
   ResponsePayload& payload() noexcept { return *detail::object_at<ResponsePayload>(view_.payload); }
+  /// The same, read-only.
   const ResponsePayload& payload() const noexcept {
     return *detail::object_at<ResponsePayload>(view_.payload);
   }
+  /// payload().
   ResponsePayload& operator*() noexcept { return payload(); }
+  /// &payload().
   ResponsePayload* operator->() noexcept { return &payload(); }
+  /// The user header to write in place (value-initialized by loan()). The ResponseHeader is
+  /// the server core's, written when sent.
   ResponseUserHeader& user_header() noexcept {
     return *detail::object_at<ResponseUserHeader>(view_.user_header);
   }
@@ -176,13 +186,16 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ActiveRequest {
  public:
+  /// A loaned response to this request.
   using Loan = ResponseMut<ResponsePayload, ResponseUserHeader>;
 
   /// Holds no request, as after a move: only for interfaces that need a value alongside an
   /// error (an Asio handler's `void(std::error_code, ActiveRequest)`).
   ActiveRequest() noexcept : core_(nullptr), active_{} {}
+  /// Takes over the request; `other` holds nothing any more.
   ActiveRequest(ActiveRequest&& other) noexcept
       : core_(std::move(other.core_)), active_(other.active_) {}
+  /// Ends the stream held (as the destructor does), then takes over `other`'s.
   ActiveRequest& operator=(ActiveRequest&& other) noexcept {
     if (this != &other) {
       end();
@@ -191,16 +204,23 @@ class ActiveRequest {
     }
     return *this;
   }
+  /// Ends the client's stream: its receive yields std::nullopt once it has what was sent.
+  /// Its ResponseMuts and send operations must be gone first.
   ~ActiveRequest() { end(); }
 
+  /// The request in shared memory, valid while this ActiveRequest lives.
   const RequestPayload& payload() const noexcept {
     return *detail::object_at<const RequestPayload>(active_.request.payload);
   }
+  /// payload().
   const RequestPayload& operator*() const noexcept { return payload(); }
+  /// &payload().
   const RequestPayload* operator->() const noexcept { return &payload(); }
+  /// The request's header: the client's id and the request id.
   const RequestHeader& header() const noexcept {
     return *detail::object_at<const RequestHeader>(active_.request.header);
   }
+  /// The user header the client wrote.
   const RequestUserHeader& user_header() const noexcept {
     return *detail::object_at<const RequestUserHeader>(active_.request.user_header);
   }
@@ -273,11 +293,15 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Server {
  public:
+  /// A request received, held open.
   using Active =
       ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
-  explicit Server(std::shared_ptr<detail::ServerCore> core) noexcept : core_(std::move(core)) {}
+  /// Takes over the port; `other` holds nothing any more (a receive awaiting keeps waiting: it
+  /// holds the port itself).
   Server(Server&&) noexcept = default;
+  /// Cancels the receives waiting on the port held (as the destructor does), then takes over
+  /// `other`'s.
   Server& operator=(Server&& other) noexcept {
     if (this != &other) {
       cancel_receives();
@@ -289,48 +313,46 @@ class Server {
   /// ActiveRequest is gone.
   ~Server() { cancel_receives(); }
 
+  /// This server's id within the service: the ResponseHeader::server_id of its responses.
   ServerId id() const noexcept { return core_->id(); }
 
   /// The next request, if one is there. Never blocks. Throws Errc::corrupted once another
   /// process damaged the service's shared memory.
   std::optional<Active> try_receive() {
-    auto active = core_->try_receive();
+    detail::Failure failure;
+    auto active = core_->try_receive(failure);
+    if (failure) failure.raise();
     if (!active) return std::nullopt;
     return Active(core_, *active);
   }
+  /// Whether a request is waiting (it may still be withdrawn before try_receive()).
   bool has_requests() const noexcept { return core_->has_requests(); }
 
   /// Awaitable: `co_await server.receive()` yields the next request, suspending in the runtime
   /// until one arrives. Throws floe::Error(cancelled) when `token` is stopped or the runtime
   /// stops, (timed_out) under floe::with_timeout; a request is never taken and then lost.
-  class ReceiveOperation : public detail::Operation {
+  class ReceiveOperation : public detail::AwaitableOperation<ReceiveOperation, Active> {
    public:
+    /// Holds its own reference to `server`'s port: the Server may move meanwhile, and its
+    /// going cancels this.
     ReceiveOperation(Server& server, std::stop_token token) : core_(server.core_) {
-      set_stop_token(std::move(token));
+      this->set_stop_token(std::move(token));
     }
+    /// Only before it is awaited (with_timeout moves it).
     ReceiveOperation(ReceiveOperation&&) noexcept = default;
 
-    bool await_ready() {
-      throw_if_stop_requested();
-      return attempt();
-    }
-    void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
-    Active await_resume() {
-      throw_if_interrupted();
-      return std::move(*result_);
-    }
-
    private:
+    friend class detail::AwaitableOperation<ReceiveOperation, Active>;
+    using PollContext = detail::Operation::PollContext;
+
     bool attempt() noexcept {
-      try {
-        // The request takes over the operation's reference to the port: one count per request.
-        if (auto active = core_->try_receive()) result_.emplace(Active(std::move(core_), *active));
-        return result_.has_value();
-      } catch (...) {  // Errc::corrupted
-        fail(std::current_exception());
-        return true;
+      // The request takes over the operation's reference to the port: one count per request.
+      if (auto active = core_->try_receive(this->failure())) {
+        result_.emplace(Active(std::move(core_), *active));
       }
+      return result_.has_value() || this->failure();  // Errc::corrupted
     }
+    Active take_value() noexcept { return std::move(*result_); }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) core_->check_size();  // at every safety recheck, too
       return attempt();
@@ -345,11 +367,15 @@ class Server {
     std::optional<Active> result_;
   };
 
+  /// The awaitable next request; see ReceiveOperation. Never throws itself.
   [[nodiscard]] ReceiveOperation receive(std::stop_token token = {}) {
     return ReceiveOperation(*this, std::move(token));
   }
 
  private:
+  template <typename, typename, typename, typename>
+  friend class ServerBuilder;
+  explicit Server(std::shared_ptr<detail::ServerCore> core) noexcept : core_(std::move(core)) {}
   void cancel_receives() noexcept {
     if (core_ != nullptr) core_->receive_operations().cancel_all();
   }
@@ -357,10 +383,13 @@ class Server {
   std::shared_ptr<detail::ServerCore> core_;
 };
 
+/// Sets a server's own limits, then creates it: Service::server_builder().create(). May outlive
+/// its Service (it holds the segment).
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ServerBuilder {
  public:
+  /// Made by Service::server_builder().
   ServerBuilder(std::shared_ptr<detail::ServiceSegment> segment, std::uint32_t service_max_loans)
       : segment_(std::move(segment)),
         service_max_(service_max_loans),
@@ -377,7 +406,9 @@ class ServerBuilder {
     return *this;
   }
 
-  /// Throws floe::Error(exceeds_max_servers) when the service has all its servers.
+  /// A server with its own port in the service; it may outlive the Service and the builder.
+  /// Throws floe::Error(exceeds_max_servers) when the service has all its servers,
+  /// (incompatible_limits) when max_loaned_responses_per_request is 0 or above the service's.
   Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_loaned_responses_per_request_ == 0 ||
         max_loaned_responses_per_request_ > service_max_) {

@@ -49,6 +49,10 @@ DoorbellWords ClientCore::doorbell() const noexcept {
   return DoorbellWords{&self->waiting, &self->doorbell};
 }
 
+void ClientCore::describe_damage(Failure& failure) const {
+  failure.set(Errc::corrupted, segment_->damage_message());
+}
+
 ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
   return view_of(port_->chunk(chunk), port_->segment().layout().request_shape());
 }
@@ -81,6 +85,9 @@ bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
         next_chunk_ = i + 1;
         ++loaned_;
         chunk = i;
+        // Both message headers are the core's to write; the request id comes with send.
+        const RequestHeader header{id_, 0};
+        std::memcpy(chunk_view(i).header, &header, sizeof header);
         return true;
       }
     }
@@ -104,7 +111,9 @@ void ClientCore::notify_slot_freed() const noexcept {
 
 std::uint32_t ClientCore::send(std::uint32_t chunk) {
   std::uint32_t channel = 0;
-  if (!try_send(chunk, channel)) {
+  Failure failure;
+  if (!try_send(chunk, channel, failure)) {
+    if (failure) failure.raise();
     throw Error(Errc::exceeds_max_active_requests,
                 "floe: the client has max_active_requests = " + std::to_string(max_active_) +
                     " requests open (pending, or still held by a server)");
@@ -112,8 +121,11 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
   return channel;
 }
 
-bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
-  if (damaged()) segment_->throw_damaged();
+bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& failure) {
+  if (damaged()) {
+    describe_damage(failure);
+    return false;
+  }
   const StoredLimits& limits = port_->limits();
   // Nobody reads the answers to a request whose PendingResponse is gone: with fire-and-forget
   // off, it is withdrawn from servers that have not taken it before its channel is reused.
@@ -139,7 +151,8 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel) {
   const std::uint64_t request_id = next_request_id_++;
   if (request_id == 0 || request_id > kMaxRequestId) {
     next_request_id_ = request_ids_end_;
-    throw Error(Errc::corrupted, "floe: the client's request counter was overwritten");
+    failure.set(Errc::corrupted, "floe: the client's request counter was overwritten");
+    return false;
   }
   const RequestHeader header{id_, request_id};
   std::memcpy(chunk_view(chunk).header, &header, sizeof header);
@@ -194,15 +207,20 @@ ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
   return chunk != kNoChunk ? chunk_view(chunk) : ChunkView{};
 }
 
-std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel) {
-  if (damaged()) segment_->throw_damaged();
+std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel,
+                                                            Failure& failure) {
+  if (damaged()) {
+    describe_damage(failure);
+    return std::nullopt;
+  }
   PendingState& pending = pending_[channel];
   const StoredLimits& limits = port_->limits();
   if (pending.borrowed >= limits.max_borrowed_responses_per_pending_response) {
-    throw Error(Errc::exceeds_max_loans,
+    failure.set(Errc::exceeds_max_loans,
                 "floe: the pending response holds max_borrowed_responses_per_pending_response = " +
                     std::to_string(limits.max_borrowed_responses_per_pending_response) +
                     " responses already");
+    return std::nullopt;
   }
   const std::uint64_t live = pending.delivered & ~pending.ended;
   const std::uint32_t servers = limits.max_servers;

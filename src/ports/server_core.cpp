@@ -47,8 +47,15 @@ std::size_t ServerCore::stream_index(const Active& active) const noexcept {
          active.channel;
 }
 
-std::optional<ServerCore::Active> ServerCore::try_receive() {
-  if (damaged()) segment_->throw_damaged();
+void ServerCore::describe_damage(Failure& failure) const {
+  failure.set(Errc::corrupted, segment_->damage_message());
+}
+
+std::optional<ServerCore::Active> ServerCore::try_receive(Failure& failure) {
+  if (damaged()) {
+    describe_damage(failure);
+    return std::nullopt;
+  }
   const StoredLimits& limits = port_->limits();
   const SegmentView& segment = port_->segment();
   for (std::uint32_t j = 0; j < limits.max_clients; ++j) {

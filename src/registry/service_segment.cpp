@@ -206,12 +206,15 @@ void ServiceSegment::check_size() noexcept {
 }
 
 void ServiceSegment::throw_damaged() const {
-  throw Error(Errc::corrupted,
-              "floe: service '" + service_name_ +
-                  "': another process shrank its shared-memory segment while this one used it "
-                  "(ftruncate on " +
-                  kShmDirectory + object_.name() +
-                  "); its ports here no longer reach anyone. Drop them and open the service again");
+  throw Error(Errc::corrupted, damage_message());
+}
+
+std::string ServiceSegment::damage_message() const {
+  return "floe: service '" + service_name_ +
+         "': another process shrank its shared-memory segment while this one used it "
+         "(ftruncate on " +
+         kShmDirectory + object_.name() +
+         "); its ports here no longer reach anyone. Drop them and open the service again";
 }
 
 ServiceUsage ServiceSegment::usage() const noexcept {

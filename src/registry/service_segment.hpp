@@ -68,6 +68,8 @@ class ServiceSegment {
   const std::atomic<bool>& damaged_flag() const noexcept { return *mapping_.damaged_flag(); }
   /// Throws the Errc::corrupted that says so.
   [[noreturn]] void throw_damaged() const;
+  /// Its text: which service, which object, what to do.
+  std::string damage_message() const;
   /// Looks whether the object was shrunk even where this process has not touched it yet (one
   /// fstat): sets the damaged flag if so. Where liveness is looked at, never on the hot path.
   void check_size() noexcept;

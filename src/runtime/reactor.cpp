@@ -78,14 +78,17 @@ void PortOperations::cancel_all() noexcept {
     operation->cancel();
 }
 
-void Operation::throw_if_stop_requested() const {
-  if (stop_token_.stop_requested()) throw Error(Errc::cancelled, "floe: operation cancelled");
+std::error_code Operation::error() const noexcept {
+  if (failure_) return failure_.code();
+  if (outcome_ == Outcome::cancelled) return make_error_code(Errc::cancelled);
+  if (outcome_ == Outcome::timed_out) return make_error_code(Errc::timed_out);
+  return {};
 }
 
-void Operation::throw_if_interrupted() const {
-  if (failure_) std::rethrow_exception(failure_);
-  if (outcome_ == Outcome::cancelled) throw Error(Errc::cancelled, "floe: operation cancelled");
+void Operation::throw_error() const {
+  if (failure_) failure_.raise();
   if (outcome_ == Outcome::timed_out) throw Error(Errc::timed_out, "floe: operation timed out");
+  throw Error(Errc::cancelled, "floe: operation cancelled");
 }
 
 void Operation::StopRelay::operator()() const noexcept {

@@ -6,6 +6,11 @@
 // coroutine awaiter is resumed, an Asio operation invokes its handler. Everything lives in the
 // operation, which lives in the coroutine frame: suspending allocates nothing.
 //
+// An operation completes with a value or an error code (and the text of its error): nothing is
+// thrown while it waits. AwaitableOperation is its coroutine face, written once for all of
+// them, and the only place that throws; the Asio adapter hands error code and value to its
+// handler as they are.
+//
 // An operation on a port (a receive, a send waiting for room) is also listed by that port, so
 // that a port going away completes it as cancelled instead of leaving it to poll freed memory.
 
@@ -13,10 +18,11 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <stop_token>
+#include <system_error>
 
+#include "floe/detail/failure.hpp"
 #include "floe/detail/intrusive_list.hpp"
 #include "floe/detail/wake_sources.hpp"
 
@@ -46,6 +52,13 @@ class Operation {
   }
   void set_stop_token(std::stop_token token) noexcept { stop_token_ = std::move(token); }
 
+  /// How it ended: no error when it completed with its value; Errc::cancelled, Errc::timed_out,
+  /// or the failure it recorded (Errc::corrupted, ...).
+  std::error_code error() const noexcept;
+  /// Throws error() as floe::Error, with the text of the failure ("floe: operation cancelled"
+  /// for a cancel). Only for an operation that ended with an error.
+  [[noreturn]] void throw_error() const;
+
  protected:
   struct PollContext {
     /// A watched process died since the last poll: liveness must be looked at.
@@ -56,8 +69,8 @@ class Operation {
     bool spinning = false;
     std::uint32_t pass = 0;
   };
-  /// Looks whether the awaited thing is there, and keeps the outcome for await_resume. Must not
-  /// throw (keep the exception instead).
+  /// Looks whether the awaited thing is there, and keeps the outcome for await_resume: its value,
+  /// or a failure recorded in failure(), then returns true.
   virtual bool poll(const PollContext& context) noexcept = 0;
   /// The doorbell whose ringing may complete this operation (none: waits for time alone).
   virtual DoorbellWords doorbell() const noexcept { return {}; }
@@ -84,20 +97,22 @@ class Operation {
   /// Leaves its reactor and port without completing: nothing is resumed or invoked, and
   /// nothing can complete it any more (for an operation about to be destroyed unfinished).
   void abandon() noexcept;
-  bool was_cancelled() const noexcept { return outcome_ == Outcome::cancelled; }
-  /// For await_ready: throws Errc::cancelled if the stop token asks for it.
-  void throw_if_stop_requested() const;
-  /// For await_resume: throws Errc::cancelled or Errc::timed_out if that is how it ended, or
-  /// what fail() kept.
-  void throw_if_interrupted() const;
-  /// For poll: the operation is over with this error (the segment was damaged, say); poll
-  /// then returns true, and await_resume throws it.
-  void fail(std::exception_ptr error) noexcept { failure_ = std::move(error); }
+  /// For await_ready: ends the operation at once as cancelled if the stop token asks for it.
+  bool cancel_if_stop_requested() noexcept {
+    if (!stop_token_.stop_requested()) return false;
+    outcome_ = Outcome::cancelled;
+    return true;
+  }
+  /// Where the cores record why the operation is over (the segment was damaged, say); poll
+  /// then returns true, and error() reports it.
+  Failure& failure() noexcept { return failure_; }
+  /// Whether it ended with an error: the check of every await_resume.
+  bool failed() const noexcept { return outcome_ >= Outcome::cancelled || failure_; }
 
  private:
   friend class Reactor;
   friend class PortOperations;
-  enum class Outcome : std::uint8_t { pending, done, cancelled, timed_out };
+  enum class Outcome : std::uint8_t { pending, done, cancelled, timed_out };  // errors last
 
   struct StopRelay {
     Operation* operation;
@@ -105,7 +120,7 @@ class Operation {
   };
 
   std::stop_token stop_token_;
-  std::exception_ptr failure_;
+  Failure failure_;
   std::optional<Clock::time_point> deadline_;
   bool deadline_is_timeout_ = true;
   Outcome outcome_ = Outcome::pending;
@@ -119,6 +134,38 @@ class Operation {
       announced_doorbell_;  // what the reactor announced for it: known even while destroyed
   std::atomic<bool> stop_requested_{false};
   std::optional<std::stop_callback<StopRelay>> stop_callback_;
+};
+
+/// The coroutine face of an operation, written once for all of them: `co_await op` yields its
+/// value or throws its error() as floe::Error. `Derived` provides, as private members with this
+/// class as a friend:
+///   bool attempt() noexcept   looks once, as await_ready: true when done (value kept, or a
+///                             failure recorded), false to wait; poll() usually calls it too;
+///   Value take_value()        the value of an operation that ended without error.
+template <typename Derived, typename Value>
+class AwaitableOperation : public Operation {
+ public:
+  using value_type = Value;
+
+  /// True when it completed at once (or was cancelled before it began): no suspension.
+  bool await_ready() noexcept {
+    return cancel_if_stop_requested() || static_cast<Derived&>(*this).attempt();
+  }
+  /// Waits in the reactor of this thread. Throws floe::Error(no_runtime) outside one.
+  void await_suspend(std::coroutine_handle<> awaiting) { suspend(awaiting); }
+  /// The value, or throws floe::Error(cancelled / timed_out / what the operation recorded).
+  Value await_resume() {
+    if (failed()) [[unlikely]]
+      throw_error();
+    return static_cast<Derived&>(*this).take_value();
+  }
+  /// The value, for a completion that does not throw (the Asio adapter): only when error() is
+  /// empty.
+  Value value() { return static_cast<Derived&>(*this).take_value(); }
+
+ protected:
+  AwaitableOperation() = default;
+  AwaitableOperation(AwaitableOperation&&) noexcept = default;
 };
 
 /// The operations pending on one port (or on one stream of a port). The port's handle calls

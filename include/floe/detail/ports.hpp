@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "floe/config.hpp"
+#include "floe/detail/failure.hpp"
 #include "floe/detail/operation.hpp"
 #include "floe/detail/wake_sources.hpp"
 #include "floe/header.hpp"
@@ -43,34 +44,39 @@ class ClientCore {
   ~ClientCore();
 
   ClientId id() const noexcept { return id_; }
-  /// Another process shrank the segment under this one: every call below throws
+  /// Another process shrank the segment under this one: every call below throws (or records)
   /// Errc::corrupted, or reports nothing connected.
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
+  /// Records the Errc::corrupted that says so, with the service's name and segment.
+  void describe_damage(Failure& failure) const;
   /// Looks whether the segment was shrunk where this process has not touched it (a syscall):
   /// for the moments liveness is looked at, never the hot path.
   void check_size() noexcept;
 
-  /// A free request chunk, as the last request left it: the typed loan() value-initializes it,
-  /// loan_uninit() does not. Throws Errc::exceeds_max_loans.
+  /// A free request chunk with its RequestHeader written (this client's id, request id 0 until
+  /// sent); the payload as the last request left it: the typed loan() value-initializes it,
+  /// loan_uninit() does not. Throws Errc::exceeds_max_loans, Errc::corrupted.
   ChunkView loan(std::uint32_t& chunk);
-  /// The same, or false when every loan is taken (for a loan that waits).
+  /// The same, or false when every loan is taken (for a loan that waits) or damaged().
   bool try_loan(std::uint32_t& chunk) noexcept;
   ChunkView chunk_view(std::uint32_t chunk) const noexcept;
   void release_loan(std::uint32_t chunk) noexcept;
   /// Delivers the loaned chunk to every connected server; returns the channel that now tracks
   /// the request. Throws Errc::exceeds_max_active_requests (the loan stays with the caller).
   std::uint32_t send(std::uint32_t chunk);
-  /// The same, or false when every channel is still open (for a send that waits). Throws
-  /// Errc::corrupted only.
-  bool try_send(std::uint32_t chunk, std::uint32_t& channel);
+  /// The same, or false when every channel is still open (for a send that waits); false with
+  /// Errc::corrupted recorded in `failure` when the segment is damaged.
+  bool try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& failure);
 
   struct Received {
     ChunkView view;
     std::uint32_t server;
     std::uint32_t chunk;
   };
-  /// Throws Errc::exceeds_max_loans when the pending response already borrows its maximum.
-  std::optional<Received> try_receive(std::uint32_t channel);
+  /// The next response of the stream on `channel`, if one is there. Nothing, with the failure
+  /// recorded: Errc::exceeds_max_loans when the pending response already borrows its maximum,
+  /// Errc::corrupted.
+  std::optional<Received> try_receive(std::uint32_t channel, Failure& failure);
   void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
   /// True while a server the request reached still holds it open: false as soon as each has
   /// dropped its ActiveRequest, gone away or died, even with its responses still buffered.
@@ -150,6 +156,8 @@ class ServerCore {
   ServerId id() const noexcept { return id_; }
   /// As ClientCore::damaged().
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
+  /// As ClientCore::describe_damage().
+  void describe_damage(Failure& failure) const;
   /// Looks whether the segment was shrunk where this process has not touched it (a syscall):
   /// for the moments liveness is looked at, never the hot path.
   void check_size() noexcept;
@@ -164,8 +172,9 @@ class ServerCore {
     ChunkView request;
   };
 
-  /// Throws Errc::corrupted only.
-  std::optional<Active> try_receive();
+  /// The next request, if one is there; nothing with Errc::corrupted recorded in `failure` when
+  /// the segment is damaged.
+  std::optional<Active> try_receive(Failure& failure);
   bool has_requests() const noexcept;
   /// The server's notifier: rung when a request arrives.
   DoorbellWords doorbell() const noexcept;
