@@ -459,6 +459,10 @@ class AsioComposition : public AsyncServiceTest {
           resumed = true;
         },
         asio::detached);
+    // Started before the caller's short run_for begins: on a loaded machine, a process
+    // descheduled past that run's deadline would otherwise never start the coroutine.
+    while (!suspended && io.run_one_for(10s) != 0) {
+    }
   }
 
   int case_ = 0;
