@@ -22,6 +22,10 @@
 
 namespace floe {
 
+// Friends are named floe::X, declared here without default arguments (the definitions carry
+// them): g++ 12 looks an unqualified friend template up again where its class is instantiated,
+// and another `X` visible there (a test fixture called Service, say) becomes a "conflicting
+// declaration".
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class Client;
@@ -30,7 +34,13 @@ template <typename RequestPayload, typename ResponsePayload, typename RequestUse
 class PendingResponse;
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
+class RequestMut;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
 class ClientBuilder;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class Service;
 
 /// A response as it lies in shared memory, borrowed from its server until dropped. Used by the
 /// thread that uses its Client (see Client).
@@ -74,7 +84,7 @@ class Response {
 
  private:
   template <typename, typename, typename, typename>
-  friend class PendingResponse;
+  friend class floe::PendingResponse;
   Response(detail::ClientCore* core, std::uint32_t channel,
            detail::ClientCore::Received received) noexcept
       : core_(core), received_(received), channel_(channel) {}
@@ -219,7 +229,7 @@ class PendingResponse {
 
  private:
   template <typename, typename, typename, typename>
-  friend class RequestMut;
+  friend class floe::RequestMut;
   PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
       : core_(std::move(core)), channel_(channel) {}
   static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel,
@@ -332,7 +342,7 @@ class RequestMut {
 
  private:
   template <typename, typename, typename, typename>
-  friend class Client;
+  friend class floe::Client;
   RequestMut(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
              std::uint32_t chunk) noexcept
       : core_(std::move(core)), view_(view), chunk_(chunk) {}
@@ -449,7 +459,7 @@ class Client {
 
  private:
   template <typename, typename, typename, typename>
-  friend class ClientBuilder;
+  friend class floe::ClientBuilder;
   explicit Client(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
   /// The core wrote the RequestHeader; the user header and the payload are the typed layer's.
   static Loan make_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
@@ -477,13 +487,6 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ClientBuilder {
  public:
-  /// Made by Service::client_builder().
-  ClientBuilder(std::shared_ptr<detail::ServiceSegment> segment,
-                std::uint32_t service_max_active_requests)
-      : segment_(std::move(segment)),
-        service_max_(service_max_active_requests),
-        max_active_requests_(service_max_active_requests) {}
-
   /// At most the service's max_active_requests_per_client.
   ClientBuilder& max_active_requests(std::uint32_t value) noexcept {
     max_active_requests_ = value;
@@ -510,6 +513,15 @@ class ClientBuilder {
   }
 
  private:
+  template <typename, typename, typename, typename>
+  friend class floe::Service;
+  /// Made by Service::client_builder().
+  ClientBuilder(std::shared_ptr<detail::ServiceSegment> segment,
+                std::uint32_t service_max_active_requests)
+      : segment_(std::move(segment)),
+        service_max_(service_max_active_requests),
+        max_active_requests_(service_max_active_requests) {}
+
   std::shared_ptr<detail::ServiceSegment> segment_;
   std::uint32_t service_max_;
   std::uint32_t max_active_requests_;

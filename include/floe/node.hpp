@@ -11,13 +11,11 @@
 
 namespace floe {
 
+class Node;
+
 /// The first step of opening a service: its name is given, its pattern comes next.
 class ServiceBuilder {
  public:
-  /// Made by Node::service_builder(name).
-  ServiceBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
-      : node_(std::move(node)), name_(std::move(name)) {}
-
   /// A request-response service with these payload types (each must be ShmCompatible: checked
   /// at compile time, with a message that says why).
   template <typename Request, typename Response>
@@ -26,6 +24,11 @@ class ServiceBuilder {
   }
 
  private:
+  friend class floe::Node;
+  /// Made by Node::service_builder(name).
+  ServiceBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
+      : node_(std::move(node)), name_(std::move(name)) {}
+
   std::shared_ptr<const detail::NodeState> node_;
   std::string name_;
 };

@@ -21,6 +21,7 @@
 
 namespace floe {
 
+// Friends are named floe::X, declared here: see client.hpp.
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class ActiveRequest;
@@ -29,6 +30,12 @@ class ResponseMut;
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class ServerBuilder;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class Server;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class Service;
 
 namespace detail {
 
@@ -157,7 +164,7 @@ class ResponseMut {
 
  private:
   template <typename, typename, typename, typename>
-  friend class ActiveRequest;
+  friend class floe::ActiveRequest;
   ResponseMut(detail::ServerCore* core, const detail::ServerCore::Active& active,
               detail::ChunkView view, std::uint32_t chunk) noexcept
       : core_(core),
@@ -273,7 +280,7 @@ class ActiveRequest {
 
  private:
   template <typename, typename, typename, typename>
-  friend class Server;
+  friend class floe::Server;
   ActiveRequest(std::shared_ptr<detail::ServerCore> core,
                 const detail::ServerCore::Active& active) noexcept
       : core_(std::move(core)), active_(active) {}
@@ -374,7 +381,7 @@ class Server {
 
  private:
   template <typename, typename, typename, typename>
-  friend class ServerBuilder;
+  friend class floe::ServerBuilder;
   explicit Server(std::shared_ptr<detail::ServerCore> core) noexcept : core_(std::move(core)) {}
   void cancel_receives() noexcept {
     if (core_ != nullptr) core_->receive_operations().cancel_all();
@@ -389,12 +396,6 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ServerBuilder {
  public:
-  /// Made by Service::server_builder().
-  ServerBuilder(std::shared_ptr<detail::ServiceSegment> segment, std::uint32_t service_max_loans)
-      : segment_(std::move(segment)),
-        service_max_(service_max_loans),
-        max_loaned_responses_per_request_(service_max_loans) {}
-
   /// At most the service's max_loaned_responses_per_request.
   ServerBuilder& max_loaned_responses_per_request(std::uint32_t value) noexcept {
     max_loaned_responses_per_request_ = value;
@@ -423,6 +424,14 @@ class ServerBuilder {
   }
 
  private:
+  template <typename, typename, typename, typename>
+  friend class floe::Service;
+  /// Made by Service::server_builder().
+  ServerBuilder(std::shared_ptr<detail::ServiceSegment> segment, std::uint32_t service_max_loans)
+      : segment_(std::move(segment)),
+        service_max_(service_max_loans),
+        max_loaned_responses_per_request_(service_max_loans) {}
+
   std::shared_ptr<detail::ServiceSegment> segment_;
   std::uint32_t service_max_;
   std::uint32_t max_loaned_responses_per_request_;

@@ -15,6 +15,12 @@
 
 namespace floe {
 
+// Friends are named floe::X, declared here: see client.hpp.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class RequestResponseBuilder;
+class ServiceBuilder;
+
 /// May be shared between threads: any of them may create clients and servers from it at once
 /// (the segment lock separates threads as it separates processes, so each port gets a slot of
 /// its own), and ask name(), limits() and usage().
@@ -22,10 +28,6 @@ template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Service {
  public:
-  /// Made by RequestResponseBuilder's create(), open() or open_or_create().
-  explicit Service(std::shared_ptr<detail::ServiceSegment> segment) noexcept
-      : segment_(std::move(segment)) {}
-
   /// A builder for a client of this service; create() takes a client slot.
   ClientBuilder<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>
   client_builder() const {
@@ -45,6 +47,12 @@ class Service {
   ServiceUsage usage() const noexcept { return detail::service_usage(*segment_); }
 
  private:
+  template <typename, typename, typename, typename>
+  friend class floe::RequestResponseBuilder;
+  /// Made by RequestResponseBuilder's create(), open() or open_or_create().
+  explicit Service(std::shared_ptr<detail::ServiceSegment> segment) noexcept
+      : segment_(std::move(segment)) {}
+
   std::shared_ptr<detail::ServiceSegment> segment_;
 };
 
@@ -73,17 +81,6 @@ class RequestResponseBuilder {
  public:
   using ServiceType =
       Service<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
-
-  /// Made by Node::service_builder(name).request_response<Request, Response>().
-  RequestResponseBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
-      : node_(std::move(node)) {
-    spec_.name = std::move(name);
-    spec_.request = TypeInfo::of<RequestPayload>();
-    spec_.response = TypeInfo::of<ResponsePayload>();
-    spec_.request_user_header = TypeInfo::of<RequestUserHeader>();
-    spec_.response_user_header = TypeInfo::of<ResponseUserHeader>();
-    spec_.limits = node_->config.request_response;
-  }
 
   /// Every request carries a `Header` next to its payload (RequestMut::user_header()).
   template <typename Header>
@@ -158,7 +155,19 @@ class RequestResponseBuilder {
 
  private:
   template <typename, typename, typename, typename>
-  friend class RequestResponseBuilder;
+  friend class floe::RequestResponseBuilder;
+  friend class floe::ServiceBuilder;
+
+  /// Made by Node::service_builder(name).request_response<Request, Response>().
+  RequestResponseBuilder(std::shared_ptr<const detail::NodeState> node, std::string name)
+      : node_(std::move(node)) {
+    spec_.name = std::move(name);
+    spec_.request = TypeInfo::of<RequestPayload>();
+    spec_.response = TypeInfo::of<ResponsePayload>();
+    spec_.request_user_header = TypeInfo::of<RequestUserHeader>();
+    spec_.response_user_header = TypeInfo::of<ResponseUserHeader>();
+    spec_.limits = node_->config.request_response;
+  }
 
   /// This builder's name and limits, with other user header types.
   template <typename NextRequestUserHeader, typename NextResponseUserHeader>
