@@ -39,7 +39,6 @@ struct WantedService {
 
 namespace {
 
-
 StoredType stored_type(const TypeInfo& type, const char* role) {
   if (type.name.size() > kMaxTypeNameLength) {
     throw Error(Errc::invalid_name, std::string("floe: the ") + role +

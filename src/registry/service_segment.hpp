@@ -125,5 +125,4 @@ SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& obje
                                                   const Mapping& mapping,
                                                   int* error = nullptr) noexcept;
 
-
 }  // namespace floe::detail
