@@ -17,8 +17,6 @@
 namespace floe::detail {
 namespace {
 
-constexpr std::uint32_t kNoChunk = 0xffffffffu;
-
 ProcessIdentity identity_of(const NodeRecord& n) {
   return ProcessIdentity{load(const_cast<std::uint64_t&>(n.pid)),
                          load(const_cast<std::uint64_t&>(n.start_time))};
