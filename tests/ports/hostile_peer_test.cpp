@@ -11,8 +11,8 @@
 #include <cstring>
 #include <random>
 
-#include "segment/layout.hpp"
 #include "registry/names.hpp"
+#include "segment/layout.hpp"
 #include "support/process.hpp"
 
 namespace floe {
