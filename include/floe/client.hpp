@@ -14,33 +14,15 @@
 #include <stop_token>
 #include <utility>
 
+#include "floe/detail/forward.hpp"
 #include "floe/detail/operation.hpp"
 #include "floe/detail/ports.hpp"
+#include "floe/detail/unique_handle.hpp"
 #include "floe/error.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
 
 namespace floe {
-
-// Friends are named floe::X, declared here without default arguments (the definitions carry
-// them): g++ 12 looks an unqualified friend template up again where its class is instantiated,
-// and another `X` visible there (a test fixture called Service, say) becomes a "conflicting
-// declaration".
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class Client;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class PendingResponse;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class RequestMut;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class ClientBuilder;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class Service;
 
 /// A response as it lies in shared memory, borrowed from its server until dropped. Used by the
 /// thread that uses its Client (see Client).
@@ -48,26 +30,15 @@ template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class Response {
  public:
   /// Takes over the borrowed response; `other` holds nothing any more.
-  Response(Response&& other) noexcept
-      : core_(std::exchange(other.core_, nullptr)),
-        received_(other.received_),
-        channel_(other.channel_) {}
+  Response(Response&&) noexcept = default;
   /// Gives back the response held, then takes over `other`'s.
-  Response& operator=(Response&& other) noexcept {
-    if (this != &other) {
-      release();
-      core_ = std::exchange(other.core_, nullptr);
-      received_ = other.received_;
-      channel_ = other.channel_;
-    }
-    return *this;
-  }
+  Response& operator=(Response&&) noexcept = default;
   /// Gives the chunk back to its server. Must happen before its PendingResponse goes.
-  ~Response() { release(); }
+  ~Response() = default;
 
   /// The payload in shared memory, valid while this Response lives.
   const ResponsePayload& payload() const noexcept {
-    return *detail::object_at<const ResponsePayload>(received_.view.payload);
+    return *detail::object_at<const ResponsePayload>(handle_.held().received.view.payload);
   }
   /// payload().
   const ResponsePayload& operator*() const noexcept { return payload(); }
@@ -75,27 +46,21 @@ class Response {
   const ResponsePayload* operator->() const noexcept { return &payload(); }
   /// The header the server's core wrote: its id, the request id, the sequence number.
   const ResponseHeader& header() const noexcept {
-    return *detail::object_at<const ResponseHeader>(received_.view.header);
+    return *detail::object_at<const ResponseHeader>(handle_.held().received.view.header);
   }
   /// The user header the server wrote (NoUserHeader when the service has none).
   const ResponseUserHeader& user_header() const noexcept {
-    return *detail::object_at<const ResponseUserHeader>(received_.view.user_header);
+    return *detail::object_at<const ResponseUserHeader>(handle_.held().received.view.user_header);
   }
 
  private:
   template <typename, typename, typename, typename>
   friend class floe::PendingResponse;
   Response(detail::ClientCore* core, std::uint32_t channel,
-           detail::ClientCore::Received received) noexcept
-      : core_(core), received_(received), channel_(channel) {}
-  void release() noexcept {
-    if (core_ != nullptr) core_->release_response(channel_, received_.server, received_.chunk);
-    core_ = nullptr;
-  }
+           const detail::ClientCore::Received& received) noexcept
+      : handle_(core, {channel, received}) {}
 
-  detail::ClientCore* core_;
-  detail::ClientCore::Received received_;
-  std::uint32_t channel_;
+  detail::UniqueHandle<detail::ClientCore*, detail::BorrowedResponse> handle_;
 };
 
 /// The stream of responses to one request. Used by the thread that uses its Client (see Client).
@@ -108,26 +73,18 @@ class PendingResponse {
 
   /// Takes over the stream; `other` holds nothing any more (a receive awaiting on the stream
   /// keeps waiting: it waits on the stream, not on this object).
-  PendingResponse(PendingResponse&& other) noexcept
-      : core_(std::move(other.core_)), channel_(other.channel_) {}
+  PendingResponse(PendingResponse&&) noexcept = default;
   /// Drops the stream held (as the destructor does), then takes over `other`'s.
-  PendingResponse& operator=(PendingResponse&& other) noexcept {
-    if (this != &other) {
-      drop();
-      core_ = std::move(other.core_);
-      channel_ = other.channel_;
-    }
-    return *this;
-  }
+  PendingResponse& operator=(PendingResponse&&) noexcept = default;
   /// Tells the servers nobody listens any more; their later responses are discarded. A
   /// receive still waiting completes as cancelled.
-  ~PendingResponse() { drop(); }
+  ~PendingResponse() = default;
 
   /// The next response, if one is there. Never blocks. Throws floe::Error(exceeds_max_loans)
   /// when max_borrowed_responses_per_pending_response responses are still held.
   std::optional<ResponseType> try_receive() {
     detail::Failure failure;
-    auto response = receive_from(*core_, channel_, failure);
+    auto response = receive_from(core(), channel(), failure);
     if (failure) failure.raise();
     return response;
   }
@@ -143,10 +100,10 @@ class PendingResponse {
   ///   while (auto r = pending.try_receive()) use(*r);  // sent before the end, still there
   ///
   /// `co_await receive()` does this itself: its std::nullopt comes after the last response.
-  bool is_connected() const noexcept { return core_->is_connected(channel_); }
+  bool is_connected() const noexcept { return core().is_connected(channel()); }
   /// The servers still holding the request open; 0 exactly when is_connected() is false.
   std::uint32_t number_of_server_connections() const noexcept {
-    return core_->number_of_server_connections(channel_);
+    return core().number_of_server_connections(channel());
   }
   /// Responses of this stream that were lost so far: overwritten in the response buffer by
   /// newer ones before they were received (enable_safe_overflow_for_responses). Counted from
@@ -154,7 +111,7 @@ class PendingResponse {
   /// response is never the one overwritten, so once the stream is drained the count is final.
   /// Responses a server's send refused (it returned false) are not counted: the server knows.
   std::uint64_t number_of_overwritten_responses() const noexcept {
-    return core_->number_of_overwritten_responses(channel_);
+    return core().number_of_overwritten_responses(channel());
   }
 
   /// Awaitable: `co_await pending.receive()` yields the next response, or std::nullopt once
@@ -168,7 +125,7 @@ class PendingResponse {
     /// Waits on `pending`'s stream, which must outlive it (dropping the PendingResponse
     /// cancels it); `pending` itself may move meanwhile.
     ReceiveOperation(PendingResponse& pending, std::stop_token token)
-        : core_(pending.core_.get()), channel_(pending.channel_) {
+        : core_(&pending.core()), channel_(pending.channel()) {
       this->set_stop_token(std::move(token));
     }
     /// Only before it is awaited (with_timeout moves it).
@@ -212,7 +169,7 @@ class PendingResponse {
   /// The request this stream answers, as sent (it stays in shared memory while a server
   /// holds it or this PendingResponse lives).
   const RequestPayload& payload() const noexcept {
-    return *detail::object_at<const RequestPayload>(core_->request_of(channel_).payload);
+    return *detail::object_at<const RequestPayload>(core().request_of(channel()).payload);
   }
   /// payload().
   const RequestPayload& operator*() const noexcept { return payload(); }
@@ -220,31 +177,28 @@ class PendingResponse {
   const RequestPayload* operator->() const noexcept { return &payload(); }
   /// The request's header: this client's id and the request id responses carry back.
   const RequestHeader& header() const noexcept {
-    return *detail::object_at<const RequestHeader>(core_->request_of(channel_).header);
+    return *detail::object_at<const RequestHeader>(core().request_of(channel()).header);
   }
   /// The request's user header, as sent.
   const RequestUserHeader& user_header() const noexcept {
-    return *detail::object_at<const RequestUserHeader>(core_->request_of(channel_).user_header);
+    return *detail::object_at<const RequestUserHeader>(core().request_of(channel()).user_header);
   }
 
  private:
   template <typename, typename, typename, typename>
   friend class floe::RequestMut;
   PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
-      : core_(std::move(core)), channel_(channel) {}
+      : handle_(std::move(core), {channel}) {}
+  detail::ClientCore& core() const noexcept { return handle_.core(); }
+  std::uint32_t channel() const noexcept { return handle_.held().channel; }
   static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel,
                                                   detail::Failure& failure) noexcept {
     auto received = core.try_receive(channel, failure);
     if (!received) return std::nullopt;
     return ResponseType(&core, channel, *received);
   }
-  void drop() noexcept {
-    if (core_ != nullptr) core_->drop_pending(channel_);
-    core_.reset();
-  }
 
-  std::shared_ptr<detail::ClientCore> core_;
-  std::uint32_t channel_;
+  detail::UniqueHandle<std::shared_ptr<detail::ClientCore>, detail::OpenStream> handle_;
 };
 
 /// A request loaned in shared memory: write it in place, then send it. Used by the thread that
@@ -258,26 +212,17 @@ class RequestMut {
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
   /// Takes over the loan; `other` holds nothing any more.
-  RequestMut(RequestMut&& other) noexcept
-      : core_(std::move(other.core_)), view_(other.view_), chunk_(other.chunk_) {}
+  RequestMut(RequestMut&&) noexcept = default;
   /// Returns the loan held to the pool, then takes over `other`'s.
-  RequestMut& operator=(RequestMut&& other) noexcept {
-    if (this != &other) {
-      release();
-      core_ = std::move(other.core_);
-      view_ = other.view_;
-      chunk_ = other.chunk_;
-    }
-    return *this;
-  }
+  RequestMut& operator=(RequestMut&&) noexcept = default;
   /// An unsent request goes back to the pool.
-  ~RequestMut() { release(); }
+  ~RequestMut() = default;
 
   /// The payload to write in place, in shared memory.
-  RequestPayload& payload() noexcept { return *detail::object_at<RequestPayload>(view_.payload); }
+  RequestPayload& payload() noexcept { return *detail::object_at<RequestPayload>(view().payload); }
   /// The same, read-only.
   const RequestPayload& payload() const noexcept {
-    return *detail::object_at<RequestPayload>(view_.payload);
+    return *detail::object_at<RequestPayload>(view().payload);
   }
   /// payload().
   RequestPayload& operator*() noexcept { return payload(); }
@@ -285,19 +230,19 @@ class RequestMut {
   RequestPayload* operator->() noexcept { return &payload(); }
   /// Written by the client's core: its id; the request id is 0 until send() sets it.
   const RequestHeader& header() const noexcept {
-    return *detail::object_at<const RequestHeader>(view_.header);
+    return *detail::object_at<const RequestHeader>(view().header);
   }
   /// The user header to write in place (value-initialized by loan()).
   RequestUserHeader& user_header() noexcept {
-    return *detail::object_at<RequestUserHeader>(view_.user_header);
+    return *detail::object_at<RequestUserHeader>(view().user_header);
   }
 
   /// Delivers the request to every server connected now. Throws
   /// floe::Error(exceeds_max_active_requests); the request then stays loaned.
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
   send() && {
-    const std::uint32_t channel = core_->send(chunk_);
-    return Pending(std::move(core_), channel);
+    const std::uint32_t channel = handle_.core().send(chunk());
+    return Pending(handle_.hand_over(), channel);
   }
 
   /// Awaitable: `co_await std::move(request).async_send()` sends once the client has fewer
@@ -317,22 +262,24 @@ class RequestMut {
 
     bool attempt() noexcept {
       std::uint32_t channel = 0;
-      if (!request_.core_->try_send(request_.chunk_, channel, this->failure())) {
+      if (!request_.handle_.core().try_send(request_.chunk(), channel, this->failure())) {
         return static_cast<bool>(this->failure());  // Errc::corrupted: the segment was damaged
       }
-      result_.emplace(Pending(std::move(request_.core_), channel));
+      result_.emplace(Pending(request_.handle_.hand_over(), channel));
       return true;
     }
     Pending take_value() noexcept { return std::move(*result_); }
     bool poll(const PollContext& context) noexcept override {
-      if (context.peers_changed) request_.core_->check_size();
+      if (context.peers_changed) request_.handle_.core().check_size();
       return attempt();
     }
-    detail::DoorbellWords doorbell() const noexcept override { return request_.core_->doorbell(); }
-    detail::PortOperations* port_operations() const noexcept override {
-      return &request_.core_->slot_operations();
+    detail::DoorbellWords doorbell() const noexcept override {
+      return request_.handle_.core().doorbell();
     }
-    void on_interrupted() noexcept override { request_.release(); }
+    detail::PortOperations* port_operations() const noexcept override {
+      return &request_.handle_.core().slot_operations();
+    }
+    void on_interrupted() noexcept override { request_.handle_.reset(); }
 
     RequestMut request_;
     std::optional<Pending> result_;
@@ -345,15 +292,11 @@ class RequestMut {
   friend class floe::Client;
   RequestMut(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
              std::uint32_t chunk) noexcept
-      : core_(std::move(core)), view_(view), chunk_(chunk) {}
-  void release() noexcept {
-    if (core_ != nullptr) core_->release_loan(chunk_);
-    core_.reset();
-  }
+      : handle_(std::move(core), {view, chunk}) {}
+  const detail::ChunkView& view() const noexcept { return handle_.held().view; }
+  std::uint32_t chunk() const noexcept { return handle_.held().chunk; }
 
-  std::shared_ptr<detail::ClientCore> core_;
-  detail::ChunkView view_;
-  std::uint32_t chunk_;
+  detail::UniqueHandle<std::shared_ptr<detail::ClientCore>, detail::LoanedRequest> handle_;
 };
 
 /// Threads: a Client and everything that came from it (its RequestMuts, PendingResponses and

@@ -13,29 +13,15 @@
 #include <stop_token>
 #include <utility>
 
+#include "floe/detail/forward.hpp"
 #include "floe/detail/operation.hpp"
 #include "floe/detail/ports.hpp"
+#include "floe/detail/unique_handle.hpp"
 #include "floe/error.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
 
 namespace floe {
-
-// Friends are named floe::X, declared here: see client.hpp.
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class ActiveRequest;
-template <typename ResponsePayload, typename ResponseUserHeader>
-class ResponseMut;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class ServerBuilder;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class Server;
-template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
-          typename ResponseUserHeader>
-class Service;
 
 namespace detail {
 
@@ -47,58 +33,51 @@ namespace detail {
 class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, bool> {
  public:
   /// Only before it is awaited (with_timeout moves it).
-  ResponseSendOperation(ResponseSendOperation&& other) noexcept
-      : AwaitableOperation(std::move(other)),
-        core_(std::exchange(other.core_, nullptr)),
-        active_(other.active_),
-        chunk_(other.chunk_),
-        wait_(other.wait_),
-        delivered_(other.delivered_) {}
+  ResponseSendOperation(ResponseSendOperation&&) noexcept = default;
   /// A response not sent yet goes back to the pool.
-  ~ResponseSendOperation() override { give_up(); }
+  ~ResponseSendOperation() override = default;
 
  private:
   friend class AwaitableOperation<ResponseSendOperation, bool>;
   template <typename, typename>
   friend class floe::ResponseMut;
-  ResponseSendOperation(ServerCore& core, const ServerCore::Active& active, std::uint32_t chunk,
-                        Backpressure backpressure) noexcept
-      : core_(&core), active_(active), chunk_(chunk), wait_(backpressure == Backpressure::block) {}
+  using Loan = UniqueHandle<ServerCore*, LoanedResponse>;
+  ResponseSendOperation(Loan loan, Backpressure backpressure) noexcept
+      : loan_(std::move(loan)), wait_(backpressure == Backpressure::block) {}
 
   /// True once settled either way.
   bool attempt() noexcept {
-    if (core_ == nullptr) return true;
-    const auto status = core_->try_send(active_, chunk_);
+    if (!loan_) return true;
+    const auto status = loan_.core().try_send(active(), loan_.held().chunk);
     if (status == ServerCore::SendStatus::no_room && wait_) return false;
-    if (status == ServerCore::SendStatus::no_room) core_->release_loan(active_, chunk_);
+    if (status == ServerCore::SendStatus::no_room) {
+      loan_.reset();
+    } else {
+      loan_.hand_over();  // delivered, or returned to the pool by the core
+    }
     delivered_ = status == ServerCore::SendStatus::delivered;
-    core_ = nullptr;
     return true;
   }
   bool take_value() const noexcept { return delivered_; }
   bool poll(const PollContext& context) noexcept override {
     if (attempt()) return true;
-    if (context.peers_changed && !core_->is_connected(active_)) {
-      give_up();
+    if (context.peers_changed && !loan_.core().is_connected(active())) {
+      loan_.reset();
       return true;
     }
     return false;
   }
-  DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  DoorbellWords doorbell() const noexcept override { return loan_.core().doorbell(); }
   void watch_processes(WakeSources& sources) const override {
-    core_->watch_client(active_, sources);
+    loan_.core().watch_client(active(), sources);
   }
   PortOperations* port_operations() const noexcept override {
-    return &core_->stream_operations(active_);
+    return &loan_.core().stream_operations(active());
   }
-  void on_interrupted() noexcept override { give_up(); }
-  void give_up() noexcept {
-    if (core_ != nullptr) std::exchange(core_, nullptr)->release_loan(active_, chunk_);
-  }
+  void on_interrupted() noexcept override { loan_.reset(); }
+  const ServerCore::Active& active() const noexcept { return loan_.held().active; }
 
-  ServerCore* core_;  // nullptr once the chunk is handed over or returned
-  ServerCore::Active active_;
-  std::uint32_t chunk_;
+  Loan loan_;  // empty once the chunk is handed over or returned
   bool wait_;
   bool delivered_ = false;
 };
@@ -111,32 +90,19 @@ template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class ResponseMut {
  public:
   /// Takes over the loan; `other` holds nothing any more.
-  ResponseMut(ResponseMut&& other) noexcept
-      : core_(std::exchange(other.core_, nullptr)),
-        active_(other.active_),
-        view_(other.view_),
-        chunk_(other.chunk_),
-        backpressure_(other.backpressure_) {}
+  ResponseMut(ResponseMut&&) noexcept = default;
   /// Returns the loan held to the pool, then takes over `other`'s.
-  ResponseMut& operator=(ResponseMut&& other) noexcept {
-    if (this != &other) {
-      release();
-      core_ = std::exchange(other.core_, nullptr);
-      active_ = other.active_;
-      view_ = other.view_;
-      chunk_ = other.chunk_;
-      backpressure_ = other.backpressure_;
-    }
-    return *this;
-  }
+  ResponseMut& operator=(ResponseMut&&) noexcept = default;
   /// An unsent response goes back to the pool.
-  ~ResponseMut() { release(); }
+  ~ResponseMut() = default;
 
   /// The payload to write in place, in shared memory.
-  ResponsePayload& payload() noexcept { return *detail::object_at<ResponsePayload>(view_.payload); }
+  ResponsePayload& payload() noexcept {
+    return *detail::object_at<ResponsePayload>(view().payload);
+  }
   /// The same, read-only.
   const ResponsePayload& payload() const noexcept {
-    return *detail::object_at<ResponsePayload>(view_.payload);
+    return *detail::object_at<ResponsePayload>(view().payload);
   }
   /// payload().
   ResponsePayload& operator*() noexcept { return payload(); }
@@ -145,7 +111,7 @@ class ResponseMut {
   /// The user header to write in place (value-initialized by loan()). The ResponseHeader is
   /// the server core's, written when sent.
   ResponseUserHeader& user_header() noexcept {
-    return *detail::object_at<ResponseUserHeader>(view_.user_header);
+    return *detail::object_at<ResponseUserHeader>(view().user_header);
   }
 
   /// False when it could not be delivered: the client stopped listening, or its buffer was full
@@ -153,13 +119,15 @@ class ResponseMut {
   /// thread until the client makes room (in a coroutine, prefer async_send()). True does not
   /// mean it will be read: with safe overflow a newer response may overwrite it in the client's
   /// buffer; the client sees that in PendingResponse::number_of_overwritten_responses().
-  bool send() && noexcept { return std::exchange(core_, nullptr)->send(active_, chunk_); }
+  bool send() && noexcept {
+    const detail::LoanedResponse& held = handle_.held();
+    return handle_.hand_over()->send(held.active, held.chunk);
+  }
 
   /// Awaitable send: `bool delivered = co_await std::move(response).async_send();` With
   /// Backpressure::block only this task waits for room; see detail::ResponseSendOperation.
   [[nodiscard]] detail::ResponseSendOperation async_send() && noexcept {
-    return detail::ResponseSendOperation(*std::exchange(core_, nullptr), active_, chunk_,
-                                         backpressure_);
+    return detail::ResponseSendOperation(std::move(handle_), backpressure_);
   }
 
  private:
@@ -167,20 +135,10 @@ class ResponseMut {
   friend class floe::ActiveRequest;
   ResponseMut(detail::ServerCore* core, const detail::ServerCore::Active& active,
               detail::ChunkView view, std::uint32_t chunk) noexcept
-      : core_(core),
-        active_(active),
-        view_(view),
-        chunk_(chunk),
-        backpressure_(core->backpressure()) {}
-  void release() noexcept {
-    if (core_ != nullptr) core_->release_loan(active_, chunk_);
-    core_ = nullptr;
-  }
+      : handle_(core, {active, view, chunk}), backpressure_(core->backpressure()) {}
+  const detail::ChunkView& view() const noexcept { return handle_.held().view; }
 
-  detail::ServerCore* core_;
-  detail::ServerCore::Active active_;
-  detail::ChunkView view_;
-  std::uint32_t chunk_;
+  detail::UniqueHandle<detail::ServerCore*, detail::LoanedResponse> handle_;
   Backpressure backpressure_;
 };
 
@@ -198,26 +156,18 @@ class ActiveRequest {
 
   /// Holds no request, as after a move: only for interfaces that need a value alongside an
   /// error (an Asio handler's `void(std::error_code, ActiveRequest)`).
-  ActiveRequest() noexcept : core_(nullptr), active_{} {}
+  ActiveRequest() noexcept = default;
   /// Takes over the request; `other` holds nothing any more.
-  ActiveRequest(ActiveRequest&& other) noexcept
-      : core_(std::move(other.core_)), active_(other.active_) {}
+  ActiveRequest(ActiveRequest&&) noexcept = default;
   /// Ends the stream held (as the destructor does), then takes over `other`'s.
-  ActiveRequest& operator=(ActiveRequest&& other) noexcept {
-    if (this != &other) {
-      end();
-      core_ = std::move(other.core_);
-      active_ = other.active_;
-    }
-    return *this;
-  }
+  ActiveRequest& operator=(ActiveRequest&&) noexcept = default;
   /// Ends the client's stream: its receive yields std::nullopt once it has what was sent.
   /// Its ResponseMuts and send operations must be gone first.
-  ~ActiveRequest() { end(); }
+  ~ActiveRequest() = default;
 
   /// The request in shared memory, valid while this ActiveRequest lives.
   const RequestPayload& payload() const noexcept {
-    return *detail::object_at<const RequestPayload>(active_.request.payload);
+    return *detail::object_at<const RequestPayload>(active().request.payload);
   }
   /// payload().
   const RequestPayload& operator*() const noexcept { return payload(); }
@@ -225,27 +175,27 @@ class ActiveRequest {
   const RequestPayload* operator->() const noexcept { return &payload(); }
   /// The request's header: the client's id and the request id.
   const RequestHeader& header() const noexcept {
-    return *detail::object_at<const RequestHeader>(active_.request.header);
+    return *detail::object_at<const RequestHeader>(active().request.header);
   }
   /// The user header the client wrote.
   const RequestUserHeader& user_header() const noexcept {
-    return *detail::object_at<const RequestUserHeader>(active_.request.user_header);
+    return *detail::object_at<const RequestUserHeader>(active().request.user_header);
   }
   /// The client that sent the request.
-  ClientId origin() const noexcept { return active_.client_id; }
+  ClientId origin() const noexcept { return active().client_id; }
 
   /// False once the client dropped its PendingResponse, went away or died.
-  bool is_connected() const noexcept { return core_->is_connected(active_); }
+  bool is_connected() const noexcept { return handle_.core().is_connected(active()); }
 
   /// A value-initialized response. Throws floe::Error(exceeds_max_loans).
   Loan loan() {
     std::uint32_t chunk = 0;
-    const detail::ChunkView view = core_->loan(active_, chunk);
+    const detail::ChunkView view = handle_.core().loan(active(), chunk);
     if constexpr (!std::is_same_v<ResponseUserHeader, NoUserHeader>) {
       std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
     }
     std::construct_at(reinterpret_cast<ResponsePayload*>(view.payload));
-    return Loan(core_.get(), active_, view, chunk);
+    return Loan(&handle_.core(), active(), view, chunk);
   }
 
   /// A response whose payload is default-initialized, not value-initialized: for a trivial
@@ -254,12 +204,12 @@ class ActiveRequest {
   /// header is written by send() as for loan(). Throws floe::Error(exceeds_max_loans).
   Loan loan_uninit() {
     std::uint32_t chunk = 0;
-    const detail::ChunkView view = core_->loan(active_, chunk);
+    const detail::ChunkView view = handle_.core().loan(active(), chunk);
     if constexpr (!std::is_same_v<ResponseUserHeader, NoUserHeader>) {
       std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
     }
     ::new (static_cast<void*>(view.payload)) ResponsePayload;  // default-init: no zero fill
-    return Loan(core_.get(), active_, view, chunk);
+    return Loan(&handle_.core(), active(), view, chunk);
   }
 
   /// Copies `response` into shared memory and sends it; see ResponseMut::send.
@@ -283,14 +233,10 @@ class ActiveRequest {
   friend class floe::Server;
   ActiveRequest(std::shared_ptr<detail::ServerCore> core,
                 const detail::ServerCore::Active& active) noexcept
-      : core_(std::move(core)), active_(active) {}
-  void end() noexcept {
-    if (core_ != nullptr) core_->end(active_);
-    core_.reset();
-  }
+      : handle_(std::move(core), {active}) {}
+  const detail::ServerCore::Active& active() const noexcept { return handle_.held().active; }
 
-  std::shared_ptr<detail::ServerCore> core_;
-  detail::ServerCore::Active active_;
+  detail::UniqueHandle<std::shared_ptr<detail::ServerCore>, detail::HeldRequest> handle_;
 };
 
 /// Threads: the Server itself (try_receive, receive) is used by one thread at a time, and a

@@ -70,8 +70,8 @@ class ClientCore {
 
   struct Received {
     ChunkView view;
-    std::uint32_t server;
-    std::uint32_t chunk;
+    std::uint32_t server = 0;
+    std::uint32_t chunk = 0;
   };
   /// The next response of the stream on `channel`, if one is there. Nothing, with the failure
   /// recorded: Errc::exceeds_max_loans when the pending response already borrows its maximum,
@@ -233,6 +233,47 @@ class ServerCore {
   std::vector<std::uint8_t> waiting_for_room_;
   PortOperations receive_operations_;
   std::vector<PortOperations> stream_operations_;  // per (client, channel)
+};
+
+// What each message type holds besides its port's core, and how it is given back (see
+// UniqueHandle).
+
+/// A RequestMut's loan.
+struct LoanedRequest {
+  ChunkView view;
+  std::uint32_t chunk = 0;
+  static void let_go(ClientCore& core, const LoanedRequest& held) noexcept {
+    core.release_loan(held.chunk);
+  }
+};
+/// A PendingResponse's stream.
+struct OpenStream {
+  std::uint32_t channel = 0;
+  static void let_go(ClientCore& core, const OpenStream& held) noexcept {
+    core.drop_pending(held.channel);
+  }
+};
+/// A Response borrowed from a server.
+struct BorrowedResponse {
+  std::uint32_t channel = 0;
+  ClientCore::Received received{};
+  static void let_go(ClientCore& core, const BorrowedResponse& held) noexcept {
+    core.release_response(held.channel, held.received.server, held.received.chunk);
+  }
+};
+/// A ResponseMut's loan.
+struct LoanedResponse {
+  ServerCore::Active active;
+  ChunkView view;
+  std::uint32_t chunk = 0;
+  static void let_go(ServerCore& core, const LoanedResponse& held) noexcept {
+    core.release_loan(held.active, held.chunk);
+  }
+};
+/// An ActiveRequest's request, held open.
+struct HeldRequest {
+  ServerCore::Active active;
+  static void let_go(ServerCore& core, const HeldRequest& held) noexcept { core.end(held.active); }
 };
 
 }  // namespace floe::detail
