@@ -1,0 +1,129 @@
+#pragma once
+// What every row of the comparison suite (floe_bench_suite) shares: where client and server run
+// (FLOE_BENCH_PLACEMENT), how many samples a row takes (FLOE_BENCH_QUICK), the forked server,
+// per-message timing into percentiles, and the cost counters (CPU time, heap allocations) that
+// go into the Google Benchmark JSON next to them.
+//
+// A row is one Google Benchmark named "<workload>/<transport>/<mode>", e.g.
+// "round_trip/floe/polling"; scripts/bench.sh runs them all in one process, repetitions
+// interleaved at random so drift of a shared machine hits every row alike.
+
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../allocation_counter.hpp"
+#include "../harness.hpp"
+
+namespace floe::bench {
+
+/// Where the two processes of a row run: each pinned to its own core (cpu 0 client, cpu 1
+/// server), left to the scheduler, or both pinned to cpu 0.
+enum class Placement { pinned, unpinned, one_core };
+/// From FLOE_BENCH_PLACEMENT: "pinned" (the default), "unpinned" or "one-core".
+Placement placement();
+const char* placement_name();
+/// Pins the calling (client) process as the placement says.
+void place_client();
+/// The same for a server process.
+void place_server();
+
+/// FLOE_BENCH_QUICK=1: every row takes a twentieth of its samples (for CI and a first look).
+bool quick();
+/// `full` samples, or its quick share (at least 200).
+std::int64_t samples(std::int64_t full);
+
+/// A unique floe domain / socket path / service name part for one row's run.
+std::string unique_name(const char* what);
+
+/// A forked server process placed as the placement says. `body` runs there and its return value
+/// is the exit status. finish() waits for it (killing it after `timeout`) and returns the CPU
+/// time it used; the destructor does the same if finish() was not called.
+class ForkedServer {
+ public:
+  explicit ForkedServer(std::function<int()> body);
+  ForkedServer(const ForkedServer&) = delete;
+  ForkedServer& operator=(const ForkedServer&) = delete;
+  ~ForkedServer();
+  /// Waits for the exit; its CPU time (user + system), in ns. A non-zero exit or a kill after
+  /// `timeout` marks the run failed (failed() true).
+  std::int64_t finish(std::chrono::seconds timeout = std::chrono::seconds(30));
+  bool failed() const noexcept { return failed_; }
+  pid_t pid() const noexcept { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool failed_ = false;
+};
+
+/// A flag in memory shared with the forked server: it raises it when it is ready to serve.
+class ReadyFlag {
+ public:
+  void raise() noexcept;
+  /// False after `timeout`.
+  bool wait(std::chrono::seconds timeout = std::chrono::seconds(20)) const noexcept;
+
+ private:
+  SharedAnonymous<std::atomic<std::uint32_t>> flag_;
+};
+
+/// CPU time of this process so far (user + system), in ns.
+std::int64_t cpu_time_ns();
+
+/// Per-message latencies of one row, reported as Google Benchmark counters (ns): p0 (min), p10,
+/// p25, p50, p75, p90, p99, p99_9, p100 (max).
+class Latencies {
+ public:
+  explicit Latencies(std::int64_t count) { samples_.reserve(static_cast<std::size_t>(count)); }
+  void add(std::int64_t ns) { samples_.push_back(ns); }
+  void report(benchmark::State& state);
+
+ private:
+  std::vector<std::int64_t> samples_;
+};
+
+/// Runs `one(i)` for every iteration of `state`, after `warmup` untimed calls, timing each call
+/// on its own: the row's time is their mean (UseManualTime) and its counters the percentiles.
+/// Also counts this process's heap allocations during the timed calls (allocs_per_op).
+template <typename One>
+void time_each(benchmark::State& state, std::int64_t warmup, One&& one) {
+  using Clock = std::chrono::steady_clock;
+  for (std::int64_t i = 0; i < warmup; ++i)
+    one(i);
+  Latencies latencies(state.max_iterations);
+  std::int64_t i = warmup;
+  const std::uint64_t allocations_before = allocations();
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    one(i++);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
+    state.SetIterationTime(static_cast<double>(ns.count()) * 1e-9);
+    latencies.add(ns.count());
+  }
+  const std::uint64_t allocated = allocations() - allocations_before;
+  state.counters["allocs_per_op"] =
+      static_cast<double>(allocated) / static_cast<double>(state.iterations());
+  latencies.report(state);
+}
+
+/// Reports cost counters: CPU ns per message of client and server together (cpu_ns_per_op).
+void report_cpu(benchmark::State& state, std::int64_t client_cpu_ns, std::int64_t server_cpu_ns,
+                std::int64_t messages);
+
+/// Registers a latency row: `body` is run by Google Benchmark with manual time and `count`
+/// iterations (samples(count) of them).
+benchmark::internal::Benchmark* register_row(const std::string& name, std::int64_t count,
+                                             void (*body)(benchmark::State&));
+
+/// Registers a row whose transport is not installed: it reports an error that says so (the
+/// table shows "not installed: <why>"), and nothing else breaks.
+void register_missing(const std::string& name, const std::string& why);
+
+}  // namespace floe::bench
