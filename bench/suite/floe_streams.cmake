@@ -1,0 +1,1 @@
+# floe_streams rows of floe_bench_suite: added with their transport.

@@ -1,0 +1,1 @@
+# grpc rows of floe_bench_suite: added with their transport.

@@ -1,0 +1,1 @@
+# iceoryx rows of floe_bench_suite: added with their transport.

@@ -1,0 +1,1 @@
+# zeromq rows of floe_bench_suite: added with their transport.
