@@ -337,7 +337,7 @@ class Client {
   Loan loan() {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
-    return make_loan(core_, view, chunk);
+    return make_loan(core_, view, chunk, detail::ValueInitialize{});
   }
 
   /// A request whose payload is default-initialized, not value-initialized: for a trivial
@@ -347,7 +347,7 @@ class Client {
   Loan loan_uninit() {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
-    return make_loan(core_, view, chunk, false);
+    return make_loan(core_, view, chunk, detail::DefaultInitialize{});
   }
 
   /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
@@ -373,7 +373,7 @@ class Client {
     }
     Loan take_value() noexcept {
       const detail::ChunkView view = core_->chunk_view(chunk_);
-      return make_loan(std::move(core_), view, chunk_);
+      return make_loan(std::move(core_), view, chunk_, detail::ValueInitialize{});
     }
     bool poll(const PollContext& context) noexcept override {
       if (context.peers_changed) core_->check_size();
@@ -392,29 +392,23 @@ class Client {
   /// The awaitable loan; see LoanOperation.
   [[nodiscard]] LoanOperation async_loan() { return LoanOperation(*this); }
 
-  /// Copies `request` into shared memory and sends it. Throws as loan() and send() do.
+  /// Copies `request` into shared memory (one pass: the chunk is not zeroed first) and sends
+  /// it. Throws as loan() and send() do.
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
   send_copy(const RequestPayload& request) {
-    Loan loaned = loan();
-    loaned.payload() = request;
-    return std::move(loaned).send();
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk);
+    return make_loan(core_, view, chunk, detail::CopyOf<RequestPayload>{request}).send();
   }
 
  private:
   template <typename, typename, typename, typename>
   friend class floe::ClientBuilder;
   explicit Client(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
-  /// The core wrote the RequestHeader; the user header and the payload are the typed layer's.
+  template <typename BeginPayload>
   static Loan make_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
-                        std::uint32_t chunk, bool zero_payload = true) {
-    if constexpr (!std::is_same_v<RequestUserHeader, NoUserHeader>) {
-      std::construct_at(reinterpret_cast<RequestUserHeader*>(view.user_header));
-    }
-    if (zero_payload) {
-      std::construct_at(reinterpret_cast<RequestPayload*>(view.payload));
-    } else {
-      ::new (static_cast<void*>(view.payload)) RequestPayload;  // default-init: no zero fill
-    }
+                        std::uint32_t chunk, BeginPayload begin_payload) {
+    detail::begin_chunk<RequestUserHeader, RequestPayload>(view, begin_payload);
     return Loan(std::move(core), view, chunk);
   }
   void cancel_waits() noexcept {

@@ -188,44 +188,25 @@ class ActiveRequest {
   bool is_connected() const noexcept { return handle_.core().is_connected(active()); }
 
   /// A value-initialized response. Throws floe::Error(exceeds_max_loans).
-  Loan loan() {
-    std::uint32_t chunk = 0;
-    const detail::ChunkView view = handle_.core().loan(active(), chunk);
-    if constexpr (!std::is_same_v<ResponseUserHeader, NoUserHeader>) {
-      std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
-    }
-    std::construct_at(reinterpret_cast<ResponsePayload*>(view.payload));
-    return Loan(&handle_.core(), active(), view, chunk);
-  }
+  Loan loan() { return loan_as(detail::ValueInitialize{}); }
 
   /// A response whose payload is default-initialized, not value-initialized: for a trivial
   /// payload its bytes are whatever the chunk last held (an earlier response on this channel),
   /// so a 64 MiB response costs no 64 MiB zero fill. Write all of it before sending. The
   /// header is written by send() as for loan(). Throws floe::Error(exceeds_max_loans).
-  Loan loan_uninit() {
-    std::uint32_t chunk = 0;
-    const detail::ChunkView view = handle_.core().loan(active(), chunk);
-    if constexpr (!std::is_same_v<ResponseUserHeader, NoUserHeader>) {
-      std::construct_at(reinterpret_cast<ResponseUserHeader*>(view.user_header));
-    }
-    ::new (static_cast<void*>(view.payload)) ResponsePayload;  // default-init: no zero fill
-    return Loan(&handle_.core(), active(), view, chunk);
-  }
+  Loan loan_uninit() { return loan_as(detail::DefaultInitialize{}); }
 
-  /// Copies `response` into shared memory and sends it; see ResponseMut::send.
+  /// Copies `response` into shared memory (one pass: the chunk is not zeroed first) and sends
+  /// it; see ResponseMut::send.
   bool send_copy(const ResponsePayload& response) {
-    Loan loaned = loan();
-    loaned.payload() = response;
-    return std::move(loaned).send();
+    return loan_as(detail::CopyOf<ResponsePayload>{response}).send();
   }
 
   /// Awaitable: `bool delivered = co_await active.async_send_copy(response);` Copies now; with
   /// Backpressure::block only this task waits for room. Throws floe::Error(exceeds_max_loans)
   /// at once like loan().
   [[nodiscard]] detail::ResponseSendOperation async_send_copy(const ResponsePayload& response) {
-    Loan loaned = loan();
-    loaned.payload() = response;
-    return std::move(loaned).async_send();
+    return loan_as(detail::CopyOf<ResponsePayload>{response}).async_send();
   }
 
  private:
@@ -235,6 +216,13 @@ class ActiveRequest {
                 const detail::ServerCore::Active& active) noexcept
       : handle_(std::move(core), {active}) {}
   const detail::ServerCore::Active& active() const noexcept { return handle_.held().active; }
+  template <typename BeginPayload>
+  Loan loan_as(BeginPayload begin_payload) {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = handle_.core().loan(active(), chunk);
+    detail::begin_chunk<ResponseUserHeader, ResponsePayload>(view, begin_payload);
+    return Loan(&handle_.core(), active(), view, chunk);
+  }
 
   detail::UniqueHandle<std::shared_ptr<detail::ServerCore>, detail::HeldRequest> handle_;
 };

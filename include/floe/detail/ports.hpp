@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "floe/config.hpp"
@@ -15,6 +16,7 @@
 #include "floe/detail/operation.hpp"
 #include "floe/detail/wake_sources.hpp"
 #include "floe/header.hpp"
+#include "floe/shm_compatible.hpp"
 
 namespace floe::detail {
 
@@ -34,6 +36,36 @@ struct ChunkView {
   std::byte* user_header = nullptr;
   std::byte* payload = nullptr;
 };
+
+// How a loaned payload begins its life: value-initialized (loan()), default-initialized so a
+// large trivial payload costs no zero fill (loan_uninit()), or copied in one pass (send_copy()).
+struct ValueInitialize {
+  template <typename T>
+  void operator()(T* at) const {
+    std::construct_at(at);
+  }
+};
+struct DefaultInitialize {
+  template <typename T>
+  void operator()(T* at) const {
+    ::new (static_cast<void*>(at)) T;
+  }
+};
+template <typename T>
+struct CopyOf {
+  const T& value;
+  void operator()(T* at) const { std::construct_at(at, value); }
+};
+
+/// The typed layer's part of a loan (the core wrote the header): the user header is
+/// value-initialized, the payload begins as `begin_payload` says.
+template <typename UserHeader, typename Payload, typename BeginPayload>
+void begin_chunk(const ChunkView& view, BeginPayload begin_payload) {
+  if constexpr (!std::is_same_v<UserHeader, NoUserHeader>) {
+    std::construct_at(reinterpret_cast<UserHeader*>(view.user_header));
+  }
+  begin_payload(reinterpret_cast<Payload*>(view.payload));
+}
 
 class ClientCore {
  public:
