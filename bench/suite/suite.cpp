@@ -140,6 +140,38 @@ std::int64_t cpu_time_ns() {
   return ns_of(usage.ru_utime) + ns_of(usage.ru_stime);
 }
 
+StallWatchdog::StallWatchdog(std::function<void()> on_stall, std::chrono::seconds limit) {
+  thread_ = std::thread([this, on_stall = std::move(on_stall), limit] {
+    std::unique_lock lock(mutex_);
+    std::uint64_t seen = progress_.load(std::memory_order_relaxed);
+    auto last_progress = std::chrono::steady_clock::now();
+    while (!done_) {
+      wake_.wait_for(lock, std::chrono::seconds(1));
+      const std::uint64_t now_seen = progress_.load(std::memory_order_relaxed);
+      const auto now = std::chrono::steady_clock::now();
+      if (now_seen != seen) {
+        seen = now_seen;
+        last_progress = now;
+      } else if (!done_ && now - last_progress > limit) {
+        std::fprintf(stderr, "bench client: no progress for %lld s, giving up\n",
+                     static_cast<long long>(limit.count()));
+        stalled_.store(true, std::memory_order_relaxed);
+        if (on_stall) on_stall();
+        return;
+      }
+    }
+  });
+}
+
+StallWatchdog::~StallWatchdog() {
+  {
+    const std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
 void Latencies::report(benchmark::State& state) {
   if (samples_.empty()) return;
   std::sort(samples_.begin(), samples_.end());

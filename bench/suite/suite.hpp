@@ -13,9 +13,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -112,6 +115,60 @@ void time_each(benchmark::State& state, std::int64_t warmup, One&& one) {
       static_cast<double>(allocated) / static_cast<double>(state.iterations());
   latencies.report(state);
 }
+
+/// What time_each records, for a loop that cannot be one callable: a coroutine that co_awaits
+/// each message runs `for (auto _ : state)` itself. Construct it after the warmup (it starts
+/// counting allocations), call record(start) at the end of each iteration, report() after the
+/// loop: the same manual time, percentiles and allocs_per_op as time_each.
+class EachTiming {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit EachTiming(benchmark::State& state)
+      : state_(state), latencies_(state.max_iterations), allocations_before_(allocations()) {}
+  void record(Clock::time_point start) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
+    state_.SetIterationTime(static_cast<double>(ns.count()) * 1e-9);
+    latencies_.add(ns.count());
+  }
+  void report() {
+    const std::uint64_t allocated = allocations() - allocations_before_;
+    state_.counters["allocs_per_op"] =
+        static_cast<double>(allocated) / static_cast<double>(state_.iterations());
+    latencies_.report(state_);
+  }
+
+ private:
+  benchmark::State& state_;
+  Latencies latencies_;
+  std::uint64_t allocations_before_;
+};
+
+/// Bounds a client's waits without a clock read in its timed loop: a thread looks once a second
+/// whether the client called tick() since, and after `limit` without one raises stalled() and
+/// calls `on_stall` (e.g. floe::Runtime::stop or asio::io_context::stop, both safe from another
+/// thread). A polling loop checks stalled() instead; the row then reports SkipWithError.
+/// Create it after the ForkedServer (a fork copies only the forking thread).
+class StallWatchdog {
+ public:
+  explicit StallWatchdog(std::function<void()> on_stall = {},
+                         std::chrono::seconds limit = std::chrono::seconds(5));
+  StallWatchdog(const StallWatchdog&) = delete;
+  StallWatchdog& operator=(const StallWatchdog&) = delete;
+  ~StallWatchdog();
+  /// The client made progress. Called by one thread only, so a plain store suffices.
+  void tick() noexcept {
+    progress_.store(progress_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  bool stalled() const noexcept { return stalled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> progress_{0};
+  std::atomic<bool> stalled_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 /// Reports cost counters: CPU ns per message of client and server together (cpu_ns_per_op).
 void report_cpu(benchmark::State& state, std::int64_t client_cpu_ns, std::int64_t server_cpu_ns,
