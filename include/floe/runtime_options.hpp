@@ -16,7 +16,10 @@ enum class RuntimeBackend : std::uint8_t {
 struct RuntimeOptions {
   /// How long the loop polls its operations before it sleeps. Polling costs a core while it
   /// lasts; sleeping costs a wake-up (tens of microseconds on small VMs) when data arrives.
-  /// The default was chosen by measurement (docs/BENCHMARKS.md); 0 sleeps at once.
+  /// The default was chosen by measurement (docs/BENCHMARKS.md); 0 sleeps at once. A loop
+  /// whose spins keep ending empty-handed just before its data comes (its peer waits for this
+  /// very core: both pinned to one CPU) sleeps at once instead, but for one wait in 16 that
+  /// spins to see whether spinning pays again.
   std::chrono::nanoseconds spin_budget = std::chrono::microseconds(20);
   RuntimeBackend backend = RuntimeBackend::automatic;
   /// The longest the loop sleeps without looking at its operations, even if nothing woke it.
@@ -36,6 +39,7 @@ struct RuntimeOptions {
 struct RuntimeStats {
   std::uint64_t sleeps = 0;      // times the loop waited in the kernel
   std::uint64_t polls = 0;       // passes over the suspended operations
+  std::uint64_t spins = 0;       // times the loop polled for its spin budget before sleeping
   std::uint64_t peer_exits = 0;  // watched processes seen exiting
 };
 

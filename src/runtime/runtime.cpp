@@ -191,15 +191,15 @@ void RuntimeCore::spin() {
   }
 }
 
-void RuntimeCore::sleep() {
-  if (reactor_.prepare_sleep()) return;
+std::optional<std::chrono::nanoseconds> RuntimeCore::sleep() {
+  if (reactor_.prepare_sleep()) return std::nullopt;
   // Awake again however the wait ends, a backend failure included: an announcement left behind
   // would be withdrawn later, from a port record that may be gone by then.
   struct FinishSleep {
     Reactor& reactor;
     ~FinishSleep() { reactor.finish_sleep(); }
   } finish{reactor_};
-  if (reactor_.poked() || stopping()) return;
+  if (reactor_.poked() || stopping()) return std::nullopt;
   std::optional<Operation::Clock::time_point> deadline = reactor_.next_deadline();
   // A peer may have cleared a `waiting` flag so that nothing rings: whatever happens, look
   // again after safety_recheck_. The loop then polls everything and goes back to sleep.
@@ -208,8 +208,11 @@ void RuntimeCore::sleep() {
     recheck = Operation::Clock::now() + safety_recheck_;
     if (!deadline || *recheck < *deadline) deadline = recheck;
   }
+  const auto asleep_since = Operation::Clock::now();
   reactor_.wait(deadline);
-  if (recheck && Operation::Clock::now() >= *recheck) reactor_.recheck_peers();
+  const auto awake = Operation::Clock::now();
+  if (recheck && awake >= *recheck) reactor_.recheck_peers();
+  return awake - asleep_since;
 }
 
 void RuntimeCore::run_until(const bool* done) {
@@ -225,11 +228,20 @@ void RuntimeCore::run_until(const bool* done) {
       // something floe cannot cancel.
       break;
     }
-    if (!reactor_.idle() && spin_budget_.count() > 0) {
+    // Whether spinning pays is learnt from how the spins end (spin_policy.hpp).
+    bool spun = false;
+    if (!reactor_.idle() && spin_budget_.count() > 0 && spin_policy_.should_spin()) {
+      ++spins_;
       spin();
-      if (!reactor_.ready().empty() || reactor_.poked()) continue;
+      if (!reactor_.ready().empty() || reactor_.poked()) {
+        spin_policy_.spin_paid();
+        continue;
+      }
+      spun = true;
     }
-    sleep();
+    const std::optional<std::chrono::nanoseconds> asleep = sleep();
+    if (spun && asleep) spin_policy_.slept_after_spin(*asleep);
+    if (spun && !asleep) spin_policy_.spin_paid();
   }
   stop_requested_.store(false, std::memory_order_release);
   if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));

@@ -6,10 +6,12 @@
 #include <coroutine>
 #include <exception>
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include "floe/detail/reactor.hpp"
 #include "floe/runtime.hpp"
+#include "runtime/spin_policy.hpp"
 
 namespace floe::detail {
 
@@ -21,7 +23,11 @@ class RuntimeCore {
   ~RuntimeCore();
 
   bool uses_io_uring() const noexcept { return reactor_.uses_io_uring(); }
-  RuntimeStats stats() const noexcept { return reactor_.stats(); }
+  RuntimeStats stats() const noexcept {
+    RuntimeStats stats = reactor_.stats();
+    stats.spins = spins_;
+    return stats;
+  }
 
   void spawn(Task<void> task);
   /// Until `*done`, or (done == nullptr) until no spawned task is left; or until stopped.
@@ -37,12 +43,15 @@ class RuntimeCore {
   void run_ready();
   bool stopping() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
   void spin();
-  void sleep();
+  /// How long the loop waited in the kernel; nothing if it found work without waiting.
+  std::optional<std::chrono::nanoseconds> sleep();
   void stop_on_no_signals() noexcept;
 
   Runtime& owner_;
   std::chrono::nanoseconds spin_budget_;
   std::chrono::nanoseconds safety_recheck_;
+  SpinPolicy spin_policy_;
+  std::uint64_t spins_ = 0;
   Reactor reactor_;
   IntrusiveList<SpawnedTask::promise_type, &SpawnedTask::promise_type::in_runtime> tasks_;
   std::vector<std::coroutine_handle<>> running_;
