@@ -2,8 +2,9 @@
 // as a ZeroMQ user writes request-response between two processes:
 // - round_trip and payload_<bytes>: REQ/REP, each side blocking in recv (blocking), or both
 //   sides busy-polling recv with zmq::recv_flags::dontwait (polling, as floe's polling rows
-//   poll). Either way libzmq moves the bytes on an I/O thread of its own in each process, which
-//   the placement pins with its process: ZeroMQ's cost, counted in cpu_ns_per_op too.
+//   poll). Either way libzmq moves the bytes on an I/O thread of its own in each process, pinned
+//   with it (a polling client shares its core with that thread): ZeroMQ's design, and its CPU
+//   is in cpu_ns_per_op too.
 // - stream: DEALER/ROUTER. REQ/REP allows exactly one reply per request; a ROUTER may send any
 //   number of messages to the peer that asked (addressed by its routing id), which is ZeroMQ's
 //   asynchronous request-reply and the shape of a floe response stream. PUSH/PULL would need a
