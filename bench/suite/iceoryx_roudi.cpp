@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ constexpr std::chrono::seconds kReadyLimit{20};
 constexpr std::chrono::seconds kStopLimit{5};
 // What RouDi prints (log level info) once it serves clients.
 constexpr char kReadyLine[] = "RouDi is ready for clients";
+// The file RouDi flocks: iceoryx runs one RouDi per host.
+constexpr char kRouDiLock[] = "/tmp/iox-unique-roudi.lock";
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -60,7 +63,7 @@ std::set<std::string> iceoryx_objects() {
     if (name == "iceoryx_mgmt" || name == segment) found.insert("/dev/shm/" + name);
   }
   for (const std::string& name : entries_of("/tmp")) {
-    if (name == "roudi" || name == "roudi.lock" || name == "iox-unique-roudi.lock" ||
+    if (name == "roudi" || name == "roudi.lock" || "/tmp/" + name == kRouDiLock ||
         name.rfind("bench-iox-", 0) == 0) {
       found.insert("/tmp/" + name);
     }
@@ -130,7 +133,7 @@ RouDiDaemon::RouDiDaemon(const char* executable, const std::vector<Mempool>& mem
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      error_ = "iox-roudi exited before it was ready: " + log_tail();
+      error_ = "iox-roudi exited before it was ready (another RouDi on this host?): " + log_tail();
       return;
     }
     if (Clock::now() > deadline) {
@@ -165,19 +168,34 @@ std::string RouDiDaemon::stop() {
     pid_ = -1;
   }
   if (!directory_.empty()) {
-    std::string left;
-    for (const std::string& path : iceoryx_objects()) {
-      if (objects_before_.count(path) != 0) continue;
-      ::unlink(path.c_str());
-      left += " " + path;
-    }
-    if (!left.empty()) problem += "iceoryx left" + left + " (removed)";
+    problem += remove_leftovers();
     ::unlink((directory_ + "/roudi.toml").c_str());
     ::unlink((directory_ + "/roudi.log").c_str());
     ::rmdir(directory_.c_str());
     directory_.clear();
   }
   return problem;
+}
+
+std::string RouDiDaemon::remove_leftovers() const {
+  // Holding RouDi's lock, this process knows no other RouDi runs or starts meanwhile (the suite
+  // may run twice at once): iceoryx objects that were not there before are leftovers.
+  const bool lock_left = ::access(kRouDiLock, F_OK) == 0;
+  const int lock = ::open(kRouDiLock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    if (lock >= 0) ::close(lock);
+    return "another RouDi runs: iceoryx objects left alone";
+  }
+  std::string left;
+  for (const std::string& path : iceoryx_objects()) {
+    if (objects_before_.count(path) != 0) continue;
+    if (path == kRouDiLock && !lock_left) continue;  // made by this process just now
+    ::unlink(path.c_str());
+    left += " " + path;
+  }
+  if (!lock_left) ::unlink(kRouDiLock);
+  ::close(lock);
+  return left.empty() ? "" : "iceoryx left" + left + " (removed)";
 }
 
 std::string RouDiDaemon::log_tail() const {

@@ -38,6 +38,8 @@ class RouDiDaemon {
   std::string stop();
 
  private:
+  /// Removes the iceoryx objects RouDi (or a process it served) left, returning which.
+  std::string remove_leftovers() const;
   /// What RouDi logged last, for an error message.
   std::string log_tail() const;
 

@@ -8,6 +8,7 @@
 // row reserves 16 MiB chunks), nothing a failed row leaked (chunks, ports) reaches the next row,
 // no idle daemon runs beside the other transports' rows, and the row reports its daemon's clean
 // stop itself. It costs about half a second per row (RouDi builds its ~65 MB management segment).
+// iceoryx runs one RouDi per host: while another runs (a second suite), the rows fail and say so.
 //
 // iceoryx lets a process initialize its runtime once (PoshRuntime::initRuntime), so neither side
 // runs in the benchmark process: the client is a forked process too, timing each message and
