@@ -96,7 +96,9 @@ RouDiDaemon::RouDiDaemon(const char* executable, const std::vector<Mempool>& mem
       ::open((directory_ + "/roudi.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (log < 0 || null < 0) {
-    error_ = "cannot open RouDi's log";
+    if (log >= 0) ::close(log);
+    if (null >= 0) ::close(null);
+    error_ = "cannot open RouDi's log or /dev/null";
     return;
   }
   objects_before_ = iceoryx_objects();

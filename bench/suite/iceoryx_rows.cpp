@@ -7,7 +7,8 @@
 // daemon for all iceoryx rows: its config holds just the mempools the row needs (only the 16 MiB
 // row reserves 16 MiB chunks), nothing a failed row leaked (chunks, ports) reaches the next row,
 // no idle daemon runs beside the other transports' rows, and the row reports its daemon's clean
-// stop itself. It costs about half a second per row (RouDi builds its ~65 MB management segment).
+// stop itself. It costs half a second to a second per row (RouDi builds its ~65 MB management
+// segment; the client waits for RouDi's discovery loop to connect it).
 // iceoryx runs one RouDi per host: while another runs (a second suite), the rows fail and say so.
 //
 // iceoryx lets a process initialize its runtime once (PoshRuntime::initRuntime), so neither side
