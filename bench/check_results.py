@@ -96,7 +96,7 @@ def main():
                 data = json.load(file)
             runs = [r for r in data["benchmarks"] if r.get("run_type") != "aggregate"]
             absent = sum(1 for r in runs if r.get("error_occurred"))
-            print(f"{path}: ok, {len(runs)} runs ({absent} of rows not installed), placement "
+            print(f"{path}: ok, {len(runs)} runs ({absent} of them: not installed), placement "
                   f"{data['context']['placement']}, commit {data['context']['commit']}")
     return 1 if failed else 0
 

@@ -5,18 +5,19 @@
 #   2. builds floe_bench_suite, Release, in build-bench/ (FLOE_BENCH_BUILD_DIR names another
 #      tree: one already configured is built as it is, so CI can reuse its own);
 #   3. runs the suite once per placement of client and server: pinned to a core each (every
-#      row), unpinned and both on one core (the round trips only; on one core not the polling
-#      ones, which would only measure the scheduler's time slice). Three repetitions of every
-#      row, interleaved at random so drift of a shared machine hits every row alike; the JSON
-#      goes to bench/results/<placement>.json;
+#      row), unpinned and both on one core (floe's and the floors' round trips only; on one core
+#      not the polling ones, which would only measure the scheduler's time slice). Three
+#      repetitions of every row, interleaved at random so drift of a shared machine hits every
+#      row alike; the JSON goes to bench/results/<placement>.json;
 #   4. bench/report.py turns that JSON into docs/BENCHMARKS.md and docs/bench-*.png, and prints
 #      the targets, met or not. A missed target does not fail the script; a suite that crashes
 #      does.
 # Options:
-#   --quick    a twentieth of the samples of every row (FLOE_BENCH_QUICK=1): about a minute
+#   --quick    a twentieth of the samples of every row (FLOE_BENCH_QUICK=1), one repetition
 #   --out DIR  the JSON goes to DIR instead of bench/results
 #   --no-docs  the report and its plots go to the JSON's directory, not to docs/ (for CI: the
 #              clone is left as it was)
+# FLOE_BENCH_REPETITIONS overrides the number of repetitions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,10 +66,12 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 fi
 
 # Google Benchmark matches a filter against the whole run name, which goes on after the row's
-# name ("/iterations:N/manual_time"): a mode is followed by "/" or nothing.
+# name ("/iterations:N/manual_time"): a mode is followed by "/" or nothing. The other placements
+# run the round trips of floe and of the floors only: enough to see what placement does to floe,
+# at a fraction of the time.
 all_rows='.'
-round_trips='^round_trip/'
-round_trips_not_polling='^round_trip/[^/]+/(asleep|blocking|default_spin|asio|co_await)(/|$)'
+floe_round_trips='^round_trip/(raw [^/]+|floe)/'
+floe_round_trips_not_polling="$floe_round_trips(asleep|blocking|default_spin|asio|co_await|async)(/|\$)"
 
 # What the report says about the machine, recorded with the results (commas would split the
 # flag's list).
@@ -77,13 +80,15 @@ context="build_type=${build_type:-unknown},kernel=$(uname -r | tr -d ',='),cpu_m
 
 mkdir -p "$out"
 rm -f "$out"/{pinned,unpinned,one-core}.json
+# Three repetitions, interleaved, to see drift; a quick run has one.
+repetitions=${FLOE_BENCH_REPETITIONS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 export FLOE_BENCH_QUICK=$quick FLOE_BENCH_COMMIT=$commit
 run() {  # run PLACEMENT FILTER
   echo "== floe_bench_suite, placement $1 ($([ "$quick" = 1 ] && echo quick || echo full))"
   local start=$SECONDS
-  FLOE_BENCH_PLACEMENT=$1 "$suite" --benchmark_filter="$2" --benchmark_repetitions=3 \
-    --benchmark_enable_random_interleaving=true --benchmark_out="$out/$1.json" \
-    --benchmark_out_format=json --benchmark_context="$context" \
+  FLOE_BENCH_PLACEMENT=$1 "$suite" --benchmark_filter="$2" \
+    --benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true \
+    --benchmark_out="$out/$1.json" --benchmark_out_format=json --benchmark_context="$context" \
     --benchmark_display_aggregates_only=true --benchmark_color=false || {
     echo "floe_bench_suite failed in placement $1 (exit $?)" >&2
     exit 1
@@ -92,8 +97,8 @@ run() {  # run PLACEMENT FILTER
 }
 start=$SECONDS
 run pinned "$all_rows"
-run unpinned "$round_trips"
-run one-core "$round_trips_not_polling"
+run unpinned "$floe_round_trips"
+run one-core "$floe_round_trips_not_polling"
 echo "== all placements: $((SECONDS - start)) s"
 
 # Debian's matplotlib is for Debian's python3, which another python3 on the PATH may hide.
