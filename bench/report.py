@@ -326,8 +326,8 @@ def targets(results):
         match = WORKLOAD.match(r.workload)
         if match and match.group(3) and r.transport == "floe" and r.runs:
             fan_in.setdefault(r.mode, {})[int(match.group(3))] = r.median("round_trips_per_s")
-    compares = ("`round_trips_per_s` of `fan_in_<n>/floe/<mode>` with the most clients ≥ with the "
-                "fewest")
+    compares = ("`round_trips_per_s` of `fan_in_<n>/floe/<mode>` with the most clients ≥ with "
+                "the fewest")
     spans = {m: v for m, v in fan_in.items() if len(v) >= 2}
     if not spans:
         found.append(Target("fan-in does not fall", compares, "n/a",
@@ -338,7 +338,8 @@ def targets(results):
         for mode, by_n in sorted(spans.items()):
             low, high = min(by_n), max(by_n)
             ok = ok and by_n[high] is not None and by_n[low] is not None and by_n[high] >= by_n[low]
-            figures.append(f"{mode}: {low} → {high} clients {rate(by_n[low])} → {rate(by_n[high])}")
+            figures.append(f"{mode}: {low} → {high} clients "
+                           f"{rate(by_n[low])} → {rate(by_n[high])}")
         found.append(Target("fan-in does not fall", compares, "PASS" if ok else "FAIL",
                             "; ".join(figures)))
 

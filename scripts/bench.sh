@@ -71,12 +71,14 @@ fi
 # at a fraction of the time.
 all_rows='.'
 floe_round_trips='^round_trip/(raw [^/]+|floe)/'
-floe_round_trips_not_polling="$floe_round_trips(asleep|blocking|default_spin|asio|co_await|async)(/|\$)"
+modes_not_polling='(asleep|blocking|default_spin|asio|co_await|async)'
+floe_round_trips_not_polling="$floe_round_trips$modes_not_polling(/|\$)"
 
 # What the report says about the machine, recorded with the results (commas would split the
 # flag's list).
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d ',=')
-context="build_type=${build_type:-unknown},kernel=$(uname -r | tr -d ',='),cpu_model=${cpu_model:-unknown}"
+kernel=$(uname -r | tr -d ',=')
+context="build_type=${build_type:-unknown},kernel=$kernel,cpu_model=${cpu_model:-unknown}"
 
 mkdir -p "$out"
 rm -f "$out"/{pinned,unpinned,one-core}.json
