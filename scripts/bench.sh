@@ -7,8 +7,8 @@
 #   3. runs the suite once per placement of client and server: pinned to a core each (every
 #      row), unpinned and both on one core (floe's and the floors' round trips only; on one core
 #      not the polling ones, which would only measure the scheduler's time slice). Three
-#      repetitions of every row, interleaved at random so drift of a shared machine hits every
-#      row alike; the JSON goes to bench/results/<placement>.json;
+#      repetitions of every row (one with --quick), interleaved at random so drift of a shared
+#      machine hits every row alike; the JSON goes to bench/results/<placement>.json;
 #   4. bench/report.py turns that JSON into docs/BENCHMARKS.md and docs/bench-*.png, and prints
 #      the targets, met or not. A missed target does not fail the script; a suite that crashes
 #      does.
