@@ -2,13 +2,24 @@
 # Installs the Debian packages floe builds with; does nothing when they are all there already.
 #   --test  also what the test suite needs beyond the build: clang and its runtime for the
 #           libFuzzer target (GCC's sanitizer runtimes come with g++).
+#   --bench also what the comparison benchmarks (scripts/bench.sh) measure floe against and plot
+#           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib.
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libbenchmark-dev)
-if [ "${1:-}" = "--test" ]; then
-  packages+=(clang-14 libclang-rt-14-dev)
-fi
+case "${1:-}" in
+  --test) packages+=(clang-14 libclang-rt-14-dev) ;;
+  --bench)
+    packages+=(libiceoryx-posh-dev iceoryx cppzmq-dev libgrpc++-dev protobuf-compiler-grpc
+      libprotobuf-dev python3-matplotlib)
+    ;;
+  "") ;;
+  *)
+    echo "usage: $0 [--test | --bench]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Checks the shape of floe_bench_suite's JSON, for CI: no timing is asserted, only that the
+report (bench/report.py) gets what it reads.
+
+    bench/check_results.py bench/results/pinned.json [more.json ...]
+
+Each file must be Google Benchmark JSON whose context names the placement and the commit; every
+run's name must be "<workload>/<transport>/<mode>" (plus Google Benchmark's own suffixes); a run
+that did not fail must carry its figures (the percentile counters of a latency row, the
+throughput counter of the others); a run that failed must say "not installed: ...", which is the
+only failure a complete run may have. Exits 1 naming every problem, 0 otherwise.
+"""
+
+import json
+import math
+import re
+import sys
+
+PLACEMENTS = {"pinned", "unpinned", "one-core"}
+PERCENTILES = ["p0", "p10", "p25", "p50", "p75", "p90", "p99", "p99_9", "p100"]
+NAME = re.compile(
+    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*|idle)"
+    r"/(?P<transport>[a-z0-9][a-z0-9 +._-]*)/(?P<mode>[a-z0-9_]+)"
+    r"(/(iterations:[0-9]+|repeats:[0-9]+|threads:[0-9]+|min_time:[0-9.]+s?"
+    r"|min_warmup_time:[0-9.]+s?|manual_time|real_time|process_time))*$")
+THROUGHPUT = {"stream": "responses_per_s", "fan_in": "round_trips_per_s",
+              "idle": "idle_cpu_percent"}
+
+
+def figure_problem(run, workload):
+    """What a run that did not fail lacks, or None."""
+    kind = "fan_in" if workload.startswith("fan_in_") else workload
+    counter = THROUGHPUT.get(kind)
+    wanted = [counter] if counter else PERCENTILES
+    absent = [c for c in wanted if not isinstance(run.get(c), (int, float))
+              or isinstance(run.get(c), bool) or math.isnan(run[c])]
+    if absent:
+        return "has no " + ", ".join(absent)
+    if not counter and any(run[a] > run[b] for a, b in zip(PERCENTILES, PERCENTILES[1:])):
+        return "has percentiles out of order: " + ", ".join(f"{c}={run[c]:g}" for c in PERCENTILES)
+    return None
+
+
+def check(path):
+    """The problems of one file, as messages."""
+    try:
+        with open(path) as file:
+            data = json.load(file)
+    except (OSError, ValueError) as error:
+        return [f"not readable as JSON: {error}"]
+    if not isinstance(data, dict) or not isinstance(data.get("context"), dict) \
+            or not isinstance(data.get("benchmarks"), list):
+        return ["not Google Benchmark JSON (wants an object with \"context\" and \"benchmarks\")"]
+    problems = []
+    context = data["context"]
+    if context.get("placement") not in PLACEMENTS:
+        problems.append(f"context: placement is {context.get('placement')!r}, not one of "
+                        + ", ".join(sorted(PLACEMENTS)))
+    if not context.get("commit"):
+        problems.append("context: no commit (FLOE_BENCH_COMMIT unset?)")
+    iterations = [run for run in data["benchmarks"] if run.get("run_type") != "aggregate"]
+    if not iterations:
+        problems.append("no runs")
+    for run in iterations:
+        name = run.get("run_name") or run.get("name") or "<no name>"
+        match = NAME.match(name)
+        if not match:
+            problems.append(f"{name!r}: not <workload>/<transport>/<mode> (workloads: "
+                            "round_trip, payload_<bytes>, stream, fan_in_<n>, idle; lower case)")
+            continue
+        if run.get("error_occurred"):
+            message = run.get("error_message", "")
+            if not message.startswith("not installed:"):
+                problems.append(f"{name}: failed: {message}")
+            continue
+        problem = figure_problem(run, match.group("workload"))
+        if problem:
+            problems.append(f"{name}: {problem}")
+    return problems
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    failed = False
+    for path in sys.argv[1:]:
+        problems = check(path)
+        if problems:
+            failed = True
+            print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            with open(path) as file:
+                data = json.load(file)
+            runs = [r for r in data["benchmarks"] if r.get("run_type") != "aggregate"]
+            absent = sum(1 for r in runs if r.get("error_occurred"))
+            print(f"{path}: ok, {len(runs)} runs ({absent} of them: not installed), placement "
+                  f"{data['context']['placement']}, commit {data['context']['commit']}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
