@@ -4,12 +4,17 @@
 #      (FLOE_DISABLE_IO_URING=1) that machines without io_uring get;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
 #   3. the same under ThreadSanitizer (build-tsan/);
-#   4. the libFuzzer target feeding a peer's garbage into the receive path, for 30 s (build-fuzz/).
+#   4. the libFuzzer target feeding a peer's garbage into the receive path, for 30 s (build-fuzz/);
+#   5. the comparison benchmarks in quick mode (scripts/bench.sh --quick), their JSON checked
+#      against the schema docs/BENCHMARKS.md is made from; no timing is asserted.
 # FLOE_TEST_QUICK=1 runs stage 1 only (for a developer's edit-test loop; CI runs all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh --test
+# Stage 1's build tree also builds the comparison benchmarks that stage 5 runs, so their peers
+# (iceoryx, ZeroMQ, gRPC) are installed before it is configured.
+bash scripts/install-deps.sh --bench
 build=${FLOE_BUILD_DIR:-build}
 jobs=$(nproc)
 # Tests that build or install things run once, in stage 1.
@@ -55,4 +60,7 @@ cmake --build build-fuzz -j "$jobs" --target hostile_segment_fuzzer
 mkdir -p build-fuzz/corpus
 build-fuzz/tests/fuzz/hostile_segment_fuzzer -max_total_time=30 -print_final_stats=1 \
   build-fuzz/corpus 2>&1 | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|Done)"
+echo "== comparison benchmarks, quick mode (results checked for shape, not speed)"
+FLOE_BENCH_BUILD_DIR="$build" bash scripts/bench.sh --quick --out "$build/bench-results" --no-docs
+python3 bench/check_results.py "$build"/bench-results/{pinned,unpinned,one-core}.json
 echo "== all stages passed"
