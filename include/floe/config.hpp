@@ -15,12 +15,14 @@ enum class Backpressure : std::uint8_t {
   block,    ///< the sender waits until there is room or the receiver is gone
 };
 
+/// Where services live and the limits a service gets when its builder sets none.
 struct Config {
   /// Services of one domain never see those of another.
   std::string domain = "default";
   /// Shared-memory objects are created readable and writable by their owner only (0600); with
   /// group access, by the owner's group too (0660), for services shared between users.
   bool group_access = false;
+  /// The limits of request-response services whose builder does not set them.
   RequestResponseLimits request_response;
 
   /// FLOE_DOMAIN and the file named by FLOE_CONFIG, else /etc/floe/floe.toml when present, else

@@ -6,39 +6,45 @@
 
 namespace floe {
 
+/// What went wrong; every floe::Error carries one, and its message says the particulars.
 enum class Errc : int {
-  invalid_name = 1,
-  service_does_not_exist,
-  service_already_exists,
-  incompatible_types,
-  incompatible_limits,
-  exceeds_max_clients,
-  exceeds_max_servers,
-  exceeds_max_nodes,
-  exceeds_max_loans,
-  exceeds_max_active_requests,
+  invalid_name = 1,             ///< a service name floe cannot map to a shared-memory object
+  service_does_not_exist,       ///< open() of a service nobody created
+  service_already_exists,       ///< create() of a service that is there
+  incompatible_types,           ///< payload or user-header types differ from the service's
+  incompatible_limits,          ///< the limits asked for differ from the service's
+  exceeds_max_clients,          ///< every client slot of the service is taken
+  exceeds_max_servers,          ///< every server slot of the service is taken
+  exceeds_max_nodes,            ///< the service is open in as many processes as it allows
+  exceeds_max_loans,            ///< the port holds as many loaned chunks as it may
+  exceeds_max_active_requests,  ///< the client has as many requests open as it may
   // 11 was `disconnected`, never raised (a gone peer shows as is_connected() == false).
-  timed_out = 12,
-  cancelled,
-  corrupted,
-  invalid_config,
-  no_runtime,
-  io_setup_failed,
-  permission_denied,
+  timed_out = 12,     ///< a wait's deadline passed
+  cancelled,          ///< a wait was cancelled (stop token, Runtime::stop(), Asio cancellation)
+  corrupted,          ///< shared memory holds what no correct peer writes
+  invalid_config,     ///< a config file or a limit floe cannot use
+  no_runtime,         ///< a co_await outside any floe Runtime or Asio loop
+  io_setup_failed,    ///< the kernel refused io_uring, epoll, an eventfd or a pidfd
+  permission_denied,  ///< the service belongs to another user and is not shared with this one
   /// The kernel cannot provide the shared memory a service needs (/dev/shm full or too small,
   /// address space exhausted): lower the limits or the payload size, or enlarge /dev/shm.
   out_of_memory,
 };
 
+/// The category of floe's error codes, named "floe".
 const std::error_category& floe_category() noexcept;
 
+/// Makes `std::error_code ec = Errc::timed_out;` and comparisons with Errc work.
 inline std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), floe_category()};
 }
 
+/// The exception every floe call throws: code() compares equal to an Errc.
 class Error : public std::system_error {
  public:
+  /// An error of floe's own category.
   Error(Errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
+  /// An error of another category (e.g. Asio's or the system's), carried as it is.
   Error(std::error_code code, const std::string& what) : std::system_error(code, what) {}
 };
 

@@ -57,15 +57,16 @@ enum class LimitId : std::uint8_t {
 
 /// One limit as the list declares it.
 struct LimitInfo {
-  LimitId id;
-  std::string_view name;
-  bool is_flag;
-  std::uint32_t default_value;
-  std::uint32_t min;
-  std::uint32_t max;
-  std::string_view bound;
-  std::string_view help;
+  LimitId id;                   ///< its place in the list
+  std::string_view name;        ///< the field, builder setter and TOML key
+  bool is_flag;                 ///< a bool (0 or 1) rather than a count
+  std::uint32_t default_value;  ///< what a service gets when nobody sets it
+  std::uint32_t min;            ///< the smallest value accepted
+  std::uint32_t max;            ///< the largest value accepted
+  std::string_view bound;       ///< why max is what it is, quoted by the range error
+  std::string_view help;        ///< one line for `floe inspect` and the docs
 
+  /// Whether `value` is within [min, max].
   constexpr bool contains(std::int64_t value) const noexcept {
     return value >= min && value <= max;
   }

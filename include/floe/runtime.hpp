@@ -66,6 +66,7 @@ class Runtime {
  public:
   /// Throws floe::Error if neither io_uring nor epoll can be set up (or io_uring was required).
   Runtime();
+  /// The same with `options`: spin budget, backend, safety recheck.
   explicit Runtime(const RuntimeOptions& options);
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -110,7 +111,9 @@ class Runtime {
   /// The runtime running on this thread, or nullptr.
   static Runtime* current() noexcept;
 
+  /// Whether this loop sleeps in io_uring (else in epoll).
   bool uses_io_uring() const noexcept;
+  /// What the loop has done so far: sleeps, polls, spins, peer exits.
   RuntimeStats stats() const noexcept;
 
  private:

@@ -7,12 +7,14 @@
 
 namespace floe {
 
+/// The kernel mechanism a loop sleeps in.
 enum class RuntimeBackend : std::uint8_t {
-  automatic,  // io_uring unless unavailable or FLOE_DISABLE_IO_URING=1, else epoll
-  io_uring,   // throws floe::Error(Errc::io_setup_failed) if the kernel refuses io_uring
-  epoll,
+  automatic,  ///< io_uring unless unavailable or FLOE_DISABLE_IO_URING=1, else epoll
+  io_uring,   ///< throws floe::Error(Errc::io_setup_failed) if the kernel refuses io_uring
+  epoll,      ///< epoll on eventfds, for kernels without io_uring
 };
 
+/// How a floe::Runtime (or the Asio adapter's service) waits.
 struct RuntimeOptions {
   /// How long the loop polls its operations before it sleeps. Polling costs a core while it
   /// lasts; sleeping costs a wake-up (tens of microseconds on small VMs) when data arrives.
@@ -21,6 +23,7 @@ struct RuntimeOptions {
   /// very core: both pinned to one CPU) sleeps at once instead, but for one wait in 16 that
   /// spins to see whether spinning pays again.
   std::chrono::nanoseconds spin_budget = std::chrono::microseconds(20);
+  /// Which kernel mechanism the loop sleeps in.
   RuntimeBackend backend = RuntimeBackend::automatic;
   /// The longest the loop sleeps without looking at its operations, even if nothing woke it.
   /// Wake-ups rely on a flag in shared memory that any process of the service can write: a peer
@@ -37,10 +40,10 @@ struct RuntimeOptions {
 
 /// Counters of what a loop did, for benchmarks and tests.
 struct RuntimeStats {
-  std::uint64_t sleeps = 0;      // times the loop waited in the kernel
-  std::uint64_t polls = 0;       // passes over the suspended operations
-  std::uint64_t spins = 0;       // times the loop polled for its spin budget before sleeping
-  std::uint64_t peer_exits = 0;  // watched processes seen exiting
+  std::uint64_t sleeps = 0;      ///< times the loop waited in the kernel
+  std::uint64_t polls = 0;       ///< passes over the suspended operations
+  std::uint64_t spins = 0;       ///< times the loop polled for its spin budget before sleeping
+  std::uint64_t peer_exits = 0;  ///< watched processes seen exiting
 };
 
 }  // namespace floe

@@ -23,6 +23,7 @@ struct NoUserHeader {};
 /// compilers or from different namespaces must agree on a name.
 template <typename T>
 struct TypeName {
+  /// The recorded name: T::floe_type_name if there is one, else the compiler's spelling of T.
   static constexpr std::string_view value() noexcept {
     if constexpr (requires { T::floe_type_name; }) {
       return T::floe_type_name;
@@ -40,10 +41,11 @@ struct TypeName {
 
 /// How a type is recorded in a service: checked by every process that opens it.
 struct TypeInfo {
-  std::string_view name;
-  std::uint64_t size = 0;
-  std::uint64_t alignment = 1;
+  std::string_view name;        ///< TypeName<T>::value(); empty for NoUserHeader
+  std::uint64_t size = 0;       ///< sizeof(T)
+  std::uint64_t alignment = 1;  ///< alignof(T)
 
+  /// The description of T (NoUserHeader: no name, size 0).
   template <typename T>
   static constexpr TypeInfo of() noexcept {
     if constexpr (std::is_same_v<T, NoUserHeader>) {

@@ -97,6 +97,7 @@ class [[nodiscard("a Task does nothing until it is awaited")]] Task {
 
   /// Takes over the coroutine; `other` is left empty (ready, with nothing to give).
   Task(Task && other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  /// Destroys the coroutine held, then takes over `other`'s.
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
       if (handle_) handle_.destroy();

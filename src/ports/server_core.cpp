@@ -89,11 +89,6 @@ bool ServerCore::has_requests() const noexcept {
   return false;
 }
 
-ChunkView ServerCore::response_view(const Active& active, std::uint32_t chunk) const noexcept {
-  return view_of(port_->response_channel(active.client, active.channel).chunk(chunk),
-                 port_->segment().layout().response_shape());
-}
-
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
   if (damaged()) segment_->throw_damaged();
   const std::size_t index = stream_index(active);

@@ -213,7 +213,6 @@ class ServerCore {
   /// A free response chunk for `active`, as the last response left it: the typed loan()
   /// value-initializes it, loan_uninit() does not. Throws Errc::exceeds_max_loans.
   ChunkView loan(const Active& active, std::uint32_t& chunk);
-  ChunkView response_view(const Active& active, std::uint32_t chunk) const noexcept;
   void release_loan(const Active& active, std::uint32_t chunk) noexcept;
   /// False when the response could not be delivered: the client is gone, or its buffer is full
   /// and neither safe overflow nor blocking applies. The chunk is returned either way. With
