@@ -101,8 +101,7 @@ std::optional<SegmentLayout> SegmentLayout::compute(
   l.request_chunk_states_ = at.value();
   at.add(CheckedSize(4).multiply(clients).multiply(l.request_chunks_).value()).align(64);
 
-  l.request_queue_stride_ =
-      CheckedSize(8).multiply(active).add(sizeof(QueueControl)).align(64).value();
+  l.request_queue_stride_ = CheckedSize(queue_bytes(active)).align(64).value();
   l.request_queues_ = at.value();
   at.add(CheckedSize(l.request_queue_stride_).multiply(clients).multiply(servers).value());
 
@@ -110,10 +109,10 @@ std::optional<SegmentLayout> SegmentLayout::compute(
   // start on such a boundary too.
   const std::uint64_t chunk_alignment = l.response_shape_.stride & ~(l.response_shape_.stride - 1);
   const std::uint64_t channel_alignment = std::min<std::uint64_t>(chunk_alignment, 4096);
-  l.response_chunks_in_channel_ = CheckedSize(sizeof(ResponseChannelHead) + sizeof(QueueControl) +
-                                              8ull * limits.max_response_buffer_size)
-                                      .align(channel_alignment)
-                                      .value();
+  l.response_chunks_in_channel_ =
+      CheckedSize(sizeof(ResponseChannelHead) + queue_bytes(limits.max_response_buffer_size))
+          .align(channel_alignment)
+          .value();
   const CheckedSize response_bytes =
       CheckedSize(l.response_shape_.stride).multiply(l.response_chunks_);
   l.response_channel_stride_ = CheckedSize(l.response_chunks_in_channel_)

@@ -33,8 +33,9 @@
 namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
-// 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag
-inline constexpr std::uint32_t kLayoutVersion = 6;
+// 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag; 7: queue entries
+// start on the tail's cache line
+inline constexpr std::uint32_t kLayoutVersion = 7;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;
 inline constexpr std::uint32_t kMaxNodes = limit_info(LimitId::max_nodes).max;

@@ -27,7 +27,7 @@ class ResponseChannel {
   IndexQueue queue() const noexcept {
     std::byte* control = at_ + sizeof(ResponseChannelHead);
     return IndexQueue(reinterpret_cast<QueueControl*>(control),
-                      reinterpret_cast<std::uint64_t*>(control + sizeof(QueueControl)),
+                      reinterpret_cast<std::uint64_t*>(control + kQueueEntriesOffset),
                       layout_->limits_.max_response_buffer_size);
   }
   std::byte* chunk(std::uint32_t i) const noexcept {
@@ -85,7 +85,7 @@ class SegmentView {
     std::byte* at = base_ + layout_.request_queues_ +
                     (std::uint64_t{c} * limits().max_servers + s) * layout_.request_queue_stride_;
     return IndexQueue(reinterpret_cast<QueueControl*>(at),
-                      reinterpret_cast<std::uint64_t*>(at + sizeof(QueueControl)),
+                      reinterpret_cast<std::uint64_t*>(at + kQueueEntriesOffset),
                       limits().max_active_requests_per_client);
   }
   ResponseChannel response_channel(std::uint32_t s, std::uint32_t c,
