@@ -200,15 +200,16 @@ void register_micro(const std::string& name, std::int64_t count, void (*body)(be
       ->Unit(benchmark::kNanosecond);
 }
 
-// Counts for ~0.2-0.6 s a row on an idle core (a twentieth of that with FLOE_BENCH_QUICK=1).
+// Counts for ~0.15-0.3 s a row on an idle core, ~1.5 s in all (a twentieth of that with
+// FLOE_BENCH_QUICK=1).
 [[maybe_unused]] const bool registered = [] {
-  register_micro("micro/loan_release/request", 5'000'000, micro_loan_release_request);
-  register_micro("micro/loan_release/response", 5'000'000, micro_loan_release_response);
+  register_micro("micro/loan_release/request", 10'000'000, micro_loan_release_request);
+  register_micro("micro/loan_release/response", 10'000'000, micro_loan_release_response);
   register_micro("micro/send_receive/one_process", 2'000'000, micro_send_receive_one_process);
-  register_micro("micro/index_queue/push_pop", 20'000'000, micro_index_queue_push_pop);
-  register_micro("micro/co_await/ready", 5'000'000, micro_co_await_ready);
-  register_micro("micro/task/inline", 5'000'000, micro_task_inline);
-  register_micro("micro/task/resume", 2'000'000, micro_task_resume);
+  register_micro("micro/index_queue/push_pop", 40'000'000, micro_index_queue_push_pop);
+  register_micro("micro/co_await/ready", 10'000'000, micro_co_await_ready);
+  register_micro("micro/task/inline", 8'000'000, micro_task_inline);
+  register_micro("micro/task/resume", 3'000'000, micro_task_resume);
   return true;
 }();
 
