@@ -7,8 +7,10 @@ report (bench/report.py) gets what it reads.
 Each file must be Google Benchmark JSON whose context names the placement and the commit; every
 run's name must be "<workload>/<transport>/<mode>" (plus Google Benchmark's own suffixes); a run
 that did not fail must carry its figures (the percentile counters of a latency row, the
-throughput counter of the others); a run that failed must say "not installed: ...", which is the
-only failure a complete run may have. Exits 1 naming every problem, 0 otherwise.
+throughput counter of the others, the time per iteration and allocs_per_op of a building block,
+"micro/<block>/<variant>", every one of which the pinned file must hold); a run that failed must
+say "not installed: ...", which is the only failure a complete run may have. Exits 1 naming
+every problem, 0 otherwise.
 """
 
 import json
@@ -19,16 +21,47 @@ import sys
 PLACEMENTS = {"pinned", "unpinned", "one-core"}
 PERCENTILES = ["p0", "p10", "p25", "p50", "p75", "p90", "p99", "p99_9", "p100"]
 NAME = re.compile(
-    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*|idle)"
+    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*|idle|micro)"
     r"/(?P<transport>[a-z0-9][a-z0-9 +._-]*)/(?P<mode>[a-z0-9_]+)"
     r"(/(iterations:[0-9]+|repeats:[0-9]+|threads:[0-9]+|min_time:[0-9.]+s?"
     r"|min_warmup_time:[0-9.]+s?|manual_time|real_time|process_time))*$")
 THROUGHPUT = {"stream": "responses_per_s", "fan_in": "round_trips_per_s",
               "idle": "idle_cpu_percent"}
+# The building blocks (bench/suite/micro_rows.cpp), "micro/<block>/<variant>": ordinary Google
+# Benchmark loops, every one in the pinned placement's file (the others do not run them).
+MICRO_ROWS = ["micro/loan_release/request", "micro/loan_release/response",
+              "micro/send_receive/one_process", "micro/index_queue/push_pop",
+              "micro/co_await/ready", "micro/task/inline", "micro/task/resume"]
+
+
+def absent_micro_rows(runs, placement):
+    """The rows of MICRO_ROWS a pinned file lacks, as problems."""
+    names = {"/".join((r.get("run_name") or r.get("name") or "").split("/")[:3]) for r in runs}
+    if placement != "pinned":
+        return []
+    return [f"{name}: absent" for name in MICRO_ROWS if name not in names]
+
+
+def micro_figure_problem(run):
+    """What a micro run that did not fail lacks (its time per iteration in ns, allocs_per_op),
+    or None."""
+    absent = [c for c in ("real_time", "allocs_per_op") if not is_number(run.get(c))]
+    if absent:
+        return "has no " + ", ".join(absent)
+    if run.get("time_unit") != "ns":
+        return f"has its time in {run.get('time_unit')!r}, not ns"
+    return None
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and not math.isnan(value)
 
 
 def figure_problem(run, workload):
     """What a run that did not fail lacks, or None."""
+    if workload == "micro":
+        return micro_figure_problem(run)
     kind = "fan_in" if workload.startswith("fan_in_") else workload
     counter = THROUGHPUT.get(kind)
     wanted = [counter] if counter else PERCENTILES
@@ -66,7 +99,8 @@ def check(path):
         match = NAME.match(name)
         if not match:
             problems.append(f"{name!r}: not <workload>/<transport>/<mode> (workloads: "
-                            "round_trip, payload_<bytes>, stream, fan_in_<n>, idle; lower case)")
+                            "round_trip, payload_<bytes>, stream, fan_in_<n>, idle, micro; "
+                            "lower case)")
             continue
         if run.get("error_occurred"):
             message = run.get("error_message", "")
@@ -76,6 +110,7 @@ def check(path):
         problem = figure_problem(run, match.group("workload"))
         if problem:
             problems.append(f"{name}: {problem}")
+    problems += absent_micro_rows(iterations, context.get("placement"))
     return problems
 
 

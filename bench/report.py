@@ -550,6 +550,55 @@ def sized_table(rows, pattern_group, counter, format_value, label):
                  right=range(2, 2 + len(sizes)))
 
 
+# The building blocks (bench/suite/micro_rows.cpp), in the order the table lists them, with what
+# one iteration does.
+MICRO_ROWS = [
+    ("micro/loan_release/request", "`client.loan()` of an 8-byte request, dropped unsent"),
+    ("micro/loan_release/response", "`active_request.loan()` of an 8-byte response, dropped "
+     "unsent"),
+    ("micro/send_receive/one_process", "client and server of one service in one process: loan, "
+     "send, server `try_receive`, loan the response, send, drop the request, client "
+     "`try_receive`, release all"),
+    ("micro/index_queue/push_pop", "one push and one pop of floe's lock-free index queue, by "
+     "one thread"),
+    ("micro/co_await/ready", "`co_await client.async_loan()` that completes at once in a "
+     "`floe::Runtime` task, loan dropped (compare `micro/loan_release/request`)"),
+    ("micro/task/inline", "`co_await` of a `floe::Task` that finishes without suspending (its "
+     "frame made and destroyed)"),
+    ("micro/task/resume", "`co_await floe::sleep_for(0ns)`: the task suspends and the runtime's "
+     "loop resumes it, no kernel involved"),
+]
+
+
+def building_blocks(results):
+    """The "Building blocks" section: the micro rows of the main placement, or nothing."""
+    rows = {r.name: r for r in results.main_rows() if r.workload == "micro"}
+    if not rows:
+        return []
+    described = dict(MICRO_ROWS)
+    order = [name for name, _ in MICRO_ROWS if name in rows] + \
+        sorted(name for name in rows if name not in described)
+    lines = []
+    for name in order:
+        r = rows[name]
+        problem = r.problem()
+        figures = [r.median("real_time"), r.median("cpu_time")]
+        lines.append([f"`{name}`", described.get(name, ""),
+                      *(["–"] * 2 if problem else
+                        ["–" if v is None else f"{v:.1f} ns" for v in figures]),
+                      problem or number(r.median("allocs_per_op"), 2)])
+    out = ["## Building blocks", "",
+           "floe's parts on their own, in the benchmark process alone (no peer process), each "
+           "a Google Benchmark loop timed as a whole: *ns/op* its wall time "
+           "per iteration and *CPU ns/op* its CPU time (medians over the repetitions), "
+           "*allocs/op* the heap allocations per iteration. Nothing here waits, so the two "
+           "times agree on a quiet machine; where they differ, other processes took the core "
+           "and *CPU ns/op* is the sturdier figure.", ""]
+    out += table(["row", "one iteration", "ns/op", "CPU ns/op", "allocs/op"], lines,
+                 right=[2, 3, 4])
+    return out + [""]
+
+
 def document(results, found, plots, json_paths):
     context = results.contexts.get(results.main, {})
     quick = context.get("quick") == "1"
@@ -633,7 +682,8 @@ def document(results, found, plots, json_paths):
     rows = results.main_rows()
     workloads = sorted({r.workload for r in rows}, key=workload_key)
     for workload in workloads:
-        if workload.startswith("payload_") or workload.startswith("fan_in_"):
+        if workload.startswith("payload_") or workload.startswith("fan_in_") \
+                or workload == "micro":
             continue
         these = [r for r in rows if r.workload == workload]
         counter = throughput_counter(workload)
@@ -688,6 +738,8 @@ def document(results, found, plots, json_paths):
         if PLOT_FAN_IN in plots:
             w(f"![Fan-in]({PLOT_FAN_IN})")
             w("")
+
+    out += building_blocks(results)
 
     if len(results.placements) > 1:
         w("## Placements side by side")
