@@ -72,6 +72,7 @@ void round_trip_raw_futex(benchmark::State& state) {
     return 0;
   });
   SyscallWindow syscalls(warmup);
+  const std::int64_t cpu_before = cpu_time_ns();
   time_each(state, warmup, [&](std::int64_t i) {
     syscalls.begin(i);
     const auto n = static_cast<std::uint32_t>(i + 1);
@@ -81,9 +82,10 @@ void round_trip_raw_futex(benchmark::State& state) {
     futex_wait_while(shared->pong.value, before);
     syscalls.end(i);
   });
+  const std::int64_t client_cpu = cpu_time_ns() - cpu_before;
   shared->ping.value.store(0xffffffffu);
   futex_wake(shared->ping.value);
-  server.finish();
+  report_cpu(state, client_cpu, server.finish(), state.iterations());
   if (server.failed()) state.SkipWithError("the server failed");
   report_syscalls(state, syscalls.tally(), *server_syscalls);
 }
@@ -109,6 +111,7 @@ void round_trip_raw_eventfd(benchmark::State& state) {
     return 0;
   });
   SyscallWindow syscalls(warmup);
+  const std::int64_t cpu_before = cpu_time_ns();
   time_each(state, warmup, [&](std::int64_t i) {
     syscalls.begin(i);
     std::uint64_t value = 1;
@@ -116,9 +119,10 @@ void round_trip_raw_eventfd(benchmark::State& state) {
     if (::read(pong, &value, sizeof value) != sizeof value) std::abort();
     syscalls.end(i);
   });
+  const std::int64_t client_cpu = cpu_time_ns() - cpu_before;
   const std::uint64_t stop = 2;
   if (::write(ping, &stop, sizeof stop) != sizeof stop) std::abort();
-  server.finish();
+  report_cpu(state, client_cpu, server.finish(), state.iterations());
   ::close(ping);
   ::close(pong);
   if (server.failed()) state.SkipWithError("the server failed");
