@@ -6,11 +6,13 @@ report (bench/report.py) gets what it reads.
 
 Each file must be Google Benchmark JSON whose context names the placement and the commit; every
 run's name must be "<workload>/<transport>/<mode>" (plus Google Benchmark's own suffixes); a run
-that did not fail must carry its figures (the percentile counters of a latency row, the
-throughput counter of the others, the time per iteration and allocs_per_op of a building block,
-"micro/<block>/<variant>", every one of which the pinned file must hold); a run that failed must
-say "not installed: ...", which is the only failure a complete run may have. Exits 1 naming
-every problem, 0 otherwise.
+that did not fail must carry its figures (the percentile counters of a latency row, the one
+figure of the others: responses_per_s, round_trips_per_s, idle_cpu_percent, shm_segment_bytes;
+the time per iteration and allocs_per_op of a building block, "micro/<block>/<variant>", every
+one of which the pinned file must hold), and the cost counters it carries must be numbers >= 0
+(syscalls_per_op is absent where system calls cannot be counted, and on rows that do not count
+them); a run that failed must say "not installed: ...", which is the only failure a complete run
+may have. Exits 1 naming every problem, 0 otherwise.
 """
 
 import json
@@ -21,12 +23,16 @@ import sys
 PLACEMENTS = {"pinned", "unpinned", "one-core"}
 PERCENTILES = ["p0", "p10", "p25", "p50", "p75", "p90", "p99", "p99_9", "p100"]
 NAME = re.compile(
-    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*|idle|micro)"
+    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*|idle|micro|shm)"
     r"/(?P<transport>[a-z0-9][a-z0-9 +._-]*)/(?P<mode>[a-z0-9_]+)"
     r"(/(iterations:[0-9]+|repeats:[0-9]+|threads:[0-9]+|min_time:[0-9.]+s?"
     r"|min_warmup_time:[0-9.]+s?|manual_time|real_time|process_time))*$")
 THROUGHPUT = {"stream": "responses_per_s", "fan_in": "round_trips_per_s",
-              "idle": "idle_cpu_percent"}
+              "idle": "idle_cpu_percent", "shm": "shm_segment_bytes"}
+# Cost counters a run may carry (syscalls_per_op only where system calls can be counted): if
+# there, a number not below 0.
+COSTS = ["cpu_ns_per_op", "allocs_per_op", "syscalls_per_op", "shm_allocated_bytes",
+         "shm_client_resident_bytes", "shm_server_resident_bytes"]
 # The building blocks (bench/suite/micro_rows.cpp), "micro/<block>/<variant>": ordinary Google
 # Benchmark loops, every one in the pinned placement's file (the others do not run them).
 MICRO_ROWS = ["micro/loan_release/request", "micro/loan_release/response",
@@ -71,6 +77,11 @@ def figure_problem(run, workload):
         return "has no " + ", ".join(absent)
     if not counter and any(run[a] > run[b] for a, b in zip(PERCENTILES, PERCENTILES[1:])):
         return "has percentiles out of order: " + ", ".join(f"{c}={run[c]:g}" for c in PERCENTILES)
+    bad = [f"{c}={run[c]!r}" for c in COSTS if c in run
+           and (not isinstance(run[c], (int, float)) or isinstance(run[c], bool)
+                or math.isnan(run[c]) or run[c] < 0)]
+    if bad:
+        return "has cost counters that are not numbers >= 0: " + ", ".join(bad)
     return None
 
 
@@ -99,8 +110,8 @@ def check(path):
         match = NAME.match(name)
         if not match:
             problems.append(f"{name!r}: not <workload>/<transport>/<mode> (workloads: "
-                            "round_trip, payload_<bytes>, stream, fan_in_<n>, idle, micro; "
-                            "lower case)")
+                            "round_trip, payload_<bytes>, stream, fan_in_<n>, idle, micro, "
+                            "shm; lower case)")
             continue
         if run.get("error_occurred"):
             message = run.get("error_message", "")

@@ -597,6 +597,71 @@ def building_blocks(results):
     out += table(["row", "one iteration", "ns/op", "CPU ns/op", "allocs/op"], lines,
                  right=[2, 3, 4])
     return out + [""]
+def cost_table(results, rows):
+    """What floe and the floors cost per message, idle and in shared memory (the Cost section):
+    round trips (CPU, allocations, system calls), idle rows, shm rows."""
+    counting = results.contexts.get(results.main, {}).get("syscall_counting", "")
+    no_syscalls = counting if counting.startswith("n/a") else "–"
+    lines = []
+    for r in rows:
+        if r.workload not in ("round_trip", "idle", "shm"):
+            continue
+        name = f"`{r.name}`"
+        problem = r.problem()
+        if problem:
+            lines.append([name, problem] + ["–"] * 4)
+            continue
+        cpu, allocs, syscalls, idle, shm = "–", "–", "–", "–", "–"
+        if r.workload == "round_trip":
+            cpu = number(r.median("cpu_ns_per_op"))
+            allocs = number(r.median("allocs_per_op"), 2)
+            per_op = r.median("syscalls_per_op")
+            syscalls = no_syscalls if per_op is None else number(per_op, 2)
+        elif r.workload == "idle":
+            percent, window = r.median("idle_cpu_percent"), r.median("idle_window_s")
+            wakeups = r.median("idle_wakeups_per_s")
+            idle = ("–" if percent is None else f"{percent:.3f} %") + \
+                (f" over {window:.0f} s" if window is not None else "") + \
+                (f", {wakeups:.1f} wake-ups/s" if wakeups is not None else "")
+        else:
+            segment = r.median("shm_segment_bytes")
+            shm = "–" if segment is None else bytes_(segment)
+        lines.append([name, cpu, allocs, syscalls, idle, shm])
+    return table(["row", "CPU ns/message", "allocs/message", "syscalls/message", "idle CPU",
+                  "shm bytes"], lines, right=range(1, 6))
+
+
+def bytes_(value):
+    """A byte count, in the largest binary unit that leaves it at least 1."""
+    if value is None:
+        return "–"
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= factor:
+            return f"{value / factor:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def shm_table(rows):
+    """The shm rows in detail: the service's object, what tmpfs holds, what each side has
+    resident after one round trip."""
+    lines = []
+    for r in rows:
+        if r.workload != "shm" or r.problem():
+            continue
+        lines.append([f"`{r.name}`", bytes_(r.median("shm_segment_bytes")),
+                      bytes_(r.median("shm_allocated_bytes")),
+                      bytes_(r.median("shm_client_resident_bytes")),
+                      bytes_(r.median("shm_server_resident_bytes")), ns(real_time_ns(r))])
+    return table(["row", "segment", "held by tmpfs", "client resident", "server resident",
+                  "creation"], lines, right=range(1, 6))
+
+
+def real_time_ns(row):
+    """The median real_time of a row in ns, whatever its time unit."""
+    factors = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+    values = [run["real_time"] * factors.get(run.get("time_unit", "ns"), 1) for run in row.runs
+              if isinstance(run.get("real_time"), (int, float))]
+    return statistics.median(values) if values else None
 
 
 def document(results, found, plots, json_paths):
@@ -635,7 +700,8 @@ def document(results, found, plots, json_paths):
       "all.")
     w("- **Costs**: *CPU ns/op* is the user + system time of client and server per message; "
       "*allocs/op* the heap allocations of the client process per message (a replaced "
-      "`operator new` counts them).")
+      "`operator new` counts them); system calls per message, idle CPU and shared memory are "
+      "in the Cost section.")
     w("- **Ratios**: *busy* modes (`polling`, `default_spin`) are compared with the raw "
       "cache-line round trip and with the peers' busy rows, *waiting* modes (`asleep`, "
       "`blocking`, `asio`, `co_await`) with the raw futex round trip and the peers' waiting rows; "
@@ -683,7 +749,7 @@ def document(results, found, plots, json_paths):
     workloads = sorted({r.workload for r in rows}, key=workload_key)
     for workload in workloads:
         if workload.startswith("payload_") or workload.startswith("fan_in_") \
-                or workload == "micro":
+                or workload in ("micro", "shm"):
             continue
         these = [r for r in rows if r.workload == workload]
         counter = throughput_counter(workload)
@@ -737,6 +803,38 @@ def document(results, found, plots, json_paths):
         w("")
         if PLOT_FAN_IN in plots:
             w(f"![Fan-in]({PLOT_FAN_IN})")
+            w("")
+
+    if any(r.workload in ("round_trip", "idle", "shm") for r in rows):
+        w("## Cost")
+        w("")
+        w("What a message costs besides time, on the round trips of the table above; what a "
+          "process waiting for messages that do not come costs; what a service costs in shared "
+          "memory. *CPU ns/message*: user + system time of client and server together per "
+          "round trip. *allocs/message*: heap allocations of the client process. "
+          "*syscalls/message*: system calls of client and server together per round trip, "
+          "counted (perf_event_open on the tracepoint `raw_syscalls:sys_enter`) over the second "
+          "half of the row's untimed warmup, since counting slows every system call of the "
+          "machine; rows of other transports do not count them (–). *idle CPU*: of the waiting "
+          "server, in % of one core over the window given, which starts 100 ms into the wait, "
+          "long after the spin budget (20 µs) is spent; a full run watches 5 s, a quick one 1 s. "
+          "*shm bytes*: the service's /dev/shm object.")
+        w("")
+        out += cost_table(results, rows)
+        w("")
+        shm_rows = [r for r in rows if r.workload == "shm" and not r.problem()]
+        if shm_rows:
+            context = results.contexts.get(results.main, {})
+            large = context.get("shm_large_limits")
+            w("A service of 8-byte requests and responses, one client and one server, after one "
+              "round trip: *segment* is its /dev/shm object, *held by tmpfs* what tmpfs "
+              "allocated for it (floe reserves every page when it creates the service), "
+              "*resident* what each process has resident of its mapping (Rss in "
+              "/proc/<pid>/smaps), *creation* the time the service's create() took. "
+              "`default_limits` is floe's defaults (`floe/limits.hpp`); `large_limits`: "
+              + (f"`{large}`." if large else "see `bench/suite/cost_rows.cpp`."))
+            w("")
+            out += shm_table(shm_rows)
             w("")
 
     out += building_blocks(results)

@@ -80,6 +80,16 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | 
 kernel=$(uname -r | tr -d ',=')
 context="build_type=${build_type:-unknown},kernel=$kernel,cpu_model=${cpu_model:-unknown}"
 
+# System calls per message are counted through the tracepoint raw_syscalls:sys_enter, which
+# tracefs names; mounted here if it is not and we may (without it the rows count nothing and the
+# report says why).
+if [ ! -e /sys/kernel/tracing/events/raw_syscalls ] &&
+  [ ! -e /sys/kernel/debug/tracing/events/raw_syscalls ] && [ -d /sys/kernel/tracing ] &&
+  ! mountpoint -q /sys/kernel/tracing && [ "$(id -u)" = 0 ]; then
+  mount -t tracefs nodev /sys/kernel/tracing ||
+    echo "tracefs could not be mounted: no system calls per message" >&2
+fi
+
 mkdir -p "$out"
 rm -f "$out"/{pinned,unpinned,one-core}.json
 # Three repetitions, interleaved, to see drift; a quick run has one.

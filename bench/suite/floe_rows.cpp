@@ -64,11 +64,14 @@ std::optional<std::int64_t> finish_server(benchmark::State& state, ForkedServer&
   return cpu_ns;
 }
 
-/// The end of a round-trip row: the server's exit and the CPU counters, or the error.
+/// The end of a round-trip row: the server's exit and the cost counters, or the error.
 void finish_round_trips(benchmark::State& state, ForkedServer& server, std::int64_t client_cpu_ns,
+                        const SyscallWindow& client_syscalls,
+                        const SharedAnonymous<SyscallTally>& server_syscalls,
                         const std::string& error) {
   if (const auto server_cpu_ns = finish_server(state, server, error)) {
     report_cpu(state, client_cpu_ns, *server_cpu_ns, state.iterations());
+    report_syscalls(state, client_syscalls.tally(), *server_syscalls);
   }
 }
 
@@ -77,19 +80,28 @@ void round_trip_floe_polling(benchmark::State& state) {
   const floe::Config config = row_config();
   floe::Node node = floe::Node::create("bench-client", config);
   auto service = round_trip_service(node).max_clients(1).max_servers(1).create();
+  const std::int64_t warmup = state.max_iterations / 10;
   ReadyFlag ready;
+  SharedAnonymous<SyscallTally> server_syscalls;
   ForkedServer server([&] {
     floe::Node n = floe::Node::create("bench-server", config);
     auto opened = round_trip_service(n).open();
     auto port = opened.server_builder().create();
+    SyscallWindow syscalls(warmup);
     ready.raise();
+    std::int64_t message = 0;
+    syscalls.begin(message);
     for (;;) {
       if (auto request = port.try_receive()) {
         const std::uint64_t value = request->payload();
         request->send_copy(value);
-        if (value == kStopValue) return 0;
+        syscalls.end(message);
+        syscalls.begin(++message);
+        if (value == kStopValue) break;
       }
     }
+    *server_syscalls = syscalls.tally();
+    return 0;
   });
   if (!ready.wait()) {
     finish_server(state, server, "the server did not start");
@@ -97,6 +109,7 @@ void round_trip_floe_polling(benchmark::State& state) {
   }
   auto client = service.client_builder().create();
   StallWatchdog watchdog;
+  SyscallWindow syscalls(warmup);
   // Polls until the answer comes, or until the watchdog gives up (std::nullopt).
   auto round_trip = [&](std::uint64_t value) -> std::optional<std::uint64_t> {
     auto pending = client.send_copy(value);
@@ -109,11 +122,13 @@ void round_trip_floe_polling(benchmark::State& state) {
   std::int64_t client_cpu = 0;
   try {
     const std::int64_t cpu_before = cpu_time_ns();
-    time_each(state, state.max_iterations / 10, [&](std::int64_t i) {
+    time_each(state, warmup, [&](std::int64_t i) {
       if (!error.empty()) return;  // the remaining iterations pass at once
       watchdog.tick();
+      syscalls.begin(i);
       const auto value = static_cast<std::uint64_t>(i);
       const auto answer = round_trip(value);
+      syscalls.end(i);
       if (answer != value) error = watchdog.stalled() ? "no answer for 5 s" : "a wrong answer";
     });
     client_cpu = cpu_time_ns() - cpu_before;
@@ -122,7 +137,7 @@ void round_trip_floe_polling(benchmark::State& state) {
   } catch (const std::exception& e) {
     error = e.what();
   }
-  finish_round_trips(state, server, client_cpu, error);
+  finish_round_trips(state, server, client_cpu, syscalls, server_syscalls, error);
 }
 
 /// Both sides wait with co_await in a floe::Runtime of their own with `options`: the client
@@ -132,20 +147,27 @@ void round_trip_floe_runtime(benchmark::State& state, const floe::RuntimeOptions
   const floe::Config config = row_config();
   floe::Node node = floe::Node::create("bench-client", config);
   auto service = round_trip_service(node).max_clients(1).max_servers(1).create();
+  const std::int64_t warmup = state.max_iterations / 10;
   ReadyFlag ready;
+  SharedAnonymous<SyscallTally> server_syscalls;
   ForkedServer server([&] {
     floe::Node n = floe::Node::create("bench-server", config);
     auto opened = round_trip_service(n).open();
     auto port = opened.server_builder().create();
     floe::Runtime runtime(options);
+    SyscallWindow syscalls(warmup);
     ready.raise();
     return runtime.block_on([&]() -> floe::Task<int> {
-      for (;;) {
+      for (std::int64_t message = 0;; ++message) {
+        syscalls.begin(message);
         auto request = co_await port.receive();
         const std::uint64_t value = request.payload();
         request.send_copy(value);
-        if (value == kStopValue) co_return 0;
+        syscalls.end(message);
+        if (value == kStopValue) break;
       }
+      *server_syscalls = syscalls.tally();
+      co_return 0;
     });
   });
   if (!ready.wait()) {
@@ -155,26 +177,28 @@ void round_trip_floe_runtime(benchmark::State& state, const floe::RuntimeOptions
   auto client = service.client_builder().create();
   floe::Runtime runtime(options);
   StallWatchdog watchdog([&runtime] { runtime.stop(); });
+  SyscallWindow syscalls(warmup);
   std::string error;
   std::int64_t client_cpu = 0;
   try {
     runtime.block_on([&]() -> floe::Task<void> {
       const std::int64_t cpu_before = cpu_time_ns();
-      std::uint64_t value = 0;
-      for (const auto warmup = static_cast<std::uint64_t>(state.max_iterations / 10);
-           value < warmup; ++value) {
+      std::int64_t value = 0;
+      for (; value < warmup; ++value) {
         watchdog.tick();
-        auto pending = client.send_copy(value);
-        expect_echo(co_await pending.receive(), value);
+        syscalls.begin(value);
+        auto pending = client.send_copy(static_cast<std::uint64_t>(value));
+        expect_echo(co_await pending.receive(), static_cast<std::uint64_t>(value));
+        syscalls.end(value);
       }
       EachTiming timing(state);
       for (auto _ : state) {
         watchdog.tick();
         const auto start = Clock::now();
-        auto pending = client.send_copy(value);
+        auto pending = client.send_copy(static_cast<std::uint64_t>(value));
         auto response = co_await pending.receive();
         timing.record(start);
-        expect_echo(response, value++);
+        expect_echo(response, static_cast<std::uint64_t>(value++));
       }
       timing.report();
       client_cpu = cpu_time_ns() - cpu_before;
@@ -186,7 +210,7 @@ void round_trip_floe_runtime(benchmark::State& state, const floe::RuntimeOptions
   } catch (const std::exception& e) {
     error = e.what();
   }
-  finish_round_trips(state, server, client_cpu, error);
+  finish_round_trips(state, server, client_cpu, syscalls, server_syscalls, error);
 }
 
 void round_trip_floe_asleep(benchmark::State& state) {
@@ -204,22 +228,28 @@ void round_trip_floe_asio(benchmark::State& state) {
   const floe::Config config = row_config();
   floe::Node node = floe::Node::create("bench-client", config);
   auto service = round_trip_service(node).max_clients(1).max_servers(1).create();
+  const std::int64_t warmup = state.max_iterations / 10;
   ReadyFlag ready;
+  SharedAnonymous<SyscallTally> server_syscalls;
   ForkedServer server([&] {
     floe::Node n = floe::Node::create("bench-server", config);
     auto opened = round_trip_service(n).open();
     auto port = opened.server_builder().create();
     asio::io_context io;
     int status = 1;
+    SyscallWindow syscalls(warmup);
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-          for (;;) {
+          for (std::int64_t message = 0;; ++message) {
+            syscalls.begin(message);
             auto request = co_await floe::async_receive(port, asio::use_awaitable);
             const std::uint64_t value = request.payload();
             request.send_copy(value);
-            if (value == kStopValue) co_return;
+            syscalls.end(message);
+            if (value == kStopValue) break;
           }
+          *server_syscalls = syscalls.tally();
         },
         [&](const std::exception_ptr& failure) { status = failure ? 1 : 0; });
     ready.raise();
@@ -233,27 +263,30 @@ void round_trip_floe_asio(benchmark::State& state) {
   auto client = service.client_builder().create();
   asio::io_context io;
   StallWatchdog watchdog([&io] { io.stop(); });
+  SyscallWindow syscalls(warmup);
   std::string error = "no answer for 5 s";  // unless the coroutine finishes
   std::int64_t client_cpu = 0;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         const std::int64_t cpu_before = cpu_time_ns();
-        std::uint64_t value = 0;
-        for (const auto warmup = static_cast<std::uint64_t>(state.max_iterations / 10);
-             value < warmup; ++value) {
+        std::int64_t value = 0;
+        for (; value < warmup; ++value) {
           watchdog.tick();
-          auto pending = client.send_copy(value);
-          expect_echo(co_await floe::async_receive(pending, asio::use_awaitable), value);
+          syscalls.begin(value);
+          auto pending = client.send_copy(static_cast<std::uint64_t>(value));
+          expect_echo(co_await floe::async_receive(pending, asio::use_awaitable),
+                      static_cast<std::uint64_t>(value));
+          syscalls.end(value);
         }
         EachTiming timing(state);
         for (auto _ : state) {
           watchdog.tick();
           const auto start = Clock::now();
-          auto pending = client.send_copy(value);
+          auto pending = client.send_copy(static_cast<std::uint64_t>(value));
           auto response = co_await floe::async_receive(pending, asio::use_awaitable);
           timing.record(start);
-          expect_echo(response, value++);
+          expect_echo(response, static_cast<std::uint64_t>(value++));
         }
         timing.report();
         client_cpu = cpu_time_ns() - cpu_before;
@@ -274,7 +307,7 @@ void round_trip_floe_asio(benchmark::State& state) {
   } catch (const std::exception& e) {
     error = e.what();
   }
-  finish_round_trips(state, server, client_cpu, error);
+  finish_round_trips(state, server, client_cpu, syscalls, server_syscalls, error);
 }
 
 /// CPU time of process `pid` so far, in ns (-1 if it cannot be read).
@@ -357,6 +390,8 @@ void idle_floe_default_spin(benchmark::State& state) {
   if (!finish_server(state, server, error)) return;
   state.counters["idle_cpu_percent"] = static_cast<double>(cpu_ns) * 1e-9 / seconds * 100;
   state.counters["idle_wakeups_per_s"] = static_cast<double>(wakeups) / seconds;
+  // The window measured (5 s, 1 s in a quick run), for the report to say.
+  state.counters["idle_window_s"] = seconds;
 }
 
 [[maybe_unused]] const bool registered = [] {

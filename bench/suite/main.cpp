@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("placement", floe::bench::placement_name());
   benchmark::AddCustomContext("quick", floe::bench::quick() ? "1" : "0");
+  benchmark::AddCustomContext("syscall_counting", floe::bench::syscall_counting());
   if (const char* commit = std::getenv("FLOE_BENCH_COMMIT")) {
     benchmark::AddCustomContext("commit", commit);
   }

@@ -1,13 +1,17 @@
 #include "suite.hpp"
 
+#include <linux/perf_event.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 namespace floe::bench {
@@ -25,6 +29,48 @@ Placement read_placement() {
 std::int64_t ns_of(const timeval& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 +
          static_cast<std::int64_t>(t.tv_usec) * 1'000;
+}
+
+/// The id of the tracepoint raw_syscalls:sys_enter (from tracefs, wherever it is mounted), or -1.
+long sys_enter_tracepoint_id() {
+  for (const char* tracefs : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    std::ifstream file(std::string(tracefs) + "/events/raw_syscalls/sys_enter/id");
+    long id = -1;
+    if (file >> id) return id;
+  }
+  return -1;
+}
+
+/// A counter of the calling thread's system calls and of its threads to come; -1 and `why` if
+/// it cannot be had.
+int open_syscall_counter(std::string* why) {
+  const char* wanted = std::getenv("FLOE_BENCH_SYSCALLS");
+  if (wanted != nullptr && std::strcmp(wanted, "0") == 0) {
+    if (why) *why = "n/a: FLOE_BENCH_SYSCALLS=0";
+    return -1;
+  }
+  const long id = sys_enter_tracepoint_id();
+  if (id < 0) {
+    if (why) *why = "n/a: tracefs not available (no raw_syscalls/sys_enter/id)";
+    return -1;
+  }
+  perf_event_attr attributes{};
+  attributes.type = PERF_TYPE_TRACEPOINT;
+  attributes.size = sizeof attributes;
+  attributes.config = static_cast<std::uint64_t>(id);
+  attributes.inherit = 1;
+  const long fd = ::syscall(SYS_perf_event_open, &attributes, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) {
+    if (why) *why = std::string("n/a: perf_event_open: ") + std::strerror(errno);
+    return -1;
+  }
+  return static_cast<int>(fd);
+}
+
+std::int64_t read_counter(int fd) {
+  std::uint64_t value = 0;
+  if (::read(fd, &value, sizeof value) != sizeof value) return -1;
+  return static_cast<std::int64_t>(value);
 }
 
 }  // namespace
@@ -195,6 +241,36 @@ void report_cpu(benchmark::State& state, std::int64_t client_cpu_ns, std::int64_
   if (messages <= 0) return;
   state.counters["cpu_ns_per_op"] =
       static_cast<double>(client_cpu_ns + server_cpu_ns) / static_cast<double>(messages);
+}
+
+SyscallCounter::SyscallCounter() : fd_(open_syscall_counter(nullptr)) {
+  if (fd_ >= 0) start_ = read_counter(fd_);
+}
+
+SyscallCounter::~SyscallCounter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::int64_t SyscallCounter::count() const noexcept {
+  if (fd_ < 0 || start_ < 0) return -1;
+  const std::int64_t now = read_counter(fd_);
+  // Each read counts itself: now - start_ holds this read, and not the one that took start_.
+  return now < 0 ? -1 : now - start_ - 1;
+}
+
+std::string syscall_counting() {
+  std::string why = "raw_syscalls:sys_enter";
+  const int fd = open_syscall_counter(&why);
+  if (fd >= 0) ::close(fd);
+  return why;
+}
+
+void report_syscalls(benchmark::State& state, const SyscallTally& client,
+                     const SyscallTally& server) {
+  if (client.calls < 0 || server.calls < 0 || client.messages <= 0 || server.messages <= 0) return;
+  state.counters["syscalls_per_op"] =
+      static_cast<double>(client.calls) / static_cast<double>(client.messages) +
+      static_cast<double>(server.calls) / static_cast<double>(server.messages);
 }
 
 benchmark::internal::Benchmark* register_row(const std::string& name, std::int64_t count,

@@ -1,8 +1,8 @@
 #pragma once
 // What every row of the comparison suite (floe_bench_suite) shares: where client and server run
 // (FLOE_BENCH_PLACEMENT), how many samples a row takes (FLOE_BENCH_QUICK), the forked server,
-// per-message timing into percentiles, and the cost counters (CPU time, heap allocations) that
-// go into the Google Benchmark JSON next to them.
+// per-message timing into percentiles, and the cost counters (CPU time, heap allocations, system
+// calls) that go into the Google Benchmark JSON next to them.
 //
 // A row is one Google Benchmark named "<workload>/<transport>/<mode>", e.g.
 // "round_trip/floe/polling"; scripts/bench.sh runs them all in one process, repetitions
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -173,6 +174,65 @@ class StallWatchdog {
 /// Reports cost counters: CPU ns per message of client and server together (cpu_ns_per_op).
 void report_cpu(benchmark::State& state, std::int64_t client_cpu_ns, std::int64_t server_cpu_ns,
                 std::int64_t messages);
+
+/// Counts the system calls of the calling thread, and of the threads it starts from then on,
+/// with perf_event_open(2) on the tracepoint raw_syscalls:sys_enter. While any such counter is
+/// open the kernel takes its slower syscall path for every thread of the machine (2 % on a
+/// sleeping round trip), so rows count in an untimed stretch (SyscallWindow). Where the kernel,
+/// tracefs or FLOE_BENCH_SYSCALLS=0 rules it out, count() is -1 and syscall_counting() says why.
+class SyscallCounter {
+ public:
+  SyscallCounter();
+  SyscallCounter(const SyscallCounter&) = delete;
+  SyscallCounter& operator=(const SyscallCounter&) = delete;
+  ~SyscallCounter();
+  /// System calls since construction (the counter's own reads not included), or -1.
+  std::int64_t count() const noexcept;
+
+ private:
+  int fd_ = -1;
+  std::int64_t start_ = 0;
+};
+
+/// "raw_syscalls:sys_enter" where SyscallCounter counts, else "n/a: <why>" (for the context of
+/// the JSON, which the report quotes when syscalls_per_op is absent).
+std::string syscall_counting();
+
+/// System calls one process counted over some messages: the forked server writes its own into
+/// memory shared with the client (SharedAnonymous<SyscallTally>) before it exits.
+struct SyscallTally {
+  std::int64_t calls = -1;  // -1: not counted
+  std::int64_t messages = 0;
+};
+
+/// Counts the system calls of messages [warmup / 2, warmup) of a row, the second half of its
+/// warmup: steady by then, and untimed. Each side (client, forked server) has its own and calls
+/// begin(i) before its message i (0 the first) and end(i) after it; the rest pass at a compare.
+class SyscallWindow {
+ public:
+  explicit SyscallWindow(std::int64_t warmup) noexcept : first_(warmup / 2), last_(warmup - 1) {}
+  void begin(std::int64_t message) {
+    if (message == first_) counter_.emplace();
+  }
+  void end(std::int64_t message) {
+    if (message != last_ || !counter_) return;
+    tally_ = {counter_->count(), last_ - first_ + 1};
+    counter_.reset();
+  }
+  /// What was counted: calls -1 until end(last), or if nothing could be counted.
+  const SyscallTally& tally() const noexcept { return tally_; }
+
+ private:
+  std::int64_t first_;
+  std::int64_t last_;
+  std::optional<SyscallCounter> counter_;
+  SyscallTally tally_;
+};
+
+/// Reports syscalls_per_op: the client's system calls per message plus the server's, each over
+/// the messages it counted; absent unless both counted.
+void report_syscalls(benchmark::State& state, const SyscallTally& client,
+                     const SyscallTally& server);
 
 /// Registers a latency row: `body` is run by Google Benchmark with manual time and `count`
 /// iterations (samples(count) of them).
