@@ -35,6 +35,7 @@ RAW_CACHE_LINE = FLOORS["busy"]
 RAW_FUTEX = FLOORS["waiting"]
 RAW_EVENTFD_EPOLL = "round_trip/raw eventfd+epoll/asleep"
 RAW_EVENTFD_ASIO = "round_trip/raw eventfd+asio/asleep"
+RAW_FUTEX_IO_URING = "round_trip/raw futex+io_uring/asleep"
 
 PLOT_ROUND_TRIP = "bench-round-trip.png"
 PLOT_PAYLOAD = "bench-payload.png"
@@ -251,7 +252,9 @@ def ratio_target(results, title, row, floor, limit, counter="p50"):
 def informational_ratio(results, title, row, floor, also_title, also_floor):
     """Not a target: median of `row` / median of `floor`, and of `floor` / `also_floor`. For
     Asio, floe's Asio row over the same wait with nothing of floe (what floe adds) and that wait
-    over a bare epoll loop (what Asio adds)."""
+    over a bare epoll loop (what Asio adds); asleep, floe's row over a futex pair waited on in
+    io_uring as floe's runtime waits (what floe adds) and that over the plain futex pair (what
+    io_uring adds)."""
     compares = f"median of `{row}` / median of `{floor}`; {also_title}"
     a, b, c = (results.median(row), results.median(floor), results.median(also_floor))
     if a is None or b is None:
@@ -287,6 +290,11 @@ def targets(results):
     else:
         found.append(Target("both asleep, added time", compares,
                             "PASS" if a - b <= 1000 else "FAIL", f"{a - b:+,.0f} ns"))
+
+    found.append(informational_ratio(
+        results, "both asleep, floe's share (informational)", "round_trip/floe/asleep",
+        RAW_FUTEX_IO_URING, f"io_uring's share: `{RAW_FUTEX_IO_URING}` / `{RAW_FUTEX}`",
+        RAW_FUTEX))
 
     found.append(ratio_target(results, "default spin, prompt peer", "round_trip/floe/default_spin",
                               RAW_CACHE_LINE, 2.2))
@@ -586,7 +594,9 @@ def document(results, found, plots, json_paths):
       "on the same host, every row in one run of `floe_bench_suite` (Google Benchmark, "
       "`bench/suite/`). The floors are two processes ping-ponging a value through two cache "
       "lines both poll (`raw cache line`), through a futex pair both sleep on (`raw futex`), "
-      "through an eventfd pair both block on (`raw eventfd`); and the floors of an event loop, "
+      "through an eventfd pair both block on (`raw eventfd`); the futex pair with each side "
+      "asleep in io_uring as floe's runtime sleeps (`raw futex+io_uring`); and the floors of "
+      "an event loop, "
       "an eventfd pair each side waits for in `epoll_wait` before reading it "
       "(`raw eventfd+epoll`) and in a single-threaded Asio `io_context` with "
       "`stream_descriptor::async_wait` (`raw eventfd+asio`, what any Asio integration pays). "

@@ -1,14 +1,18 @@
 // The floors every transport is measured against: two processes ping-ponging one 64-bit value
 // through two cache lines both poll (the polling floor), through a futex pair both sleep on and
-// through an eventfd pair both block on (the sleeping floors). Two more eventfd pairs are the
-// floors of an event loop: each side waits in epoll_wait(2) for its eventfd before reading it
-// (what any loop built on epoll pays), and each side waits in an asio::io_context (what any
-// integration with Asio pays, so that floe's Asio row can be told apart from Asio's own cost).
+// through an eventfd pair both block on (the sleeping floors). The futex pair once more with
+// each side asleep in io_uring (IORING_OP_FUTEX_WAIT), as floe's runtime sleeps: the floor of
+// its io_uring backend, which tells the kernel's share of floe's asleep row from floe's own. Two
+// more eventfd pairs are the floors of an event loop: each side waits in epoll_wait(2) for its
+// eventfd before reading it (what any loop built on epoll pays), and each side waits in an
+// asio::io_context (what any integration with Asio pays, so that floe's Asio row can be told apart
+// from Asio's own cost).
 
 // A standard library header before Asio's: see the note in include/floe/asio.hpp.
 // clang-format off
 #include <cstdlib>
 #include <benchmark/benchmark.h>
+#include <liburing.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -18,6 +22,8 @@
 #include <asio/use_awaitable.hpp>
 // clang-format on
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -78,6 +84,104 @@ void round_trip_raw_futex(benchmark::State& state) {
   futex_wake(shared->ping.value);
   server.finish();
   if (server.failed()) state.SkipWithError("the server failed");
+}
+
+/// One io_uring of a side of round_trip_raw_futex_io_uring.
+class FutexRing {
+ public:
+  FutexRing() {
+    if (io_uring_queue_init(4, &ring_, 0) != 0) throw std::runtime_error("io_uring_queue_init");
+  }
+  FutexRing(const FutexRing&) = delete;
+  FutexRing& operator=(const FutexRing&) = delete;
+  ~FutexRing() { io_uring_queue_exit(&ring_); }
+
+  /// Whether the kernel has IORING_OP_FUTEX_WAIT (6.7+) and lets this process use io_uring.
+  static bool supported() {
+    try {
+      FutexRing ring;
+      io_uring_probe* probe = io_uring_get_probe_ring(&ring.ring_);
+      const bool has = probe != nullptr && io_uring_opcode_supported(probe, kOpFutexWait);
+      if (probe != nullptr) io_uring_free_probe(probe);
+      return has;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  /// Sleeps in io_uring_enter while `word` holds `old`, at most `timeout`: false then, or when
+  /// the wait fails.
+  bool wait_while(std::atomic<std::uint32_t>& word, std::uint32_t old,
+                  std::chrono::seconds timeout) {
+    constexpr int kFutex2SizeU32 = 0x02;  // shared, as between two processes
+    while (word.load(std::memory_order_acquire) == old) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_rw(kOpFutexWait, sqe, kFutex2SizeU32, &word, 0, old);
+      sqe->addr3 = 0xffffffffu;  // the futex2 mask: any waker
+      __kernel_timespec limit{};
+      limit.tv_sec = timeout.count();
+      io_uring_cqe* cqe = nullptr;
+      const int result = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &limit, nullptr);
+      if (result == -ETIME) return false;
+      // 0: woken; EAGAIN: the word had moved on already.
+      const int woken = result == 0 && cqe != nullptr ? cqe->res : result;
+      io_uring_cq_advance(&ring_, io_uring_cq_ready(&ring_));
+      if (woken < 0 && woken != -EAGAIN && woken != -EINTR) return false;
+    }
+    return true;
+  }
+
+ private:
+  // Debian 12's liburing (2.3) predates the futex opcodes; their numbers are kernel ABI.
+  static constexpr std::uint8_t kOpFutexWait = 51;
+  io_uring ring_{};
+};
+
+/// As round_trip_raw_futex, but each side sleeps in io_uring_enter on an IORING_OP_FUTEX_WAIT
+/// (kernel 6.7+) for the other's futex(2) wake: floe's runtime sleeps so with its io_uring
+/// backend (with more in flight: an eventfd and the peers' pidfds, polled).
+void round_trip_raw_futex_io_uring(benchmark::State& state) {
+  if (!FutexRing::supported()) {
+    state.SkipWithError("io_uring without IORING_OP_FUTEX_WAIT here (kernel 6.7+ needed)");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  place_client();
+  SharedAnonymous<FutexPair> shared;
+  ForkedServer server([&] {
+    FutexRing ring;
+    for (std::uint32_t seen = 0;;) {
+      if (!ring.wait_while(shared->ping.value, seen, std::chrono::seconds(30))) return 1;
+      seen = shared->ping.value.load(std::memory_order_acquire);
+      shared->pong.value.store(seen, std::memory_order_release);
+      futex_wake(shared->pong.value);
+      if (seen == 0xffffffffu) return 0;
+    }
+  });
+  FutexRing ring;
+  bool answered = true;
+  const std::int64_t cpu_before = cpu_time_ns();
+  time_each(state, state.max_iterations / 10, [&](std::int64_t i) {
+    if (!answered) return;  // the remaining iterations pass at once
+    const auto n = static_cast<std::uint32_t>(i + 1);
+    const std::uint32_t before = shared->pong.value.load(std::memory_order_acquire);
+    shared->ping.value.store(n, std::memory_order_release);
+    futex_wake(shared->ping.value);
+    answered = ring.wait_while(shared->pong.value, before, std::chrono::seconds(5));
+  });
+  const std::int64_t client_cpu = cpu_time_ns() - cpu_before;
+  shared->ping.value.store(0xffffffffu);
+  futex_wake(shared->ping.value);
+  const std::int64_t server_cpu =
+      server.finish(answered ? std::chrono::seconds(30) : std::chrono::seconds(2));
+  if (!answered) {
+    state.SkipWithError("no answer for 5 s, or the io_uring wait failed");
+  } else if (server.failed()) {
+    state.SkipWithError("the server failed");
+  } else {
+    report_cpu(state, client_cpu, server_cpu, state.iterations());
+  }
 }
 
 void round_trip_raw_eventfd(benchmark::State& state) {
@@ -273,6 +377,7 @@ void round_trip_raw_eventfd_asio(benchmark::State& state) {
 [[maybe_unused]] const bool registered = [] {
   register_row("round_trip/raw cache line/polling", 200'000, round_trip_raw_cache_line);
   register_row("round_trip/raw futex/asleep", 50'000, round_trip_raw_futex);
+  register_row("round_trip/raw futex+io_uring/asleep", 50'000, round_trip_raw_futex_io_uring);
   register_row("round_trip/raw eventfd/asleep", 50'000, round_trip_raw_eventfd);
   register_row("round_trip/raw eventfd+epoll/asleep", 50'000, round_trip_raw_eventfd_epoll);
   register_row("round_trip/raw eventfd+asio/asleep", 50'000, round_trip_raw_eventfd_asio);
