@@ -34,6 +34,8 @@ FLOORS = {"busy": "round_trip/raw cache line/polling", "waiting": "round_trip/ra
 RAW_CACHE_LINE = FLOORS["busy"]
 RAW_FUTEX = FLOORS["waiting"]
 RAW_EVENTFD_EPOLL = "round_trip/raw eventfd+epoll/asleep"
+RAW_EVENTFD_ASIO = "round_trip/raw eventfd+asio/asleep"
+RAW_FUTEX_IO_URING = "round_trip/raw futex+io_uring/asleep"
 
 PLOT_ROUND_TRIP = "bench-round-trip.png"
 PLOT_PAYLOAD = "bench-payload.png"
@@ -247,6 +249,23 @@ def ratio_target(results, title, row, floor, limit, counter="p50"):
                   f"{ns(a)} / {ns(b)} = {value:.2f}x")
 
 
+def informational_ratio(results, title, row, floor, also_title, also_floor):
+    """Not a target: median of `row` / median of `floor`, and of `floor` / `also_floor`. For
+    Asio, floe's Asio row over the same wait with nothing of floe (what floe adds) and that wait
+    over a bare epoll loop (what Asio adds); asleep, floe's row over a futex pair waited on in
+    io_uring as floe's runtime waits (what floe adds) and that over the plain futex pair (what
+    io_uring adds)."""
+    compares = f"median of `{row}` / median of `{floor}`; {also_title}"
+    a, b, c = (results.median(row), results.median(floor), results.median(also_floor))
+    if a is None or b is None:
+        return Target(title, compares, "info",
+                      missing(*[n for n, v in ((row, a), (floor, b)) if v is None]))
+    figure = f"{ns(a)} / {ns(b)} = {a / b:.2f}x ({a - b:+,.0f} ns)"
+    if c is not None:
+        figure += f"; {ns(b)} / {ns(c)} = {b / c:.2f}x ({b - c:+,.0f} ns)"
+    return Target(title, compares, "info", figure)
+
+
 def targets(results):
     found = []
     found.append(ratio_target(results, "polling round trip", "round_trip/floe/polling",
@@ -272,10 +291,19 @@ def targets(results):
         found.append(Target("both asleep, added time", compares,
                             "PASS" if a - b <= 1000 else "FAIL", f"{a - b:+,.0f} ns"))
 
+    found.append(informational_ratio(
+        results, "both asleep, floe's share (informational)", "round_trip/floe/asleep",
+        RAW_FUTEX_IO_URING, f"io_uring's share: `{RAW_FUTEX_IO_URING}` / `{RAW_FUTEX}`",
+        RAW_FUTEX))
+
     found.append(ratio_target(results, "default spin, prompt peer", "round_trip/floe/default_spin",
                               RAW_CACHE_LINE, 2.2))
     found.append(ratio_target(results, "inside Asio, both asleep", "round_trip/floe/asio",
                               RAW_EVENTFD_EPOLL, 1.05))
+    found.append(informational_ratio(
+        results, "inside Asio, floe's share (informational)", "round_trip/floe/asio",
+        RAW_EVENTFD_ASIO, f"Asio's own share: `{RAW_EVENTFD_ASIO}` / `{RAW_EVENTFD_EPOLL}`",
+        RAW_EVENTFD_EPOLL))
 
     floe_polling = results.median("round_trip/floe/polling")
     peer_rows = [r for r in results.main_rows() if r.workload == "round_trip"
@@ -680,7 +708,13 @@ def document(results, found, plots, json_paths):
       "on the same host, every row in one run of `floe_bench_suite` (Google Benchmark, "
       "`bench/suite/`). The floors are two processes ping-ponging a value through two cache "
       "lines both poll (`raw cache line`), through a futex pair both sleep on (`raw futex`), "
-      "through an eventfd pair both block on (`raw eventfd`). The peers: Asio Unix sockets, "
+      "through an eventfd pair both block on (`raw eventfd`); the futex pair with each side "
+      "asleep in io_uring as floe's runtime sleeps (`raw futex+io_uring`); and the floors of "
+      "an event loop, "
+      "an eventfd pair each side waits for in `epoll_wait` before reading it "
+      "(`raw eventfd+epoll`) and in a single-threaded Asio `io_context` with "
+      "`stream_descriptor::async_wait` (`raw eventfd+asio`, what any Asio integration pays). "
+      "The peers: Asio Unix sockets, "
       "ZeroMQ, gRPC and classic iceoryx.")
     w("")
     w("- **Workloads**: `round_trip`, an 8-byte request answered by one 8-byte response; "

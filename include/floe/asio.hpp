@@ -11,7 +11,11 @@
 // asio::use_awaitable, asio::experimental::deferred, asio::use_future, a callback (bind an
 // executor to it, `asio::bind_executor(io, callback)`, or pass the executor first:
 // `floe::async_receive(io.get_executor(), server, callback)`). Completion runs on the handler's
-// associated executor, always posted (never inside the initiating call).
+// associated executor, never inside the initiating call: posted, except that the first
+// operation a wake-up completes is dispatched from that wake-up's handler (asio::dispatch: run
+// there if its executor allows, as Asio runs the handlers of its own sockets), so that a
+// handler which starts the next operation costs the io_context no extra pass through its
+// reactor.
 //
 // How it waits: each execution context gets one floe Reactor (a service). While an operation is
 // pending, the reactor's pollable fd (the io_uring ring fd, or an epoll fd in the fallback) is
@@ -51,6 +55,7 @@
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/bind_executor.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution.hpp>
 #include <asio/execution_context.hpp>
@@ -86,6 +91,9 @@ class AsioOperationNode {
   virtual void destroy() noexcept = 0;
   /// Completes the operation as cancelled.
   virtual void cancel_operation() noexcept = 0;
+  /// For the wake-up that completed it: hands the outcome to the handler with asio::dispatch
+  /// (the handler may run inside this call, and may throw). Frees the operation.
+  virtual void dispatch_completion() = 0;
 
  protected:
   ~AsioOperationNode() = default;
@@ -159,16 +167,19 @@ class AsioFloeService final : public asio::execution_context::service {
     if (waiting_) return;
     waiting_ = true;
     descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
-                            [this](const std::error_code& error) {
-                              const auto guard = lock();
-                              waiting_ = false;
-                              if (shut_down_) return;
-                              if (!error) reactor_.take_events();
-                              reactor_.finish_sleep();
-                              reactor_.poll_all(false);
-                              schedule();
-                            });
+                            [this](const std::error_code& error) { on_wakeup(error); });
   }
+
+  /// For an operation completing: true if the wake-up polling it hands its outcome to the
+  /// handler (the first one it completes); the operation then waits for that, outside every
+  /// list. Otherwise the operation posts its handler itself.
+  bool keep_for_wakeup(AsioOperationNode& node) noexcept {
+    if (!polling_wakeup_ || kept_for_wakeup_ != nullptr) return false;
+    kept_for_wakeup_ = &node;
+    return true;
+  }
+  /// Whether a wake-up is polling: it looks at idleness itself once its handler ran.
+  bool polling_wakeup() const noexcept { return polling_wakeup_; }
 
   /// An operation completed outside a wake-up (cancelled, or its port went away): without any
   /// left, the wait must end or io_context::run() would never return.
@@ -217,6 +228,49 @@ class AsioFloeService final : public asio::execution_context::service {
     });
   }
 
+  /// The fd turned readable (or the wait was cancelled): polls every operation, then arms the
+  /// wait again or stops waiting. The first operation completed is handed to its handler here,
+  /// after the lock is released: a handler that starts the next operation (a coroutine looping
+  /// on receive) arms the wait itself, so the recheck timer is neither cancelled nor armed
+  /// again (a timerfd_settime(2) each) and no posted handler makes the io_context poll its
+  /// reactor once more (an epoll_wait(2)) before the handler runs.
+  void on_wakeup(const std::error_code& error) {
+    AsioOperationNode* completed = nullptr;
+    {
+      const auto guard = lock();
+      waiting_ = false;
+      if (shut_down_) return;
+      if (!error) reactor_.take_events();
+      reactor_.finish_sleep();
+      polling_wakeup_ = true;
+      reactor_.poll_all(false);
+      polling_wakeup_ = false;
+      completed = std::exchange(kept_for_wakeup_, nullptr);
+      if (completed == nullptr) {
+        schedule();
+        return;
+      }
+    }
+    try {
+      completed->dispatch_completion();
+    } catch (...) {
+      // The handler threw, out of io_context::run(): what still waits is armed for first.
+      try {
+        rearm_after_wakeup();
+      } catch (...) {
+      }
+      throw;
+    }
+    rearm_after_wakeup();
+  }
+
+  /// After a wake-up's handler: arms the wait for what is pending, or stops waiting, unless
+  /// an operation started since armed it already (each start does).
+  void rearm_after_wakeup() {
+    const auto guard = lock();
+    if (!shut_down_ && !waiting_) schedule();
+  }
+
   void cancel_recheck() noexcept {
     if (!rechecking_) return;
     // Newer Asio has no error_code overload; cancelling a timer does not fail in practice.
@@ -248,6 +302,8 @@ class AsioFloeService final : public asio::execution_context::service {
   std::uint64_t next_key_ = 0;
   bool waiting_ = false;
   bool shut_down_ = false;
+  bool polling_wakeup_ = false;                   // on_wakeup() polls, under the lock
+  AsioOperationNode* kept_for_wakeup_ = nullptr;  // its first completion, see keep_for_wakeup()
 };
 
 /// A floe operation (a receive, or a send waiting for room) completing through an Asio handler
@@ -320,15 +376,20 @@ class AsioOperation final : public Base, private AsioOperationNode {
   void on_complete() noexcept override {
     AsioFloeService& service = service_;
     service.remove(*this);
+    if (service.keep_for_wakeup(*this)) return;  // the wake-up dispatches it
     finish();
-    service.completed_outside_wakeup();
+    if (!service.polling_wakeup()) service.completed_outside_wakeup();
   }
 
+  void dispatch_completion() override { hand_over(/*may_run_here=*/true); }
+
+  /// Posts the outcome to the handler's executor. Posted, never run here: the reactor may be in
+  /// the middle of polling, and a handler run inline could start operations under it.
+  void finish() noexcept { hand_over(/*may_run_here=*/false); }
+
   /// Hands the outcome to the handler on its executor and frees the operation first, so the
-  /// handler may start the next operation with the memory just released. Always posted: the
-  /// reactor may be in the middle of polling, and a handler run inline could start operations
-  /// under it.
-  void finish() noexcept {
+  /// handler may start the next operation with the memory just released.
+  void hand_over(bool may_run_here) {
     std::error_code error = this->error();
     Value value = error ? Value{} : this->value();
     if (error == Errc::cancelled) error = asio::error::operation_aborted;
@@ -336,7 +397,12 @@ class AsioOperation final : public Base, private AsioOperationNode {
     Handler handler = std::move(handler_);
     auto work = std::move(work_);
     free(typed);
-    asio::post(work, asio::experimental::append(std::move(handler), error, std::move(value)));
+    auto completion = asio::experimental::append(std::move(handler), error, std::move(value));
+    if (may_run_here) {
+      asio::dispatch(work, std::move(completion));
+    } else {
+      asio::post(work, std::move(completion));
+    }
   }
 
   /// At shutdown: destroys the handler uninvoked. The operation leaves its reactor and port
