@@ -336,7 +336,7 @@ int run_client(const Plan& plan, const std::string& row, Outcome& outcome, Share
   return time_round_trips(client, waitset ? &*waitset : nullptr, plan, outcome, samples);
 }
 
-/// Sleeps until the process holding the write end of the pipe `read_end` exits (closing it), or
+/// Sleeps until the process holding the write end of the pipe `read_end` closes it (or exits), or
 /// `limit_ms` passed: the benchmark process waits without waking on the client's core.
 void wait_for_hang_up(int read_end, int limit_ms) {
   pollfd hang_up{read_end, POLLIN, 0};
@@ -373,15 +373,25 @@ void run_row(benchmark::State& state, const Plan& plan) {
     state.SkipWithError("pipe2 failed");
     return;
   }
+  // The server leaves before the client: iceoryx 2.0 races when a client leaves while its
+  // server runs (RouDi destroys the client's port, mutex included, while the server may still
+  // lock it: POPO__CHUNK_LOCKING_ERROR, seen on a busy machine). So the client, done, closes
+  // its end of the pipe and waits, touching nothing of iceoryx, until the server is gone.
+  ReadyFlag client_may_leave;
   // ForkedServer places its process as a server; the body re-places it as the client.
-  ForkedServer client(
-      [&]() -> int { std::exit(run_client(plan, row, *outcome, samples, server_ready)); });
+  ForkedServer client([&]() -> int {
+    const int status = run_client(plan, row, *outcome, samples, server_ready);
+    ::close(client_pipe[1]);
+    client_may_leave.wait(std::chrono::seconds(30));
+    std::exit(status);
+  });
   ::close(client_pipe[1]);
   wait_for_hang_up(client_pipe[0], kClientLimitMs);
   ::close(client_pipe[0]);
-  client.finish(std::chrono::seconds(1));
   outcome->stop_server.store(true, std::memory_order_relaxed);
   server.finish(std::chrono::seconds(5));
+  client_may_leave.raise();
+  client.finish(std::chrono::seconds(5));
   const std::string stop_problem = roudi.stop();
   if (!stop_problem.empty()) {
     std::fprintf(stderr, "iceoryx rows: %s\n", stop_problem.c_str());
