@@ -7,8 +7,9 @@
 #   3. runs the suite once per placement of client and server: pinned to a core each (every
 #      row), unpinned and both on one core (floe's and the floors' round trips only; on one core
 #      not the polling ones, which would only measure the scheduler's time slice). Three
-#      repetitions of every row (one with --quick), interleaved at random so drift of a shared
-#      machine hits every row alike; the JSON goes to bench/results/<placement>.json;
+#      repetitions of every row (one with --quick), as three passes over all rows, each in its
+#      own random order, so drift of a shared machine hits every row alike; the passes' JSON is
+#      merged (bench/merge_passes.py) into bench/results/<placement>.json;
 #   4. bench/report.py turns that JSON into docs/BENCHMARKS.md and docs/bench-*.png, and prints
 #      the targets, met or not. A missed target does not fail the script; a suite that crashes
 #      does.
@@ -90,21 +91,31 @@ if [ ! -e /sys/kernel/tracing/events/raw_syscalls ] &&
     echo "tracefs could not be mounted: no system calls per message" >&2
 fi
 
+# Debian's matplotlib is for Debian's python3, which another python3 on the PATH may hide.
+python=python3
+[ -x /usr/bin/python3 ] && python=/usr/bin/python3
+
 mkdir -p "$out"
-rm -f "$out"/{pinned,unpinned,one-core}.json
+rm -f "$out"/{pinned,unpinned,one-core}*.json
 # Three repetitions, interleaved, to see drift; a quick run has one.
 repetitions=${FLOE_BENCH_REPETITIONS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 export FLOE_BENCH_QUICK=$quick FLOE_BENCH_COMMIT=$commit
 run() {  # run PLACEMENT FILTER
   echo "== floe_bench_suite, placement $1 ($([ "$quick" = 1 ] && echo quick || echo full))"
-  local start=$SECONDS
-  FLOE_BENCH_PLACEMENT=$1 "$suite" --benchmark_filter="$2" \
-    --benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true \
-    --benchmark_out="$out/$1.json" --benchmark_out_format=json --benchmark_context="$context" \
-    --benchmark_display_aggregates_only=true --benchmark_color=false || {
-    echo "floe_bench_suite failed in placement $1 (exit $?)" >&2
-    exit 1
-  }
+  local start=$SECONDS pass passes=()
+  # One pass per repetition (see bench/merge_passes.py for why not --benchmark_repetitions).
+  for pass in $(seq 1 "$repetitions"); do
+    FLOE_BENCH_PLACEMENT=$1 "$suite" --benchmark_filter="$2" \
+      --benchmark_enable_random_interleaving=true \
+      --benchmark_out="$out/$1.pass$pass.json" --benchmark_out_format=json \
+      --benchmark_context="$context" --benchmark_color=false || {
+      echo "floe_bench_suite failed in placement $1, pass $pass (exit $?)" >&2
+      exit 1
+    }
+    passes+=("$out/$1.pass$pass.json")
+  done
+  "$python" bench/merge_passes.py "$out/$1.json" "${passes[@]}"
+  rm -f "${passes[@]}"
   echo "   $((SECONDS - start)) s, $out/$1.json"
 }
 start=$SECONDS
@@ -113,7 +124,4 @@ run unpinned "$floe_round_trips"
 run one-core "$floe_round_trips_not_polling"
 echo "== all placements: $((SECONDS - start)) s"
 
-# Debian's matplotlib is for Debian's python3, which another python3 on the PATH may hide.
-python=python3
-[ -x /usr/bin/python3 ] && python=/usr/bin/python3
 "$python" bench/report.py --docs "$docs" "$out"/{pinned,unpinned,one-core}.json
