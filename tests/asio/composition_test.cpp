@@ -96,10 +96,16 @@ std::uint64_t answer_to(int op) {
 constexpr char kPeerExit = 127;
 
 std::string describe(const std::vector<int>& order, int target, StartMode mode) {
+  // Appended piece by piece: `"literal" + std::string&&` trips GCC 12's -Wrestrict false
+  // positive (GCC bug 105329) in Release builds.
   std::string text = "start order";
-  for (int op : order)
-    text += " " + std::to_string(op);
-  text += "; only " + std::to_string(target) + " is triggered; started ";
+  for (int op : order) {
+    text += ' ';
+    text += std::to_string(op);
+  }
+  text += "; only ";
+  text += std::to_string(target);
+  text += " is triggered; started ";
   text += mode == StartMode::before_run ? "before run" : "from handlers";
   return text;
 }
