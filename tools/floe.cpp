@@ -6,6 +6,7 @@
 //                                      removes what dead processes left: services (damaged or
 //                                      not) none of whose processes runs; exits 1 if a removal
 //                                      failed
+//   floe limits                        every limit of a service: default, range, meaning
 //
 // The domain and group_access default to FLOE_DOMAIN / the config file, as for the library.
 // Objects the library would refuse to join (another user's, say) are listed with their owner,
@@ -165,6 +166,22 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
   return failed > 0 ? 1 : 0;
 }
 
+/// The list of floe/limits.hpp as a table: the one place that says every limit's range.
+int limits() {
+  std::printf("%-44s %-8s %-12s %s\n", "LIMIT", "DEFAULT", "RANGE", "MEANING");
+  for (const floe::detail::LimitInfo& limit : floe::detail::kLimits) {
+    const std::string default_value = limit.is_flag ? (limit.default_value != 0 ? "true" : "false")
+                                                    : std::to_string(limit.default_value);
+    const std::string range = limit.is_flag
+                                  ? "true/false"
+                                  : std::to_string(limit.min) + " to " + std::to_string(limit.max);
+    std::printf("%-44s %-8s %-12s %s\n", std::string(limit.name).c_str(), default_value.c_str(),
+                range.c_str(), std::string(limit.help).c_str());
+  }
+  std::printf("\nA count of 0 is taken as 1; one above its range is refused, saying why.\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -185,7 +202,10 @@ int main(int argc, char** argv) try {
   clean_command->add_option("--domain", domain, "the domain (default: FLOE_DOMAIN / config)");
   clean_command->add_flag("--all", all, "every domain");
   clean_command->add_flag("--dry-run", dry_run, "only say what would be removed");
+  auto* limits_command =
+      app.add_subcommand("limits", "every limit of a service: default, range, meaning");
   CLI11_PARSE(app, argc, argv);
+  if (*limits_command) return limits();
 
   const floe::Config config = floe::Config::from_environment();
   if (domain.empty()) domain = config.domain;

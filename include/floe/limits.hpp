@@ -14,6 +14,7 @@
 
 // X(name, type, default, min, max, bound, help)
 //   type   std::uint32_t (a count) or bool (a flag: min and max are 0 and 1)
+//   min    1 for every count: 0 is taken as 1 (sane_value)
 //   bound  why the maximum is what it is, for the message that refuses a larger value
 // The order is that of the record in shared memory (StoredLimits): counts, then flags. A new
 // limit goes at the end of its kind, and changes kLayoutVersion.
@@ -71,6 +72,13 @@ struct LimitInfo {
     return value >= min && value <= max;
   }
 };
+
+/// As iceoryx2 does: a count of 0 where the least is 1 means 1 (one client, one node, ...)
+/// rather than an error, from a builder, a Config or the config file alike. Anything else is
+/// left for the range check.
+constexpr std::int64_t sane_value(const LimitInfo& limit, std::int64_t value) noexcept {
+  return !limit.is_flag && limit.min == 1 && value == 0 ? 1 : value;
+}
 
 /// Every limit, in the list's order (kLimits[i].id == LimitId(i)).
 inline constexpr LimitInfo kLimits[] = {

@@ -4,9 +4,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "floe/config.hpp"
 #include "floe/detail/service_spec.hpp"
+#include "floe/introspection.hpp"
 #include "floe/service.hpp"
 
 namespace floe {
@@ -34,7 +36,9 @@ class ServiceBuilder {
 };
 
 /// May be shared between threads: every call is const, and the services it opens are
-/// separate objects.
+/// separate objects. A node counts once toward a service's max_nodes however many times it
+/// opens the service: its handles share one mapping and one node record. Two Node objects
+/// are two nodes, even in one process.
 class Node {
  public:
   /// With the domain and limits of Config::from_environment() (FLOE_DOMAIN, FLOE_CONFIG or
@@ -54,6 +58,23 @@ class Node {
   ServiceBuilder service_builder(std::string_view name) const {
     return ServiceBuilder(state_, std::string(name));
   }
+
+  /// Every service of the node's domain, read without joining any, sorted by object name.
+  /// Objects it may not read (another user's, another floe version's) and stale or damaged
+  /// ones are listed with their state, never a reason to throw for the whole list. Throws
+  /// floe::Error(invalid_config) only for an invalid domain.
+  std::vector<ServiceInfo> list_services() const;
+  /// Whether a live service has this name in the node's domain, whatever its types (a stale or
+  /// damaged one does not count: open() would remove it). Throws floe::Error: invalid_name,
+  /// invalid_config for an invalid domain.
+  bool service_exists(std::string_view name) const;
+  /// Reclaims now, in every service of the node's domain, what floe otherwise reclaims when a
+  /// service is next opened or a port created: the node records of processes that are gone and
+  /// their clients and servers (whose slots are then free). Removes the services no live process
+  /// holds any more, as their last node leaving would have. Services it may not read are left
+  /// alone. What was reclaimed is returned. Throws floe::Error(invalid_config) for an invalid
+  /// domain.
+  DeadNodeCleanup clean_up_dead_nodes() const;
 
  private:
   explicit Node(std::shared_ptr<const detail::NodeState> state) : state_(std::move(state)) {}

@@ -60,8 +60,9 @@ class Service {
 /// or opens it. Limits not set here come from the node's Config (file or defaults). When opening
 /// a service that exists, the limits set here explicitly are requirements: the service must have
 /// at least as many of each (flags: the same), or open() throws incompatible_limits; the types
-/// must match exactly (incompatible_types). Each limit's default and range: floe/limits.hpp; a
-/// value out of range is incompatible_limits, as the config file's is invalid_config.
+/// must match exactly (incompatible_types). Each limit's default and range: floe/limits.hpp
+/// (`floe limits` prints them); a count of 0 is taken as 1, a value above its range is
+/// incompatible_limits, as the config file's is invalid_config.
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestResponseBuilder {
@@ -103,7 +104,8 @@ class RequestResponseBuilder {
   RequestResponseBuilder& max_servers(std::uint32_t v) {
     return set<detail::LimitId::max_servers>(v);
   }
-  /// Nodes (usually processes) that may hold the service open at once.
+  /// Nodes (usually processes) that may hold the service open at once; a Node counts once,
+  /// however many handles of the service it holds.
   RequestResponseBuilder& max_nodes(std::uint32_t v) { return set<detail::LimitId::max_nodes>(v); }
   /// Requests a client may have sent whose PendingResponse still exists.
   RequestResponseBuilder& max_active_requests_per_client(std::uint32_t v) {
@@ -148,7 +150,8 @@ class RequestResponseBuilder {
   ServiceType create() const { return build(detail::OpenMode::create); }
   /// Opens the service. Throws floe::Error: service_does_not_exist (also when only a stale or
   /// damaged segment was there: it is removed), incompatible_types, incompatible_limits,
-  /// exceeds_max_nodes, permission_denied.
+  /// exceeds_max_nodes, permission_denied. A node that holds the service open already gets
+  /// another handle of the same mapping, checked the same way.
   ServiceType open() const { return build(detail::OpenMode::open); }
   /// Opens the service, or creates it if there is none; throws what open() and create() do.
   ServiceType open_or_create() const { return build(detail::OpenMode::open_or_create); }

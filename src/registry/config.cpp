@@ -130,7 +130,8 @@ void read_limits(const toml::table& table, RequestResponseLimits& limits,
       detail::set_limit_value(limits, limit.id, *value);
       continue;
     }
-    const auto value = node->value_exact<std::int64_t>();
+    auto value = node->value_exact<std::int64_t>();
+    if (value) value = detail::sane_value(limit, *value);
     if (!value) {
       fail(path, node->source(),
            "'" + full + "' must be an integer from " + std::to_string(limit.min) + " to " +

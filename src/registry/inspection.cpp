@@ -11,6 +11,8 @@
 
 #include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
+#include "registry/limits.hpp"
+#include "registry/names.hpp"
 #include "registry/segment_header.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
@@ -185,6 +187,77 @@ Removal remove_if_unused(const std::string& object, bool group_access) {
     return Removal{Removal::failed, message_of(e)};
   }
   return Removal{};
+}
+
+namespace {
+
+std::string type_name(const StoredType& type) {
+  if (type.size == 0) return {};
+  return std::string(type.name, strnlen(type.name, sizeof type.name));
+}
+
+ServiceState state_of(const SegmentReport& report) {
+  if (report.refused || !report.judged_by_marks) return ServiceState::inaccessible;
+  if (!report.valid) return ServiceState::damaged;
+  return report.stale() ? ServiceState::stale : ServiceState::live;
+}
+
+}  // namespace
+
+ServiceInfo service_info_of(const SegmentReport& report) {
+  ServiceInfo info;
+  info.name = report.service;
+  info.object = report.object;
+  info.state = state_of(report);
+  info.problem = report.problem;
+  info.owner = report.owner;
+  if (!report.valid) return info;
+  info.request_type = type_name(report.request);
+  info.response_type = type_name(report.response);
+  info.request_user_header_type = type_name(report.request_user_header);
+  info.response_user_header_type = type_name(report.response_user_header);
+  info.limits = from_stored(report.limits);
+  for (const NodeReport& node : report.nodes) {
+    ++(node.alive ? info.live_nodes : info.dead_nodes);
+  }
+  info.usage = report.usage;
+  return info;
+}
+
+std::vector<ServiceInfo> list_services(const std::string& domain, bool group_access) {
+  std::vector<ServiceInfo> services;
+  for (const std::string& object : list_objects(domain)) {
+    SegmentReport report = inspect_object(object, group_access);
+    if (report.exists) services.push_back(service_info_of(report));
+  }
+  return services;
+}
+
+bool service_exists(const std::string& domain, const std::string& service, bool group_access) {
+  const SegmentReport report = inspect_object(service_object_name(domain, service), group_access);
+  return report.valid && !report.stale() && report.service == service;
+}
+
+DeadNodeCleanup clean_up_dead_nodes(const std::string& domain, bool group_access) {
+  DeadNodeCleanup total;
+  for (const std::string& object : list_objects(domain)) {
+    try {
+      DeadNodeCleanup cleaned;
+      const SegmentReport report = inspect_object(object, group_access);
+      if (report.valid) {
+        cleaned = ServiceSegment::clean_up_dead_nodes_of(object, group_access);
+      } else if (report.stale() &&
+                 remove_if_unused(object, group_access).outcome == Removal::removed) {
+        cleaned.removed_services = 1;  // damaged: its records are not to be trusted or counted
+      }
+      total.nodes += cleaned.nodes;
+      total.ports += cleaned.ports;
+      total.removed_services += cleaned.removed_services;
+    } catch (const Error&) {
+      // Gone, or made another user's, since it was listed: nothing of this domain's to clean.
+    }
+  }
+  return total;
 }
 
 }  // namespace floe::detail

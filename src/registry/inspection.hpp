@@ -69,4 +69,19 @@ struct Removal {
 /// names that object.
 Removal remove_if_unused(const std::string& object, bool group_access = false);
 
+/// The report as the public API tells it.
+ServiceInfo service_info_of(const SegmentReport& report);
+
+/// Every service object of the domain, judged one by one: one that cannot be read is listed
+/// as such, never a reason to throw for the whole list.
+std::vector<ServiceInfo> list_services(const std::string& domain, bool group_access);
+
+/// Whether a live service has the name in the domain (a stale or damaged one does not count:
+/// open() would remove it).
+bool service_exists(const std::string& domain, const std::string& service, bool group_access);
+
+/// Reclaims the records and ports of dead nodes in every service of the domain, and removes
+/// the services no live process holds any more. Objects it may not read are skipped.
+DeadNodeCleanup clean_up_dead_nodes(const std::string& domain, bool group_access);
+
 }  // namespace floe::detail

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "floe/error.hpp"
+
 namespace floe::detail {
 
 bool is_valid_domain(std::string_view domain) noexcept {
@@ -47,6 +49,21 @@ std::string service_object_name(std::string_view domain, std::string_view servic
   std::string name = "/";
   name.append(domain_object_prefix(domain)).append(hex);
   return name;
+}
+
+void check_domain(const std::string& domain) {
+  if (!is_valid_domain(domain)) {
+    throw Error(Errc::invalid_config,
+                "floe: invalid domain '" + domain + "': want 1 to 64 of A-Z, a-z, 0-9, _ and -");
+  }
+}
+
+void check_service_name(const std::string& name) {
+  if (!is_valid_service_name(name)) {
+    throw Error(Errc::invalid_name,
+                "floe: invalid service name '" + name +
+                    "': want 1 to 255 printable characters in '/'-separated non-empty parts");
+  }
 }
 
 }  // namespace floe::detail

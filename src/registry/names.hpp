@@ -12,6 +12,10 @@ bool is_valid_domain(std::string_view domain) noexcept;
 /// '/'-separated non-empty segments of printable ASCII without spaces, at most 255 characters.
 bool is_valid_service_name(std::string_view name) noexcept;
 
+/// Throw floe::Error (invalid_config, invalid_name) saying what a valid one is.
+void check_domain(const std::string& domain);
+void check_service_name(const std::string& name);
+
 /// The shared-memory object of a service. Service names may be longer than a file name may be,
 /// so the object is named by a hash of it; the full name is kept inside the object and checked.
 std::string service_object_name(std::string_view domain, std::string_view service_name);

@@ -6,6 +6,9 @@
 //                    segment is removed (remove_unusable) and the name looked at again; a sound
 //                    one is joined
 //   join             checks types and limits and registers this process's node
+//
+// A node that holds the service open already (NodeState::open_services) skips all of it: the
+// same checks (check_joinable), then its mapping and node record are shared (rejoin).
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -31,6 +34,8 @@ struct WantedService {
   bool group_access;
   std::string object_name;
   StoredType request, response, request_user_header, response_user_header;
+  /// What the builder and config asked for, counts of 0 raised to 1 (sane_value).
+  RequestResponseLimits requested;
   StoredLimits limits;
   ProcessIdentity self;
 
@@ -79,18 +84,29 @@ void check_types(const ServiceHeader& h, const WantedService& w) {
   }
 }
 
+/// Whether this open may join an existing service: not when it is to create one, and only with
+/// the same types and limits that satisfy what was asked for.
+void check_joinable(const ServiceHeader& header, const WantedService& wanted) {
+  if (wanted.mode == OpenMode::create) {
+    throw Error(Errc::service_already_exists,
+                "floe: service '" + wanted.name() + "' already exists");
+  }
+  check_types(header, wanted);
+  check_satisfies(header.limits, wanted.requested, wanted.spec.explicitly_set, wanted.name());
+}
+
 /// Checks the builder's request; the limits' ranges are checked where they are used: all of them
 /// for a service that may be created, only those asked for when opening one.
 WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, OpenMode mode) {
-  if (!is_valid_service_name(spec.name)) {
-    throw Error(Errc::invalid_name,
-                "floe: invalid service name '" + spec.name +
-                    "': want 1 to 255 printable characters in '/'-separated non-empty parts");
+  check_service_name(spec.name);
+  check_domain(node.config.domain);
+  RequestResponseLimits requested = spec.limits;
+  for (const LimitInfo& limit : kLimits) {
+    set_limit_value(
+        requested, limit.id,
+        static_cast<std::uint32_t>(sane_value(limit, limit_value(requested, limit.id))));
   }
-  if (!is_valid_domain(node.config.domain)) {
-    throw Error(Errc::invalid_config, "floe: invalid domain '" + node.config.domain + "'");
-  }
-  check_ranges(spec.limits, mode == OpenMode::open ? spec.explicitly_set : kAllLimits, spec.name);
+  check_ranges(requested, mode == OpenMode::open ? spec.explicitly_set : kAllLimits, spec.name);
   return WantedService{spec,
                        mode,
                        node.config.group_access,
@@ -99,7 +115,8 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
                        stored_type(spec.response, "response"),
                        stored_type(spec.request_user_header, "request user header"),
                        stored_type(spec.response_user_header, "response user header"),
-                       to_stored(spec.limits),
+                       requested,
+                       to_stored(requested),
                        current_process()};
 }
 
@@ -231,14 +248,35 @@ void remove_unusable(const SharedMemoryObject& object, const SegmentRead& read,
 std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, const ServiceSpec& spec,
                                                      OpenMode mode) {
   const WantedService wanted = wanted_service(node, spec, mode);
+  OpenServices& open_services = *node.open_services;
+  if (wanted.self.pid != open_services.process) return open_anew(wanted);
+  // Declared before the lock: if it is the last handle, its release takes the lock.
+  std::shared_ptr<ServiceSegment> held;
+  std::unique_lock<std::mutex> lock(open_services.mutex);
+  for (;;) {
+    const auto found = open_services.by_object.find(wanted.object_name);
+    if (found == open_services.by_object.end()) break;
+    held = found->second.segment.lock();
+    if (held != nullptr) break;
+    // Its last handle is going right now, and with it the node's record: wait for that.
+    open_services.released.wait(lock);
+  }
+  if (held != nullptr && held->is_still_published()) {
+    held->rejoin(wanted);
+    return held;
+  }
+  return handed_out(open_anew(wanted), node.open_services, wanted.object_name);
+}
+
+std::shared_ptr<ServiceSegment> ServiceSegment::open_anew(const WantedService& wanted) {
   for (int attempt = 0; attempt < 64; ++attempt) {
-    if (mode != OpenMode::open) {
+    if (wanted.mode != OpenMode::open) {
       if (auto created = create_new(wanted)) return created;
     }
     if (auto opened = open_existing(wanted)) return opened;
   }
   throw Error(Errc::corrupted,
-              "floe: service '" + spec.name + "' kept changing while it was being opened");
+              "floe: service '" + wanted.name() + "' kept changing while it was being opened");
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& wanted) {
@@ -341,12 +379,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
 
 void ServiceSegment::join(const ServiceHeader& header, const WantedService& wanted) {
   reclaim_dead_nodes_locked();
-  if (wanted.mode == OpenMode::create) {
-    throw Error(Errc::service_already_exists,
-                "floe: service '" + wanted.name() + "' already exists");
-  }
-  check_types(header, wanted);
-  check_satisfies(header.limits, wanted.spec.limits, wanted.spec.explicitly_set, wanted.name());
+  check_joinable(header, wanted);
   node_index_ = claim_node_record(view_, wanted.self, object_.fd());
   crash_point("open.claimed");
   if (node_index_ == kNoNode) {
@@ -354,6 +387,59 @@ void ServiceSegment::join(const ServiceHeader& header, const WantedService& want
                                              std::to_string(header.limits.max_nodes) +
                                              " nodes already");
   }
+}
+
+namespace {
+
+/// The release of a node's last handle of a segment: the segment goes (its node record with it)
+/// and then its entry, under the node's lock.
+struct ReleaseLastHandle {
+  std::shared_ptr<ServiceSegment> segment;
+  std::shared_ptr<OpenServices> open_services;
+  std::string object_name;
+
+  void operator()(ServiceSegment*) {
+    std::lock_guard<std::mutex> lock(open_services->mutex);
+    const ServiceSegment* address = segment.get();
+    segment.reset();
+    const auto found = open_services->by_object.find(object_name);
+    // Only its own entry: a newer segment's (the name was given to another) stays.
+    if (found != open_services->by_object.end() && found->second.address == address) {
+      open_services->by_object.erase(found);
+    }
+    open_services->released.notify_all();
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<ServiceSegment> ServiceSegment::handed_out(
+    std::shared_ptr<ServiceSegment> segment, std::shared_ptr<OpenServices> open_services,
+    const std::string& object_name) {
+  ServiceSegment* address = segment.get();
+  std::shared_ptr<ServiceSegment> handle(
+      address, ReleaseLastHandle{std::move(segment), open_services, object_name});
+  open_services->by_object[object_name] = OpenServices::Entry{handle, address};
+  return handle;
+}
+
+bool ServiceSegment::is_still_published() noexcept {
+  // A segment removed (its last other holder left, a damaged one replaced) or unlinked by hand
+  // and created anew under the name is not the service the name stands for any more.
+  check_size();
+  if (mapping_.damaged()) return false;
+  if (load(view_.header()->state) != static_cast<std::uint32_t>(SegmentState::ready)) return false;
+  return object_.is_still_named();
+}
+
+void ServiceSegment::rejoin(const WantedService& wanted) {
+  Lock lock(*this);
+  reclaim_dead_nodes_locked();
+  ServiceHeader header;
+  std::memcpy(&header, view_.header(), sizeof header);  // another process may write it
+  // The layout this process computed at open, not what the bytes say now.
+  header.limits = limits();
+  check_joinable(header, wanted);
 }
 
 }  // namespace floe::detail

@@ -104,10 +104,33 @@ void ServiceSegment::reclaim_dead_nodes() noexcept {
   }
 }
 
-void ServiceSegment::reclaim_dead_nodes_locked() noexcept {
+DeadNodeCleanup ServiceSegment::clean_up_dead_nodes_of(const std::string& object_name,
+                                                       bool group_access) {
+  auto object = SharedMemoryObject::open_existing(object_name, group_access);
+  if (!object) return {};
+  // Declared before the lock, so that the lock goes before the descriptor it is held on.
+  std::optional<ServiceSegment> segment;
+  ExclusiveLock lock(object->fd());
+  SegmentRead read = read_segment(*object, object->status());
+  if (!read.judgement.sound() ||
+      read.header.state != static_cast<std::uint32_t>(SegmentState::ready)) {
+    return {};
+  }
+  // Never registered (kNoNode): every node is judged by its mark, this process's others too.
+  segment.emplace(Passkey{}, std::move(*object), std::move(read.mapping), *read.judgement.layout,
+                  std::string(read.header.name, read.header.name_length), kNoNode);
+  DeadNodeCleanup cleaned = segment->reclaim_dead_nodes_locked();
+  if (!segment->has_live_node_locked() &&
+      segment->remove_locked() == SharedMemoryObject::Unlinked::yes) {
+    cleaned.removed_services = 1;
+  }
+  return cleaned;
+}
+
+DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked() noexcept {
   constexpr auto active = static_cast<std::uint32_t>(SlotState::active);
   constexpr auto free = static_cast<std::uint32_t>(SlotState::free);
-  bool reclaimed = false;
+  DeadNodeCleanup reclaimed;
   for (std::uint32_t n = 0; n < limits().max_nodes; ++n) {
     NodeRecord* record = view_.node(n);
     if (load(record->state) != active) continue;
@@ -117,6 +140,7 @@ void ServiceSegment::reclaim_dead_nodes_locked() noexcept {
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
         reset_client_resources(view_, c);
+        ++reclaimed.ports;
       }
     }
     for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
@@ -124,12 +148,14 @@ void ServiceSegment::reclaim_dead_nodes_locked() noexcept {
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
         reset_server_resources(view_, s);
+        ++reclaimed.ports;
       }
     }
     store(record->state, free);
-    reclaimed = true;
+    ++reclaimed.nodes;
   }
-  if (reclaimed) collect_orphaned_channels(view_);
+  if (reclaimed.nodes > 0) collect_orphaned_channels(view_);
+  return reclaimed;
 }
 
 std::uint32_t ServiceSegment::claim_client_slot() {

@@ -2,11 +2,13 @@
 // One request-response service's shared-memory segment, as one process holds it open.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "floe/detail/service_spec.hpp"
 #include "floe/introspection.hpp"
@@ -18,6 +20,23 @@
 namespace floe::detail {
 
 struct WantedService;
+
+/// The services one node holds open, by shared-memory object name. Its mutex is held for a whole
+/// open, so threads opening one service from one node take one node record between them, and
+/// for the release of a service's last handle, so an open never finds the node's record still
+/// taken by a handle on its way out. Taken before a segment's lock, never under one.
+struct OpenServices {
+  struct Entry {
+    std::weak_ptr<ServiceSegment> segment;
+    const ServiceSegment* address;  // which segment the entry is, once `segment` has expired
+  };
+  std::mutex mutex;
+  std::condition_variable released;  // a segment's last handle went and its entry with it
+  std::unordered_map<std::string, Entry> by_object;
+  /// The process the node was made in. A child forked with it is a process of its own and
+  /// takes records of its own, or its ports would outlive it as its parent's.
+  std::uint64_t process = current_process().pid;
+};
 
 class ServiceSegment {
   /// Only open() makes segments; the key lets it use std::make_shared.
@@ -31,7 +50,8 @@ class ServiceSegment {
   static constexpr std::uint32_t kNoNode = 0xffffffffu;
 
   /// Creates or opens the service, registers this node in it, and removes what dead processes
-  /// left behind. Throws floe::Error. (segment_open.cpp)
+  /// left behind; or, if the node holds the service open already, checks the request as an
+  /// open does and hands out the same segment. Throws floe::Error. (segment_open.cpp)
   static std::shared_ptr<ServiceSegment> open(const NodeState& node, const ServiceSpec& spec,
                                               OpenMode mode);
 
@@ -60,6 +80,11 @@ class ServiceSegment {
 
   /// Reclaims the ports of every node whose process is gone.
   void reclaim_dead_nodes() noexcept;
+  /// Does that for the service at `object` without joining it, then removes the service if no
+  /// live process holds it any more (as its last node leaving would have). Nothing for an object
+  /// that is not a sound segment of this floe version. Throws floe::Error when the object
+  /// cannot be opened (another user's, say) or mapped.
+  static DeadNodeCleanup clean_up_dead_nodes_of(const std::string& object, bool group_access);
 
   ServiceUsage usage() const noexcept;
 
@@ -93,15 +118,26 @@ class ServiceSegment {
   };
 
   // The steps of open(). create_new and open_existing return nullptr when the name changed
-  // under them and should be looked at again.
+  // under them and should be looked at again; open_anew tries them until one succeeds.
+  static std::shared_ptr<ServiceSegment> open_anew(const WantedService& wanted);
   static std::shared_ptr<ServiceSegment> create_new(const WantedService& wanted);
   static std::shared_ptr<ServiceSegment> open_existing(const WantedService& wanted);
   /// Checks an existing segment's types and limits against what was asked for and registers
   /// this process's node; the object's lock is held.
   void join(const ServiceHeader& header, const WantedService& wanted);
+  /// The node's handle of a segment just opened, entered in its open services; the caller
+  /// holds their lock.
+  static std::shared_ptr<ServiceSegment> handed_out(std::shared_ptr<ServiceSegment> segment,
+                                                    std::shared_ptr<OpenServices> open_services,
+                                                    const std::string& object_name);
+  /// The same checks for a node that holds the segment open already, which keeps its record.
+  void rejoin(const WantedService& wanted);
+  /// Whether the name still stands for this segment: not removed, not replaced, not shrunk.
+  bool is_still_published() noexcept;
 
   // All of these expect the segment lock to be held.
-  void reclaim_dead_nodes_locked() noexcept;
+  /// How many dead nodes and ports it reclaimed.
+  DeadNodeCleanup reclaim_dead_nodes_locked() noexcept;
   bool has_live_node_locked() const noexcept;
   /// Whether the node's process still runs: its liveness mark is held (ours always is).
   bool is_node_alive(std::uint32_t node) const noexcept;

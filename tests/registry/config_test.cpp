@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "support/process.hpp"
+#include "support/fixture.hpp"
 
 namespace floe {
 namespace {
@@ -62,7 +62,7 @@ TEST(Config, EnvironmentNamesFileAndDomainAndServicesUseTheDefaults) {
 }
 
 TEST(Config, UnusableFilesGiveInvalidConfig) {
-  for (const char* text : {"[defaults.request_response]\nmax_clients = 0\n",
+  for (const char* text : {"[defaults.request_response]\nmax_clients = -1\n",
                            "[defaults.request_response]\nmax_clients = \"eight\"\n",
                            "[global]\ndomain = \"no/slashes\"\n", "this is not toml ["}) {
     const auto path = write_file(text);
@@ -216,7 +216,7 @@ std::string out_of_range_text(const detail::LimitInfo& limit, std::uint64_t valu
 TEST(Config, AValueOutOfRangeIsRefusedAlikeByTheFileAndByServiceCreation) {
   for (const detail::LimitInfo& limit : detail::kLimits) {
     if (limit.is_flag) continue;
-    for (const std::uint64_t value : {std::uint64_t{limit.max} + 1, std::uint64_t{0}}) {
+    for (const std::uint64_t value : {std::uint64_t{limit.max} + 1}) {
       const std::string expected = out_of_range_text(limit, value);
       const std::string file =
           config_text_error("[defaults.request_response]\n" + std::string(limit.name) + " = " +
@@ -270,6 +270,59 @@ TEST(Config, AValueOutOfRangeIsRefusedAlikeByTheFileAndByServiceCreation) {
                      .max_active_requests_per_client(1)
                      .create();
   EXPECT_EQ(service.limits().max_servers, 64u);
+}
+
+TEST(Config, ACountOfZeroIsTakenAsOneByTheFileTheConfigAndTheBuilder) {
+  std::string file = "[defaults.request_response]\n";
+  Config by_hand = test::isolated_config();
+  for (const detail::LimitInfo& limit : detail::kLimits) {
+    if (limit.is_flag) continue;
+    ASSERT_EQ(limit.min, 1u) << limit.name << ": every count's least value is 1";
+    file += std::string(limit.name) + " = 0\n";
+    detail::set_limit_value(by_hand.request_response, limit.id, 0);
+  }
+  const auto path = write_file(file);
+  const Config from_file = Config::from_file(path);
+  std::filesystem::remove(path);
+  RequestResponseLimits ones;
+  for (const detail::LimitInfo& limit : detail::kLimits) {
+    if (!limit.is_flag) detail::set_limit_value(ones, limit.id, 1);
+  }
+  EXPECT_EQ(from_file.request_response, ones);
+
+  // A Config made in code, and the builder's setters, are raised the same way at creation.
+  Node node = Node::create("zero", by_hand);
+  auto from_config = node.service_builder("Config/Zero").request_response<int, int>().create();
+  EXPECT_EQ(from_config.limits(), ones);
+  auto from_builder = Node::create("zero", test::isolated_config())
+                          .service_builder("Config/Zero")
+                          .request_response<int, int>()
+                          .max_clients(0)
+                          .max_servers(0)
+                          .max_nodes(0)
+                          .max_active_requests_per_client(0)
+                          .max_loaned_requests(0)
+                          .max_response_buffer_size(0)
+                          .max_borrowed_responses_per_pending_response(0)
+                          .max_loaned_responses_per_request(0)
+                          .create();
+  EXPECT_EQ(from_builder.limits().max_clients, 1u);
+  EXPECT_EQ(from_builder.limits().max_servers, 1u);
+  EXPECT_EQ(from_builder.limits().max_nodes, 1u);
+  EXPECT_EQ(from_builder.limits().max_loaned_responses_per_request, 1u);
+  // And a service with one of each works: one request, one response.
+  auto server = from_builder.server_builder().create();
+  auto client = from_builder.client_builder().create();
+  auto pending = client.send_copy(41);
+  auto active = test::receive_within(server);
+  ASSERT_TRUE(active);
+  ASSERT_TRUE(active->send_copy(active->payload() + 1));
+  auto response = test::receive_within(pending);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->payload(), 42);
+  // Opening with 0 asks for at least 1, which any service satisfies.
+  auto opened = node.service_builder("Config/Zero").request_response<int, int>().max_clients(0);
+  EXPECT_EQ(opened.open().limits().max_clients, 1u);
 }
 
 TEST(Config, TheReadmeListsEveryLimitWithItsDefaultAndRange) {

@@ -132,6 +132,25 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
   EXPECT_NE(unknown.output.find("subcommand"), std::string::npos) << unknown.output;
 }
 
+TEST_F(FloeTool, LimitsPrintsEveryLimitWithItsDefaultAndRangeFromTheList) {
+  const ToolRun run = floe_tool("limits");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  for (const detail::LimitInfo& limit : detail::kLimits) {
+    const std::string range = limit.is_flag
+                                  ? "true/false"
+                                  : std::to_string(limit.min) + " to " + std::to_string(limit.max);
+    const std::string value = limit.is_flag ? (limit.default_value != 0 ? "true" : "false")
+                                            : std::to_string(limit.default_value);
+    const std::size_t row = run.output.find("\n" + std::string(limit.name) + " ");
+    ASSERT_NE(row, std::string::npos) << limit.name << " is missing:\n" << run.output;
+    const std::string line = run.output.substr(row + 1, run.output.find('\n', row + 1) - row - 1);
+    EXPECT_NE(line.find(" " + value + " "), std::string::npos) << line;
+    EXPECT_NE(line.find(" " + range + " "), std::string::npos) << line;
+    EXPECT_NE(line.find(std::string(limit.help)), std::string::npos) << line;
+  }
+  EXPECT_NE(run.output.find("0 is taken as 1"), std::string::npos) << run.output;
+}
+
 TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto live = builder().create();
   // Two services whose only process was killed; the second then shrunk by someone, so damaged.

@@ -27,9 +27,15 @@ struct ServiceSpec {
 
 enum class OpenMode : std::uint8_t { create, open, open_or_create };
 
+struct OpenServices;
+
 struct NodeState {
   std::string name;
   Config config;
+  /// The services this node holds open (service_segment.hpp): a second open of one reuses its
+  /// mapping and node record, so a node counts once toward max_nodes however many handles it
+  /// holds. Shared with the handles, which leave it when their last one goes.
+  std::shared_ptr<OpenServices> open_services;
 };
 
 std::shared_ptr<ServiceSegment> open_service(const NodeState& node, const ServiceSpec& spec,
