@@ -5,7 +5,8 @@
 //   open_existing    judges what is at the name (segment_header.hpp): a damaged or stale
 //                    segment is removed (remove_unusable) and the name looked at again; a sound
 //                    one is joined
-//   join             checks types and limits and registers this process's node
+//   join             checks types, alignments, limits and attributes and registers this
+//                    process's node
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -33,6 +34,8 @@ struct WantedService {
   StoredType request, response, request_user_header, response_user_header;
   StoredLimits limits;
   ProcessIdentity self;
+  /// The builder's requirement its own attributes do not meet: it does not create the service.
+  std::optional<std::string> unmet_by_own_attributes;
 
   const std::string& name() const noexcept { return spec.name; }
 };
@@ -79,6 +82,35 @@ void check_types(const ServiceHeader& h, const WantedService& w) {
   }
 }
 
+/// "'camera' = 'front', 'resolution' = '1920x1080'", or "none": a service's attributes, for
+/// messages.
+std::string describe(const AttributeSet& attributes) {
+  std::string text;
+  for (const Attribute& attribute : attributes) {
+    text += (text.empty() ? "'" : ", '") + attribute.key + "' = '" + attribute.value + "'";
+  }
+  return text.empty() ? "none" : text;
+}
+
+/// Throws Errc::incompatible_attributes unless the service's attributes meet what the builder
+/// requires.
+void check_attributes(const AttributeSet& attributes, const WantedService& wanted) {
+  if (auto unmet = wanted.spec.required_attributes.unmet_requirement(attributes)) {
+    throw Error(Errc::incompatible_attributes, "floe: service '" + wanted.name() + "': " + *unmet +
+                                                   " (its attributes: " + describe(attributes) +
+                                                   ")");
+  }
+}
+
+/// A service is never created with attributes that fail the requirements of its own builder.
+[[noreturn]] void throw_unmet_by_own_attributes(const WantedService& wanted) {
+  throw Error(Errc::incompatible_attributes,
+              "floe: service '" + wanted.name() +
+                  "' is not created: its attributes() do not meet its required_attributes(): " +
+                  *wanted.unmet_by_own_attributes +
+                  " (attributes(): " + describe(wanted.spec.attributes.attributes()) + ")");
+}
+
 /// Checks the builder's request; the limits' ranges are checked where they are used: all of them
 /// for a service that may be created, only those asked for when opening one.
 WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, OpenMode mode) {
@@ -100,7 +132,8 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
                        stored_type(spec.request_user_header, "request user header"),
                        stored_type(spec.response_user_header, "response user header"),
                        to_stored(spec.limits),
-                       current_process()};
+                       current_process(),
+                       spec.required_attributes.unmet_requirement(spec.attributes.attributes())};
 }
 
 /// What a kernel call's error message says without floe's own ": <condition>" appended.
@@ -191,6 +224,9 @@ void initialize(const SegmentView& segment, const WantedService& wanted) {
   header->request_user_header = wanted.request_user_header;
   header->response_user_header = wanted.response_user_header;
   header->limits = wanted.limits;
+  header->request_payload_alignment = wanted.request.alignment;
+  header->response_payload_alignment = wanted.response.alignment;
+  header->attributes = to_stored(wanted.spec.attributes.attributes());
   for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
     for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
       segment.client_channel(c, k)->chunk = kNoChunk;
@@ -231,8 +267,12 @@ void remove_unusable(const SharedMemoryObject& object, const SegmentRead& read,
 std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, const ServiceSpec& spec,
                                                      OpenMode mode) {
   const WantedService wanted = wanted_service(node, spec, mode);
+  if (mode == OpenMode::create && wanted.unmet_by_own_attributes) {
+    throw_unmet_by_own_attributes(wanted);
+  }
   for (int attempt = 0; attempt < 64; ++attempt) {
-    if (mode != OpenMode::open) {
+    // open_or_create then only opens (open_existing throws if there is nothing to open).
+    if (mode != OpenMode::open && !wanted.unmet_by_own_attributes) {
       if (auto created = create_new(wanted)) return created;
     }
     if (auto opened = open_existing(wanted)) return opened;
@@ -284,7 +324,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& 
   }
   crash_point("create.published");
   return std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(mapping),
-                                          *layout, wanted.name(), node_index);
+                                          *layout, wanted.name(),
+                                          wanted.spec.attributes.attributes(), node_index);
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedService& wanted) {
@@ -294,6 +335,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
       throw Error(Errc::service_does_not_exist,
                   "floe: service '" + wanted.name() + "' does not exist");
     }
+    if (wanted.unmet_by_own_attributes) throw_unmet_by_own_attributes(wanted);
     return nullptr;
   }
   // The flock alone: the descriptor was just opened and is no one else's, so flock separates
@@ -332,9 +374,9 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
       std::memcmp(header.name, wanted.name().data(), wanted.name().size()) != 0) {
     throw Error(Errc::corrupted, "floe: " + wanted.object_name + " holds another service");
   }
-  auto segment =
-      std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(read.mapping),
-                                       *judgement.layout, wanted.name(), kNoNode);
+  auto segment = std::make_shared<ServiceSegment>(
+      Passkey{}, std::move(*object), std::move(read.mapping), *judgement.layout, wanted.name(),
+      attributes_of(header.attributes), kNoNode);
   segment->join(header, wanted);
   return segment;
 }
@@ -347,6 +389,7 @@ void ServiceSegment::join(const ServiceHeader& header, const WantedService& want
   }
   check_types(header, wanted);
   check_satisfies(header.limits, wanted.spec.limits, wanted.spec.explicitly_set, wanted.name());
+  check_attributes(attributes_, wanted);
   node_index_ = claim_node_record(view_, wanted.self, object_.fd());
   crash_point("open.claimed");
   if (node_index_ == kNoNode) {

@@ -132,6 +132,30 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
   EXPECT_NE(unknown.output.find("subcommand"), std::string::npos) << unknown.output;
 }
 
+TEST_F(FloeTool, InspectShowsTheAttributesOfAServiceOfAnotherProcess) {
+  Signal done;
+  ChildProcess creator = creator_holding(
+      [](auto creating) {
+        return creating
+            .attributes(AttributeSpecifier()
+                            .define("camera", "front")
+                            .define("camera", "rear")
+                            .define("note", "a\x1b[2Jb"))
+            .create();
+      },
+      done);
+  const ToolRun inspect = floe_tool("inspect Test/Service " + domain_option());
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("attribute camera = front\nattribute camera = rear\n"),
+            std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("attribute note = a\\x1b[2Jb\n"), std::string::npos)
+      << "control characters are escaped\n"
+      << inspect.output;
+  done.notify();
+  EXPECT_EQ(creator.wait(), 0);
+}
+
 TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto live = builder().create();
   // Two services whose only process was killed; the second then shrunk by someone, so damaged.
