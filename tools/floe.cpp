@@ -117,10 +117,12 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
               object.c_str(), static_cast<unsigned long long>(r.usage.segment_size),
               state_of(r).c_str());
   if (!r.valid) return 1;
-  std::printf("request   %s, user header %s\n", type_of(r.request).c_str(),
-              type_of(r.request_user_header).c_str());
-  std::printf("response  %s, user header %s\n", type_of(r.response).c_str(),
-              type_of(r.response_user_header).c_str());
+  std::printf("request   %s, user header %s, payload alignment %llu\n", type_of(r.request).c_str(),
+              type_of(r.request_user_header).c_str(),
+              static_cast<unsigned long long>(r.request_payload_alignment));
+  std::printf("response  %s, user header %s, payload alignment %llu\n", type_of(r.response).c_str(),
+              type_of(r.response_user_header).c_str(),
+              static_cast<unsigned long long>(r.response_payload_alignment));
   std::printf("limits    %s\n", limits_of(r.limits).c_str());
   for (const floe::Attribute& attribute : r.attributes) {
     std::printf("attribute %s = %s\n", printable(attribute.key).c_str(),

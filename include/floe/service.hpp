@@ -159,13 +159,28 @@ class RequestResponseBuilder {
     return *this;
   }
 
+  /// Request payloads start at a multiple of `alignment` bytes (a power of two up to 4096; less
+  /// than alignof(RequestPayload) means alignof), e.g. for SIMD loads. Creating: the service's
+  /// alignment; opening: the service's must be at least this, or open() throws
+  /// incompatible_types. Not a power of two up to 4096: invalid_config.
+  RequestResponseBuilder& request_payload_alignment(std::size_t alignment) {
+    spec_.request_payload_alignment = alignment;
+    return *this;
+  }
+  /// Response payloads start at a multiple of `alignment` bytes, as request_payload_alignment.
+  RequestResponseBuilder& response_payload_alignment(std::size_t alignment) {
+    spec_.response_payload_alignment = alignment;
+    return *this;
+  }
+
   /// Creates the service. Throws floe::Error: service_already_exists if a live service has the
   /// name (a stale or damaged one is replaced), out_of_memory if /dev/shm cannot hold it,
   /// permission_denied if what is at the name is not this user's to join,
   /// incompatible_attributes if its attributes() fail its required_attributes().
   ServiceType create() const { return build(detail::OpenMode::create); }
   /// Opens the service. Throws floe::Error: service_does_not_exist (also when only a stale or
-  /// damaged segment was there: it is removed), incompatible_types, incompatible_limits,
+  /// damaged segment was there: it is removed), incompatible_types (also for a payload aligned
+  /// to less than asked), incompatible_limits,
   /// incompatible_attributes, exceeds_max_nodes, permission_denied.
   ServiceType open() const { return build(detail::OpenMode::open); }
   /// Opens the service, or creates it if there is none; throws what open() and create() do.
@@ -199,6 +214,8 @@ class RequestResponseBuilder {
     next.spec_.explicitly_set = spec_.explicitly_set;
     next.spec_.attributes = spec_.attributes;
     next.spec_.required_attributes = spec_.required_attributes;
+    next.spec_.request_payload_alignment = spec_.request_payload_alignment;
+    next.spec_.response_payload_alignment = spec_.response_payload_alignment;
     return next;
   }
   template <detail::LimitId limit, typename Value>

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,8 @@ struct WantedService {
   ProcessIdentity self;
   /// The builder's requirement its own attributes do not meet: it does not create the service.
   std::optional<std::string> unmet_by_own_attributes;
+  /// Where payloads start: the builder's alignment or the type's, whichever is larger.
+  std::uint64_t request_payload_alignment, response_payload_alignment;
 
   const std::string& name() const noexcept { return spec.name; }
 };
@@ -82,6 +85,34 @@ void check_types(const ServiceHeader& h, const WantedService& w) {
   }
 }
 
+/// The alignment payloads of `type` start at: what the builder asked for, at least the type's.
+std::uint64_t payload_alignment(const std::optional<std::uint64_t>& asked, const TypeInfo& type,
+                                const char* role, const std::string& service) {
+  if (!asked) return type.alignment;
+  if (*asked == 0 || (*asked & (*asked - 1)) != 0 || *asked > 4096) {
+    throw Error(Errc::invalid_config, "floe: service '" + service + "': " + role +
+                                          "_payload_alignment(" + std::to_string(*asked) +
+                                          ") is not a power of two up to 4096");
+  }
+  return std::max<std::uint64_t>(*asked, type.alignment);
+}
+
+/// An existing service's payloads must start at least as aligned as the opener asks.
+void check_payload_alignments(const ServiceHeader& h, const WantedService& w) {
+  const std::uint64_t have[] = {h.request_payload_alignment, h.response_payload_alignment};
+  const std::uint64_t want[] = {w.request_payload_alignment, w.response_payload_alignment};
+  const char* roles[] = {"request", "response"};
+  for (int i = 0; i < 2; ++i) {
+    if (have[i] < want[i]) {
+      throw Error(Errc::incompatible_types,
+                  "floe: service '" + w.name() + "' aligns " + roles[i] + " payloads to " +
+                      std::to_string(have[i]) + " bytes, less than the " + std::to_string(want[i]) +
+                      " asked for (" + roles[i] +
+                      "_payload_alignment): open it asking for at most " + std::to_string(have[i]));
+    }
+  }
+}
+
 /// "'camera' = 'front', 'resolution' = '1920x1080'", or "none": a service's attributes, for
 /// messages.
 std::string describe(const AttributeSet& attributes) {
@@ -123,17 +154,20 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
     throw Error(Errc::invalid_config, "floe: invalid domain '" + node.config.domain + "'");
   }
   check_ranges(spec.limits, mode == OpenMode::open ? spec.explicitly_set : kAllLimits, spec.name);
-  return WantedService{spec,
-                       mode,
-                       node.config.group_access,
-                       service_object_name(node.config.domain, spec.name),
-                       stored_type(spec.request, "request"),
-                       stored_type(spec.response, "response"),
-                       stored_type(spec.request_user_header, "request user header"),
-                       stored_type(spec.response_user_header, "response user header"),
-                       to_stored(spec.limits),
-                       current_process(),
-                       spec.required_attributes.unmet_requirement(spec.attributes.attributes())};
+  return WantedService{
+      spec,
+      mode,
+      node.config.group_access,
+      service_object_name(node.config.domain, spec.name),
+      stored_type(spec.request, "request"),
+      stored_type(spec.response, "response"),
+      stored_type(spec.request_user_header, "request user header"),
+      stored_type(spec.response_user_header, "response user header"),
+      to_stored(spec.limits),
+      current_process(),
+      spec.required_attributes.unmet_requirement(spec.attributes.attributes()),
+      payload_alignment(spec.request_payload_alignment, spec.request, "request", spec.name),
+      payload_alignment(spec.response_payload_alignment, spec.response, "response", spec.name)};
 }
 
 /// What a kernel call's error message says without floe's own ": <condition>" appended.
@@ -224,8 +258,8 @@ void initialize(const SegmentView& segment, const WantedService& wanted) {
   header->request_user_header = wanted.request_user_header;
   header->response_user_header = wanted.response_user_header;
   header->limits = wanted.limits;
-  header->request_payload_alignment = wanted.request.alignment;
-  header->response_payload_alignment = wanted.response.alignment;
+  header->request_payload_alignment = wanted.request_payload_alignment;
+  header->response_payload_alignment = wanted.response_payload_alignment;
   header->attributes = to_stored(wanted.spec.attributes.attributes());
   for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
     for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
@@ -282,8 +316,10 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& wanted) {
-  auto layout = SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
-                                       wanted.request_user_header, wanted.response_user_header);
+  auto layout =
+      SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
+                             wanted.request_user_header, wanted.response_user_header,
+                             wanted.request_payload_alignment, wanted.response_payload_alignment);
   if (!layout) {
     // The limits are in range (wanted_service): their product, or a type, is too large.
     throw Error(Errc::incompatible_limits,
@@ -388,6 +424,7 @@ void ServiceSegment::join(const ServiceHeader& header, const WantedService& want
                 "floe: service '" + wanted.name() + "' already exists");
   }
   check_types(header, wanted);
+  check_payload_alignments(header, wanted);
   check_satisfies(header.limits, wanted.spec.limits, wanted.spec.explicitly_set, wanted.name());
   check_attributes(attributes_, wanted);
   node_index_ = claim_node_record(view_, wanted.self, object_.fd());

@@ -132,7 +132,7 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
   EXPECT_NE(unknown.output.find("subcommand"), std::string::npos) << unknown.output;
 }
 
-TEST_F(FloeTool, InspectShowsTheAttributesOfAServiceOfAnotherProcess) {
+TEST_F(FloeTool, InspectShowsTheAttributesAndAlignmentsOfAServiceOfAnotherProcess) {
   Signal done;
   ChildProcess creator = creator_holding(
       [](auto creating) {
@@ -141,6 +141,7 @@ TEST_F(FloeTool, InspectShowsTheAttributesOfAServiceOfAnotherProcess) {
                             .define("camera", "front")
                             .define("camera", "rear")
                             .define("note", "a\x1b[2Jb"))
+            .response_payload_alignment(128)
             .create();
       },
       done);
@@ -148,6 +149,10 @@ TEST_F(FloeTool, InspectShowsTheAttributesOfAServiceOfAnotherProcess) {
   EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
   EXPECT_NE(inspect.output.find("attribute camera = front\nattribute camera = rear\n"),
             std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("(0 B), payload alignment 8\nresponse  "), std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("(0 B), payload alignment 128\n"), std::string::npos)
       << inspect.output;
   EXPECT_NE(inspect.output.find("attribute note = a\\x1b[2Jb\n"), std::string::npos)
       << "control characters are escaped\n"

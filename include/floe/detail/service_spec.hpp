@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "floe/attributes.hpp"
@@ -27,6 +28,9 @@ struct ServiceSpec {
   /// Defined when creating; required when opening (and of what open_or_create creates).
   AttributeSpecifier attributes;
   AttributeVerifier required_attributes;
+  /// Where payloads start, when the builder was given it (else at their type's alignment).
+  std::optional<std::uint64_t> request_payload_alignment;
+  std::optional<std::uint64_t> response_payload_alignment;
 };
 
 enum class OpenMode : std::uint8_t { create, open, open_or_create };
