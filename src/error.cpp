@@ -45,6 +45,10 @@ class FloeCategory final : public std::error_category {
         return "permission denied";
       case Errc::out_of_memory:
         return "not enough shared memory";
+      case Errc::incompatible_attributes:
+        return "incompatible attributes";
+      case Errc::invalid_attributes:
+        return "invalid attributes";
     }
     return "unknown floe error";
   }

@@ -1,7 +1,8 @@
 // floe: look at and clean up the services of a domain.
 //
 //   floe list [--domain D | --all]     every service: types, limits, live ports, state
-//   floe inspect SERVICE [--domain D]  one service: types, limits, nodes, ports, memory in use
+//   floe inspect SERVICE [--domain D]  one service: types, limits, attributes, nodes, ports,
+//                                      memory in use
 //   floe clean [--domain D | --all] [--dry-run]
 //                                      removes what dead processes left: services (damaged or
 //                                      not) none of whose processes runs; exits 1 if a removal
@@ -27,6 +28,23 @@ using floe::detail::SegmentReport;
 
 std::string type_of(const floe::detail::StoredType& type) {
   return std::string(type.name) + " (" + std::to_string(type.size) + " B)";
+}
+
+/// Attributes are any bytes another process chose: control characters are shown as \xNN, so
+/// they cannot steer the terminal.
+std::string printable(const std::string& text) {
+  std::string shown;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f && byte != '\\') {
+      shown += c;
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      shown += escaped;
+    }
+  }
+  return shown;
 }
 
 std::string state_of(const SegmentReport& report) {
@@ -100,11 +118,17 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
               object.c_str(), static_cast<unsigned long long>(r.usage.segment_size),
               state_of(r).c_str());
   if (!r.valid) return 1;
-  std::printf("request   %s, user header %s\n", type_of(r.request).c_str(),
-              type_of(r.request_user_header).c_str());
-  std::printf("response  %s, user header %s\n", type_of(r.response).c_str(),
-              type_of(r.response_user_header).c_str());
+  std::printf("request   %s, user header %s, payload alignment %llu\n", type_of(r.request).c_str(),
+              type_of(r.request_user_header).c_str(),
+              static_cast<unsigned long long>(r.request_payload_alignment));
+  std::printf("response  %s, user header %s, payload alignment %llu\n", type_of(r.response).c_str(),
+              type_of(r.response_user_header).c_str(),
+              static_cast<unsigned long long>(r.response_payload_alignment));
   std::printf("limits    %s\n", limits_of(r.limits).c_str());
+  for (const floe::Attribute& attribute : r.attributes) {
+    std::printf("attribute %s = %s\n", printable(attribute.key).c_str(),
+                printable(attribute.value).c_str());
+  }
   for (const auto& node : r.nodes) {
     std::printf("node %-4u pid %-8llu %s\n", node.index, static_cast<unsigned long long>(node.pid),
                 node.alive ? "alive" : "dead (reclaimed when the service is next used)");

@@ -29,6 +29,10 @@ enum class Errc : int {
   /// The kernel cannot provide the shared memory a service needs (/dev/shm full or too small,
   /// address space exhausted): lower the limits or the payload size, or enlarge /dev/shm.
   out_of_memory,
+  /// The service's attributes lack a key or value the opener requires (AttributeVerifier).
+  incompatible_attributes,
+  /// An attribute floe cannot store: empty, too long, or one too many (floe/attributes.hpp).
+  invalid_attributes,
 };
 
 /// The category of floe's error codes, named "floe".

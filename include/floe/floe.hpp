@@ -1,6 +1,7 @@
 #pragma once
 // Everything of floe's core: #include <floe/floe.hpp>.
 
+#include "floe/attributes.hpp"
 #include "floe/client.hpp"
 #include "floe/config.hpp"
 #include "floe/error.hpp"

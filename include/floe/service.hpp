@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "floe/attributes.hpp"
 #include "floe/client.hpp"
 #include "floe/config.hpp"
 #include "floe/detail/service_spec.hpp"
@@ -23,7 +24,7 @@ class ServiceBuilder;
 
 /// May be shared between threads: any of them may create clients and servers from it at once
 /// (the segment lock separates threads as it separates processes, so each port gets a slot of
-/// its own), and ask name(), limits() and usage().
+/// its own), and ask name(), limits(), attributes() and usage().
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Service {
@@ -45,6 +46,8 @@ class Service {
   RequestResponseLimits limits() const noexcept { return detail::service_limits(*segment_); }
   /// What the service's shared memory holds right now.
   ServiceUsage usage() const noexcept { return detail::service_usage(*segment_); }
+  /// The attributes the service was created with (RequestResponseBuilder::attributes()).
+  const AttributeSet& attributes() const noexcept { return detail::service_attributes(*segment_); }
 
  private:
   template <typename, typename, typename, typename>
@@ -144,14 +147,44 @@ class RequestResponseBuilder {
     return set<detail::LimitId::enable_safe_overflow_for_responses>(v);
   }
 
+  /// The attributes a service created by this builder holds (Service::attributes()); opening
+  /// ignores them. They are the service's for its life: an opener cannot change them.
+  RequestResponseBuilder& attributes(AttributeSpecifier defined) {
+    spec_.attributes = std::move(defined);
+    return *this;
+  }
+  /// What the service's attributes must hold for open() to succeed (incompatible_attributes
+  /// otherwise); open_or_create() and create() also refuse to create a service whose
+  /// attributes() would not meet it.
+  RequestResponseBuilder& required_attributes(AttributeVerifier required) {
+    spec_.required_attributes = std::move(required);
+    return *this;
+  }
+
+  /// Request payloads start at a multiple of `alignment` bytes (a power of two up to 4096; less
+  /// than alignof(RequestPayload) means alignof), e.g. for SIMD loads. Creating: the service's
+  /// alignment; opening: the service's must be at least this, or open() throws
+  /// incompatible_types. Not a power of two up to 4096: invalid_config.
+  RequestResponseBuilder& request_payload_alignment(std::size_t alignment) {
+    spec_.request_payload_alignment = alignment;
+    return *this;
+  }
+  /// Response payloads start at a multiple of `alignment` bytes, as request_payload_alignment.
+  RequestResponseBuilder& response_payload_alignment(std::size_t alignment) {
+    spec_.response_payload_alignment = alignment;
+    return *this;
+  }
+
   /// Creates the service. Throws floe::Error: service_already_exists if a live service has the
   /// name (a stale or damaged one is replaced), out_of_memory if /dev/shm cannot hold it,
-  /// permission_denied if what is at the name is not this user's to join.
+  /// permission_denied if what is at the name is not this user's to join,
+  /// incompatible_attributes if its attributes() fail its required_attributes().
   ServiceType create() const { return build(detail::OpenMode::create); }
   /// Opens the service. Throws floe::Error: service_does_not_exist (also when only a stale or
-  /// damaged segment was there: it is removed), incompatible_types, incompatible_limits,
-  /// exceeds_max_nodes, permission_denied. A node that holds the service open already gets
-  /// another handle of the same mapping, checked the same way.
+  /// damaged segment was there: it is removed), incompatible_types (also for a payload aligned
+  /// to less than asked), incompatible_limits, incompatible_attributes, exceeds_max_nodes,
+  /// permission_denied. A node that holds the service open already gets another handle of the
+  /// same mapping, checked the same way.
   ServiceType open() const { return build(detail::OpenMode::open); }
   /// Opens the service, or creates it if there is none; throws what open() and create() do.
   ServiceType open_or_create() const { return build(detail::OpenMode::open_or_create); }
@@ -182,6 +215,10 @@ class RequestResponseBuilder {
         next(node_, spec_.name);
     next.spec_.limits = spec_.limits;
     next.spec_.explicitly_set = spec_.explicitly_set;
+    next.spec_.attributes = spec_.attributes;
+    next.spec_.required_attributes = spec_.required_attributes;
+    next.spec_.request_payload_alignment = spec_.request_payload_alignment;
+    next.spec_.response_payload_alignment = spec_.response_payload_alignment;
     return next;
   }
   template <detail::LimitId limit, typename Value>

@@ -87,6 +87,9 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
   report.request_user_header = header.request_user_header;
   report.response_user_header = header.response_user_header;
   report.limits = header.limits;
+  report.request_payload_alignment = header.request_payload_alignment;
+  report.response_payload_alignment = header.response_payload_alignment;
+  report.attributes = attributes_of(header.attributes);
   const SegmentView segment(read.mapping.data(), layout);
   std::vector<bool> node_alive(header.limits.max_nodes, false);
   std::vector<std::uint64_t> node_pid(header.limits.max_nodes, 0);

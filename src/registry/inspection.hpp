@@ -42,6 +42,8 @@ struct SegmentReport {
   std::string service;
   StoredType request{}, response{}, request_user_header{}, response_user_header{};
   StoredLimits limits{};
+  std::uint64_t request_payload_alignment = 0, response_payload_alignment = 0;
+  AttributeSet attributes;
   std::vector<NodeReport> nodes;  // active node records
   std::vector<PortReport> ports;  // active port slots
   ServiceUsage usage;

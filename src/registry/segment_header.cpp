@@ -1,5 +1,6 @@
 #include "registry/segment_header.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "platform/liveness_mark.hpp"
@@ -8,7 +9,44 @@ namespace floe::detail {
 
 std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
   return SegmentLayout::compute(h.limits, h.request, h.response, h.request_user_header,
-                                h.response_user_header);
+                                h.response_user_header, h.request_payload_alignment,
+                                h.response_payload_alignment);
+}
+
+StoredAttributes to_stored(const AttributeSet& attributes) noexcept {
+  StoredAttributes stored{};
+  for (const Attribute& attribute : attributes) {
+    StoredAttribute& item = stored.items[stored.count++];
+    item.key_length = static_cast<std::uint8_t>(attribute.key.size());
+    item.value_length = static_cast<std::uint8_t>(attribute.value.size());
+    std::memcpy(item.key, attribute.key.data(), attribute.key.size());
+    std::memcpy(item.value, attribute.value.data(), attribute.value.size());
+  }
+  return stored;
+}
+
+bool attributes_in_range(const StoredAttributes& stored) noexcept {
+  if (stored.count > kMaxAttributes) return false;
+  for (std::uint32_t i = 0; i < stored.count; ++i) {
+    const StoredAttribute& item = stored.items[i];
+    if (item.key_length == 0 || item.key_length > sizeof item.key || item.value_length == 0 ||
+        item.value_length > sizeof item.value) {
+      return false;
+    }
+  }
+  return true;
+}
+
+AttributeSet attributes_of(const StoredAttributes& stored) {
+  // define() checks every length and the count again: garbage throws, never reads too far.
+  AttributeSpecifier specifier;
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(stored.count, kMaxAttributes); ++i) {
+    const StoredAttribute& item = stored.items[i];
+    specifier.define(
+        std::string(item.key, std::min<std::size_t>(item.key_length, sizeof item.key)),
+        std::string(item.value, std::min<std::size_t>(item.value_length, sizeof item.value)));
+  }
+  return specifier.attributes();
 }
 
 HeaderJudgement validate_header(const ServiceHeader& header, std::uint64_t object_size) {
@@ -22,7 +60,7 @@ HeaderJudgement validate_header(const ServiceHeader& header, std::uint64_t objec
   auto layout = layout_of(header);
   if (header.state != static_cast<std::uint32_t>(SegmentState::ready) || !layout ||
       layout->total_size() != object_size || header.segment_size != object_size ||
-      header.name_length > sizeof header.name - 1) {
+      header.name_length > sizeof header.name - 1 || !attributes_in_range(header.attributes)) {
     return {HeaderVerdict::damaged, "disagrees with its own header (shrunk, or written over)", {}};
   }
   return {HeaderVerdict::sound, {}, layout};

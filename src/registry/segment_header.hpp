@@ -34,8 +34,16 @@ struct HeaderJudgement {
   }
 };
 
-/// The layout a header describes, if its types and limits are in range.
+/// The layout a header describes, if its types, alignments and limits are in range.
 std::optional<SegmentLayout> layout_of(const ServiceHeader& header);
+
+/// The attributes as the segment stores them; `attributes` fit (AttributeSet's bounds).
+StoredAttributes to_stored(const AttributeSet& attributes) noexcept;
+/// Whether the count and every length are within their arrays (a hostile writer may have put
+/// anything there): validate_header judges a header with stored attributes out of range damaged.
+bool attributes_in_range(const StoredAttributes& stored) noexcept;
+/// The attributes of a header validate_header judged sound.
+AttributeSet attributes_of(const StoredAttributes& stored);
 
 /// Judges a copy of a segment's header against the size of the object it was read from.
 HeaderJudgement validate_header(const ServiceHeader& header, std::uint64_t object_size);

@@ -5,7 +5,8 @@
 //   open_existing    judges what is at the name (segment_header.hpp): a damaged or stale
 //                    segment is removed (remove_unusable) and the name looked at again; a sound
 //                    one is joined
-//   join             checks types and limits and registers this process's node
+//   join             checks types, alignments, limits and attributes and registers this
+//                    process's node
 //
 // A node that holds the service open already (NodeState::open_services) skips all of it: the
 // same checks (check_joinable), then its mapping and node record are shared (rejoin).
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,6 +40,10 @@ struct WantedService {
   RequestResponseLimits requested;
   StoredLimits limits;
   ProcessIdentity self;
+  /// The builder's requirement its own attributes do not meet: it does not create the service.
+  std::optional<std::string> unmet_by_own_attributes;
+  /// Where payloads start: the builder's alignment or the type's, whichever is larger.
+  std::uint64_t request_payload_alignment, response_payload_alignment;
 
   const std::string& name() const noexcept { return spec.name; }
 };
@@ -84,15 +90,76 @@ void check_types(const ServiceHeader& h, const WantedService& w) {
   }
 }
 
+/// The alignment payloads of `type` start at: what the builder asked for, at least the type's.
+std::uint64_t payload_alignment(const std::optional<std::uint64_t>& asked, const TypeInfo& type,
+                                const char* role, const std::string& service) {
+  if (!asked) return type.alignment;
+  if (*asked == 0 || (*asked & (*asked - 1)) != 0 || *asked > 4096) {
+    throw Error(Errc::invalid_config, "floe: service '" + service + "': " + role +
+                                          "_payload_alignment(" + std::to_string(*asked) +
+                                          ") is not a power of two up to 4096");
+  }
+  return std::max<std::uint64_t>(*asked, type.alignment);
+}
+
+/// An existing service's payloads must start at least as aligned as the opener asks.
+void check_payload_alignments(const ServiceHeader& h, const WantedService& w) {
+  const std::uint64_t have[] = {h.request_payload_alignment, h.response_payload_alignment};
+  const std::uint64_t want[] = {w.request_payload_alignment, w.response_payload_alignment};
+  const char* roles[] = {"request", "response"};
+  for (int i = 0; i < 2; ++i) {
+    if (have[i] < want[i]) {
+      throw Error(Errc::incompatible_types,
+                  "floe: service '" + w.name() + "' aligns " + roles[i] + " payloads to " +
+                      std::to_string(have[i]) + " bytes, less than the " + std::to_string(want[i]) +
+                      " asked for (" + roles[i] +
+                      "_payload_alignment): open it asking for at most " + std::to_string(have[i]));
+    }
+  }
+}
+
+/// "'camera' = 'front', 'resolution' = '1920x1080'", or "none": a service's attributes, for
+/// messages.
+std::string describe(const AttributeSet& attributes) {
+  std::string text;
+  for (const Attribute& attribute : attributes) {
+    text += (text.empty() ? "'" : ", '") + attribute.key + "' = '" + attribute.value + "'";
+  }
+  return text.empty() ? "none" : text;
+}
+
+/// Throws Errc::incompatible_attributes unless the service's attributes meet what the builder
+/// requires.
+void check_attributes(const AttributeSet& attributes, const WantedService& wanted) {
+  if (auto unmet = wanted.spec.required_attributes.unmet_requirement(attributes)) {
+    throw Error(Errc::incompatible_attributes, "floe: service '" + wanted.name() + "': " + *unmet +
+                                                   " (its attributes: " + describe(attributes) +
+                                                   ")");
+  }
+}
+
+/// A service is never created with attributes that fail the requirements of its own builder.
+[[noreturn]] void throw_unmet_by_own_attributes(const WantedService& wanted) {
+  throw Error(Errc::incompatible_attributes,
+              "floe: service '" + wanted.name() +
+                  "' is not created: its attributes() do not meet its required_attributes(): " +
+                  *wanted.unmet_by_own_attributes +
+                  " (attributes(): " + describe(wanted.spec.attributes.attributes()) + ")");
+}
+
 /// Whether this open may join an existing service: not when it is to create one, and only with
-/// the same types and limits that satisfy what was asked for.
-void check_joinable(const ServiceHeader& header, const WantedService& wanted) {
+/// the same types, payloads aligned at least as asked, limits that satisfy what was asked for
+/// and attributes that meet what is required.
+void check_joinable(const ServiceHeader& header, const AttributeSet& attributes,
+                    const WantedService& wanted) {
   if (wanted.mode == OpenMode::create) {
     throw Error(Errc::service_already_exists,
                 "floe: service '" + wanted.name() + "' already exists");
   }
   check_types(header, wanted);
+  check_payload_alignments(header, wanted);
   check_satisfies(header.limits, wanted.requested, wanted.spec.explicitly_set, wanted.name());
+  check_attributes(attributes, wanted);
 }
 
 /// Checks the builder's request; the limits' ranges are checked where they are used: all of them
@@ -107,17 +174,21 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
         static_cast<std::uint32_t>(sane_value(limit, limit_value(requested, limit.id))));
   }
   check_ranges(requested, mode == OpenMode::open ? spec.explicitly_set : kAllLimits, spec.name);
-  return WantedService{spec,
-                       mode,
-                       node.config.group_access,
-                       service_object_name(node.config.domain, spec.name),
-                       stored_type(spec.request, "request"),
-                       stored_type(spec.response, "response"),
-                       stored_type(spec.request_user_header, "request user header"),
-                       stored_type(spec.response_user_header, "response user header"),
-                       requested,
-                       to_stored(requested),
-                       current_process()};
+  return WantedService{
+      spec,
+      mode,
+      node.config.group_access,
+      service_object_name(node.config.domain, spec.name),
+      stored_type(spec.request, "request"),
+      stored_type(spec.response, "response"),
+      stored_type(spec.request_user_header, "request user header"),
+      stored_type(spec.response_user_header, "response user header"),
+      requested,
+      to_stored(requested),
+      current_process(),
+      spec.required_attributes.unmet_requirement(spec.attributes.attributes()),
+      payload_alignment(spec.request_payload_alignment, spec.request, "request", spec.name),
+      payload_alignment(spec.response_payload_alignment, spec.response, "response", spec.name)};
 }
 
 /// What a kernel call's error message says without floe's own ": <condition>" appended.
@@ -208,6 +279,9 @@ void initialize(const SegmentView& segment, const WantedService& wanted) {
   header->request_user_header = wanted.request_user_header;
   header->response_user_header = wanted.response_user_header;
   header->limits = wanted.limits;
+  header->request_payload_alignment = wanted.request_payload_alignment;
+  header->response_payload_alignment = wanted.response_payload_alignment;
+  header->attributes = to_stored(wanted.spec.attributes.attributes());
   for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
     for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
       segment.client_channel(c, k)->chunk = kNoChunk;
@@ -248,6 +322,9 @@ void remove_unusable(const SharedMemoryObject& object, const SegmentRead& read,
 std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, const ServiceSpec& spec,
                                                      OpenMode mode) {
   const WantedService wanted = wanted_service(node, spec, mode);
+  if (mode == OpenMode::create && wanted.unmet_by_own_attributes) {
+    throw_unmet_by_own_attributes(wanted);
+  }
   OpenServices& open_services = *node.open_services;
   if (wanted.self.pid != open_services.process) return open_anew(wanted);
   // Declared before the lock: if it is the last handle, its release takes the lock.
@@ -270,7 +347,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
 
 std::shared_ptr<ServiceSegment> ServiceSegment::open_anew(const WantedService& wanted) {
   for (int attempt = 0; attempt < 64; ++attempt) {
-    if (wanted.mode != OpenMode::open) {
+    // open_or_create then only opens (open_existing throws if there is nothing to open).
+    if (wanted.mode != OpenMode::open && !wanted.unmet_by_own_attributes) {
       if (auto created = create_new(wanted)) return created;
     }
     if (auto opened = open_existing(wanted)) return opened;
@@ -280,8 +358,10 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_anew(const WantedService& w
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& wanted) {
-  auto layout = SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
-                                       wanted.request_user_header, wanted.response_user_header);
+  auto layout =
+      SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
+                             wanted.request_user_header, wanted.response_user_header,
+                             wanted.request_payload_alignment, wanted.response_payload_alignment);
   if (!layout) {
     // The limits are in range (wanted_service): their product, or a type, is too large.
     throw Error(Errc::incompatible_limits,
@@ -322,7 +402,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& 
   }
   crash_point("create.published");
   return std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(mapping),
-                                          *layout, wanted.name(), node_index);
+                                          *layout, wanted.name(),
+                                          wanted.spec.attributes.attributes(), node_index);
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedService& wanted) {
@@ -332,6 +413,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
       throw Error(Errc::service_does_not_exist,
                   "floe: service '" + wanted.name() + "' does not exist");
     }
+    if (wanted.unmet_by_own_attributes) throw_unmet_by_own_attributes(wanted);
     return nullptr;
   }
   // The flock alone: the descriptor was just opened and is no one else's, so flock separates
@@ -370,16 +452,16 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
       std::memcmp(header.name, wanted.name().data(), wanted.name().size()) != 0) {
     throw Error(Errc::corrupted, "floe: " + wanted.object_name + " holds another service");
   }
-  auto segment =
-      std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(read.mapping),
-                                       *judgement.layout, wanted.name(), kNoNode);
+  auto segment = std::make_shared<ServiceSegment>(
+      Passkey{}, std::move(*object), std::move(read.mapping), *judgement.layout, wanted.name(),
+      attributes_of(header.attributes), kNoNode);
   segment->join(header, wanted);
   return segment;
 }
 
 void ServiceSegment::join(const ServiceHeader& header, const WantedService& wanted) {
   reclaim_dead_nodes_locked();
-  check_joinable(header, wanted);
+  check_joinable(header, attributes_, wanted);
   node_index_ = claim_node_record(view_, wanted.self, object_.fd());
   crash_point("open.claimed");
   if (node_index_ == kNoNode) {
@@ -439,7 +521,7 @@ void ServiceSegment::rejoin(const WantedService& wanted) {
   std::memcpy(&header, view_.header(), sizeof header);  // another process may write it
   // The layout this process computed at open, not what the bytes say now.
   header.limits = limits();
-  check_joinable(header, wanted);
+  check_joinable(header, attributes_, wanted);
 }
 
 }  // namespace floe::detail

@@ -26,11 +26,12 @@ ProcessIdentity identity_of(const NodeRecord& n) {
 
 ServiceSegment::ServiceSegment(Passkey, SharedMemoryObject object, Mapping mapping,
                                SegmentLayout layout, std::string service_name,
-                               std::uint32_t node_index)
+                               AttributeSet attributes, std::uint32_t node_index)
     : object_(std::move(object)),
       mapping_(std::move(mapping)),
       view_(mapping_.data(), layout),
       service_name_(std::move(service_name)),
+      attributes_(std::move(attributes)),
       node_index_(node_index) {}
 
 ServiceSegment::~ServiceSegment() {
@@ -260,6 +261,10 @@ RequestResponseLimits service_limits(const ServiceSegment& segment) noexcept {
 
 ServiceUsage service_usage(const ServiceSegment& segment) noexcept {
   return segment.usage();
+}
+
+const AttributeSet& service_attributes(const ServiceSegment& segment) noexcept {
+  return segment.attributes();
 }
 
 }  // namespace floe::detail

@@ -65,6 +65,9 @@ class ServiceSegment {
   const SegmentLayout& layout() const noexcept { return view_.layout(); }
   const StoredLimits& limits() const noexcept { return view_.limits(); }
   const std::string& service_name() const noexcept { return service_name_; }
+  /// As the header held them when this process created or opened the service: the header is
+  /// read once, so a writer cannot change them under a caller.
+  const AttributeSet& attributes() const noexcept { return attributes_; }
 
   /// Port slots; throw Errc::exceeds_max_clients / exceeds_max_servers when all are taken by
   /// live processes.
@@ -100,7 +103,7 @@ class ServiceSegment {
   void check_size() noexcept;
 
   ServiceSegment(Passkey, SharedMemoryObject object, Mapping mapping, SegmentLayout layout,
-                 std::string service_name, std::uint32_t node_index);
+                 std::string service_name, AttributeSet attributes, std::uint32_t node_index);
 
  private:
   /// The segment lock, taken for every change to node and port slots: this process's mutex
@@ -149,6 +152,7 @@ class ServiceSegment {
   Mapping mapping_;
   SegmentView view_;
   std::string service_name_;
+  AttributeSet attributes_;
   std::uint32_t node_index_;
   mutable std::mutex mutex_;  // the thread half of the segment lock
 };

@@ -35,14 +35,20 @@ bool is_power_of_two(std::uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;
 }
 
-/// `with_state`: a 32-bit state word follows the header (response chunks).
+bool is_valid_alignment(std::uint64_t alignment) {
+  return is_power_of_two(alignment) && alignment <= 4096;
+}
+
+/// `with_state`: a 32-bit state word follows the header (response chunks). The payload starts
+/// at the larger of its type's alignment and `payload_alignment`.
 std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
-                                   const StoredType& user_header, const StoredType& payload) {
+                                   const StoredType& user_header, const StoredType& payload,
+                                   std::uint64_t payload_alignment) {
   for (const StoredType* t : {&user_header, &payload}) {
-    if (!is_power_of_two(t->alignment) || t->alignment > 4096 || t->size > (1ull << 32)) {
-      return std::nullopt;
-    }
+    if (!is_valid_alignment(t->alignment) || t->size > (1ull << 32)) return std::nullopt;
   }
+  if (!is_valid_alignment(payload_alignment)) return std::nullopt;
+  payload_alignment = std::max(payload_alignment, payload.alignment);
   ChunkShape shape;
   CheckedSize at(header_size);
   if (with_state) {
@@ -52,11 +58,11 @@ std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
   }
   at.align(user_header.alignment);
   shape.user_header_offset = at.value();
-  at.add(user_header.size).align(payload.alignment);
+  at.add(user_header.size).align(payload_alignment);
   shape.payload_offset = at.value();
   // Chunks start on cache lines so two chunks never share one between writers.
   at.add(payload.size)
-      .align(std::max<std::uint64_t>({64, user_header.alignment, payload.alignment}));
+      .align(std::max<std::uint64_t>({64, user_header.alignment, payload_alignment}));
   shape.stride = at.value();
   if (!at.ok()) return std::nullopt;
   return shape;
@@ -66,7 +72,8 @@ std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
 
 std::optional<SegmentLayout> SegmentLayout::compute(
     const StoredLimits& limits, const StoredType& request, const StoredType& response,
-    const StoredType& request_user_header, const StoredType& response_user_header) noexcept {
+    const StoredType& request_user_header, const StoredType& response_user_header,
+    std::uint64_t request_payload_alignment, std::uint64_t response_payload_alignment) noexcept {
   // The ranges creation checks; a flag is read as zero or not, whatever its byte holds.
   for (const LimitInfo& limit : kLimits) {
     if (!limit.is_flag && !limit.contains(limit_value(limits, limit.id))) return std::nullopt;
@@ -78,8 +85,10 @@ std::optional<SegmentLayout> SegmentLayout::compute(
                        limits.max_borrowed_responses_per_pending_response +
                        limits.max_loaned_responses_per_request;
 
-  auto request_shape = shape_of(sizeof(RequestHeader), false, request_user_header, request);
-  auto response_shape = shape_of(sizeof(ResponseHeader), true, response_user_header, response);
+  auto request_shape = shape_of(sizeof(RequestHeader), false, request_user_header, request,
+                                request_payload_alignment);
+  auto response_shape = shape_of(sizeof(ResponseHeader), true, response_user_header, response,
+                                 response_payload_alignment);
   if (!request_shape || !response_shape) return std::nullopt;
   l.request_shape_ = *request_shape;
   l.response_shape_ = *response_shape;

@@ -24,6 +24,7 @@
 #include <string>
 #include <type_traits>
 
+#include "floe/attributes.hpp"
 #include "floe/config.hpp"
 #include "floe/header.hpp"
 #include "floe/limits.hpp"
@@ -34,8 +35,8 @@ namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
 // 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag; 7: queue entries
-// start on the tail's cache line
-inline constexpr std::uint32_t kLayoutVersion = 7;
+// start on the tail's cache line; 8: attributes and payload alignments in the header
+inline constexpr std::uint32_t kLayoutVersion = 8;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;
 inline constexpr std::uint32_t kMaxNodes = limit_info(LimitId::max_nodes).max;
@@ -74,6 +75,24 @@ static_assert(sizeof(StoredLimits) == 40 &&
                   offsetof(StoredLimits, reserved) == 35,
               "StoredLimits is shared memory: a new limit needs a new kLayoutVersion");
 
+/// One attribute: its lengths, and its bytes at the start of key and value. The lengths are
+/// read from shared memory: validate_header (segment_header.hpp) checks them before any use.
+struct StoredAttribute {
+  std::uint8_t key_length;
+  std::uint8_t value_length;
+  char key[kMaxAttributeKeyLength];
+  char value[kMaxAttributeValueLength];
+};
+static_assert(sizeof(StoredAttribute) == 256 && kMaxAttributeKeyLength <= 0xff &&
+              kMaxAttributeValueLength <= 0xff);
+
+/// The attributes in shared memory, in AttributeSet's order; `count` is checked as the lengths.
+struct StoredAttributes {
+  std::uint32_t count;
+  std::uint32_t reserved;
+  StoredAttribute items[kMaxAttributes];
+};
+
 struct ServiceHeader {
   std::uint64_t magic;
   std::uint32_t layout_version;
@@ -86,6 +105,11 @@ struct ServiceHeader {
   StoredType request_user_header;
   StoredType response_user_header;
   StoredLimits limits;
+  // Where payloads start: a power of two up to 4096, at least the type's alignment (the builder's
+  // request_payload_alignment / response_payload_alignment, or the type's own).
+  std::uint64_t request_payload_alignment;
+  std::uint64_t response_payload_alignment;
+  StoredAttributes attributes;
 };
 static_assert(std::is_trivially_copyable_v<ServiceHeader>);
 
@@ -168,11 +192,14 @@ std::string human_size(std::uint64_t bytes);
 
 class SegmentLayout {
  public:
-  /// std::nullopt when the limits or types are out of range (also for a hostile header).
-  static std::optional<SegmentLayout> compute(const StoredLimits& limits, const StoredType& request,
-                                              const StoredType& response,
-                                              const StoredType& request_user_header,
-                                              const StoredType& response_user_header) noexcept;
+  /// std::nullopt when the limits, types or alignments are out of range (also for a hostile
+  /// header). Payloads start at the larger of their type's alignment and the payload alignment
+  /// given (a power of two up to 4096).
+  static std::optional<SegmentLayout> compute(
+      const StoredLimits& limits, const StoredType& request, const StoredType& response,
+      const StoredType& request_user_header, const StoredType& response_user_header,
+      std::uint64_t request_payload_alignment = 1,
+      std::uint64_t response_payload_alignment = 1) noexcept;
 
   const StoredLimits& limits() const noexcept { return limits_; }
   std::uint64_t total_size() const noexcept { return total_size_; }

@@ -1,7 +1,8 @@
 // libFuzzer target: a peer writes arbitrary bytes anywhere into a service's shared segment
 // (through its own mapping, as another process would) between a client's and a server's
-// operations; every receive, send, loan, liveness check and the ports' destruction must keep
-// working or report errors, and never touch memory outside the segment (ASan checks) or hang.
+// operations; every receive, send, loan, liveness check, a second node's open (which judges the
+// scribbled header, attributes included) and the ports' destruction must keep working or report
+// errors, and never touch memory outside the segment (ASan checks) or hang.
 //
 // Input: a list of patches, each [u32 offset][u8 length][length bytes], applied after the
 // request was sent and taken, and again after the first answers.
@@ -87,6 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                        .max_servers(2)
                        .max_active_requests_per_client(2)
                        .max_response_buffer_size(4)
+                       .attributes(floe::AttributeSpecifier().define("k", "v").define("k", "w"))
                        .open_or_create();
     PeerMapping peer(floe::detail::service_object_name(config.domain, "Fuzz/Segment"));
     if (peer.base == nullptr) return 0;
@@ -133,6 +135,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)second.try_receive();
     });
     tolerate([&] { (void)service.usage(); });
+    tolerate([&] {
+      floe::Node other = floe::Node::create("opener", config);
+      auto again = other.service_builder("Fuzz/Segment")
+                       .request_response<std::uint64_t, std::uint64_t>()
+                       .required_attributes(floe::AttributeVerifier().require("k", "w"))
+                       .open();
+      (void)again.attributes().values("k");
+    });
     active.reset();
     pending.reset();
   } catch (const floe::Error&) {

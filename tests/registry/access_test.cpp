@@ -36,17 +36,6 @@ auto builder(Node& node) {
   return node.service_builder(kService).request_response<std::uint64_t, std::uint64_t>();
 }
 
-/// The message of the floe::Error a call throws, empty when it throws none.
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

@@ -23,6 +23,17 @@ TEST(SegmentLayout, ChunksRespectAlignmentAndCacheLines) {
   EXPECT_EQ(layout->response_chunks_per_channel(), 8u + 2u + 2u);
 }
 
+TEST(SegmentLayout, PayloadAlignmentRaisesTheTypesAndNeverLowersIt) {
+  const auto layout =
+      SegmentLayout::compute(small_limits(), stored_type(8, 8), stored_type(24, 256),
+                             stored_type(4, 4), stored_type(4, 4), 1024, 16);
+  ASSERT_TRUE(layout);
+  EXPECT_EQ(layout->request_shape().payload_offset % 1024, 0u);
+  EXPECT_EQ(layout->request_shape().stride % 1024, 0u);
+  EXPECT_EQ(layout->response_shape().payload_offset % 256, 0u) << "alignof wins over 16";
+  EXPECT_EQ(layout->response_shape().stride % 256, 0u);
+}
+
 TEST(SegmentLayout, AResponseChunkKeepsItsStateOnItsHeadersCacheLine) {
   const test::InMemorySegment memory(small_limits());
   const SegmentView& segment = memory.view();
@@ -67,6 +78,15 @@ TEST(SegmentLayout, HostileOrAbsurdLimitsAreRejected) {
                                       stored_type(0, 1), stored_type(0, 1)));
   EXPECT_FALSE(SegmentLayout::compute(small_limits(), stored_type(1ull << 40, 8), stored_type(8, 8),
                                       stored_type(0, 1), stored_type(0, 1)));
+  // Payload alignments, as a header holds them: powers of two up to 4096 only.
+  for (std::uint64_t alignment : {0ull, 3ull, 8192ull, 1ull << 63}) {
+    EXPECT_FALSE(SegmentLayout::compute(small_limits(), stored_type(8, 8), stored_type(8, 8),
+                                        stored_type(0, 1), stored_type(0, 1), alignment, 8))
+        << alignment;
+    EXPECT_FALSE(SegmentLayout::compute(small_limits(), stored_type(8, 8), stored_type(8, 8),
+                                        stored_type(0, 1), stored_type(0, 1), 8, alignment))
+        << alignment;
+  }
   // Large but representable: more than 64 GiB of chunks is refused rather than mapped.
   l = small_limits();
   l.max_clients = 4096;

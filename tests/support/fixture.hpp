@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -23,6 +24,17 @@ Errc error_of(F&& f) {
     return static_cast<Errc>(e.code().value());
   }
   return Errc{};
+}
+
+/// The message of the floe::Error a call throws, empty when it throws none.
+template <typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
 }
 
 /// A forked child running `body(ready)`, returned once it has notified `ready`; one that does
@@ -84,6 +96,18 @@ class U64ServiceTest : public ::testing::Test {
   auto open_as(const char* node_name) {
     Node other = Node::create(node_name, config);
     return builder(other).open();
+  }
+
+  /// A process that holds the service `create(builder)` creates, given the builder of a node of
+  /// its own, until `release` is notified; returned once the service exists.
+  template <typename Create>
+  ChildProcess creator_holding(Create create, const Signal& release) {
+    return started([&](const Signal& ready) {
+      Node other = Node::create("creator", config);
+      auto service = create(builder(other));
+      ready.notify();
+      return release.wait() == 1 ? 0 : 1;
+    });
   }
 
   /// A server in another process, waiting for one request (at most 10 s) that it hands to

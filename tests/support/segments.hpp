@@ -54,6 +54,8 @@ inline std::uint64_t forge_sparse_segment(const std::string& object, const std::
   header.request_user_header = none;
   header.response_user_header = none;
   header.limits = limits;
+  header.request_payload_alignment = request.alignment;
+  header.response_payload_alignment = response.alignment;
   const int fd = ::shm_open(object.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return 0;
   const bool ok = ::ftruncate(fd, static_cast<off_t>(layout->total_size())) == 0 &&

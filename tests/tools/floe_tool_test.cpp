@@ -151,6 +151,35 @@ TEST_F(FloeTool, LimitsPrintsEveryLimitWithItsDefaultAndRangeFromTheList) {
   EXPECT_NE(run.output.find("0 is taken as 1"), std::string::npos) << run.output;
 }
 
+TEST_F(FloeTool, InspectShowsTheAttributesAndAlignmentsOfAServiceOfAnotherProcess) {
+  Signal done;
+  ChildProcess creator = creator_holding(
+      [](auto creating) {
+        return creating
+            .attributes(AttributeSpecifier()
+                            .define("camera", "front")
+                            .define("camera", "rear")
+                            .define("note", "a\x1b[2Jb"))
+            .response_payload_alignment(128)
+            .create();
+      },
+      done);
+  const ToolRun inspect = floe_tool("inspect Test/Service " + domain_option());
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("attribute camera = front\nattribute camera = rear\n"),
+            std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("(0 B), payload alignment 8\nresponse  "), std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("(0 B), payload alignment 128\n"), std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("attribute note = a\\x1b[2Jb\n"), std::string::npos)
+      << "control characters are escaped\n"
+      << inspect.output;
+  done.notify();
+  EXPECT_EQ(creator.wait(), 0);
+}
+
 TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto live = builder().create();
   // Two services whose only process was killed; the second then shrunk by someone, so damaged.

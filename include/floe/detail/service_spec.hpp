@@ -3,8 +3,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "floe/attributes.hpp"
 #include "floe/config.hpp"
 #include "floe/introspection.hpp"
 #include "floe/shm_compatible.hpp"
@@ -23,6 +25,12 @@ struct ServiceSpec {
   /// limit_bit(LimitId) of each limit the builder was given. Opening checks only what was asked
   /// for; creating uses every value.
   std::uint32_t explicitly_set = 0;
+  /// Defined when creating; required when opening (and of what open_or_create creates).
+  AttributeSpecifier attributes;
+  AttributeVerifier required_attributes;
+  /// Where payloads start, when the builder was given it (else at their type's alignment).
+  std::optional<std::uint64_t> request_payload_alignment;
+  std::optional<std::uint64_t> response_payload_alignment;
 };
 
 enum class OpenMode : std::uint8_t { create, open, open_or_create };
@@ -43,5 +51,6 @@ std::shared_ptr<ServiceSegment> open_service(const NodeState& node, const Servic
 const std::string& service_name(const ServiceSegment& segment) noexcept;
 RequestResponseLimits service_limits(const ServiceSegment& segment) noexcept;
 ServiceUsage service_usage(const ServiceSegment& segment) noexcept;
+const AttributeSet& service_attributes(const ServiceSegment& segment) noexcept;
 
 }  // namespace floe::detail
