@@ -52,6 +52,8 @@ class Response {
   const ResponseUserHeader& user_header() const noexcept {
     return *detail::object_at<const ResponseUserHeader>(handle_.held().received.view.user_header);
   }
+  /// The server that sent it: its Server::id(), as in header().server_id.
+  ServerId origin() const noexcept { return header().server_id; }
 
  private:
   template <typename, typename, typename, typename>
@@ -101,6 +103,14 @@ class PendingResponse {
   ///
   /// `co_await receive()` does this itself: its std::nullopt comes after the last response.
   bool is_connected() const noexcept { return core().is_connected(channel()); }
+  /// Whether a response is there to take now: try_receive() would yield one (unless
+  /// max_borrowed_responses_per_pending_response are held). Never waits, takes nothing.
+  bool has_response() const noexcept { return core().has_response(channel()); }
+  /// Tells the servers that this client will stop listening soon, so they can send a last
+  /// response and drop their ActiveRequest (ActiveRequest::has_disconnect_hint() turns true).
+  /// Only a hint, as in iceoryx2: the stream goes on, and responses keep arriving, until the
+  /// servers end it or this PendingResponse goes. The hint goes with it.
+  void set_disconnect_hint() noexcept { core().set_disconnect_hint(channel()); }
   /// The servers still holding the request open; 0 exactly when is_connected() is false.
   std::uint32_t number_of_server_connections() const noexcept {
     return core().number_of_server_connections(channel());

@@ -186,6 +186,10 @@ class ActiveRequest {
 
   /// False once the client dropped its PendingResponse, went away or died.
   bool is_connected() const noexcept { return handle_.core().is_connected(active()); }
+  /// True once the client called PendingResponse::set_disconnect_hint(): it will stop
+  /// listening soon, so send what is left and drop this. A hint, nothing more: sends still
+  /// deliver. False again once the PendingResponse is gone (is_connected() says so then).
+  bool has_disconnect_hint() const noexcept { return handle_.core().has_disconnect_hint(active()); }
 
   /// A value-initialized response. Throws floe::Error(exceeds_max_loans).
   Loan loan() { return loan_as(detail::ValueInitialize{}); }

@@ -162,7 +162,7 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& 
   ClientChannel* record = port_->channel(channel);
   store(record->request_id, request_id);
   store(record->chunk, chunk);
-  store(record->pending_alive, 1u);
+  store(record->pending_alive, kPendingAlive);
 
   PendingState& pending = pending_[channel];
   pending = PendingState{.request_id = request_id};
@@ -273,6 +273,24 @@ void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
   release_response_chunk(port_->response_channel(server, channel), chunk,
                          ResponseChunkState::borrowed);
   --pending_[channel].borrowed;
+}
+
+bool ClientCore::has_response(std::uint32_t channel) const noexcept {
+  if (damaged()) return false;
+  // A closed server's queue may still hold what it sent before the end: only `ended` (closed
+  // and drained) rules a server out.
+  const PendingState& pending = pending_[channel];
+  const std::uint64_t live = pending.delivered & ~pending.ended;
+  for (std::uint32_t s = 0; s < port_->limits().max_servers; ++s) {
+    if ((live & (std::uint64_t{1} << s)) == 0) continue;
+    if (!port_->response_channel(s, channel).queue().empty()) return true;
+  }
+  return false;
+}
+
+void ClientCore::set_disconnect_hint(std::uint32_t channel) noexcept {
+  if (damaged()) return;
+  detail::set_disconnect_hint(*port_->channel(channel));
 }
 
 void ClientCore::check_size() noexcept {

@@ -35,6 +35,8 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       next_chunk_(loaned_.size()),
       known_head_(loaned_.size()),
       sequence_(loaned_.size()),
+      departures_seen_(departures_rung(*port_->record())),
+      departed_(segment_->limits().max_clients),
       waiting_for_room_(loaned_.size()),
       stream_operations_(loaned_.size()) {}
 
@@ -56,25 +58,54 @@ std::optional<ServerCore::Active> ServerCore::try_receive(Failure& failure) {
     describe_damage(failure);
     return std::nullopt;
   }
-  const StoredLimits& limits = port_->limits();
-  const SegmentView& segment = port_->segment();
-  for (std::uint32_t j = 0; j < limits.max_clients; ++j) {
-    const std::uint32_t c = (next_client_ + j) % limits.max_clients;
-    IndexQueue queue = port_->request_queue(c);
-    for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
-      const QueueResult r = queue.pop();
-      if (r.status != QueueStatus::ok) break;
-      const auto taken = take_queued_request(*port_, c, r.value);
-      if (!taken) continue;
+  const std::uint32_t clients = port_->limits().max_clients;
+  if (departures_rung(*port_->record()) != departures_seen_) note_departed_clients();
+  // A departed client's requests are the oldest work: all of them before anyone else's.
+  for (std::uint32_t c = 0; departed_count_ != 0 && c < clients; ++c) {
+    if (departed_[c] == 0) continue;
+    if (auto active = take_from(c, true)) return active;
+    departed_[c] = 0;
+    --departed_count_;
+  }
+  for (std::uint32_t j = 0; j < clients; ++j) {
+    const std::uint32_t c = (next_client_ + j) % clients;
+    if (auto active = take_from(c, false)) {
       next_client_ = c + 1;
-      sequence_[std::size_t{c} * limits.max_active_requests_per_client + taken->channel] = 0;
-      return Active{
-          c, taken->channel, taken->request_id,
-          make_port_id(c, load(segment.client(c)->generation)),
-          view_of(segment.request_chunk(c, taken->chunk), segment.layout().request_shape())};
+      return active;
     }
   }
   return std::nullopt;
+}
+
+std::optional<ServerCore::Active> ServerCore::take_from(std::uint32_t client, bool only_departed) {
+  const SegmentView& segment = port_->segment();
+  IndexQueue queue = port_->request_queue(client);
+  for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
+    if (only_departed && !queue.next_is_from_departed_producer()) break;
+    const QueueResult r = queue.pop();
+    if (r.status != QueueStatus::ok) break;
+    const auto taken = take_queued_request(*port_, client, r.value);
+    if (!taken) continue;
+    sequence_[std::size_t{client} * port_->limits().max_active_requests_per_client +
+              taken->channel] = 0;
+    return Active{
+        client, taken->channel, taken->request_id,
+        make_port_id(client, load(segment.client(client)->generation)),
+        view_of(segment.request_chunk(client, taken->chunk), segment.layout().request_shape())};
+  }
+  return std::nullopt;
+}
+
+void ServerCore::note_departed_clients() noexcept {
+  // Seen first, looked at after: a departure rung while this looks is looked for again.
+  departures_seen_ = departures_rung(*port_->record());
+  for (std::uint32_t c = 0; c < port_->limits().max_clients; ++c) {
+    // The queue itself says how far the departed client's requests go: a new client that took
+    // its slot meanwhile pushes after them and waits its turn.
+    if (departed_[c] != 0 || !port_->request_queue(c).next_is_from_departed_producer()) continue;
+    departed_[c] = 1;
+    ++departed_count_;
+  }
 }
 
 DoorbellWords ServerCore::doorbell() const noexcept {
@@ -132,6 +163,13 @@ bool ServerCore::client_listens(const Active& active) const noexcept {
   return load(segment.client(active.client)->state) == kActive &&
          load(const_cast<std::uint32_t&>(channel->pending_alive)) != 0 &&
          load(const_cast<std::uint64_t&>(channel->request_id)) == active.request_id;
+}
+
+bool ServerCore::has_disconnect_hint(const Active& active) const noexcept {
+  if (damaged()) return false;
+  const SegmentView& segment = port_->segment();
+  return detail::has_disconnect_hint(*segment.client_channel(active.client, active.channel),
+                                     active.request_id);
 }
 
 void ServerCore::stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept {

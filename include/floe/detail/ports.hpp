@@ -110,6 +110,10 @@ class ClientCore {
   /// Errc::corrupted.
   std::optional<Received> try_receive(std::uint32_t channel, Failure& failure);
   void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
+  /// Whether a response of the stream on `channel` is queued: a look at the queues, no change.
+  bool has_response(std::uint32_t channel) const noexcept;
+  /// Tells the servers of the request on `channel` that this client will stop listening soon.
+  void set_disconnect_hint(std::uint32_t channel) noexcept;
   /// True while a server the request reached still holds it open: false as soon as each has
   /// dropped its ActiveRequest, gone away or died, even with its responses still buffered.
   /// `check_liveness`: also ask whether the servers' processes still run (a syscall per server:
@@ -226,6 +230,9 @@ class ServerCore {
   /// The process of the client that sent `active`, for a send waiting for room.
   void watch_client(const Active& active, WakeSources& sources) const;
   bool is_connected(const Active& active) const noexcept;
+  /// Whether the client of `active` said it will stop listening soon (one load each of two
+  /// words of its channel record; no syscall).
+  bool has_disconnect_hint(const Active& active) const noexcept;
   /// Ends the stream for the client; operations waiting on it are cancelled first.
   void end(const Active& active) noexcept;
 
@@ -238,6 +245,12 @@ class ServerCore {
 
  private:
   std::size_t stream_index(const Active& active) const noexcept;
+  /// The next request in `client`'s queue, if one is there (`only_departed`: if it is one a
+  /// departed client sent).
+  std::optional<Active> take_from(std::uint32_t client, bool only_departed);
+  /// Marks the clients that went with requests still queued to this server, once the
+  /// departures in its doorbell word moved on.
+  void note_departed_clients() noexcept;
   void stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
@@ -259,6 +272,11 @@ class ServerCore {
   // Responses delivered for the request on each (client, channel): the next one's
   // ResponseHeader::sequence_number, so the client can count what safe overflow overwrote.
   std::vector<std::uint64_t> sequence_;
+  // Requests of clients that went come first (as in iceoryx2): the queues still holding some,
+  // found when the departures rung into the doorbell word (departures_rung) moved on.
+  std::uint32_t departures_seen_ = 0;
+  std::uint32_t departed_count_ = 0;
+  std::vector<std::uint8_t> departed_;  // per client
   // Whether this server raised the producer_waiting flag of a stream's queue (so it knows to
   // lower it without reading the consumer's cache line on every send).
   std::vector<std::uint8_t> waiting_for_room_;
