@@ -3,8 +3,8 @@
 // responses through its PendingResponse.
 //
 // Lifetimes: a RequestMut or PendingResponse keeps its client's port alive (the Client may go
-// first); a Response must not outlive its PendingResponse. One thread at a time may use a
-// Client and what came from it.
+// first); a Response may outlive its PendingResponse too (it then keeps the port, and its
+// request slot, until it goes). One thread at a time may use a Client and what came from it.
 
 #include <coroutine>
 #include <cstdint>
@@ -33,7 +33,8 @@ class Response {
   Response(Response&&) noexcept = default;
   /// Gives back the response held, then takes over `other`'s.
   Response& operator=(Response&&) noexcept = default;
-  /// Gives the chunk back to its server. Must happen before its PendingResponse goes.
+  /// Gives the chunk back to its server. May come after its PendingResponse (and Client) went:
+  /// until then the request slot it came through is not reused.
   ~Response() = default;
 
   /// The payload in shared memory, valid while this Response lives.

@@ -3,8 +3,9 @@
 // responses, copied or loaned and written in place.
 //
 // Lifetimes: an ActiveRequest keeps its server's port alive (the Server may go first); a
-// ResponseMut or a send operation must not outlive its ActiveRequest. One thread at a time may
-// use a Server and what came from it.
+// ResponseMut (or a send operation not yet awaited) may outlive its ActiveRequest too: the
+// stream then ends once the last of them is sent or dropped. One thread at a time may use a
+// Server and what came from it.
 
 #include <coroutine>
 #include <cstdint>
@@ -161,8 +162,9 @@ class ActiveRequest {
   ActiveRequest(ActiveRequest&&) noexcept = default;
   /// Ends the stream held (as the destructor does), then takes over `other`'s.
   ActiveRequest& operator=(ActiveRequest&&) noexcept = default;
-  /// Ends the client's stream: its receive yields std::nullopt once it has what was sent.
-  /// Its ResponseMuts and send operations must be gone first.
+  /// Ends the client's stream: its receive yields std::nullopt once it has what was sent. A
+  /// send of it still awaiting is cancelled; while ResponseMuts of it are still loaned, the
+  /// stream ends only once the last of them is sent (and delivered) or dropped.
   ~ActiveRequest() = default;
 
   /// The request in shared memory, valid while this ActiveRequest lives.

@@ -1,7 +1,8 @@
 // Message handles outliving the ports they came from, across real processes, as in iceoryx2: a
 // PendingResponse still receives after its Client (and Service and Node) went, an ActiveRequest
 // still answers after its Server went, and while any such handle lives the service is there:
-// nobody can create it anew until the last one is gone.
+// nobody can create it anew until the last one is gone. A Response or ResponseMut may outlive
+// its PendingResponse or ActiveRequest in turn.
 
 #include <gtest/gtest.h>
 #include <floe/floe.hpp>
@@ -15,7 +16,29 @@
 namespace floe::test {
 namespace {
 
-using Outliving = U64ServiceTest;
+class Outliving : public U64ServiceTest {
+ protected:
+  /// A server in another process: once `sent`, it takes one request, lets go of its Server,
+  /// Service and Node, notifies `gone` and hands the request (a non-empty optional) to
+  /// `answer`, whose result is the child's exit code.
+  template <typename Answer>
+  ChildProcess server_letting_go(const Signal& sent, const Signal& gone, Answer answer) {
+    return started([&](const Signal& ready) {
+      std::optional<Node> n(Node::create("server", config));
+      std::optional<U64Service> s(builder(*n).open());
+      std::optional<U64Server> server(s->server_builder().create());
+      ready.notify();
+      FLOE_CHILD_CHECK(sent.wait() == 1);
+      std::optional<U64Active> request(receive_within(*server));
+      FLOE_CHILD_CHECK(request);
+      server.reset();
+      s.reset();
+      n.reset();
+      gone.notify();
+      return answer(request);
+    });
+  }
+};
 
 TEST_F(Outliving, APendingResponseReceivesAfterItsClientServiceAndNodeWent) {
   auto service = builder().create();
@@ -48,18 +71,7 @@ TEST_F(Outliving, AnActiveRequestAnswersAfterItsServerServiceAndNodeWent) {
   auto service = builder().create();
   auto client = service.client_builder().create();
   Signal sent, server_gone, answer;
-  ChildProcess server_process = started([&](const Signal& ready) {
-    std::optional<Node> n(Node::create("server", config));
-    std::optional<U64Service> s(builder(*n).open());
-    std::optional<U64Server> server(s->server_builder().create());
-    ready.notify();
-    FLOE_CHILD_CHECK(sent.wait() == 1);
-    auto request = receive_within(*server);
-    FLOE_CHILD_CHECK(request);
-    server.reset();
-    s.reset();
-    n.reset();
-    server_gone.notify();
+  ChildProcess server_process = server_letting_go(sent, server_gone, [&](auto& request) {
     FLOE_CHILD_CHECK(answer.wait() == 1);
     FLOE_CHILD_CHECK(request->is_connected());
     auto loan = request->loan();
@@ -132,6 +144,83 @@ TEST_F(Outliving, TheServiceCannotBeCreatedAgainWhileOnlyAMessageHandleHoldsIt) 
     let_go.notify();
     EXPECT_EQ(holder.wait(), 0);
   }
+}
+
+TEST_F(Outliving, AResponseOutlivesItsPendingResponseAndClientAndHoldsItsRequestSlot) {
+  auto service = builder().max_active_requests_per_client(1).create();
+  Signal answered;
+  // Three requests, each answered with payload * 10 and payload * 10 + 1, then let go.
+  ChildProcess server_process = started([&](const Signal& ready) {
+    auto server = open_as("server").server_builder().create();
+    ready.notify();
+    for (int round = 0; round < 3; ++round) {
+      {
+        auto request = receive_within(server);
+        FLOE_CHILD_CHECK(request);
+        FLOE_CHILD_CHECK(request->send_copy(request->payload() * 10));
+        FLOE_CHILD_CHECK(request->send_copy(request->payload() * 10 + 1));
+      }
+      answered.notify();
+    }
+    return 0;
+  });
+  std::optional<U64Client> client(service.client_builder().create());
+  std::optional<U64Pending> pending(client->send_copy(5));
+  ASSERT_EQ(answered.wait(), 1);
+  auto kept = receive_within(*pending);
+  ASSERT_TRUE(kept);
+  pending.reset();
+  // Its request slot stays with it: the one request this client may have open.
+  EXPECT_EQ(error_of([&] { (void)client->send_copy(6); }), Errc::exceeds_max_active_requests);
+  EXPECT_EQ(kept->payload(), 50u);
+  kept.reset();
+  pending.emplace(client->send_copy(6));
+  ASSERT_EQ(answered.wait(), 1);
+  EXPECT_EQ(receive_stream(*pending), (std::vector<std::uint64_t>{60, 61}));
+  pending.reset();
+
+  // Outliving the Client as well: the port stays until the response goes.
+  pending.emplace(client->send_copy(7));
+  ASSERT_EQ(answered.wait(), 1);
+  auto orphan = receive_within(*pending);
+  ASSERT_TRUE(orphan);
+  pending.reset();
+  client.reset();
+  EXPECT_EQ(server_process.wait(), 0);
+  EXPECT_EQ(service.usage().clients, 1u) << "the response keeps its port";
+  EXPECT_EQ(orphan->payload(), 70u);
+  EXPECT_EQ(orphan->origin(), orphan->header().server_id);
+  orphan.reset();
+  EXPECT_EQ(service.usage().clients, 0u);
+  EXPECT_EQ(service.usage().response_chunks_in_use, 0u);
+}
+
+TEST_F(Outliving, AResponseMutOutlivesItsActiveRequestAndServerAndTheStreamEndsAfterIt) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal sent, server_gone, dropped, go;
+  ChildProcess server_process = server_letting_go(sent, server_gone, [&](auto& request) {
+    auto kept = request->loan();
+    auto unsent = request->loan();
+    request.reset();
+    dropped.notify();
+    FLOE_CHILD_CHECK(go.wait() == 1);
+    *kept = 90;
+    FLOE_CHILD_CHECK(std::move(kept).send());
+    { auto gone = std::move(unsent); }  // the last loan: the stream ends here
+    FLOE_CHILD_CHECK(go.wait() == 1);
+    return 0;
+  });
+  auto pending = client.send_copy(9);
+  sent.notify();
+  ASSERT_EQ(server_gone.wait(), 1);
+  ASSERT_EQ(dropped.wait(), 1);
+  EXPECT_TRUE(pending.is_connected()) << "the loans keep the stream open";
+  go.notify();
+  EXPECT_EQ(receive_stream(pending), (std::vector<std::uint64_t>{90}));
+  go.notify();
+  EXPECT_EQ(server_process.wait(), 0);
+  EXPECT_EQ(service.usage().servers, 0u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -67,7 +68,7 @@ void begin_chunk(const ChunkView& view, BeginPayload begin_payload) {
   begin_payload(reinterpret_cast<Payload*>(view.payload));
 }
 
-class ClientCore {
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
   ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
              Backpressure backpressure);
@@ -152,10 +153,16 @@ class ClientCore {
     std::uint64_t ended = 0;      // bit per closed server whose responses were all received
     std::uint64_t overwritten = 0;
     std::uint32_t borrowed = 0;
+    // Responses still borrowed after the PendingResponse went: until they are given back the
+    // channel is not reused, and they keep this core alive (kept_alive_).
+    std::uint32_t orphans = 0;
     std::uint32_t next_server = 0;
   };
 
   void ring_server(std::uint32_t server) const noexcept;
+  /// The rare paths of responses outliving their PendingResponse, out of the hot functions.
+  [[gnu::cold, gnu::noinline]] void orphan_responses(PendingState& pending) noexcept;
+  [[gnu::cold, gnu::noinline]] void release_orphan(PendingState& pending) noexcept;
   void update_ended(std::uint32_t channel, bool check_liveness) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
@@ -176,12 +183,16 @@ class ClientCore {
   std::uint64_t request_ids_end_ = 0;
   std::vector<PortOperations> stream_operations_;  // per channel
   PortOperations slot_operations_;
+  // Channels with responses that outlived their PendingResponse, and the reference to this
+  // core those responses share while there are any.
+  std::uint32_t orphaned_channels_ = 0;
+  std::shared_ptr<ClientCore> kept_alive_;
   /// A loan or channel came free: a task waiting for one (maybe asleep in an io_context that
   /// runs other handlers meanwhile) must look again.
   void notify_slot_freed() const noexcept;
 };
 
-class ServerCore {
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
   ServerCore(std::shared_ptr<ServiceSegment> segment,
              std::uint32_t max_loaned_responses_per_request, Backpressure backpressure);
@@ -252,6 +263,14 @@ class ServerCore {
   /// departures in its doorbell word moved on.
   void note_departed_clients() noexcept;
   void stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept;
+  /// What ending a stream does to shared memory: its queue given up if nobody reads, the request
+  /// closed, the client rung.
+  void close_stream(const Active& active, std::size_t stream) noexcept;
+  /// After a loan of an ending stream was sent or given back: once it was the last, the stream
+  /// is closed and the core let go. Call last: it may destroy this core.
+  [[gnu::cold, gnu::noinline]] void loan_settled(const Active& active, std::size_t stream) noexcept;
+  /// An ActiveRequest went with responses still loaned: the stream ends with the last of them.
+  [[gnu::cold, gnu::noinline]] void end_later(std::size_t stream) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
 
@@ -280,6 +299,13 @@ class ServerCore {
   // Whether this server raised the producer_waiting flag of a stream's queue (so it knows to
   // lower it without reading the consumer's cache line on every send).
   std::vector<std::uint8_t> waiting_for_room_;
+  // Streams whose ActiveRequest went while responses were still loaned: they end when the last
+  // of those is sent or given back, which keep this core alive until then. `ending_` is the
+  // stream's (its thread's), the count and reference are shared by every stream's thread.
+  std::vector<std::uint8_t> ending_;
+  std::mutex ending_mutex_;
+  std::uint32_t ending_streams_ = 0;
+  std::shared_ptr<ServerCore> kept_alive_;
   PortOperations receive_operations_;
   std::vector<PortOperations> stream_operations_;  // per (client, channel)
 };
