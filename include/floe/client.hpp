@@ -3,8 +3,8 @@
 // responses through its PendingResponse.
 //
 // Lifetimes: a RequestMut or PendingResponse keeps its client's port alive (the Client may go
-// first); a Response must not outlive its PendingResponse. One thread at a time may use a
-// Client and what came from it.
+// first); a Response may outlive its PendingResponse too (it then keeps the port, and its
+// request slot, until it goes). One thread at a time may use a Client and what came from it.
 
 #include <coroutine>
 #include <cstdint>
@@ -33,7 +33,8 @@ class Response {
   Response(Response&&) noexcept = default;
   /// Gives back the response held, then takes over `other`'s.
   Response& operator=(Response&&) noexcept = default;
-  /// Gives the chunk back to its server. Must happen before its PendingResponse goes.
+  /// Gives the chunk back to its server. May come after its PendingResponse (and Client) went:
+  /// until then the request slot it came through is not reused.
   ~Response() = default;
 
   /// The payload in shared memory, valid while this Response lives.
@@ -52,6 +53,8 @@ class Response {
   const ResponseUserHeader& user_header() const noexcept {
     return *detail::object_at<const ResponseUserHeader>(handle_.held().received.view.user_header);
   }
+  /// The server that sent it: its Server::id(), as in header().server_id.
+  ServerId origin() const noexcept { return header().server_id; }
 
  private:
   template <typename, typename, typename, typename>
@@ -101,6 +104,14 @@ class PendingResponse {
   ///
   /// `co_await receive()` does this itself: its std::nullopt comes after the last response.
   bool is_connected() const noexcept { return core().is_connected(channel()); }
+  /// Whether a response is there to take now: try_receive() would yield one (unless
+  /// max_borrowed_responses_per_pending_response are held). Never waits, takes nothing.
+  bool has_response() const noexcept { return core().has_response(channel()); }
+  /// Tells the servers that this client will stop listening soon, so they can send a last
+  /// response and drop their ActiveRequest (ActiveRequest::has_disconnect_hint() turns true).
+  /// Only a hint, as in iceoryx2: the stream goes on, and responses keep arriving, until the
+  /// servers end it or this PendingResponse goes. The hint goes with it.
+  void set_disconnect_hint() noexcept { core().set_disconnect_hint(channel()); }
   /// The servers still holding the request open; 0 exactly when is_connected() is false.
   std::uint32_t number_of_server_connections() const noexcept {
     return core().number_of_server_connections(channel());

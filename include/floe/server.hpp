@@ -3,8 +3,9 @@
 // responses, copied or loaned and written in place.
 //
 // Lifetimes: an ActiveRequest keeps its server's port alive (the Server may go first); a
-// ResponseMut or a send operation must not outlive its ActiveRequest. One thread at a time may
-// use a Server and what came from it.
+// ResponseMut (or a send operation not yet awaited) may outlive its ActiveRequest too: the
+// stream then ends once the last of them is sent or dropped. One thread at a time may use a
+// Server and what came from it.
 
 #include <coroutine>
 #include <cstdint>
@@ -161,8 +162,9 @@ class ActiveRequest {
   ActiveRequest(ActiveRequest&&) noexcept = default;
   /// Ends the stream held (as the destructor does), then takes over `other`'s.
   ActiveRequest& operator=(ActiveRequest&&) noexcept = default;
-  /// Ends the client's stream: its receive yields std::nullopt once it has what was sent.
-  /// Its ResponseMuts and send operations must be gone first.
+  /// Ends the client's stream: its receive yields std::nullopt once it has what was sent. A
+  /// send of it still awaiting is cancelled; while ResponseMuts of it are still loaned, the
+  /// stream ends only once the last of them is sent (and delivered) or dropped.
   ~ActiveRequest() = default;
 
   /// The request in shared memory, valid while this ActiveRequest lives.
@@ -186,6 +188,10 @@ class ActiveRequest {
 
   /// False once the client dropped its PendingResponse, went away or died.
   bool is_connected() const noexcept { return handle_.core().is_connected(active()); }
+  /// True once the client called PendingResponse::set_disconnect_hint(): it will stop
+  /// listening soon, so send what is left and drop this. A hint, nothing more: sends still
+  /// deliver. False again once the PendingResponse is gone (is_connected() says so then).
+  bool has_disconnect_hint() const noexcept { return handle_.core().has_disconnect_hint(active()); }
 
   /// A value-initialized response. Throws floe::Error(exceeds_max_loans).
   Loan loan() { return loan_as(detail::ValueInitialize{}); }

@@ -131,8 +131,11 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& 
   // off, it is withdrawn from servers that have not taken it before its channel is reused.
   const bool withdraw_unreceived = !limits.enable_fire_and_forget_requests;
   channel = max_active_;
+  const bool any_orphans = orphaned_channels_ != 0;
   for (std::uint32_t j = 0; j < max_active_; ++j) {
     const std::uint32_t k = (next_channel_ + j) % max_active_;
+    // Responses that outlived their PendingResponse still hold this channel's chunks.
+    if (any_orphans && pending_[k].orphans != 0) continue;
     if (release_unheld_channel(port_->segment(), port_->slot(), k, withdraw_unreceived)) {
       channel = k;
       break;
@@ -162,7 +165,7 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& 
   ClientChannel* record = port_->channel(channel);
   store(record->request_id, request_id);
   store(record->chunk, chunk);
-  store(record->pending_alive, 1u);
+  store(record->pending_alive, kPendingAlive);
 
   PendingState& pending = pending_[channel];
   pending = PendingState{.request_id = request_id};
@@ -272,7 +275,47 @@ void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
                                   std::uint32_t chunk) noexcept {
   release_response_chunk(port_->response_channel(server, channel), chunk,
                          ResponseChunkState::borrowed);
-  --pending_[channel].borrowed;
+  PendingState& pending = pending_[channel];
+  if (pending.orphans == 0) [[likely]] {
+    --pending.borrowed;
+    return;
+  }
+  release_orphan(pending);
+}
+
+void ClientCore::release_orphan(PendingState& pending) noexcept {
+  // The last response that outlived its PendingResponse frees the channel, then this core.
+  if (--pending.orphans != 0) return;
+  notify_slot_freed();
+  if (--orphaned_channels_ == 0) {
+    const std::shared_ptr<ClientCore> last = std::move(kept_alive_);  // may end this core
+  }
+}
+
+void ClientCore::orphan_responses(PendingState& pending) noexcept {
+  // Responses still borrowed outlive their PendingResponse: they keep the channel, and this
+  // core (a Client may be gone too), until the last of them goes (release_orphan).
+  pending.orphans = pending.borrowed;
+  pending.borrowed = 0;
+  if (orphaned_channels_++ == 0) kept_alive_ = shared_from_this();
+}
+
+bool ClientCore::has_response(std::uint32_t channel) const noexcept {
+  if (damaged()) return false;
+  // A closed server's queue may still hold what it sent before the end: only `ended` (closed
+  // and drained) rules a server out.
+  const PendingState& pending = pending_[channel];
+  const std::uint64_t live = pending.delivered & ~pending.ended;
+  for (std::uint32_t s = 0; s < port_->limits().max_servers; ++s) {
+    if ((live & (std::uint64_t{1} << s)) == 0) continue;
+    if (!port_->response_channel(s, channel).queue().empty()) return true;
+  }
+  return false;
+}
+
+void ClientCore::set_disconnect_hint(std::uint32_t channel) noexcept {
+  if (damaged()) return;
+  detail::set_disconnect_hint(*port_->channel(channel));
 }
 
 void ClientCore::check_size() noexcept {
@@ -355,6 +398,10 @@ void ClientCore::drop_pending(std::uint32_t channel) noexcept {
     if (server_may_wait) ring_server(s);
   }
   pending.delivered = 0;
+  if (pending.borrowed != 0) [[unlikely]] {
+    orphan_responses(pending);
+    return;
+  }
   notify_slot_freed();  // the channel is free unless a server still holds the request
 }
 

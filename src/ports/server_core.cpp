@@ -35,7 +35,10 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       next_chunk_(loaned_.size()),
       known_head_(loaned_.size()),
       sequence_(loaned_.size()),
+      departures_seen_(departures_rung(*port_->record())),
+      departed_(segment_->limits().max_clients),
       waiting_for_room_(loaned_.size()),
+      ending_(loaned_.size()),
       stream_operations_(loaned_.size()) {}
 
 ServerCore::~ServerCore() {
@@ -56,25 +59,54 @@ std::optional<ServerCore::Active> ServerCore::try_receive(Failure& failure) {
     describe_damage(failure);
     return std::nullopt;
   }
-  const StoredLimits& limits = port_->limits();
-  const SegmentView& segment = port_->segment();
-  for (std::uint32_t j = 0; j < limits.max_clients; ++j) {
-    const std::uint32_t c = (next_client_ + j) % limits.max_clients;
-    IndexQueue queue = port_->request_queue(c);
-    for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
-      const QueueResult r = queue.pop();
-      if (r.status != QueueStatus::ok) break;
-      const auto taken = take_queued_request(*port_, c, r.value);
-      if (!taken) continue;
+  const std::uint32_t clients = port_->limits().max_clients;
+  if (departures_rung(*port_->record()) != departures_seen_) note_departed_clients();
+  // A departed client's requests are the oldest work: all of them before anyone else's.
+  for (std::uint32_t c = 0; departed_count_ != 0 && c < clients; ++c) {
+    if (departed_[c] == 0) continue;
+    if (auto active = take_from(c, true)) return active;
+    departed_[c] = 0;
+    --departed_count_;
+  }
+  for (std::uint32_t j = 0; j < clients; ++j) {
+    const std::uint32_t c = (next_client_ + j) % clients;
+    if (auto active = take_from(c, false)) {
       next_client_ = c + 1;
-      sequence_[std::size_t{c} * limits.max_active_requests_per_client + taken->channel] = 0;
-      return Active{
-          c, taken->channel, taken->request_id,
-          make_port_id(c, load(segment.client(c)->generation)),
-          view_of(segment.request_chunk(c, taken->chunk), segment.layout().request_shape())};
+      return active;
     }
   }
   return std::nullopt;
+}
+
+std::optional<ServerCore::Active> ServerCore::take_from(std::uint32_t client, bool only_departed) {
+  const SegmentView& segment = port_->segment();
+  IndexQueue queue = port_->request_queue(client);
+  for (std::uint32_t n = 0; n < queue.capacity(); ++n) {
+    if (only_departed && !queue.next_is_from_departed_producer()) break;
+    const QueueResult r = queue.pop();
+    if (r.status != QueueStatus::ok) break;
+    const auto taken = take_queued_request(*port_, client, r.value);
+    if (!taken) continue;
+    sequence_[std::size_t{client} * port_->limits().max_active_requests_per_client +
+              taken->channel] = 0;
+    return Active{
+        client, taken->channel, taken->request_id,
+        make_port_id(client, load(segment.client(client)->generation)),
+        view_of(segment.request_chunk(client, taken->chunk), segment.layout().request_shape())};
+  }
+  return std::nullopt;
+}
+
+void ServerCore::note_departed_clients() noexcept {
+  // Seen first, looked at after: a departure rung while this looks is looked for again.
+  departures_seen_ = departures_rung(*port_->record());
+  for (std::uint32_t c = 0; c < port_->limits().max_clients; ++c) {
+    // The queue itself says how far the departed client's requests go: a new client that took
+    // its slot meanwhile pushes after them and waits its turn.
+    if (departed_[c] != 0 || !port_->request_queue(c).next_is_from_departed_producer()) continue;
+    departed_[c] = 1;
+    ++departed_count_;
+  }
 }
 
 DoorbellWords ServerCore::doorbell() const noexcept {
@@ -119,10 +151,36 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
               "floe: every response chunk of this request is queued or held by the client");
 }
 
+// Inlined into end(), its hot caller.
+[[gnu::always_inline]] inline void ServerCore::close_stream(const Active& active,
+                                                            std::size_t stream) noexcept {
+  const ResponseChannel channel = port_->response_channel(active.client, active.channel);
+  IndexQueue queue = channel.queue();
+  stop_waiting_for_room(stream, queue);
+  // Nobody will read what is still queued: give the chunks back before the channel can be
+  // reused (it cannot while this request is open, so no newer response is in the queue).
+  if (!client_listens(active)) discard_queued_responses(channel);
+  close_request(channel, active.request_id);
+  ring_client(active);
+}
+
 void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcept {
   store(*port_->response_channel(active.client, active.channel).chunk_state(chunk),
         static_cast<std::uint32_t>(ResponseChunkState::free));
-  --loaned_[stream_index(active)];
+  const std::size_t stream = stream_index(active);
+  --loaned_[stream];
+  if (ending_[stream] != 0) loan_settled(active, stream);
+}
+
+void ServerCore::loan_settled(const Active& active, std::size_t stream) noexcept {
+  if (loaned_[stream] != 0) return;
+  ending_[stream] = 0;
+  close_stream(active, stream);
+  std::shared_ptr<ServerCore> last;  // let go after the lock: it may end this core
+  {
+    const std::lock_guard lock(ending_mutex_);
+    if (--ending_streams_ == 0) last = std::move(kept_alive_);
+  }
 }
 
 bool ServerCore::client_listens(const Active& active) const noexcept {
@@ -132,6 +190,13 @@ bool ServerCore::client_listens(const Active& active) const noexcept {
   return load(segment.client(active.client)->state) == kActive &&
          load(const_cast<std::uint32_t&>(channel->pending_alive)) != 0 &&
          load(const_cast<std::uint64_t&>(channel->request_id)) == active.request_id;
+}
+
+bool ServerCore::has_disconnect_hint(const Active& active) const noexcept {
+  if (damaged()) return false;
+  const SegmentView& segment = port_->segment();
+  return detail::has_disconnect_hint(*segment.client_channel(active.client, active.channel),
+                                     active.request_id);
 }
 
 void ServerCore::stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept {
@@ -147,6 +212,7 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
   if (!client_listens(active)) {
     --loaned_[stream];
     release_response_chunk(channel, chunk, ResponseChunkState::loaned);
+    if (ending_[stream] != 0) loan_settled(active, stream);
     return SendStatus::not_delivered;
   }
   // Numbered before the push, counted only once delivered: a response refused (send returns
@@ -160,8 +226,11 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
   const std::uint64_t entry = pack_entry(active.request_id, chunk);
   IndexQueue queue = channel.queue();
   QueueStatus status = queue.push(entry, known_head_[stream]);
-  if (status == QueueStatus::full) {
-    if (!port_->limits().enable_safe_overflow_for_responses) {
+  if (status == QueueStatus::full && !port_->limits().enable_safe_overflow_for_responses) {
+    // A response whose ActiveRequest went never waits for room: nothing would cancel the wait,
+    // and its settling may let this core go, which must not happen while an operation waiting
+    // in it is listed here. It is refused instead, below.
+    if (ending_[stream] == 0) {
       store(state, static_cast<std::uint32_t>(ResponseChunkState::loaned));
       // Whoever calls again before sleeping sees any room the client makes after this.
       if (!waiting_for_room_[stream]) {
@@ -170,6 +239,7 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
       }
       return SendStatus::no_room;
     }
+  } else if (status == QueueStatus::full) {
     const QueueResult result = queue.push_overwriting(entry);
     if (result.evicted) {
       release_response_chunk(channel, entry_index(result.value), ResponseChunkState::queued);
@@ -180,10 +250,12 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
   stop_waiting_for_room(stream, queue);
   if (status != QueueStatus::ok) {
     release_response_chunk(channel, chunk, ResponseChunkState::queued);
+    if (ending_[stream] != 0) loan_settled(active, stream);
     return SendStatus::not_delivered;
   }
   ++sequence;
   ring_client(active);
+  if (ending_[stream] != 0) loan_settled(active, stream);
   return SendStatus::delivered;
 }
 
@@ -248,14 +320,20 @@ bool ServerCore::is_connected(const Active& active) const noexcept {
 
 void ServerCore::end(const Active& active) noexcept {
   stream_operations(active).cancel_all();
-  const ResponseChannel channel = port_->response_channel(active.client, active.channel);
-  IndexQueue queue = channel.queue();
-  stop_waiting_for_room(stream_index(active), queue);
-  // Nobody will read what is still queued: give the chunks back before the channel can be
-  // reused (it cannot while this request is open, so no newer response is in the queue).
-  if (!client_listens(active)) discard_queued_responses(channel);
-  close_request(channel, active.request_id);
-  ring_client(active);
+  const std::size_t stream = stream_index(active);
+  if (loaned_[stream] != 0) [[unlikely]] {
+    end_later(stream);
+    return;
+  }
+  close_stream(active, stream);
+}
+
+void ServerCore::end_later(std::size_t stream) noexcept {
+  // ResponseMuts outlive their ActiveRequest: the stream stays open for them and ends when the
+  // last is sent or given back (loan_settled); they keep this core alive until then.
+  ending_[stream] = 1;
+  const std::lock_guard lock(ending_mutex_);
+  if (ending_streams_++ == 0) kept_alive_ = shared_from_this();
 }
 
 }  // namespace floe::detail

@@ -64,11 +64,15 @@ void reset_client_resources(const SegmentView& segment, std::uint32_t client) no
   for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
     store(segment.client_channel(client, k)->pending_alive, 0u);
   }
-  if (!l.enable_fire_and_forget_requests) {
-    // Requests nobody will read the answers of are withdrawn from the servers.
-    for (std::uint32_t s = 0; s < l.max_servers; ++s) {
-      segment.request_queue(client, s).drain(
-          [&](std::uint64_t entry) { withdraw_queued_request(segment, client, s, entry); });
+  for (std::uint32_t s = 0; s < l.max_servers; ++s) {
+    IndexQueue queue = segment.request_queue(client, s);
+    if (!l.enable_fire_and_forget_requests) {
+      // Requests nobody will read the answers of are withdrawn from the servers.
+      queue.drain([&](std::uint64_t entry) { withdraw_queued_request(segment, client, s, entry); });
+    } else if (!queue.empty() && load(segment.server(s)->state) == kActive) {
+      // The oldest work there is: the server takes these before any live client's requests.
+      queue.mark_producer_departed();
+      fetch_add(segment.server(s)->doorbell, kClientDepartureBell);
     }
   }
   for (std::uint32_t i = 0; i < segment.layout().request_chunks_per_client(); ++i) {

@@ -28,6 +28,20 @@
 
 namespace floe::detail {
 
+/// What reset_client_resources adds to a server's doorbell word when a client went with
+/// requests still queued to it (fire-and-forget), after marking them in the queue
+/// (IndexQueue::mark_producer_departed): the word's upper half counts such departures, its
+/// lower half the wake-ups senders ring. The server compares the upper half on each receive
+/// (one load of its own record) and only when it moved looks for queues holding a departed
+/// client's requests, which it drains first. A carry out of the lower half makes it look once
+/// needlessly, nothing more.
+inline constexpr std::uint32_t kClientDepartureBell = std::uint32_t{1} << 16;
+
+/// Server: the count of departures in its doorbell word (see kClientDepartureBell).
+inline std::uint32_t departures_rung(PortRecord& server) noexcept {
+  return load(server.doorbell) / kClientDepartureBell;
+}
+
 /// Client: opens the channel for `request_id`, which it is about to deliver to the server.
 inline void open_request(const ResponseChannel& channel, std::uint64_t request_id) noexcept {
   store(channel.head()->open_request_id, request_id);
@@ -59,6 +73,20 @@ inline void close_request(const ResponseChannel& channel, std::uint64_t request_
 /// Whether `request_id` is open on the channel, taken or not.
 inline bool is_request_open(const ResponseChannel& channel, std::uint64_t request_id) noexcept {
   return (load(channel.head()->open_request_id) & ~kReceivedBit) == request_id;
+}
+
+/// Client: tells the servers of the live request on `channel` that it will stop listening soon.
+/// Only a live channel takes the hint (a compare-and-swap from kPendingAlive), as in iceoryx2.
+inline void set_disconnect_hint(ClientChannel& channel) noexcept {
+  std::uint32_t alive = kPendingAlive;
+  compare_exchange(channel.pending_alive, alive, kPendingAlive | kDisconnectHint);
+}
+
+/// Server: whether the client of `request_id` on `channel` gave the disconnect hint. Only the
+/// exact hinted value of this very request counts: anything else a peer wrote means no hint.
+inline bool has_disconnect_hint(ClientChannel& channel, std::uint64_t request_id) noexcept {
+  return load(channel.pending_alive) == (kPendingAlive | kDisconnectHint) &&
+         load(channel.request_id) == request_id;
 }
 
 /// Moves a response chunk from `from` to free, if it is in `from`. The index may come from
@@ -143,8 +171,10 @@ void collect_client_channels(const SegmentView& segment, std::uint32_t client) n
 void collect_orphaned_channels(const SegmentView& segment) noexcept;
 
 /// The resources a client port leaves behind when it goes (or is reclaimed from a dead
-/// process): its PendingResponses end, its unread requests are withdrawn (fire-and-forget off),
-/// its loans, queued and borrowed responses freed. Under the segment lock.
+/// process): its PendingResponses end, its unread requests are withdrawn (fire-and-forget off)
+/// or, with fire-and-forget on, left for the servers, each of which is told with a
+/// kClientDepartureBell; its loans, queued and borrowed responses freed. Under the segment lock,
+/// after the slot's state says free.
 void reset_client_resources(const SegmentView& segment, std::uint32_t client) noexcept;
 
 /// The same for a server port: its request queues emptied, every request it holds closed, its

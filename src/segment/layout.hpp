@@ -35,7 +35,9 @@ namespace floe::detail {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-rr1"
 // 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag; 7: queue entries
-// start on the tail's cache line; 8: attributes and payload alignments in the header
+// start on the tail's cache line; 8: attributes and payload alignments in the header,
+// ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
+// departed client's requests
 inline constexpr std::uint32_t kLayoutVersion = 8;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;
@@ -140,11 +142,18 @@ static_assert(sizeof(PortRecord) == 64 && std::is_trivially_copyable_v<PortRecor
 /// The channel may be reused once nobody holds it: no PendingResponse and no server with the
 /// request open (ResponseChannel::open_request_id).
 struct alignas(16) ClientChannel {
-  std::uint64_t request_id;  // 0 when never used
-  std::uint32_t pending_alive;
+  std::uint64_t request_id;     // 0 when never used
+  std::uint32_t pending_alive;  // 0, kPendingAlive, or kPendingAlive | kDisconnectHint
   std::uint32_t chunk;
 };
 static_assert(sizeof(ClientChannel) == 16 && std::is_trivially_copyable_v<ClientChannel>);
+
+/// ClientChannel::pending_alive: the PendingResponse exists (any nonzero value counts as alive,
+/// so a peer's garbage keeps a stream open at worst, as writing 1 would).
+inline constexpr std::uint32_t kPendingAlive = 1;
+/// Added by the client to a live channel: it will stop listening soon (disconnect hint). Only
+/// the exact value kPendingAlive | kDisconnectHint means so; cleared with the channel.
+inline constexpr std::uint32_t kDisconnectHint = 2;
 
 // The response header and the chunk's state word share the chunk's first cache line.
 static_assert(std::is_trivially_copyable_v<ResponseHeader> && sizeof(ResponseHeader) + 4 <= 64);

@@ -17,12 +17,17 @@ namespace floe::detail {
 
 /// The consumer's cursor, with the producer's "I wait for room" flag on its line: the consumer
 /// has that line anyway after taking an entry, so looking at the flag costs it nothing, and the
-/// producer writes it only when it finds the queue full.
+/// producer writes it only when it finds the queue full. `departed_until`: the entries before
+/// it were pushed by a producer that has gone (written by the cleanup after it, read by the
+/// consumer only when told a producer went).
 struct alignas(64) HeadCursor {
   std::uint64_t value;
   std::uint32_t producer_waiting;
-  std::uint8_t padding[52];
+  std::uint32_t reserved;
+  std::uint64_t departed_until;
+  std::uint8_t padding[40];
 };
+static_assert(sizeof(HeadCursor) == 64);
 
 /// The producer's cursor, with the first entries on its line: a consumer that sees the tail move
 /// then reads the entry, and with both on one line that is one line transfer, not two (measured
@@ -143,6 +148,16 @@ class IndexQueue {
   }
   bool producer_waiting() const noexcept {
     return load(control_->head.producer_waiting, std::memory_order_seq_cst) != 0;
+  }
+
+  /// Cleanup after a producer that went: the entries in the queue now are its last ones.
+  void mark_producer_departed() noexcept {
+    store(control_->head.departed_until, load(control_->tail.value));
+  }
+  /// Whether the next entry is one a departed producer pushed (see mark_producer_departed). A
+  /// peer's garbage can make this say so wrongly, which only changes the order of what is taken.
+  bool next_is_from_departed_producer() const noexcept {
+    return load(control_->head.value) < load(control_->head.departed_until);
   }
 
   std::uint32_t capacity() const noexcept { return capacity_; }

@@ -45,7 +45,7 @@ class ChannelProtocol : public ::testing::Test {
     *segment_.request_chunk_state(0, chunk) = static_cast<std::uint32_t>(RequestChunkState::bound);
     channel->request_id = request_id;
     channel->chunk = chunk;
-    channel->pending_alive = 1;
+    channel->pending_alive = kPendingAlive;
     open_request(segment_.response_channel(0, 0, k), request_id);
     ASSERT_EQ(segment_.request_queue(0, 0).push(pack_entry(request_id, k)), QueueStatus::ok);
   }
@@ -190,6 +190,35 @@ TEST_F(ChannelProtocol, ResettingAClientWithdrawsItsUnreadRequests) {
   EXPECT_TRUE(segment_.request_queue(0, 0).empty());
   EXPECT_EQ(*segment_.request_chunk_state(0, 2), 0u) << "the loan was not freed";
   EXPECT_EQ(segment_.client_channel(0, 0)->pending_alive, 0u);
+}
+
+TEST_F(ChannelProtocol, TheDisconnectHintBelongsToOneLiveRequestAndGarbageIsNoHint) {
+  send(0, 5, 0);
+  ClientChannel& channel = *segment_.client_channel(0, 0);
+  EXPECT_FALSE(has_disconnect_hint(channel, 5));
+  set_disconnect_hint(channel);
+  EXPECT_TRUE(has_disconnect_hint(channel, 5));
+  EXPECT_FALSE(has_disconnect_hint(channel, 4)) << "an older request of the slot has no hint";
+  // Still alive for everything that asks whether anybody listens.
+  ASSERT_EQ(segment_.request_queue(0, 0).pop().status, QueueStatus::ok);
+  EXPECT_TRUE(take_request(segment_.response_channel(0, 0, 0), 5));
+  EXPECT_FALSE(release_unheld_channel(segment_, 0, 0, true));
+
+  // A PendingResponse gone takes the hint with it, and a gone one cannot be hinted.
+  channel.pending_alive = 0;
+  set_disconnect_hint(channel);
+  EXPECT_EQ(channel.pending_alive, 0u);
+  EXPECT_FALSE(has_disconnect_hint(channel, 5));
+
+  // What a hostile peer writes is no hint, except the one exact value (which it could write
+  // through the API as well), and never makes the slot look free.
+  for (const std::uint32_t garbage : {2u, 7u, 0xffffffffu, 0x80000003u}) {
+    channel.pending_alive = garbage;
+    EXPECT_FALSE(has_disconnect_hint(channel, 5)) << garbage;
+    set_disconnect_hint(channel);
+    EXPECT_EQ(channel.pending_alive, garbage) << "only a plain live channel takes the hint";
+    EXPECT_FALSE(release_unheld_channel(segment_, 0, 0, false));
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -67,7 +68,7 @@ void begin_chunk(const ChunkView& view, BeginPayload begin_payload) {
   begin_payload(reinterpret_cast<Payload*>(view.payload));
 }
 
-class ClientCore {
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
   ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
              Backpressure backpressure);
@@ -110,6 +111,10 @@ class ClientCore {
   /// Errc::corrupted.
   std::optional<Received> try_receive(std::uint32_t channel, Failure& failure);
   void release_response(std::uint32_t channel, std::uint32_t server, std::uint32_t chunk) noexcept;
+  /// Whether a response of the stream on `channel` is queued: a look at the queues, no change.
+  bool has_response(std::uint32_t channel) const noexcept;
+  /// Tells the servers of the request on `channel` that this client will stop listening soon.
+  void set_disconnect_hint(std::uint32_t channel) noexcept;
   /// True while a server the request reached still holds it open: false as soon as each has
   /// dropped its ActiveRequest, gone away or died, even with its responses still buffered.
   /// `check_liveness`: also ask whether the servers' processes still run (a syscall per server:
@@ -148,10 +153,16 @@ class ClientCore {
     std::uint64_t ended = 0;      // bit per closed server whose responses were all received
     std::uint64_t overwritten = 0;
     std::uint32_t borrowed = 0;
+    // Responses still borrowed after the PendingResponse went: until they are given back the
+    // channel is not reused, and they keep this core alive (kept_alive_).
+    std::uint32_t orphans = 0;
     std::uint32_t next_server = 0;
   };
 
   void ring_server(std::uint32_t server) const noexcept;
+  /// The rare paths of responses outliving their PendingResponse, out of the hot functions.
+  [[gnu::cold, gnu::noinline]] void orphan_responses(PendingState& pending) noexcept;
+  [[gnu::cold, gnu::noinline]] void release_orphan(PendingState& pending) noexcept;
   void update_ended(std::uint32_t channel, bool check_liveness) noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
@@ -172,12 +183,16 @@ class ClientCore {
   std::uint64_t request_ids_end_ = 0;
   std::vector<PortOperations> stream_operations_;  // per channel
   PortOperations slot_operations_;
+  // Channels with responses that outlived their PendingResponse, and the reference to this
+  // core those responses share while there are any.
+  std::uint32_t orphaned_channels_ = 0;
+  std::shared_ptr<ClientCore> kept_alive_;
   /// A loan or channel came free: a task waiting for one (maybe asleep in an io_context that
   /// runs other handlers meanwhile) must look again.
   void notify_slot_freed() const noexcept;
 };
 
-class ServerCore {
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
   ServerCore(std::shared_ptr<ServiceSegment> segment,
              std::uint32_t max_loaned_responses_per_request, Backpressure backpressure);
@@ -226,6 +241,9 @@ class ServerCore {
   /// The process of the client that sent `active`, for a send waiting for room.
   void watch_client(const Active& active, WakeSources& sources) const;
   bool is_connected(const Active& active) const noexcept;
+  /// Whether the client of `active` said it will stop listening soon (one load each of two
+  /// words of its channel record; no syscall).
+  bool has_disconnect_hint(const Active& active) const noexcept;
   /// Ends the stream for the client; operations waiting on it are cancelled first.
   void end(const Active& active) noexcept;
 
@@ -238,7 +256,21 @@ class ServerCore {
 
  private:
   std::size_t stream_index(const Active& active) const noexcept;
+  /// The next request in `client`'s queue, if one is there (`only_departed`: if it is one a
+  /// departed client sent).
+  std::optional<Active> take_from(std::uint32_t client, bool only_departed);
+  /// Marks the clients that went with requests still queued to this server, once the
+  /// departures in its doorbell word moved on.
+  void note_departed_clients() noexcept;
   void stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept;
+  /// What ending a stream does to shared memory: its queue given up if nobody reads, the request
+  /// closed, the client rung.
+  void close_stream(const Active& active, std::size_t stream) noexcept;
+  /// After a loan of an ending stream was sent or given back: once it was the last, the stream
+  /// is closed and the core let go. Call last: it may destroy this core.
+  [[gnu::cold, gnu::noinline]] void loan_settled(const Active& active, std::size_t stream) noexcept;
+  /// An ActiveRequest went with responses still loaned: the stream ends with the last of them.
+  [[gnu::cold, gnu::noinline]] void end_later(std::size_t stream) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
 
@@ -259,9 +291,21 @@ class ServerCore {
   // Responses delivered for the request on each (client, channel): the next one's
   // ResponseHeader::sequence_number, so the client can count what safe overflow overwrote.
   std::vector<std::uint64_t> sequence_;
+  // Requests of clients that went come first (as in iceoryx2): the queues still holding some,
+  // found when the departures rung into the doorbell word (departures_rung) moved on.
+  std::uint32_t departures_seen_ = 0;
+  std::uint32_t departed_count_ = 0;
+  std::vector<std::uint8_t> departed_;  // per client
   // Whether this server raised the producer_waiting flag of a stream's queue (so it knows to
   // lower it without reading the consumer's cache line on every send).
   std::vector<std::uint8_t> waiting_for_room_;
+  // Streams whose ActiveRequest went while responses were still loaned: they end when the last
+  // of those is sent or given back, which keep this core alive until then. `ending_` is the
+  // stream's (its thread's), the count and reference are shared by every stream's thread.
+  std::vector<std::uint8_t> ending_;
+  std::mutex ending_mutex_;
+  std::uint32_t ending_streams_ = 0;
+  std::shared_ptr<ServerCore> kept_alive_;
   PortOperations receive_operations_;
   std::vector<PortOperations> stream_operations_;  // per (client, channel)
 };
