@@ -72,6 +72,12 @@ TEST_F(NodeTest, OpeningAServiceAgainCountsTheNodeOnce) {
             }),
             Errc::incompatible_types);
   EXPECT_EQ(error_of([&] { builder(node).max_clients(9).open(); }), Errc::incompatible_limits);
+  EXPECT_EQ(error_of([&] {
+              builder(node).required_attributes(AttributeVerifier().require_key("camera")).open();
+            }),
+            Errc::incompatible_attributes);
+  EXPECT_EQ(error_of([&] { builder(node).request_payload_alignment(4096).open(); }),
+            Errc::incompatible_types);
   // A second Node, even in this process, is a second node.
   Node other = Node::create("other", config);
   auto theirs = builder(other).open();
