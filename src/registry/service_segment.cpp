@@ -119,7 +119,8 @@ DeadNodeCleanup ServiceSegment::clean_up_dead_nodes_of(const std::string& object
   }
   // Never registered (kNoNode): every node is judged by its mark, this process's others too.
   segment.emplace(Passkey{}, std::move(*object), std::move(read.mapping), *read.judgement.layout,
-                  std::string(read.header.name, read.header.name_length), kNoNode);
+                  std::string(read.header.name, read.header.name_length),
+                  AttributeSet{} /* a cleanup reads no attributes */, kNoNode);
   DeadNodeCleanup cleaned = segment->reclaim_dead_nodes_locked();
   if (!segment->has_live_node_locked() &&
       segment->remove_locked() == SharedMemoryObject::Unlinked::yes) {
