@@ -19,7 +19,8 @@ void check_room(std::size_t used, const std::string& key) {
   if (used >= kMaxAttributes) {
     throw Error(Errc::invalid_attributes, "floe: attribute '" + key + "' is one too many: a " +
                                               "service holds at most " +
-                                              std::to_string(kMaxAttributes) + " attributes");
+                                              std::to_string(kMaxAttributes) +
+                                              " attributes, so no more can be defined or required");
   }
 }
 

@@ -343,6 +343,11 @@ class Client {
 
   /// This client's id within the service: the RequestHeader::client_id of its requests.
   ClientId id() const noexcept { return core_->id(); }
+  /// The requests this client may have sent and not yet seen end (its builder's
+  /// max_active_requests, the service's max_active_requests_per_client unless set lower).
+  std::uint32_t max_active_requests() const noexcept { return core_->max_active_requests(); }
+  /// What a send does with nowhere to put the request (its builder's backpressure()).
+  Backpressure backpressure() const noexcept { return core_->backpressure(); }
 
   /// A value-initialized request in shared memory. Throws floe::Error(exceeds_max_loans).
   Loan loan() {

@@ -23,13 +23,13 @@
   X(max_clients, std::uint32_t, 8, 1, 4096, "the most client slots floe lays out in one service", "Clients that may exist at once, across all processes.") \
   X(max_servers, std::uint32_t, 2, 1, 64, "the servers a request reaches are one 64-bit mask", "Servers that may exist at once; each request reaches every one.") \
   X(max_nodes, std::uint32_t, 20, 1, 4096, "the most node records and liveness marks floe looks at in one service", "Nodes (usually processes) that may hold the service open at once.") \
-  X(max_active_requests_per_client, std::uint32_t, 4, 1, 4096, "request chunks have 16-bit indices, shared with max_loaned_requests", "Requests a client may have sent whose PendingResponse still exists.") \
+  X(max_active_requests_per_client, std::uint32_t, 4, 1, 4096, "request chunks have 16-bit indices, shared with max_loaned_requests", "Requests a client may have sent that have not ended: their PendingResponse, or a Response of theirs, still exists.") \
   X(max_loaned_requests, std::uint32_t, 2, 1, 4096, "request chunks have 16-bit indices, shared with max_active_requests_per_client", "Requests a client may hold loaned and not yet sent.") \
   X(max_response_buffer_size, std::uint32_t, 8, 1, 16384, "response chunks have 16-bit indices, shared by the three response limits", "Responses a stream buffers between a server and the client that has not read them yet.") \
   X(max_borrowed_responses_per_pending_response, std::uint32_t, 2, 1, 16384, "response chunks have 16-bit indices, shared by the three response limits", "Responses of one PendingResponse that may be held (received, not yet dropped) at once.") \
   X(max_loaned_responses_per_request, std::uint32_t, 2, 1, 16384, "response chunks have 16-bit indices, shared by the three response limits", "The most any server of the service may loan per request (a server may ask for fewer).") \
   X(enable_fire_and_forget_requests, bool, false, 0, 1, "", "Whether a request whose PendingResponse was dropped still reaches servers that have not taken it (else it is withdrawn from them).") \
-  X(enable_safe_overflow_for_requests, bool, true, 0, 1, "", "Whether a full request queue drops its oldest request for a new one.") \
+  X(enable_safe_overflow_for_requests, bool, true, 0, 1, "", "Whether a full request queue drops its oldest request for a new one (a queue cannot fill unless a peer wrote into it).") \
   X(enable_safe_overflow_for_responses, bool, true, 0, 1, "", "Whether a full response buffer drops its oldest response for a new one (latest value wins) rather than make the server wait or refuse (lossless).")
 // clang-format on
 

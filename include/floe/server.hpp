@@ -262,6 +262,14 @@ class Server {
 
   /// This server's id within the service: the ResponseHeader::server_id of its responses.
   ServerId id() const noexcept { return core_->id(); }
+  /// The responses this server may hold loaned per request (its builder's
+  /// max_loaned_responses_per_request, the service's unless set lower).
+  std::uint32_t max_loaned_responses_per_request() const noexcept {
+    return core_->max_loaned_responses_per_request();
+  }
+  /// What a send does when a client's response buffer is full and safe overflow is off (its
+  /// builder's backpressure()).
+  Backpressure backpressure() const noexcept { return core_->backpressure(); }
 
   /// The next request, if one is there. Never blocks. Throws Errc::corrupted once another
   /// process damaged the service's shared memory.

@@ -110,7 +110,8 @@ class RequestResponseBuilder {
   /// Nodes (usually processes) that may hold the service open at once; a Node counts once,
   /// however many handles of the service it holds.
   RequestResponseBuilder& max_nodes(std::uint32_t v) { return set<detail::LimitId::max_nodes>(v); }
-  /// Requests a client may have sent whose PendingResponse still exists.
+  /// Requests a client may have sent that have not ended: their PendingResponse, or a Response
+  /// of theirs, still exists.
   RequestResponseBuilder& max_active_requests_per_client(std::uint32_t v) {
     return set<detail::LimitId::max_active_requests_per_client>(v);
   }

@@ -116,7 +116,8 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
     if (failure) failure.raise();
     throw Error(Errc::exceeds_max_active_requests,
                 "floe: the client has max_active_requests = " + std::to_string(max_active_) +
-                    " requests open (pending, or still held by a server)");
+                    " requests open (pending, still held by a server, or with a Response of theirs "
+                    "still kept)");
   }
   return channel;
 }

@@ -115,6 +115,12 @@ TEST_F(Limits, ClientMaxActiveRequestsIsAtMostTheServices) {
   EXPECT_EQ(error_of([&] { service.client_builder().max_active_requests(5).create(); }),
             Errc::incompatible_limits);
   auto client = service.client_builder().max_active_requests(2).create();
+  // A port says what it was created with.
+  EXPECT_EQ(client.max_active_requests(), 2u);
+  EXPECT_EQ(client.backpressure(), Backpressure::discard);
+  EXPECT_EQ(service.client_builder().backpressure(Backpressure::block).create().backpressure(),
+            Backpressure::block);
+  EXPECT_EQ(service.client_builder().create().max_active_requests(), 4u);
   auto a = client.send_copy(1);
   auto b = client.send_copy(2);
   EXPECT_EQ(error_of([&] { (void)client.send_copy(3); }), Errc::exceeds_max_active_requests);
@@ -145,6 +151,9 @@ TEST_F(Limits, MaxLoanedResponsesPerRequest) {
       error_of([&] { service.server_builder().max_loaned_responses_per_request(4).create(); }),
       Errc::incompatible_limits);
   auto server = service.server_builder().max_loaned_responses_per_request(2).create();
+  EXPECT_EQ(server.max_loaned_responses_per_request(), 2u);
+  EXPECT_EQ(server.backpressure(), Backpressure::discard);
+  EXPECT_EQ(service.server_builder().create().max_loaned_responses_per_request(), 3u);
   auto client = service.client_builder().create();
   auto pending = client.send_copy(1);
   auto request = server.try_receive();

@@ -77,6 +77,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   ~ClientCore();
 
   ClientId id() const noexcept { return id_; }
+  std::uint32_t max_active_requests() const noexcept { return max_active_; }
+  Backpressure backpressure() const noexcept { return backpressure_; }
   /// Another process shrank the segment under this one: every call below throws (or records)
   /// Errc::corrupted, or reports nothing connected.
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
@@ -209,6 +211,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// for the moments liveness is looked at, never the hot path.
   void check_size() noexcept;
   Backpressure backpressure() const noexcept { return backpressure_; }
+  std::uint32_t max_loaned_responses_per_request() const noexcept {
+    return max_loaned_per_request_;
+  }
 
   /// One request a client sent, as this server holds it open.
   struct Active {
