@@ -389,10 +389,9 @@ void stream_co_await(benchmark::State& state, std::uint64_t count) {
       ->Iterations(quick() ? 20 : 100);
   // Like floe's stream rows: one iteration of one stream (a twentieth as long when quick).
   const std::uint64_t stream_count = quick() ? 200'000 / 20 : 200'000;
-  benchmark::RegisterBenchmark("stream/asio socket/co_await", stream_co_await, stream_count)
-      ->UseManualTime()
-      ->Iterations(1)
-      ->Unit(benchmark::kMillisecond);
+  register_whole_run("stream/asio socket/co_await", [stream_count](benchmark::State& state) {
+    stream_co_await(state, stream_count);
+  });
   return true;
 }();
 

@@ -185,11 +185,8 @@ void shm_floe(benchmark::State& state, bool large) {
 [[maybe_unused]] const bool registered = [] {
   benchmark::AddCustomContext("shm_large_limits", describe(kLargeLimits));
   for (const bool large : {false, true}) {
-    benchmark::RegisterBenchmark(large ? "shm/floe/large_limits" : "shm/floe/default_limits",
-                                 [large](benchmark::State& state) { shm_floe(state, large); })
-        ->UseManualTime()
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
+    register_whole_run(large ? "shm/floe/large_limits" : "shm/floe/default_limits",
+                       [large](benchmark::State& state) { shm_floe(state, large); });
   }
   return true;
 }();

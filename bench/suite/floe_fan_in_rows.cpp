@@ -267,13 +267,9 @@ void fan_in_floe_polling(benchmark::State& state, std::uint32_t clients,
   const auto duration = quick() ? std::chrono::milliseconds(250) : std::chrono::milliseconds(2000);
   for (std::uint32_t clients : {1u, 2u, 4u, 8u, 16u}) {
     const std::string name = "fan_in_" + std::to_string(clients) + "/floe/polling";
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [clients, duration](benchmark::State& state) {
-                                   fan_in_floe_polling(state, clients, duration);
-                                 })
-        ->UseManualTime()
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
+    register_whole_run(name, [clients, duration](benchmark::State& state) {
+      fan_in_floe_polling(state, clients, duration);
+    });
   }
   return true;
 }();

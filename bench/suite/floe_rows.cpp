@@ -399,10 +399,7 @@ void idle_floe_default_spin(benchmark::State& state) {
   register_row("round_trip/floe/asleep", 50'000, round_trip_floe_asleep);
   register_row("round_trip/floe/default_spin", 100'000, round_trip_floe_default_spin);
   register_row("round_trip/floe/asio", 50'000, round_trip_floe_asio);
-  benchmark::RegisterBenchmark("idle/floe/default_spin", idle_floe_default_spin)
-      ->UseManualTime()
-      ->Iterations(1)
-      ->Unit(benchmark::kMillisecond);
+  register_whole_run("idle/floe/default_spin", idle_floe_default_spin);
   return true;
 }();
 

@@ -238,12 +238,9 @@ void register_stream_row(const char* name, std::uint64_t full, bool shares_core_
                          Serve serve, Take take) {
   std::uint64_t count = quick() ? full / 20 : full;
   if (shares_core_when_polling && placement() != Placement::pinned) count /= 20;
-  benchmark::RegisterBenchmark(
-      name,
-      [count, serve, take](benchmark::State& state) { run_stream(state, count, serve, take); })
-      ->UseManualTime()
-      ->Iterations(1)
-      ->Unit(benchmark::kMillisecond);
+  register_whole_run(name, [count, serve, take](benchmark::State& state) {
+    run_stream(state, count, serve, take);
+  });
 }
 
 using StreamClient = floe::Client<std::uint64_t, std::uint64_t>;

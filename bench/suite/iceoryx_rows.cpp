@@ -443,16 +443,12 @@ void round_trip_row(benchmark::State& state) {
 /// FLOE_BENCH_QUICK=1), taken by polling; one iteration is the whole stream.
 void register_stream_row(const char* name, std::int64_t full) {
   const std::int64_t count = quick() ? full / 20 : full;
-  benchmark::RegisterBenchmark(name,
-                               [count](benchmark::State& state) {
-                                 Plan plan;
-                                 plan.stream = true;
-                                 plan.count = count;
-                                 run_row(state, plan);
-                               })
-      ->UseManualTime()
-      ->Iterations(1)
-      ->Unit(benchmark::kMillisecond);
+  register_whole_run(name, [count](benchmark::State& state) {
+    Plan plan;
+    plan.stream = true;
+    plan.count = count;
+    run_row(state, plan);
+  });
 }
 
 [[maybe_unused]] const bool registered = [] {

@@ -239,6 +239,16 @@ void report_syscalls(benchmark::State& state, const SyscallTally& client,
 benchmark::internal::Benchmark* register_row(const std::string& name, std::int64_t count,
                                              void (*body)(benchmark::State&));
 
+/// Registers a row run once as a whole (a stream, a fan-in, an idle wait, a segment): one
+/// iteration, whose time `body` sets (manual time), shown in ms.
+template <typename Body>
+benchmark::internal::Benchmark* register_whole_run(const std::string& name, Body body) {
+  return benchmark::RegisterBenchmark(name.c_str(), std::move(body))
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+}
+
 /// Registers a row whose transport is not installed: it reports an error that says so (the
 /// table shows "not installed: <why>"), and nothing else breaks.
 void register_missing(const std::string& name, const std::string& why);

@@ -269,10 +269,9 @@ void stream_blocking(benchmark::State& state, std::uint64_t count) {
       ->Iterations(quick() ? 20 : 100);
   // Like floe's stream rows: one iteration of one stream (a twentieth as long when quick).
   const std::uint64_t stream_count = quick() ? 1'000'000 / 20 : 1'000'000;
-  benchmark::RegisterBenchmark(kStreamBlocking, stream_blocking, stream_count)
-      ->UseManualTime()
-      ->Iterations(1)
-      ->Unit(benchmark::kMillisecond);
+  register_whole_run(kStreamBlocking, [stream_count](benchmark::State& state) {
+    stream_blocking(state, stream_count);
+  });
   register_row(kRoundTripPolling, 10'000, round_trip_polling);
 #else
   const char* why = "cppzmq-dev not installed";
