@@ -445,7 +445,10 @@ class ClientBuilder {
     max_active_requests_ = value;
     return *this;
   }
-  /// What a send does when a server's request buffer is full and safe overflow is off.
+  /// What a send does when a server's request buffer is full and safe overflow is off: kept for
+  /// iceoryx2's API, recorded and nothing more. A client's queue to a server holds one entry per
+  /// request slot, so an honest server never lets it fill; a queue a hostile peer filled gets
+  /// the request withdrawn (that server does not count as connected), never a wait.
   ClientBuilder& backpressure(Backpressure value) noexcept {
     backpressure_ = value;
     return *this;

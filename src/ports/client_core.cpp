@@ -1,7 +1,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
-#include <thread>
 
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
@@ -182,17 +181,13 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& 
     std::uint64_t& known_head = known_request_head_[s];
     QueueStatus status = queue.push(entry, known_head);
     // A channel is in at most one place of each queue and the queue holds one entry per
-    // channel, so it is full only when a peer has written into it.
+    // channel, so it is full only when a peer has written into it. Waiting for room
+    // (Backpressure::block) would then wait for as long as that peer likes: the request is
+    // withdrawn from this server instead, as with Backpressure::discard.
     if (status == QueueStatus::full && limits.enable_safe_overflow_for_requests) {
       const QueueResult result = queue.push_overwriting(entry);
       if (result.evicted) withdraw_queued_request(port_->segment(), port_->slot(), s, result.value);
       status = result.status;
-    } else if (status == QueueStatus::full && backpressure_ == Backpressure::block) {
-      while (status == QueueStatus::full && load(server->state) == kActive &&
-             load(server->generation) == generation) {
-        std::this_thread::yield();
-        status = queue.push(entry, known_head);
-      }
     }
     if (status == QueueStatus::ok) {
       ring(DoorbellWords{&server->waiting, &server->doorbell});

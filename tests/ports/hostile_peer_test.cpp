@@ -13,6 +13,7 @@
 
 #include "registry/names.hpp"
 #include "segment/layout.hpp"
+#include "segment/view.hpp"
 #include "support/process.hpp"
 
 namespace floe {
@@ -95,6 +96,51 @@ TEST(HostilePeer, GarbageInSharedMemoryGivesErrorsNotCrashes) {
   ChildProcess attacker([&] { return scribble(object, 2500ms, 1234); });
   EXPECT_EQ(attacker.wait(), 0);
   EXPECT_EQ(victim.wait(20s), 0) << "the victim crashed (128 + signal) or hung (-1)";
+}
+
+/// Fills the request queue from client slot 0 to server slot 0 with entries no client wrote, as
+/// a hostile process of the same user could. Returns how many it pushed, -1 on failure.
+int fill_request_queue(const std::string& object) {
+  const int fd = ::open(("/dev/shm" + object).c_str(), O_RDWR);
+  if (fd < 0) return -1;
+  detail::ServiceHeader header{};
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (::pread(fd, &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return -1;
+  const auto layout = detail::SegmentLayout::compute(
+      header.limits, header.request, header.response, header.request_user_header,
+      header.response_user_header, header.request_payload_alignment,
+      header.response_payload_alignment);
+  if (!layout || layout->total_size() != static_cast<std::uint64_t>(size)) return -1;
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) return -1;
+  detail::IndexQueue queue =
+      detail::SegmentView(static_cast<std::byte*>(base), *layout).request_queue(0, 0);
+  int pushed = 0;
+  while (queue.push(0xdead0000u + pushed) == detail::QueueStatus::ok)
+    ++pushed;
+  ::munmap(base, size);
+  return pushed;
+}
+
+TEST(HostilePeer, ARequestQueueAPeerFilledNeverHoldsUpABlockingClient) {
+  const Config config = test::isolated_config();
+  Node node = Node::create("hostile-test", config);
+  auto service = node.service_builder("Test/HostileQueue")
+                     .request_response<std::uint64_t, std::uint64_t>()
+                     .enable_safe_overflow_for_requests(false)
+                     .create();
+  // An honest server that never receives: only the attacker's entries fill its queue.
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().backpressure(Backpressure::block).create();
+  ASSERT_EQ(fill_request_queue(detail::service_object_name(config.domain, "Test/HostileQueue")),
+            static_cast<int>(service.limits().max_active_requests_per_client));
+  // In a child, so that a send which waits forever fails the test instead of hanging it.
+  ChildProcess sender([&] {
+    auto pending = client.send_copy(1);
+    return pending.number_of_server_connections() == 0 ? 0 : 1;
+  });
+  EXPECT_EQ(sender.wait(5s), 0) << "1: delivered into a full queue; -1: the send hung";
 }
 
 TEST(HostilePeer, ServiceIsUsableAgainOnceTheGarbageProcessIsGone) {
