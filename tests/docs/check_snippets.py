@@ -149,6 +149,9 @@ def main():
     ]
 
     blocks = [b for d in find_documents(source) for b in extract_blocks(source, d)]
+    if not blocks:
+        print(f"no ```cpp block found under {source}: is --source-dir floe's root?")
+        return 1
     skipped = [b for b in blocks if b.marker is not None and SKIP.match(b.marker)]
     failures = []
     jobs = []
