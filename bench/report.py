@@ -747,7 +747,7 @@ def document(results, found, plots, json_paths):
       "(the round trips of floe and of the floors; on one core not the polling ones, which "
       "would measure the scheduler's time slice).")
     w("")
-    w("The measurements made by hand before this suite (issues 2 to 4, layout versions 5 and 6), "
+    w("The measurements made by hand before this suite (layout versions 5 and 6), "
       "with where the time goes and what was tried: `git show dee2087:docs/BENCHMARKS.md`.")
     w("")
     w("This run:")

@@ -17,8 +17,8 @@ bash scripts/install-deps.sh --test
 bash scripts/install-deps.sh --bench
 build=${FLOE_BUILD_DIR:-build}
 jobs=$(nproc)
-# Tests that build or install things run once, in stage 1.
-no_build_tests='^(Install|CompileFail)\.'
+# Tests that build, install or compile things run once, in stage 1.
+no_build_tests='^(Install|CompileFail|Docs)\.'
 
 suite() {  # suite BUILD_DIR [ctest args...]: both event loops
   local dir=$1

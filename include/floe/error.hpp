@@ -8,7 +8,7 @@ namespace floe {
 
 /// What went wrong; every floe::Error carries one, and its message says the particulars.
 enum class Errc : int {
-  invalid_name = 1,             ///< a service name floe cannot map to a shared-memory object
+  invalid_name = 1,             ///< a node or service name floe cannot use (see Node)
   service_does_not_exist,       ///< open() of a service nobody created
   service_already_exists,       ///< create() of a service that is there
   incompatible_types,           ///< payload or user-header types differ from the service's

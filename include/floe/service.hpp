@@ -143,7 +143,7 @@ class RequestResponseBuilder {
     return set<detail::LimitId::enable_safe_overflow_for_requests>(v);
   }
   /// Whether a full response buffer drops its oldest response for a new one (latest value
-  /// wins) or makes the server wait or refuse (lossless; see the README, Streams).
+  /// wins) or makes the server wait or refuse (lossless; docs/API.md, Streams).
   RequestResponseBuilder& enable_safe_overflow_for_responses(bool v) {
     return set<detail::LimitId::enable_safe_overflow_for_responses>(v);
   }

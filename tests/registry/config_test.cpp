@@ -325,13 +325,13 @@ TEST(Config, ACountOfZeroIsTakenAsOneByTheFileTheConfigAndTheBuilder) {
   EXPECT_EQ(opened.open().limits().max_clients, 1u);
 }
 
-TEST(Config, TheReadmeListsEveryLimitWithItsDefaultAndRange) {
-  std::ifstream readme(std::string(FLOE_SOURCE_DIR) + "/README.md");
-  ASSERT_TRUE(readme) << "README.md not found under " << FLOE_SOURCE_DIR;
-  // The README's TOML block, from its [defaults.request_response] line to the fence.
+TEST(Config, TheApiReferenceListsEveryLimitWithItsDefaultAndRange) {
+  std::ifstream reference(std::string(FLOE_SOURCE_DIR) + "/docs/API.md");
+  ASSERT_TRUE(reference) << "docs/API.md not found under " << FLOE_SOURCE_DIR;
+  // docs/API.md's TOML block, from its [defaults.request_response] line to the fence.
   std::string line, block;
   bool inside = false;
-  while (std::getline(readme, line)) {
+  while (std::getline(reference, line)) {
     if (line.starts_with("[defaults.request_response]")) inside = true;
     if (inside && line.starts_with("```")) break;
     if (inside) block += line + "\n";
