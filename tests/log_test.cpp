@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "log.hpp"
+#include "registry/names.hpp"
 #include "support/fixture.hpp"
 
 namespace floe::test {
@@ -194,6 +195,63 @@ TEST_F(LogTest, LimitsHitAreWarnedWithTheirValueOncePerPort) {
       << log.all();
   // Below the level: the creation is info, not logged at warn.
   EXPECT_TRUE(log.matching({" created by"}).empty()) << log.all();
+}
+
+TEST_F(LogTest, ASegmentShrunkUnderThisProcessIsAnErrorThenReplacedAtOpen) {
+  CapturedLog log;
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  const std::string object = detail::service_object_name(config.domain, "Test/Service");
+  ASSERT_EQ(::truncate(("/dev/shm" + object).c_str(), 0), 0);
+  EXPECT_EQ(error_of([&] { (void)client.send_copy(1); }), Errc::corrupted);
+  EXPECT_EQ(error_of([&] { (void)client.send_copy(2); }), Errc::corrupted);
+  EXPECT_EQ(log.matching({"error: ", named(), "another process shrank its shared-memory segment",
+                          object, "SIGBUS"})
+                .size(),
+            1u)
+      << log.all();
+  Node newcomer = Node::create("newcomer", config);
+  auto replaced = builder(newcomer).open_or_create();
+  EXPECT_EQ(log.matching({"error: ", named(), " removed at open by pid", "damaged"}).size(), 1u)
+      << log.all();
+}
+
+TEST_F(LogTest, TheConfigFileReadOrRefusedIsLogged) {
+  CapturedLog log;
+  const std::string path = "/tmp/floe_log_test_" + std::to_string(::getpid()) + ".toml";
+  {
+    std::ofstream file(path);
+    file << "[global]\ndomain = \"logged\"\n";
+  }
+  EXPECT_EQ(Config::from_file(path).domain, "logged");
+  EXPECT_EQ(log.matching({"info: config file '" + path + "' loaded: domain logged"}).size(), 1u)
+      << log.all();
+  {
+    std::ofstream file(path);
+    file << "[global]\ndomian = \"typo\"\n";
+  }
+  EXPECT_EQ(error_of([&] { Config::from_file(path); }), Errc::invalid_config);
+  EXPECT_EQ(log.matching({"warn: config not used: ", path, "domian"}).size(), 1u) << log.all();
+  ::unlink(path.c_str());
+}
+
+TEST(Log, TheEpollFallbackIsLoggedOncePerProcess) {
+  CapturedLog log(LogLevel::info);
+  const char* before = std::getenv("FLOE_DISABLE_IO_URING");
+  const std::string saved = before != nullptr ? before : "";
+  ::setenv("FLOE_DISABLE_IO_URING", "1", 1);
+  {
+    Runtime first;
+    Runtime second;
+    EXPECT_FALSE(first.uses_io_uring());
+  }
+  if (before != nullptr) {
+    ::setenv("FLOE_DISABLE_IO_URING", saved.c_str(), 1);
+  } else {
+    ::unsetenv("FLOE_DISABLE_IO_URING");
+  }
+  EXPECT_EQ(log.matching({"info: the runtime uses epoll: FLOE_DISABLE_IO_URING=1"}).size(), 1u)
+      << log.all();
 }
 
 TEST_F(LogTest, ARoundTripLogsNothingEvenAtDebug) {

@@ -273,6 +273,9 @@ Config Config::from_environment() {
   }
   if (const char* domain = std::getenv("FLOE_DOMAIN"); domain != nullptr && *domain != '\0') {
     if (!detail::is_valid_domain(domain)) {
+      detail::log(LogLevel::warn, [&] {
+        return std::string("config not used: FLOE_DOMAIN '") + domain + "' is not a domain";
+      });
       throw Error(Errc::invalid_config,
                   std::string("FLOE_DOMAIN '") + domain + "' must be 1 to 64 of [A-Za-z0-9_-]");
     }
