@@ -257,8 +257,11 @@ void ServiceSegment::check_size() noexcept {
   if (::fstat(object_.fd(), &status) == 0 &&
       static_cast<std::uint64_t>(status.st_size) < mapping_.size()) {
     mapping_.mark_damaged();
-    log_damage("found shrunk to " + human_size(static_cast<std::uint64_t>(status.st_size)) +
-               " by fstat");
+    // Looked at again on every liveness check: the text is built the first time only.
+    if (!damage_logged_.load(std::memory_order_relaxed)) {
+      log_damage("found shrunk to " + human_size(static_cast<std::uint64_t>(status.st_size)) +
+                 " by fstat");
+    }
   }
 }
 
