@@ -7,6 +7,7 @@
 #include "floe/error.hpp"
 #include "floe/header.hpp"
 #include "floe/introspection.hpp"
+#include "floe/log.hpp"
 #include "floe/node.hpp"
 #include "floe/runtime.hpp"
 #include "floe/server.hpp"

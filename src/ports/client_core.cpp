@@ -4,6 +4,7 @@
 
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
+#include "ports/port_log.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
 #include "segment/port_view.hpp"
@@ -60,11 +61,15 @@ ChunkView ClientCore::loan(std::uint32_t& chunk) {
   if (damaged()) segment_->throw_damaged();
   const StoredLimits& limits = port_->limits();
   if (loaned_ >= limits.max_loaned_requests) {
+    log_limit_once(limits_logged_, PortLimit::max_loaned_requests, limits.max_loaned_requests,
+                   *segment_, "client", port_->slot());
     throw Error(Errc::exceeds_max_loans, "floe: the client has max_loaned_requests = " +
                                              std::to_string(limits.max_loaned_requests) +
                                              " requests loaned already");
   }
   if (!try_loan(chunk)) {
+    log_limit_once(limits_logged_, PortLimit::request_chunks, 0, *segment_, "client",
+                   port_->slot());
     throw Error(Errc::exceeds_max_loans,
                 "floe: every request chunk of the client is loaned or held by a server");
   }
@@ -113,6 +118,8 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
   Failure failure;
   if (!try_send(chunk, channel, failure)) {
     if (failure) failure.raise();
+    log_limit_once(limits_logged_, PortLimit::max_active_requests, max_active_, *segment_, "client",
+                   port_->slot());
     throw Error(Errc::exceeds_max_active_requests,
                 "floe: the client has max_active_requests = " + std::to_string(max_active_) +
                     " requests open (pending, still held by a server, or with a Response of theirs "
@@ -154,6 +161,8 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& 
   const std::uint64_t request_id = next_request_id_++;
   if (request_id == 0 || request_id > kMaxRequestId) {
     next_request_id_ = request_ids_end_;
+    log_corrupted(*segment_, "client", port_->slot(),
+                  "its request counter in shared memory was overwritten; the send fails");
     failure.set(Errc::corrupted, "floe: the client's request counter was overwritten");
     return false;
   }
@@ -215,6 +224,9 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
   PendingState& pending = pending_[channel];
   const StoredLimits& limits = port_->limits();
   if (pending.borrowed >= limits.max_borrowed_responses_per_pending_response) {
+    log_limit_once(limits_logged_, PortLimit::max_borrowed_responses,
+                   limits.max_borrowed_responses_per_pending_response, *segment_, "client",
+                   port_->slot());
     failure.set(Errc::exceeds_max_loans,
                 "floe: the pending response holds max_borrowed_responses_per_pending_response = " +
                     std::to_string(limits.max_borrowed_responses_per_pending_response) +
@@ -234,6 +246,9 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       const std::uint32_t chunk = response.response_chunk_of(r.value);
       if (r.status == QueueStatus::corrupted || chunk == kNoChunk) {
         // What a peer scribbled cannot be trusted: that server's stream ends here.
+        log_corrupted(*segment_, "client", port_->slot(),
+                      "a server's response queue holds what no correct server writes; that "
+                      "server's stream of the request ends here");
         pending.closed |= std::uint64_t{1} << s;
         pending.ended |= std::uint64_t{1} << s;
         break;
@@ -337,6 +352,10 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
                         server_generation_[std::size_t{channel} * limits.max_servers + s] ||
                     !is_request_open(response, pending.request_id);
       if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
+        if (const auto owner = segment_->port_owner(*server)) {
+          log_peer_dead(*segment_, "client", port_->slot(), "server", s, owner->pid,
+                        "its stream of the request ends");
+        }
         segment_->reclaim_dead_nodes();
         closed = true;
       }

@@ -4,6 +4,7 @@
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "platform/cpu_relax.hpp"
+#include "ports/port_log.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
 #include "segment/port_view.hpp"
@@ -126,6 +127,8 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
   const std::size_t index = stream_index(active);
   std::uint32_t& loaned = loaned_[index];
   if (loaned >= max_loaned_per_request_) {
+    log_limit_once(limits_logged_, PortLimit::max_loaned_responses, max_loaned_per_request_,
+                   *segment_, "server", port_->slot());
     throw Error(Errc::exceeds_max_loans,
                 "floe: the active request has max_loaned_responses_per_request = " +
                     std::to_string(max_loaned_per_request_) + " responses loaned already");
@@ -147,6 +150,7 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
       return view_of(channel.chunk(i), port_->segment().layout().response_shape());
     }
   }
+  log_limit_once(limits_logged_, PortLimit::response_chunks, 0, *segment_, "server", port_->slot());
   throw Error(Errc::exceeds_max_loans,
               "floe: every response chunk of this request is queued or held by the client");
 }
@@ -289,7 +293,14 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
     futex_wait(self.doorbell, seen, 50ms);
     announced = false;
     check_size();
-    if (!segment_->is_port_owner_alive(*port_->segment().client(active.client))) break;
+    const PortRecord& client = *port_->segment().client(active.client);
+    if (!segment_->is_port_owner_alive(client)) {
+      if (const auto owner = segment_->port_owner(client)) {
+        log_peer_dead(*segment_, "server", port_->slot(), "client", active.client, owner->pid,
+                      "the response it waited to send for it is not delivered");
+      }
+      break;
+    }
   }
   release_loan(active, chunk);
   return false;
@@ -313,7 +324,12 @@ void ServerCore::check_size() noexcept {
 bool ServerCore::is_connected(const Active& active) const noexcept {
   segment_->check_size();
   if (!client_listens(active)) return false;
-  if (segment_->is_port_owner_alive(*port_->segment().client(active.client))) return true;
+  const PortRecord& client = *port_->segment().client(active.client);
+  if (segment_->is_port_owner_alive(client)) return true;
+  if (const auto owner = segment_->port_owner(client)) {
+    log_peer_dead(*segment_, "server", port_->slot(), "client", active.client, owner->pid,
+                  "its request is no longer listened to");
+  }
   segment_->reclaim_dead_nodes();
   return false;
 }

@@ -16,6 +16,7 @@
 
 #include "floe/config.hpp"
 #include "floe/error.hpp"
+#include "log.hpp"
 #include "platform/file_descriptor.hpp"
 #include "registry/limits.hpp"
 #include "registry/names.hpp"
@@ -241,22 +242,40 @@ Config load(const std::filesystem::path& path, const char* origin) {
   return config;
 }
 
+/// load(), and what it did in the log: which file was read, or why it could not be used.
+Config load_logged(const std::filesystem::path& path, const char* origin) {
+  try {
+    Config config = load(path, origin);
+    detail::log(LogLevel::info, [&] {
+      return "config file '" + path.string() + "'" + origin_note(origin) + " loaded: domain " +
+             config.domain + (config.group_access ? ", group access" : "");
+    });
+    return config;
+  } catch (const Error& e) {
+    detail::log(LogLevel::warn, [&] { return std::string("config not used: ") + e.what(); });
+    throw;
+  }
+}
+
 }  // namespace
 
 Config Config::from_file(const std::filesystem::path& path) {
-  return load(path, nullptr);
+  return load_logged(path, nullptr);
 }
 
 Config Config::from_environment() {
   Config config;
   if (const char* file = std::getenv("FLOE_CONFIG"); file != nullptr && *file != '\0') {
-    config = load(file, "FLOE_CONFIG");
+    config = load_logged(file, "FLOE_CONFIG");
   } else if (struct stat st{}; ::stat("/etc/floe/floe.toml", &st) == 0) {
     // Present in any form: a directory or FIFO there is a mistake to report, not to skip.
-    config = load("/etc/floe/floe.toml", nullptr);
+    config = load_logged("/etc/floe/floe.toml", nullptr);
   }
   if (const char* domain = std::getenv("FLOE_DOMAIN"); domain != nullptr && *domain != '\0') {
     if (!detail::is_valid_domain(domain)) {
+      detail::log(LogLevel::warn, [&] {
+        return std::string("config not used: FLOE_DOMAIN '") + domain + "' is not a domain";
+      });
       throw Error(Errc::invalid_config,
                   std::string("FLOE_DOMAIN '") + domain + "' must be 1 to 64 of [A-Za-z0-9_-]");
     }

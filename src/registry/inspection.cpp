@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "log.hpp"
 #include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
 #include "registry/limits.hpp"
@@ -157,7 +158,7 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
   return report;
 }
 
-Removal remove_if_unused(const std::string& object, bool group_access) {
+Removal remove_if_unused(const std::string& object, bool group_access, std::string_view remover) {
   int error = 0;
   auto failed = [&] {
     return Removal{Removal::failed, std::string("cannot remove it: ") + std::strerror(error) +
@@ -180,6 +181,12 @@ Removal remove_if_unused(const std::string& object, bool group_access) {
                                : Mapping();
     switch (remove_object_locked(*opened, header, &error)) {
       case SharedMemoryObject::Unlinked::yes:
+        log(LogLevel::info, [&] {
+          const std::string service = report.service.empty() ? "unnamed" : report.service;
+          return service_in_domain(service, domain_of_object(object)) + " removed by " +
+                 std::string(remover) + ": no live process held " + kShmDirectory + object +
+                 (report.valid ? std::string() : " (damaged: " + report.problem + ")");
+        });
         return Removal{Removal::removed, {}};
       case SharedMemoryObject::Unlinked::not_named:
         return Removal{Removal::kept, "its name was given to another object meanwhile"};
@@ -250,7 +257,8 @@ DeadNodeCleanup clean_up_dead_nodes(const std::string& domain, bool group_access
       if (report.valid) {
         cleaned = ServiceSegment::clean_up_dead_nodes_of(object, group_access);
       } else if (report.stale() &&
-                 remove_if_unused(object, group_access).outcome == Removal::removed) {
+                 remove_if_unused(object, group_access, "clean_up_dead_nodes").outcome ==
+                     Removal::removed) {
         cleaned.removed_services = 1;  // damaged: its records are not to be trusted or counted
       }
       total.nodes += cleaned.nodes;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "floe/introspection.hpp"
@@ -68,8 +69,9 @@ struct Removal {
 
 /// Removes the object if no live process uses it, deciding under the service's lock (as
 /// opening processes do) about the object locked, and unlinking the name only if it still
-/// names that object.
-Removal remove_if_unused(const std::string& object, bool group_access = false);
+/// names that object. `remover` says for the log who removed it.
+Removal remove_if_unused(const std::string& object, bool group_access = false,
+                         std::string_view remover = "floe clean");
 
 /// The report as the public API tells it.
 ServiceInfo service_info_of(const SegmentReport& report);

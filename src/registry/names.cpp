@@ -51,6 +51,14 @@ std::string service_object_name(std::string_view domain, std::string_view servic
   return name;
 }
 
+std::string_view domain_of_object(std::string_view object_name) noexcept {
+  constexpr std::string_view kPrefix = "/floe.";
+  if (!object_name.starts_with(kPrefix)) return {};
+  object_name.remove_prefix(kPrefix.size());
+  const std::size_t end = object_name.rfind('.');
+  return end == std::string_view::npos ? std::string_view{} : object_name.substr(0, end);
+}
+
 void check_domain(const std::string& domain) {
   if (!is_valid_domain(domain)) {
     throw Error(Errc::invalid_config,

@@ -23,4 +23,8 @@ std::string service_object_name(std::string_view domain, std::string_view servic
 /// The prefix every object of a domain starts with (without the leading '/').
 std::string domain_object_prefix(std::string_view domain);
 
+/// The domain a service object name ("/floe.<domain>.<hash>") belongs to, for messages; empty
+/// for a name that is not a floe object's.
+std::string_view domain_of_object(std::string_view object_name) noexcept;
+
 }  // namespace floe::detail

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "floe/error.hpp"
+#include "log.hpp"
 #include "platform/crash_point.hpp"
 #include "platform/liveness_mark.hpp"
 #include "registry/limits.hpp"
@@ -46,6 +47,8 @@ struct WantedService {
   std::uint64_t request_payload_alignment, response_payload_alignment;
 
   const std::string& name() const noexcept { return spec.name; }
+  /// How log events name the service.
+  std::string log_name() const { return service_in_domain(name(), domain_of_object(object_name)); }
 };
 
 namespace {
@@ -308,6 +311,12 @@ void remove_unusable(const SharedMemoryObject& object, const SegmentRead& read,
                     describe_owner(status) + "; in sticky " + kShmDirectory +
                     " only its owner or root may remove it). Have its owner run `floe clean`");
   }
+  log(damaged ? LogLevel::error : LogLevel::info, [&] {
+    return wanted.log_name() + " removed at open by pid " + std::to_string(wanted.self.pid) +
+           ": its segment " + kShmDirectory + wanted.object_name + " was " +
+           (damaged ? "damaged: it " + read.judgement.problem
+                    : std::string("stale: every process that used it died"));
+  });
   if (wanted.mode == OpenMode::open) {
     throw Error(Errc::service_does_not_exist,
                 "floe: service '" + wanted.name() + "' does not exist (" +
@@ -401,6 +410,10 @@ std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& 
                               "': cannot publish its segment: " + cause_of(e));
   }
   crash_point("create.published");
+  log(LogLevel::info, [&] {
+    return wanted.log_name() + " created by pid " + std::to_string(wanted.self.pid) + " (" +
+           human_size(layout->total_size()) + " at " + kShmDirectory + wanted.object_name + ")";
+  });
   return std::make_shared<ServiceSegment>(Passkey{}, std::move(*object), std::move(mapping),
                                           *layout, wanted.name(),
                                           wanted.spec.attributes.attributes(), node_index);
@@ -460,7 +473,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
 }
 
 void ServiceSegment::join(const ServiceHeader& header, const WantedService& wanted) {
-  reclaim_dead_nodes_locked();
+  reclaim_dead_nodes_locked("opening the service");
   check_joinable(header, attributes_, wanted);
   node_index_ = claim_node_record(view_, wanted.self, object_.fd());
   crash_point("open.claimed");
@@ -469,6 +482,10 @@ void ServiceSegment::join(const ServiceHeader& header, const WantedService& want
                                              std::to_string(header.limits.max_nodes) +
                                              " nodes already");
   }
+  log(LogLevel::info, [&] {
+    return wanted.log_name() + " opened by pid " + std::to_string(wanted.self.pid) + " as node " +
+           std::to_string(node_index_);
+  });
 }
 
 namespace {
@@ -516,12 +533,16 @@ bool ServiceSegment::is_still_published() noexcept {
 
 void ServiceSegment::rejoin(const WantedService& wanted) {
   Lock lock(*this);
-  reclaim_dead_nodes_locked();
+  reclaim_dead_nodes_locked("opening the service again");
   ServiceHeader header;
   std::memcpy(&header, view_.header(), sizeof header);  // another process may write it
   // The layout this process computed at open, not what the bytes say now.
   header.limits = limits();
   check_joinable(header, attributes_, wanted);
+  log(LogLevel::debug, [&] {
+    return wanted.log_name() + " opened again by pid " + std::to_string(wanted.self.pid) +
+           ", whose node holds it already (as node " + std::to_string(node_index_) + ")";
+  });
 }
 
 }  // namespace floe::detail

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "floe/error.hpp"
+#include "log.hpp"
 #include "platform/crash_point.hpp"
 #include "platform/liveness_mark.hpp"
 #include "registry/limits.hpp"
@@ -40,8 +41,13 @@ ServiceSegment::~ServiceSegment() {
     Lock lock(*this);
     store(view_.node(node_index_)->state, static_cast<std::uint32_t>(SlotState::free));
     drop_liveness_mark(object_.fd(), node_index_);
-    reclaim_dead_nodes_locked();
-    if (!has_live_node_locked()) remove_locked();
+    reclaim_dead_nodes_locked("its node leaving");
+    if (!has_live_node_locked() && remove_locked() == SharedMemoryObject::Unlinked::yes) {
+      log(LogLevel::info, [&] {
+        return log_name() + " removed: its last node (node " + std::to_string(node_index_) +
+               " of pid " + std::to_string(current_process().pid) + ") left";
+      });
+    }
   } catch (...) {
     // flock failing leaves the segment to the next process that opens it: it finds no live node.
   }
@@ -100,7 +106,7 @@ bool ServiceSegment::is_port_owner_alive(const PortRecord& port) const noexcept 
 void ServiceSegment::reclaim_dead_nodes() noexcept {
   try {
     Lock lock(*this);
-    reclaim_dead_nodes_locked();
+    reclaim_dead_nodes_locked("a port that found a peer's process gone");
   } catch (...) {
   }
 }
@@ -121,15 +127,18 @@ DeadNodeCleanup ServiceSegment::clean_up_dead_nodes_of(const std::string& object
   segment.emplace(Passkey{}, std::move(*object), std::move(read.mapping), *read.judgement.layout,
                   std::string(read.header.name, read.header.name_length),
                   AttributeSet{} /* a cleanup reads no attributes */, kNoNode);
-  DeadNodeCleanup cleaned = segment->reclaim_dead_nodes_locked();
+  DeadNodeCleanup cleaned = segment->reclaim_dead_nodes_locked("clean_up_dead_nodes");
   if (!segment->has_live_node_locked() &&
       segment->remove_locked() == SharedMemoryObject::Unlinked::yes) {
     cleaned.removed_services = 1;
+    log(LogLevel::info, [&] {
+      return segment->log_name() + " removed by clean_up_dead_nodes: no live process held it";
+    });
   }
   return cleaned;
 }
 
-DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked() noexcept {
+DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked(std::string_view occasion) noexcept {
   constexpr auto active = static_cast<std::uint32_t>(SlotState::active);
   constexpr auto free = static_cast<std::uint32_t>(SlotState::free);
   DeadNodeCleanup reclaimed;
@@ -137,12 +146,13 @@ DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked() noexcept {
     NodeRecord* record = view_.node(n);
     if (load(record->state) != active) continue;
     if (is_node_alive(n)) continue;
+    std::uint32_t clients = 0, servers = 0;
     for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
       PortRecord* port = view_.client(c);
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
         reset_client_resources(view_, c);
-        ++reclaimed.ports;
+        ++clients;
       }
     }
     for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
@@ -150,10 +160,19 @@ DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked() noexcept {
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
         reset_server_resources(view_, s);
-        ++reclaimed.ports;
+        ++servers;
       }
     }
+    log(LogLevel::info, [&] {
+      return log_name() + ": node " + std::to_string(n) + " of pid " +
+             std::to_string(identity_of(*record).pid) +
+             " is dead (its liveness lock was released: the process is gone), found by " +
+             std::string(occasion) + "; reclaimed its node record, " + std::to_string(clients) +
+             " client(s) and " + std::to_string(servers) +
+             " server(s) with the chunks and requests they held";
+    });
     store(record->state, free);
+    reclaimed.ports += clients + servers;
     ++reclaimed.nodes;
   }
   if (reclaimed.nodes > 0) collect_orphaned_channels(view_);
@@ -162,7 +181,7 @@ DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked() noexcept {
 
 std::uint32_t ServiceSegment::claim_client_slot() {
   Lock lock(*this);
-  reclaim_dead_nodes_locked();
+  reclaim_dead_nodes_locked("creating a client");
   for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
     PortRecord* port = view_.client(c);
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
@@ -176,6 +195,11 @@ std::uint32_t ServiceSegment::claim_client_slot() {
     crash_point("port.claimed");
     return c;
   }
+  log(LogLevel::warn, [&] {
+    return log_name() +
+           ": no client created, all max_clients = " + std::to_string(limits().max_clients) +
+           " client slots are held by live processes";
+  });
   throw Error(Errc::exceeds_max_clients,
               "floe: service '" + service_name_ + "' has max_clients = " +
                   std::to_string(limits().max_clients) + " clients already");
@@ -183,7 +207,7 @@ std::uint32_t ServiceSegment::claim_client_slot() {
 
 std::uint32_t ServiceSegment::claim_server_slot() {
   Lock lock(*this);
-  reclaim_dead_nodes_locked();
+  reclaim_dead_nodes_locked("creating a server");
   for (std::uint32_t s = 0; s < limits().max_servers; ++s) {
     PortRecord* port = view_.server(s);
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
@@ -193,6 +217,11 @@ std::uint32_t ServiceSegment::claim_server_slot() {
     store(port->state, static_cast<std::uint32_t>(SlotState::active));
     return s;
   }
+  log(LogLevel::warn, [&] {
+    return log_name() +
+           ": no server created, all max_servers = " + std::to_string(limits().max_servers) +
+           " server slots are held by live processes";
+  });
   throw Error(Errc::exceeds_max_servers,
               "floe: service '" + service_name_ + "' has max_servers = " +
                   std::to_string(limits().max_servers) + " servers already");
@@ -228,6 +257,11 @@ void ServiceSegment::check_size() noexcept {
   if (::fstat(object_.fd(), &status) == 0 &&
       static_cast<std::uint64_t>(status.st_size) < mapping_.size()) {
     mapping_.mark_damaged();
+    // Looked at again on every liveness check: the text is built the first time only.
+    if (!damage_logged_.load(std::memory_order_relaxed)) {
+      log_damage("found shrunk to " + human_size(static_cast<std::uint64_t>(status.st_size)) +
+                 " by fstat");
+    }
   }
 }
 
@@ -236,6 +270,7 @@ void ServiceSegment::throw_damaged() const {
 }
 
 std::string ServiceSegment::damage_message() const {
+  log_damage("a SIGBUS was caught on access and the mapping replaced by private zeros");
   return "floe: service '" + service_name_ +
          "': another process shrank its shared-memory segment while this one used it "
          "(ftruncate on " +
@@ -243,13 +278,53 @@ std::string ServiceSegment::damage_message() const {
          "); its ports here no longer reach anyone. Drop them and open the service again";
 }
 
+std::string ServiceSegment::log_name() const {
+  return service_in_domain(service_name_, domain_of_object(object_.name()));
+}
+
+void ServiceSegment::log_damage(std::string_view how) const noexcept {
+  if (damage_logged_.exchange(true)) return;
+  log(LogLevel::error, [&] {
+    return log_name() + ": another process shrank its shared-memory segment " + kShmDirectory +
+           object_.name() + " of " + human_size(mapping_.size()) + " while this one used it (" +
+           std::string(how) + "); its ports in this process no longer reach anyone";
+  });
+}
+
 ServiceUsage ServiceSegment::usage() const noexcept {
   return usage_of(view_);
 }
 
+namespace {
+
+/// How much a failed create or open matters to whoever reads the log: a limit or the machine's
+/// memory, a config, damaged shared memory; a service that is not there yet, or whose types
+/// differ, is the caller's to handle and only debug.
+LogLevel level_of_open_failure(const std::error_code& code) noexcept {
+  if (code == Errc::corrupted) return LogLevel::error;
+  for (Errc limit : {Errc::exceeds_max_nodes, Errc::exceeds_max_clients, Errc::exceeds_max_servers,
+                     Errc::out_of_memory, Errc::incompatible_limits, Errc::invalid_config}) {
+    if (code == limit) return LogLevel::warn;
+  }
+  return LogLevel::debug;
+}
+
+}  // namespace
+
 std::shared_ptr<ServiceSegment> open_service(const NodeState& node, const ServiceSpec& spec,
                                              OpenMode mode) {
-  return ServiceSegment::open(node, spec, mode);
+  try {
+    return ServiceSegment::open(node, spec, mode);
+  } catch (const Error& e) {
+    log(level_of_open_failure(e.code()), [&] {
+      const char* doing = mode == OpenMode::create ? "create"
+                          : mode == OpenMode::open ? "open"
+                                                   : "open_or_create";
+      return service_in_domain(spec.name, node.config.domain) + ": " + doing + " by pid " +
+             std::to_string(current_process().pid) + " failed: " + e.what();
+    });
+    throw;
+  }
 }
 
 const std::string& service_name(const ServiceSegment& segment) noexcept {

@@ -91,6 +91,9 @@ class ServiceSegment {
 
   ServiceUsage usage() const noexcept;
 
+  /// "service 'My/Funk' (domain default)": how log events name this service.
+  std::string log_name() const;
+
   /// Set once another process shrank the segment under an access of this one (a SIGBUS caught
   /// by the mapping's guard): the mapping now holds private zeros. Ports look at it first.
   const std::atomic<bool>& damaged_flag() const noexcept { return *mapping_.damaged_flag(); }
@@ -139,14 +142,18 @@ class ServiceSegment {
   bool is_still_published() noexcept;
 
   // All of these expect the segment lock to be held.
-  /// How many dead nodes and ports it reclaimed.
-  DeadNodeCleanup reclaim_dead_nodes_locked() noexcept;
+  /// How many dead nodes and ports it reclaimed; `occasion` says for the log what found them
+  /// ("opening the service", "clean_up_dead_nodes", ...).
+  DeadNodeCleanup reclaim_dead_nodes_locked(std::string_view occasion) noexcept;
   bool has_live_node_locked() const noexcept;
   /// Whether the node's process still runs: its liveness mark is held (ours always is).
   bool is_node_alive(std::uint32_t node) const noexcept;
   /// Unlinks the segment's name if it still names this segment and marks it removed, unless it
   /// was removed already; `error` gets the errno of a failed unlink.
   SharedMemoryObject::Unlinked remove_locked(int* error = nullptr) noexcept;
+
+  /// Logs, once per segment, that its mapping was found damaged and how (`how`).
+  void log_damage(std::string_view how) const noexcept;
 
   SharedMemoryObject object_;
   Mapping mapping_;
@@ -155,6 +162,7 @@ class ServiceSegment {
   AttributeSet attributes_;
   std::uint32_t node_index_;
   mutable std::mutex mutex_;  // the thread half of the segment lock
+  mutable std::atomic<bool> damage_logged_{false};
 };
 
 /// Unlinks the object's name if it still names this very object, and then marks the segment

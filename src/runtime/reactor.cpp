@@ -1,10 +1,12 @@
 #include "floe/detail/reactor.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
 
 #include "floe/error.hpp"
+#include "log.hpp"
 #include "runtime/backend.hpp"
 #include "shm/doorbell.hpp"
 
@@ -18,17 +20,31 @@ struct CurrentLoop {
 };
 thread_local CurrentLoop current_loop;
 
+/// Logs the event loop's fallback once per process, not once per Runtime.
+void log_once(LogLevel level, const char* message) noexcept {
+  static std::atomic<bool> logged{false};
+  if (log_enabled(level) && !logged.exchange(true)) write_log(level, message);
+}
+
 std::unique_ptr<Backend> make_backend(RuntimeBackend wanted) {
   const char* disable = std::getenv("FLOE_DISABLE_IO_URING");
   const bool io_uring_disabled = disable != nullptr && std::strcmp(disable, "1") == 0;
   if (wanted == RuntimeBackend::io_uring ||
       (wanted == RuntimeBackend::automatic && !io_uring_disabled)) {
     if (auto backend = make_io_uring_backend()) return backend;
+    if (wanted == RuntimeBackend::automatic) {
+      log_once(LogLevel::info,
+               "the runtime uses epoll: io_uring with IORING_OP_FUTEX_WAIT is unavailable "
+               "(kernel 6.7+ needed, and kernel.io_uring_disabled = 0)");
+    }
     if (wanted == RuntimeBackend::io_uring) {
       throw Error(Errc::io_setup_failed,
                   "floe: io_uring with IORING_OP_FUTEX_WAIT is unavailable (kernel 6.7+ needed, "
                   "and kernel.io_uring_disabled = 0)");
     }
+  }
+  if (io_uring_disabled && wanted == RuntimeBackend::automatic) {
+    log_once(LogLevel::info, "the runtime uses epoll: FLOE_DISABLE_IO_URING=1");
   }
   return make_epoll_backend();
 }

@@ -189,6 +189,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   // core those responses share while there are any.
   std::uint32_t orphaned_channels_ = 0;
   std::shared_ptr<ClientCore> kept_alive_;
+  std::uint8_t limits_logged_ = 0;  // the limits this port logged hitting (ports/port_log.hpp)
   /// A loan or channel came free: a task waiting for one (maybe asleep in an io_context that
   /// runs other handlers meanwhile) must look again.
   void notify_slot_freed() const noexcept;
@@ -287,6 +288,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::uint32_t max_loaned_per_request_;
   Backpressure backpressure_;
   std::uint32_t next_client_ = 0;
+  std::uint8_t limits_logged_ = 0;  // the limits this port logged hitting (ports/port_log.hpp)
   // Responses loaned and not yet sent, per (client, channel): an ActiveRequest may move, the
   // count must not.
   std::vector<std::uint32_t> loaned_;
