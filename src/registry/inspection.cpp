@@ -66,7 +66,8 @@ std::string message_of(const Error& e) {
 
 /// Reads the segment of an object this process may join. Every allocation and every page read
 /// is bounded by the mapping: the layout is used only once its total size equals the object's
-/// size, so the records counted (max_nodes, max_clients, max_servers, each 64 bytes) fit in it.
+/// size, so the records and queues counted (max_nodes, max_clients, max_servers, channels) fit
+/// in it, and a node's name is read within its record.
 void read_report(SegmentReport& report, const SharedMemoryObject& opened,
                  const struct stat& status) {
   // Whether anyone uses it is the kernel's word (liveness marks), whatever the bytes say.
