@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libcli11-dev
-  libgtest-dev libbenchmark-dev)
+  nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 case "${1:-}" in
   --test) packages+=(clang-14 libclang-rt-14-dev python3) ;;
   --bench)

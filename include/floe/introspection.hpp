@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "floe/limits.hpp"
 
@@ -18,6 +19,17 @@ struct ServiceUsage {
   std::uint32_t clients = 0;                 ///< client ports open now
   std::uint32_t servers = 0;                 ///< server ports open now
   std::uint64_t segment_size = 0;            ///< bytes of the shared-memory segment
+};
+
+/// One node holding a service open (ServiceInfo::nodes), read from its node record.
+struct NodeInfo {
+  /// As given to Node::create, written by the node's process: up to 255 bytes, and any bytes
+  /// (control characters, invalid UTF-8), so escape it before printing it.
+  std::string name;
+  std::uint64_t pid = 0;      ///< the node's process id
+  bool alive = false;         ///< its process still runs; a dead one's record waits to be reclaimed
+  std::uint32_t clients = 0;  ///< client ports of this node open in the service
+  std::uint32_t servers = 0;  ///< server ports of this node open in the service
 };
 
 /// What a service's object in /dev/shm is, as Node::list_services() judges it.
@@ -44,6 +56,7 @@ struct ServiceInfo {
   RequestResponseLimits limits;           ///< the limits it was created with
   std::uint32_t live_nodes = 0;           ///< nodes whose process still runs
   std::uint32_t dead_nodes = 0;           ///< nodes whose process is gone, not reclaimed yet
+  std::vector<NodeInfo> nodes;            ///< every node record in use, live and dead
   ServiceUsage usage;                     ///< its ports, chunks and size
 };
 

@@ -49,7 +49,8 @@ class Node {
   /// limits are the defaults of the services it creates. Throws floe::Error(invalid_name).
   static Node create(std::string_view name, Config config);
 
-  /// The name given at creation (for people: it names nothing in shared memory).
+  /// The name given at creation. Written into the node record of each service it opens, so
+  /// tools (`floe nodes`, ServiceInfo::nodes) show it; it need not be unique.
   const std::string& name() const noexcept { return state_->name; }
   /// The configuration its services use.
   const Config& config() const noexcept { return state_->config; }

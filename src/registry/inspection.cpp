@@ -67,7 +67,8 @@ std::string message_of(const Error& e) {
 
 /// Reads the segment of an object this process may join. Every allocation and every page read
 /// is bounded by the mapping: the layout is used only once its total size equals the object's
-/// size, so the records counted (max_nodes, max_clients, max_servers, each 64 bytes) fit in it.
+/// size, so the records and queues counted (max_nodes, max_clients, max_servers, channels) fit
+/// in it, and a node's name is read within its record.
 void read_report(SegmentReport& report, const SharedMemoryObject& opened,
                  const struct stat& status) {
   // Whether anyone uses it is the kernel's word (liveness marks), whatever the bytes say.
@@ -92,28 +93,67 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
   report.response_payload_alignment = header.response_payload_alignment;
   report.attributes = attributes_of(header.attributes);
   const SegmentView segment(read.mapping.data(), layout);
-  std::vector<bool> node_alive(header.limits.max_nodes, false);
-  std::vector<std::uint64_t> node_pid(header.limits.max_nodes, 0);
-  for (std::uint32_t n = 0; n < header.limits.max_nodes; ++n) {
+  const StoredLimits& limits = header.limits;
+  std::vector<std::optional<std::size_t>> node_report(limits.max_nodes);
+  for (std::uint32_t n = 0; n < limits.max_nodes; ++n) {
     NodeRecord* record = segment.node(n);
     if (!active(record->state)) continue;
-    const ProcessIdentity owner{load(record->pid), load(record->start_time)};
-    node_alive[n] = is_marked_alive(opened.fd(), n);
-    node_pid[n] = owner.pid;
-    report.nodes.push_back(NodeReport{n, owner.pid, node_alive[n]});
+    node_report[n] = report.nodes.size();
+    report.nodes.push_back(
+        NodeReport{n, node_name_of(*record), load(record->pid), is_marked_alive(opened.fd(), n)});
+  }
+  std::vector<bool> server_active(limits.max_servers);
+  for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+    server_active[s] = active(segment.server(s)->state);
   }
   auto add_ports = [&](bool server, std::uint32_t count) {
     for (std::uint32_t slot = 0; slot < count; ++slot) {
       PortRecord* port = server ? segment.server(slot) : segment.client(slot);
       if (!active(port->state)) continue;
       const std::uint32_t node = load(port->node);
-      const bool known = node < header.limits.max_nodes;
-      report.ports.push_back(PortReport{server, slot, load(port->generation),
-                                        known ? node_pid[node] : 0, known && node_alive[node]});
+      PortReport entry;
+      entry.server = server;
+      entry.slot = slot;
+      entry.generation = load(port->generation);
+      entry.node = limits.max_nodes;
+      if (node < limits.max_nodes && node_report[node]) {
+        NodeReport& owner = report.nodes[*node_report[node]];
+        entry.node = node;
+        entry.node_name = owner.name;
+        entry.pid = owner.pid;
+        entry.alive = owner.alive;
+        ++(server ? owner.servers : owner.clients);
+      }
+      if (!server) {
+        for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+          const IndexQueue queue = segment.request_queue(slot, s);
+          entry.queued_to_server.push_back(
+              QueueFill{server_active[s] ? queue.size() : 0, queue.capacity()});
+        }
+        for (std::uint32_t k = 0; k < limits.max_active_requests_per_client; ++k) {
+          entry.active_requests += load(segment.client_channel(slot, k)->pending_alive) != 0;
+        }
+      }
+      report.ports.push_back(std::move(entry));
     }
   };
-  add_ports(false, header.limits.max_clients);
-  add_ports(true, header.limits.max_servers);
+  add_ports(false, limits.max_clients);
+  add_ports(true, limits.max_servers);
+  for (std::uint32_t s = 0; s < limits.max_servers; ++s) {
+    if (!server_active[s]) continue;
+    for (std::uint32_t c = 0; c < limits.max_clients; ++c) {
+      for (std::uint32_t k = 0; k < limits.max_active_requests_per_client; ++k) {
+        const ResponseChannel channel = segment.response_channel(s, c, k);
+        if (load(channel.head()->open_request_id) == 0) continue;
+        // The server's flag stays up after a refused send until it next delivers: only a queue
+        // still full says it is held back now.
+        const IndexQueue queue = channel.queue();
+        const QueueFill fill{queue.size(), queue.capacity()};
+        report.response_channels.push_back(ResponseChannelReport{
+            s, c, k, fill, queue.producer_waiting() && fill.used == fill.capacity});
+      }
+    }
+  }
   report.usage = usage_of(segment);
 }
 
@@ -229,6 +269,7 @@ ServiceInfo service_info_of(const SegmentReport& report) {
   info.limits = from_stored(report.limits);
   for (const NodeReport& node : report.nodes) {
     ++(node.alive ? info.live_nodes : info.dead_nodes);
+    info.nodes.push_back(NodeInfo{node.name, node.pid, node.alive, node.clients, node.servers});
   }
   info.usage = report.usage;
   return info;

@@ -15,16 +15,39 @@ namespace floe::detail {
 
 struct NodeReport {
   std::uint32_t index = 0;
+  std::string name;  // the record's bytes, bounded: escape before printing
   std::uint64_t pid = 0;
   bool alive = false;
+  std::uint32_t clients = 0, servers = 0;
+};
+
+/// How full a bounded queue is: `used` of `capacity` entries (a peer's garbage is clamped).
+struct QueueFill {
+  std::uint32_t used = 0;
+  std::uint32_t capacity = 0;
+};
+
+/// A request a server has open for a client, and the response queue it fills.
+struct ResponseChannelReport {
+  std::uint32_t server = 0, client = 0, channel = 0;
+  QueueFill responses;  // of max_response_buffer_size
+  /// The queue is full and the server found it so on its last send (its producer_waiting flag):
+  /// it waits for room (Backpressure::block), or was refused: the client is slow.
+  bool server_blocked = false;
 };
 
 struct PortReport {
   bool server = false;
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
-  std::uint64_t pid = 0;  // of the owning node
+  std::uint32_t node = 0;  // index of the owning node record; max_nodes when out of range
+  std::string node_name;   // of the owning node
+  std::uint64_t pid = 0;   // of the owning node
   bool alive = false;
+  // Clients: requests queued to each server slot (of max_active_requests_per_client), and the
+  // requests whose PendingResponse still exists.
+  std::vector<QueueFill> queued_to_server;
+  std::uint32_t active_requests = 0;
 };
 
 struct SegmentReport {
@@ -45,8 +68,9 @@ struct SegmentReport {
   StoredLimits limits{};
   std::uint64_t request_payload_alignment = 0, response_payload_alignment = 0;
   AttributeSet attributes;
-  std::vector<NodeReport> nodes;  // active node records
-  std::vector<PortReport> ports;  // active port slots
+  std::vector<NodeReport> nodes;                         // active node records
+  std::vector<PortReport> ports;                         // active port slots
+  std::vector<ResponseChannelReport> response_channels;  // of active servers, with a request open
   ServiceUsage usage;
 
   /// Nobody alive uses it: what is left of crashed processes, damaged or not.

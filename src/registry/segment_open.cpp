@@ -45,6 +45,8 @@ struct WantedService {
   std::optional<std::string> unmet_by_own_attributes;
   /// Where payloads start: the builder's alignment or the type's, whichever is larger.
   std::uint64_t request_payload_alignment, response_payload_alignment;
+  /// The opening node's name, written into its node record for tools.
+  std::string_view node_name;
 
   const std::string& name() const noexcept { return spec.name; }
   /// How log events name the service.
@@ -191,7 +193,8 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
       current_process(),
       spec.required_attributes.unmet_requirement(spec.attributes.attributes()),
       payload_alignment(spec.request_payload_alignment, spec.request, "request", spec.name),
-      payload_alignment(spec.response_payload_alignment, spec.response, "response", spec.name)};
+      payload_alignment(spec.response_payload_alignment, spec.response, "response", spec.name),
+      node.name};
 }
 
 /// What a kernel call's error message says without floe's own ": <condition>" appended.
@@ -255,13 +258,15 @@ std::optional<SharedMemoryObject> open_service_object(const WantedService& wante
 
 /// Takes a free node record and its liveness mark. A record whose mark another process still
 /// holds is skipped: its owner is leaving right now.
-std::uint32_t claim_node_record(const SegmentView& segment, const ProcessIdentity& self, int fd) {
+std::uint32_t claim_node_record(const SegmentView& segment, const WantedService& wanted, int fd) {
+  const ProcessIdentity& self = wanted.self;
   for (std::uint32_t n = 0; n < segment.limits().max_nodes; ++n) {
     NodeRecord* record = segment.node(n);
     if (load(record->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     if (!hold_liveness_mark(fd, n)) continue;
     store(record->pid, self.pid);
     store(record->start_time, self.start_time);
+    store_node_name(*record, wanted.node_name);
     store(record->state, static_cast<std::uint32_t>(SlotState::active));
     return n;
   }
@@ -399,7 +404,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& 
   }
   const SegmentView created(mapping.data(), *layout);
   initialize(created, wanted);
-  const std::uint32_t node_index = claim_node_record(created, wanted.self, object->fd());
+  const std::uint32_t node_index = claim_node_record(created, wanted, object->fd());
   store(created.header()->state, static_cast<std::uint32_t>(SegmentState::ready));
   crash_point("create.initialized");
 
@@ -475,7 +480,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
 void ServiceSegment::join(const ServiceHeader& header, const WantedService& wanted) {
   reclaim_dead_nodes_locked("opening the service");
   check_joinable(header, attributes_, wanted);
-  node_index_ = claim_node_record(view_, wanted.self, object_.fd());
+  node_index_ = claim_node_record(view_, wanted, object_.fd());
   crash_point("open.claimed");
   if (node_index_ == kNoNode) {
     throw Error(Errc::exceeds_max_nodes, "floe: service '" + wanted.name() + "' has max_nodes = " +

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "shm/atomics.hpp"
+
 namespace floe::detail {
 namespace {
 
@@ -143,6 +145,24 @@ std::optional<SegmentLayout> SegmentLayout::compute(
     return std::nullopt;
   }
   return l;
+}
+
+void store_node_name(NodeRecord& record, std::string_view name) noexcept {
+  const std::size_t length = std::min<std::size_t>(name.size(), kMaxNodeNameLength);
+  for (std::size_t i = 0; i < length; ++i) {
+    store(record.name[i], name[i], std::memory_order_relaxed);
+  }
+  store(record.name_length, static_cast<std::uint32_t>(length));
+}
+
+std::string node_name_of(const NodeRecord& record) {
+  NodeRecord& shared = const_cast<NodeRecord&>(record);
+  const std::uint32_t length = std::min(load(shared.name_length), kMaxNodeNameLength);
+  std::string name(length, '\0');
+  for (std::uint32_t i = 0; i < length; ++i) {
+    name[i] = load(shared.name[i], std::memory_order_relaxed);
+  }
+  return name;
 }
 
 std::string human_size(std::uint64_t bytes) {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "floe/attributes.hpp"
@@ -37,9 +38,11 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag; 7: queue entries
 // start on the tail's cache line; 8: attributes and payload alignments in the header,
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
-// departed client's requests
-inline constexpr std::uint32_t kLayoutVersion = 8;
+// departed client's requests; 9: NodeRecord holds the node's name
+inline constexpr std::uint32_t kLayoutVersion = 9;
 inline constexpr std::uint32_t kMaxTypeNameLength = 255;
+/// Node::create's bound on a node's name.
+inline constexpr std::uint32_t kMaxNodeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;
 inline constexpr std::uint32_t kMaxNodes = limit_info(LimitId::max_nodes).max;
 static_assert(kMaxServers <= 64, "a request's receivers are one 64-bit mask");
@@ -117,13 +120,24 @@ static_assert(std::is_trivially_copyable_v<ServiceHeader>);
 
 enum class SlotState : std::uint32_t { free = 0, active = 1 };
 
+/// A process holding the service open. The name is what Node::create was given, for tools:
+/// written by the node's process before it marks the record active, read by anyone; its
+/// length is a peer's word, so readers bound it (node_name_of) and escape it when printing.
 struct alignas(64) NodeRecord {
   std::uint32_t state;  // SlotState
-  std::uint32_t reserved;
+  std::uint32_t name_length;
   std::uint64_t pid;
   std::uint64_t start_time;
+  char name[kMaxNodeNameLength];  // not terminated
 };
-static_assert(sizeof(NodeRecord) == 64 && std::is_trivially_copyable_v<NodeRecord>);
+static_assert(sizeof(NodeRecord) == 320 && std::is_trivially_copyable_v<NodeRecord>);
+
+/// Writes the node's name into its record (cut at kMaxNodeNameLength), byte by byte as atomics:
+/// a tool may read the record meanwhile.
+void store_node_name(NodeRecord& record, std::string_view name) noexcept;
+/// The name in a record: at most kMaxNodeNameLength bytes, whatever its length field says. Any
+/// bytes: a peer wrote them.
+std::string node_name_of(const NodeRecord& record);
 
 struct alignas(64) PortRecord {
   std::uint32_t state;       // SlotState

@@ -161,6 +161,14 @@ class IndexQueue {
   }
 
   std::uint32_t capacity() const noexcept { return capacity_; }
+  /// Entries in the queue now, for tools: read off the hot path, a peer's garbage clamped to
+  /// 0..capacity.
+  std::uint32_t size() const noexcept {
+    const std::uint64_t head = load(control_->head.value);
+    const std::uint64_t tail = load(control_->tail.value);
+    return tail > head ? static_cast<std::uint32_t>(std::min<std::uint64_t>(tail - head, capacity_))
+                       : 0;
+  }
 
  private:
   static constexpr int kMaxAttempts = 4096;

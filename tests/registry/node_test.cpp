@@ -259,6 +259,22 @@ TEST_F(NodeTest, CleanUpDeadNodesFreesAKilledProcesssNodeAndItsPorts) {
   ASSERT_TRUE(info);
   EXPECT_EQ(info->live_nodes, 1u);
   EXPECT_EQ(info->dead_nodes, 1u);
+  // Each node by the name it was created with, and what it holds.
+  ASSERT_EQ(info->nodes.size(), 2u);
+  const auto by_name = [&](const std::string& name) {
+    const auto found = std::find_if(info->nodes.begin(), info->nodes.end(),
+                                    [&](const NodeInfo& n) { return n.name == name; });
+    return found == info->nodes.end() ? NodeInfo{} : *found;
+  };
+  const NodeInfo mine = by_name(node.name()), killed = by_name("killed");
+  EXPECT_TRUE(mine.alive);
+  EXPECT_EQ(mine.pid, static_cast<std::uint64_t>(::getpid()));
+  EXPECT_EQ(mine.servers, 1u);
+  EXPECT_EQ(mine.clients, 0u);
+  EXPECT_FALSE(killed.alive);
+  EXPECT_NE(killed.pid, 0u);
+  EXPECT_EQ(killed.clients, 1u);
+  EXPECT_EQ(killed.servers, 0u);
   EXPECT_EQ(service.usage().clients, 1u) << "a dead node's port stays until it is reclaimed";
 
   // Another Node of this process is alive, not dead, though it holds no port.

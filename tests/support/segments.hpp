@@ -8,11 +8,45 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "segment/layout.hpp"
+#include "segment/view.hpp"
 
 namespace floe::test {
+
+/// A service's segment mapped read-write, as a same-user process could write over it, with the
+/// view its header's layout gives; unmapped when it goes. `view` is empty when the object
+/// cannot be mapped or its header gives no layout.
+class WritableSegment {
+ public:
+  explicit WritableSegment(const std::string& object) {
+    const int fd = ::open(("/dev/shm" + object).c_str(), O_RDWR);
+    if (fd < 0) return;
+    size_ = static_cast<std::size_t>(::lseek(fd, 0, SEEK_END));
+    void* mapped = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (mapped == MAP_FAILED) return;
+    base_ = static_cast<std::byte*>(mapped);
+    const auto* header = reinterpret_cast<const detail::ServiceHeader*>(base_);
+    const auto layout =
+        detail::SegmentLayout::compute(header->limits, header->request, header->response,
+                                       header->request_user_header, header->response_user_header);
+    if (layout) view.emplace(base_, *layout);
+  }
+  WritableSegment(const WritableSegment&) = delete;
+  WritableSegment& operator=(const WritableSegment&) = delete;
+  ~WritableSegment() {
+    if (base_ != nullptr) ::munmap(base_, size_);
+  }
+
+  std::optional<detail::SegmentView> view;
+
+ private:
+  std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 /// Forges, as a same-user attacker could, a header describing a valid segment of 16,384
 /// response chunks of 4 KiB (about 68 MiB) in an object sized with ftruncate, not allocated:

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,34 @@ ToolRun floe_tool(const std::string& arguments) {
   const int status = ::pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+/// Runs the tool with `arguments` and parses what it printed on stdout as one JSON document
+/// (a parse error fails the test and gives null).
+nlohmann::json floe_json(const std::string& arguments) {
+  const std::string command = std::string(FLOE_TOOL_PATH) + " " + arguments + " 2>/dev/null";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {};
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
+    output += buffer;
+  const int status = ::pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << arguments << "\n" << output;
+  const nlohmann::json parsed = nlohmann::json::parse(output, nullptr, false);
+  EXPECT_FALSE(parsed.is_discarded()) << "not one JSON document:\n" << output;
+  return parsed.is_discarded() ? nlohmann::json() : parsed;
+}
+
+/// The element of a JSON array whose `key` is `value`; null when none is.
+nlohmann::json element_with(const nlohmann::json& array, const std::string& key,
+                            const nlohmann::json& value) {
+  if (array.is_array()) {
+    for (const auto& element : array) {
+      if (element.contains(key) && element[key] == value) return element;
+    }
+  }
+  return {};
 }
 
 /// Runs the tool as another user (from a root test process): uid, gid and supplementary
@@ -127,9 +156,33 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
   const ToolRun missing = floe_tool("inspect No/Such/Service " + domain_option());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("no service 'No/Such/Service'"), std::string::npos);
+}
+
+TEST_F(FloeTool, NoSubcommandPrintsHelpAndACommandLineMistakeExitsTwo) {
+  const ToolRun bare = floe_tool("");
+  EXPECT_EQ(bare.exit_code, 0) << bare.output;
+  for (const char* subcommand : {"list", "inspect", "nodes", "clean", "limits"})
+    EXPECT_NE(bare.output.find(subcommand), std::string::npos) << subcommand << bare.output;
+  const ToolRun help = floe_tool("--help");
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_EQ(help.output, bare.output);
+  for (const char* subcommand : {"list", "inspect", "nodes", "clean", "limits"}) {
+    const ToolRun sub_help = floe_tool(std::string(subcommand) + " --help");
+    EXPECT_EQ(sub_help.exit_code, 0) << subcommand << sub_help.output;
+    EXPECT_NE(sub_help.output.find(std::string("floe ") + subcommand), std::string::npos)
+        << sub_help.output;
+  }
+  EXPECT_NE(floe_tool("nodes --help").output.find("--json"), std::string::npos);
+
   const ToolRun unknown = floe_tool("frobnicate");
-  EXPECT_NE(unknown.exit_code, 0);
-  EXPECT_NE(unknown.output.find("subcommand"), std::string::npos) << unknown.output;
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("frobnicate"), std::string::npos) << unknown.output;
+  const ToolRun bad_flag = floe_tool("list --frobnicate");
+  EXPECT_EQ(bad_flag.exit_code, 2) << bad_flag.output;
+  EXPECT_NE(bad_flag.output.find("--frobnicate"), std::string::npos) << bad_flag.output;
+  const ToolRun no_service = floe_tool("inspect");
+  EXPECT_EQ(no_service.exit_code, 2) << no_service.output;
+  EXPECT_NE(no_service.output.find("service"), std::string::npos) << no_service.output;
 }
 
 TEST_F(FloeTool, LimitsPrintsEveryLimitWithItsDefaultAndRangeFromTheList) {
@@ -294,6 +347,219 @@ TEST_F(FloeTool, SparseObjectIsReportedWithoutBeingRead) {
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_NE(clean.output.find("removed /dev/shm" + forged), std::string::npos) << clean.output;
   EXPECT_NE(clean.output.find("damaged, unused"), std::string::npos) << clean.output;
+}
+
+/// Ports of real processes on a lossless service (2 responses fit a client's buffer): a server
+/// blocked sending its third response to a client that never reads, and a client with 3
+/// requests queued behind that request.
+class FloeToolQueues : public FloeTool {
+ protected:
+  void SetUp() override {
+    service_.emplace(builder()
+                         .max_clients(3)
+                         .max_active_requests_per_client(4)
+                         .max_response_buffer_size(2)
+                         .enable_safe_overflow_for_responses(false)
+                         .create());
+    Signal received;
+    server_.emplace([&] {
+      auto server =
+          open_as("blocked-server").server_builder().backpressure(Backpressure::block).create();
+      Runtime runtime;
+      runtime.block_on([&]() -> Task<void> {
+        auto active = co_await with_timeout(server.receive(), 10s);
+        received.notify();
+        for (std::uint64_t i = 0; i < 3; ++i) {
+          if (!co_await active.async_send_copy(i)) co_return;  // the third waits for room
+        }
+      }());
+      return wait_to_be_killed();
+    });
+    slow_client_.emplace(client_that_sent(7));  // "doomed-client": never reads
+    ASSERT_EQ(received.wait(), 1) << "the server did not take the slow client's request";
+    queue_client_.emplace(started([&](const Signal& sent) {
+      auto client = open_as("queue-client").client_builder().create();
+      std::vector<U64Pending> pending;
+      for (std::uint64_t i = 0; i < 3; ++i)
+        pending.push_back(client.send_copy(i));
+      sent.notify();
+      return wait_to_be_killed();
+    }));
+  }
+
+  std::optional<U64Service> service_;
+  std::optional<ChildProcess> server_, slow_client_, queue_client_;
+};
+
+TEST_F(FloeToolQueues, JsonOfListInspectAndNodesGivesNamesPidsCountsAndFillLevels) {
+  // The server's third send is waiting for room: inspect says so once it does.
+  nlohmann::json inspect;
+  const bool blocked = eventually([&] {
+    inspect = floe_json("inspect Test/Service --json " + domain_option());
+    return !element_with(inspect["response_channels"], "server_blocked", true).is_null();
+  });
+  ASSERT_TRUE(blocked) << inspect.dump(2);
+  const std::string self = std::to_string(::getpid());
+  EXPECT_EQ(inspect["name"], "Test/Service");
+  EXPECT_EQ(inspect["state"], "live");
+  EXPECT_EQ(inspect["limits"]["max_response_buffer_size"], 2);
+  EXPECT_EQ(inspect["limits"]["enable_safe_overflow_for_responses"], false);
+  const nlohmann::json channel = element_with(inspect["response_channels"], "server_blocked", true);
+  EXPECT_EQ(channel["responses_queued"]["used"], 2) << channel;
+  EXPECT_EQ(channel["responses_queued"]["capacity"], 2) << channel;
+
+  const nlohmann::json queuer = element_with(inspect["clients"], "node", "queue-client");
+  ASSERT_FALSE(queuer.is_null()) << inspect.dump(2);
+  EXPECT_EQ(queuer["pid"], queue_client_->pid());
+  EXPECT_EQ(queuer["alive"], true);
+  EXPECT_EQ(queuer["active_requests"], 3);
+  ASSERT_EQ(queuer["requests_queued"].size(), 1u) << queuer;
+  EXPECT_EQ(queuer["requests_queued"][0]["used"], 3) << "3 requests queued";
+  EXPECT_EQ(queuer["requests_queued"][0]["capacity"], 4);
+  EXPECT_EQ(queuer["requests_queued"][0]["server"], 0);
+  const nlohmann::json slow = element_with(inspect["clients"], "node", "doomed-client");
+  EXPECT_EQ(slow["pid"], slow_client_->pid());
+  EXPECT_EQ(slow["active_requests"], 1);
+  EXPECT_EQ(slow["requests_queued"].size(), 0u) << "the server took its request";
+  EXPECT_EQ(channel["client"], slow["slot"]);
+  const nlohmann::json server = element_with(inspect["servers"], "node", "blocked-server");
+  EXPECT_EQ(server["pid"], server_->pid());
+  EXPECT_EQ(channel["server"], server["slot"]);
+
+  // The text says the same.
+  const ToolRun text = floe_tool("inspect Test/Service " + domain_option());
+  EXPECT_NE(text.output.find("node queue-client, 3 active requests, requests queued 3/4 to "
+                             "server 0"),
+            std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find(": 2/2 queued, server blocked on a full client"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("name blocked-server"), std::string::npos) << text.output;
+
+  const nlohmann::json list = floe_json("list --json " + domain_option());
+  EXPECT_EQ(list["domain"], config.domain);
+  ASSERT_EQ(list["services"].size(), 1u) << list.dump(2);
+  const nlohmann::json listed = list["services"][0];
+  EXPECT_EQ(listed["usage"]["clients"], 2);
+  EXPECT_EQ(listed["usage"]["servers"], 1);
+  EXPECT_EQ(listed["live_nodes"], 4);
+  EXPECT_EQ(listed["request_type"], "long unsigned int");
+  const nlohmann::json test_node = element_with(listed["nodes"], "name", "test");
+  EXPECT_EQ(test_node["pid"], ::getpid());
+  EXPECT_EQ(test_node["clients"], 0);
+  EXPECT_EQ(element_with(listed["nodes"], "name", "queue-client")["clients"], 1);
+  EXPECT_EQ(element_with(listed["nodes"], "name", "blocked-server")["servers"], 1);
+  const ToolRun list_text = floe_tool("list " + domain_option());
+  EXPECT_NE(list_text.output.find("test (pid " + self + ")"), std::string::npos)
+      << list_text.output;
+
+  // A killed node stays, dead, with its name, until someone reclaims its record.
+  queue_client_->kill();
+  const nlohmann::json nodes = floe_json("nodes --json " + domain_option());
+  ASSERT_EQ(nodes["nodes"].size(), 4u) << nodes.dump(2);
+  const nlohmann::json dead = element_with(nodes["nodes"], "name", "queue-client");
+  EXPECT_EQ(dead["alive"], false) << dead;
+  EXPECT_EQ(dead["pid"], queue_client_->pid());
+  ASSERT_EQ(dead["services"].size(), 1u);
+  EXPECT_EQ(dead["services"][0]["service"], "Test/Service");
+  EXPECT_EQ(dead["services"][0]["clients"], 1);
+  EXPECT_EQ(element_with(nodes["nodes"], "name", "blocked-server")["alive"], true);
+  const ToolRun nodes_text = floe_tool("nodes " + domain_option());
+  EXPECT_EQ(nodes_text.exit_code, 0);
+  const std::string dead_pid = std::to_string(queue_client_->pid());
+  const std::size_t row = nodes_text.output.find("queue-client");
+  ASSERT_NE(row, std::string::npos) << nodes_text.output;
+  const std::string line = nodes_text.output.substr(row, nodes_text.output.find('\n', row) - row);
+  EXPECT_NE(line.find(dead_pid), std::string::npos) << line;
+  EXPECT_NE(line.find("dead"), std::string::npos) << line;
+  EXPECT_NE(line.find("Test/Service (1/0)"), std::string::npos) << line;
+}
+
+TEST_F(FloeTool, AHostileNodeNameIsPrintedEscapedAndBounded) {
+  // Any bytes Node::create takes: control characters, and 255 of them, unterminated.
+  std::string name = "evil\x1b[2J\x07\x9b";
+  name.resize(detail::kMaxNodeNameLength, 'x');
+  ChildProcess child = started([&](const Signal& ready) {
+    Node hostile = Node::create(name, config);
+    auto service = builder(hostile).create();
+    ready.notify();
+    return wait_to_be_killed();
+  });
+  // The child lies about its name's length too: readers stop at the record's 255 bytes.
+  {
+    WritableSegment segment(object());
+    ASSERT_TRUE(segment.view);
+    detail::NodeRecord* record = segment.view->node(0);
+    ASSERT_EQ(record->pid, static_cast<std::uint64_t>(child.pid()));
+    record->name_length = 0xffffffffu;
+  }
+
+  const std::string shown = "evil\\x1b[2J\\x07\\x9b" + std::string(255 - 10, 'x');
+  const ToolRun inspect = floe_tool("inspect Test/Service " + domain_option());
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("name " + shown + "\n"), std::string::npos) << inspect.output;
+  EXPECT_EQ(inspect.output.find('\x1b'), std::string::npos) << "a control character got out";
+  const ToolRun nodes = floe_tool("nodes " + domain_option());
+  EXPECT_NE(nodes.output.find(shown + "\n"), std::string::npos) << nodes.output;
+  EXPECT_EQ(nodes.output.find('\x1b'), std::string::npos);
+  // In JSON the bytes are a JSON string (the byte that is not UTF-8 replaced), exactly 255.
+  const nlohmann::json json = floe_json("nodes --json " + domain_option());
+  ASSERT_EQ(json["nodes"].size(), 1u) << json.dump(2);
+  const std::string parsed = json["nodes"][0]["name"];
+  EXPECT_EQ(parsed, "evil\x1b[2J\x07\xef\xbf\xbd" + std::string(255 - 10, 'x'));
+}
+
+/// A type whose recorded name is 200 characters.
+struct LongNamedType {
+  static constexpr std::string_view floe_type_name =
+      "a_type_name_that_goes_on_and_on_"
+      "0123456789012345678901234567890123456789012345678901234567890123456789"
+      "0123456789012345678901234567890123456789012345678901234567890123456789"
+      "0123456789012345678901234567";
+  std::uint64_t value;
+};
+static_assert(LongNamedType::floe_type_name.size() == 200);
+
+TEST_F(FloeTool, ListStaysReadableWithLongNames) {
+  const std::string long_service = "Long/" + std::string(195, 's');
+  const std::string long_node(200, 'n');
+  auto short_service = builder().max_clients(3).max_nodes(16).create();
+  Node long_named = Node::create(long_node, config);
+  auto service = long_named.service_builder(long_service)
+                     .request_response<LongNamedType, std::uint64_t>()
+                     .max_clients(3)
+                     .max_nodes(16)
+                     .create();
+  const ToolRun list = floe_tool("list " + domain_option());
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  // Every name whole, and the columns of the other rows where the heading puts them.
+  EXPECT_NE(list.output.find(long_service), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find(std::string(LongNamedType::floe_type_name)), std::string::npos);
+  EXPECT_NE(list.output.find(long_node + " (pid "), std::string::npos) << list.output;
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < list.output.size();) {
+    const std::size_t end = list.output.find('\n', at);
+    lines.push_back(list.output.substr(at, end - at));
+    at = end + 1;
+  }
+  ASSERT_GE(lines.size(), 3u) << list.output;
+  const std::size_t clients_column = lines[0].find("CLIENTS");
+  const std::size_t state_column = lines[0].find("STATE");
+  ASSERT_NE(clients_column, std::string::npos);
+  EXPECT_LT(state_column, 200u) << "a long name widened the columns:\n" << list.output;
+  int rows_with_counts = 0;
+  for (const std::string& line : lines) {
+    const std::size_t count = line.find("/3");  // "0/3" clients: the CLIENTS column
+    if (line.find("/16") == std::string::npos || count == std::string::npos) continue;
+    ++rows_with_counts;
+    EXPECT_EQ(line.find_first_not_of(' ', clients_column), clients_column) << list.output;
+    EXPECT_EQ(line.substr(state_column, 4), "live") << list.output;
+  }
+  EXPECT_EQ(rows_with_counts, 2) << list.output;
+  const nlohmann::json json = floe_json("list --json " + domain_option());
+  const nlohmann::json listed = element_with(json["services"], "name", long_service);
+  EXPECT_EQ(listed["request_type"], std::string(LongNamedType::floe_type_name));
+  EXPECT_EQ(listed["nodes"][0]["name"], long_node);
 }
 
 }  // namespace
