@@ -66,6 +66,7 @@
 #include <asio/steady_timer.hpp>
 // clang-format on
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -135,7 +136,10 @@ class AsioFloeService final : public asio::execution_context::service {
     const auto guard = lock();
     if (descriptor_) return;
     const int fd = ::dup(reactor_.pollable_fd());
-    if (fd < 0) throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd");
+    if (fd < 0) {
+      throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd for Asio: " +
+                                             std::generic_category().message(errno));
+    }
     descriptor_.emplace(asio::any_io_executor(executor), fd);
     recheck_.emplace(asio::any_io_executor(executor));
   }

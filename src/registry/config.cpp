@@ -257,8 +257,9 @@ Config Config::from_environment() {
   }
   if (const char* domain = std::getenv("FLOE_DOMAIN"); domain != nullptr && *domain != '\0') {
     if (!detail::is_valid_domain(domain)) {
-      throw Error(Errc::invalid_config,
-                  std::string("FLOE_DOMAIN '") + domain + "' must be 1 to 64 of [A-Za-z0-9_-]");
+      throw Error(Errc::invalid_config, std::string("floe: FLOE_DOMAIN '") + domain +
+                                            "' is not a domain: set it to 1 to 64 of A-Z, a-z, "
+                                            "0-9, _ and -, or unset it");
     }
     config.domain = domain;
   }
