@@ -39,7 +39,7 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
 // departed client's requests
 inline constexpr std::uint32_t kLayoutVersion = 8;
-inline constexpr std::uint32_t kMaxTypeNameLength = 255;
+inline constexpr std::uint32_t kMaxTypeNameLength = kMaxTypeNameBytes;
 inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;
 inline constexpr std::uint32_t kMaxNodes = limit_info(LimitId::max_nodes).max;
 static_assert(kMaxServers <= 64, "a request's receivers are one 64-bit mask");
