@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "registry/inspection.hpp"
+#include "registry/limits.hpp"
 #include "registry/names.hpp"
 
 namespace {
@@ -178,8 +179,8 @@ std::string limits_of(const floe::detail::StoredLimits& limits) {
   std::size_t column = kIndent;
   for (const floe::detail::LimitInfo& limit : floe::detail::kLimits) {
     const std::uint32_t value = floe::detail::limit_value(limits, limit.id);
-    std::string item = std::string(limit.name) + " " +
-                       (limit.is_flag ? (value != 0 ? "true" : "false") : std::to_string(value));
+    std::string item =
+        std::string(limit.name) + " " + floe::detail::format_limit_value(limit, value);
     if (&limit != &floe::detail::kLimits[0]) {
       const bool wrap = column + 2 + item.size() > kWidth;
       text += wrap ? ",\n" + std::string(kIndent, ' ') : ", ";
@@ -528,8 +529,7 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
 int limits() {
   std::printf("%-44s %-8s %-12s %s\n", "LIMIT", "DEFAULT", "RANGE", "MEANING");
   for (const floe::detail::LimitInfo& limit : floe::detail::kLimits) {
-    const std::string default_value = limit.is_flag ? (limit.default_value != 0 ? "true" : "false")
-                                                    : std::to_string(limit.default_value);
+    const std::string default_value = floe::detail::format_limit_value(limit, limit.default_value);
     const std::string range = limit.is_flag
                                   ? "true/false"
                                   : std::to_string(limit.min) + " to " + std::to_string(limit.max);

@@ -3,6 +3,15 @@
 // completion token, without a second event loop thread.
 //
 //   floe::ActiveRequest<...> a = co_await floe::async_receive(server, asio::use_awaitable);
+//
+// NOT `co_await server.receive()` in an asio::awaitable: floe's own operations (receive(),
+// async_send(), with_timeout) run in floe::Runtime tasks. Asio's promise type takes only Asio's
+// awaitables (awaitable_frame_base::await_transform), so such a co_await stops the build with
+// "no matching function for call to '...await_transform(floe::...ReceiveOperation)'": it means
+// "use floe::async_receive / async_send / async_send_copy here". floe does not make that error
+// its own: Asio rejects the operation before any of floe's code is looked at, and only a hook
+// into Asio's internals (its function-object await_transform) could intervene.
+//
 //   std::optional<floe::Response<...>> r = co_await floe::async_receive(pending,
 //   asio::use_awaitable);
 //
@@ -66,6 +75,7 @@
 #include <asio/steady_timer.hpp>
 // clang-format on
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -135,7 +145,10 @@ class AsioFloeService final : public asio::execution_context::service {
     const auto guard = lock();
     if (descriptor_) return;
     const int fd = ::dup(reactor_.pollable_fd());
-    if (fd < 0) throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd");
+    if (fd < 0) {
+      throw Error(Errc::io_setup_failed, "floe: cannot duplicate the reactor's fd for Asio: " +
+                                             std::generic_category().message(errno));
+    }
     descriptor_.emplace(asio::any_io_executor(executor), fd);
     recheck_.emplace(asio::any_io_executor(executor));
   }

@@ -460,9 +460,11 @@ class ClientBuilder {
   Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_active_requests_ == 0 || max_active_requests_ > service_max_) {
       throw Error(Errc::incompatible_limits,
-                  "floe: a client's max_active_requests is 1 to the service's "
+                  "floe: a client's max_active_requests(n) must be from 1 to the service's "
                   "max_active_requests_per_client = " +
-                      std::to_string(service_max_));
+                      std::to_string(service_max_) +
+                      "; ask for fewer, or create the service with a larger "
+                      "max_active_requests_per_client");
     }
     return Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
         std::make_shared<detail::ClientCore>(segment_, max_active_requests_, backpressure_));

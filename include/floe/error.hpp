@@ -1,6 +1,7 @@
 #pragma once
 // Errors of floe: a floe::Error carries a std::error_code of the "floe" category.
 
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -43,13 +44,24 @@ inline std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), floe_category()};
 }
 
-/// The exception every floe call throws: code() compares equal to an Errc.
+/// The exception every floe call throws: code() compares equal to an Errc, and what() is the
+/// message alone ("floe: ..."), saying what went wrong and what to do about it.
 class Error : public std::system_error {
  public:
   /// An error of floe's own category.
-  Error(Errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
-  /// An error of another category (e.g. Asio's or the system's), carried as it is.
-  Error(std::error_code code, const std::string& what) : std::system_error(code, what) {}
+  Error(Errc code, const std::string& what)
+      : std::system_error(make_error_code(code)), message_(what) {}
+  /// An error of another category (e.g. Asio's or the system's), carried as it is; `what` says
+  /// everything (std::system_error would append the category's own text to it).
+  Error(std::error_code code, const std::string& what) : std::system_error(code), message_(what) {}
+
+  /// The message given, once: std::system_error's own what() would repeat the code's meaning
+  /// after it ("operation timed out: timed out").
+  const char* what() const noexcept override { return message_.what(); }
+
+ private:
+  std::runtime_error
+      message_;  // copied without throwing (its text is shared), as an exception must
 };
 
 }  // namespace floe

@@ -55,7 +55,9 @@ class Node {
   /// The configuration its services use.
   const Config& config() const noexcept { return state_->config; }
 
-  /// `name`: '/'-separated, at most 255 characters; checked when the service is opened.
+  /// `name`: 1 to 255 bytes of printable ASCII other than space ('!' to '~'), in '/'-separated
+  /// parts, none of them empty, '.' or '..'; checked when the service is opened
+  /// (floe::Error(invalid_name) states the rule).
   ServiceBuilder service_builder(std::string_view name) const {
     return ServiceBuilder(state_, std::string(name));
   }

@@ -362,9 +362,11 @@ class ServerBuilder {
     if (max_loaned_responses_per_request_ == 0 ||
         max_loaned_responses_per_request_ > service_max_) {
       throw Error(Errc::incompatible_limits,
-                  "floe: a server's max_loaned_responses_per_request is 1 to the service's "
-                  "max_loaned_responses_per_request = " +
-                      std::to_string(service_max_));
+                  "floe: a server's max_loaned_responses_per_request(n) must be from 1 to the "
+                  "service's max_loaned_responses_per_request = " +
+                      std::to_string(service_max_) +
+                      "; ask for fewer, or create the service with a larger "
+                      "max_loaned_responses_per_request");
     }
     return Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
         std::make_shared<detail::ServerCore>(segment_, max_loaned_responses_per_request_,

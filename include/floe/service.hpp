@@ -69,18 +69,15 @@ class Service {
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestResponseBuilder {
-  static_assert(ShmCompatible<RequestPayload>,
-                "floe: a request must be trivially copyable, standard layout, default "
-                "constructible and not a pointer: it lives in shared memory");
-  static_assert(ShmCompatible<ResponsePayload>,
-                "floe: a response must be trivially copyable, standard layout, default "
-                "constructible and not a pointer: it lives in shared memory");
-  static_assert(ShmCompatible<RequestUserHeader>,
-                "floe: a request user header must be trivially copyable, standard layout, "
-                "default constructible and not a pointer: it lives in shared memory");
-  static_assert(ShmCompatible<ResponseUserHeader>,
-                "floe: a response user header must be trivially copyable, standard layout, "
-                "default constructible and not a pointer: it lives in shared memory");
+  // Each type lives in shared memory; a failed clause is reported on its own (ShmCompatible).
+  static_assert(
+      detail::ShmCompatibleCheck<RequestPayload, detail::checking_the_request_payload>::value);
+  static_assert(
+      detail::ShmCompatibleCheck<ResponsePayload, detail::checking_the_response_payload>::value);
+  static_assert(detail::ShmCompatibleCheck<RequestUserHeader,
+                                           detail::checking_the_request_user_header>::value);
+  static_assert(detail::ShmCompatibleCheck<ResponseUserHeader,
+                                           detail::checking_the_response_user_header>::value);
 
  public:
   using ServiceType =

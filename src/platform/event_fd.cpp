@@ -5,13 +5,19 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <string>
 
 #include "floe/error.hpp"
 
 namespace floe::detail {
 
 EventFd::EventFd() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (!fd_) throw Error(Errc::io_setup_failed, "floe: eventfd: cannot create one for the runtime");
+  if (!fd_) {
+    throw Error(
+        Errc::io_setup_failed,
+        std::string("floe: eventfd: cannot create one for the runtime: ") + std::strerror(errno));
+  }
 }
 
 void EventFd::signal() const noexcept {

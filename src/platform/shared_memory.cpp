@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -36,11 +37,17 @@ Errc errc_of_os_error(int error) noexcept {
 }
 
 void throw_os_error(int error, const std::string& what) {
-  const std::string message = what + ": " + std::strerror(error);
+  const std::string message = "floe: " + what + ": " + std::strerror(error);
   if (const Errc code = errc_of_os_error(error); code != Errc{}) throw Error(code, message);
   // No floe condition fits (EMFILE, say): the errno itself is the most precise code, still
   // as a floe::Error so one catch handles every failure of floe.
   throw Error(std::error_code(error, std::generic_category()), message);
+}
+
+std::string cause_of(const Error& e) {
+  std::string_view message = e.what();
+  if (message.starts_with("floe: ")) message.remove_prefix(6);
+  return std::string(message);
 }
 
 namespace {

@@ -22,6 +22,9 @@ Errc errc_of_os_error(int error) noexcept;
 /// Throws floe::Error for a failed call: what failed and why, with the fitting Errc (else the
 /// errno as a generic error code), so one `catch (floe::Error&)` sees every failure.
 [[noreturn]] void throw_os_error(int error, const std::string& what);
+/// A floe::Error's message without its "floe: " prefix, to be quoted inside a longer message
+/// ("floe: service 'x': cannot map ...: <cause>").
+std::string cause_of(const Error& e);
 
 /// "uid 65534 (nobody), group 65534 (nogroup), mode 0666": who owns an object, for messages.
 std::string describe_owner(const struct stat& status);

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -107,8 +108,10 @@ void install_handler() {
     action.sa_flags = SA_SIGINFO | SA_ONSTACK;
     ::sigemptyset(&action.sa_mask);
     if (::sigaction(SIGBUS, &action, &previous_action) != 0) {
-      throw Error(std::error_code(errno, std::generic_category()),
-                  "floe: cannot install the SIGBUS guard");
+      const int error = errno;
+      throw Error(
+          std::error_code(error, std::generic_category()),
+          std::string("floe: cannot install the SIGBUS guard: sigaction: ") + std::strerror(error));
     }
   });
 }

@@ -5,6 +5,7 @@
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "ports/port_log.hpp"
+#include "registry/limits.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
 #include "segment/port_view.hpp"
@@ -63,15 +64,18 @@ ChunkView ClientCore::loan(std::uint32_t& chunk) {
   if (loaned_ >= limits.max_loaned_requests) {
     log_limit_once(limits_logged_, PortLimit::max_loaned_requests, limits.max_loaned_requests,
                    *segment_, "client", port_->slot());
-    throw Error(Errc::exceeds_max_loans, "floe: the client has max_loaned_requests = " +
-                                             std::to_string(limits.max_loaned_requests) +
-                                             " requests loaned already");
+    throw Error(Errc::exceeds_max_loans,
+                limit_reached_message("the client", LimitId::max_loaned_requests,
+                                      limits.max_loaned_requests, "requests loaned",
+                                      "send or drop a loaned request first"));
   }
   if (!try_loan(chunk)) {
     log_limit_once(limits_logged_, PortLimit::request_chunks, 0, *segment_, "client",
                    port_->slot());
     throw Error(Errc::exceeds_max_loans,
-                "floe: every request chunk of the client is loaned or held by a server");
+                "floe: every request chunk of the client is loaned or held by a server; drop a "
+                "PendingResponse or a Response, or wait for servers to end their requests. " +
+                    how_to_raise(LimitId::max_active_requests_per_client));
   }
   return chunk_view(chunk);
 }
@@ -121,9 +125,12 @@ std::uint32_t ClientCore::send(std::uint32_t chunk) {
     log_limit_once(limits_logged_, PortLimit::max_active_requests, max_active_, *segment_, "client",
                    port_->slot());
     throw Error(Errc::exceeds_max_active_requests,
-                "floe: the client has max_active_requests = " + std::to_string(max_active_) +
-                    " requests open (pending, still held by a server, or with a Response of theirs "
-                    "still kept)");
+                port_limit_reached_message(
+                    "the client", "max_active_requests", max_active_,
+                    LimitId::max_active_requests_per_client,
+                    port_->limits().max_active_requests_per_client, "requests open",
+                    "drop a PendingResponse whose request is done, or co_await async_send() to "
+                    "wait for one to end"));
   }
   return channel;
 }
@@ -228,9 +235,10 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
                    limits.max_borrowed_responses_per_pending_response, *segment_, "client",
                    port_->slot());
     failure.set(Errc::exceeds_max_loans,
-                "floe: the pending response holds max_borrowed_responses_per_pending_response = " +
-                    std::to_string(limits.max_borrowed_responses_per_pending_response) +
-                    " responses already");
+                limit_reached_message("the pending response",
+                                      LimitId::max_borrowed_responses_per_pending_response,
+                                      limits.max_borrowed_responses_per_pending_response,
+                                      "responses held", "drop a Response it gave first"));
     return std::nullopt;
   }
   const std::uint64_t live = pending.delivered & ~pending.ended;

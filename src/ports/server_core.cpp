@@ -5,6 +5,7 @@
 #include "floe/error.hpp"
 #include "platform/cpu_relax.hpp"
 #include "ports/port_log.hpp"
+#include "registry/limits.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
 #include "segment/port_view.hpp"
@@ -130,8 +131,11 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
     log_limit_once(limits_logged_, PortLimit::max_loaned_responses, max_loaned_per_request_,
                    *segment_, "server", port_->slot());
     throw Error(Errc::exceeds_max_loans,
-                "floe: the active request has max_loaned_responses_per_request = " +
-                    std::to_string(max_loaned_per_request_) + " responses loaned already");
+                port_limit_reached_message(
+                    "the active request", "max_loaned_responses_per_request",
+                    max_loaned_per_request_, LimitId::max_loaned_responses_per_request,
+                    port_->limits().max_loaned_responses_per_request, "responses loaned",
+                    "send or drop a loaned response first"));
   }
   const ResponseChannel channel = port_->response_channel(active.client, active.channel);
   // Chunks are handed out round-robin: in a long stream the ones just sent are still queued,
@@ -152,7 +156,9 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
   }
   log_limit_once(limits_logged_, PortLimit::response_chunks, 0, *segment_, "server", port_->slot());
   throw Error(Errc::exceeds_max_loans,
-              "floe: every response chunk of this request is queued or held by the client");
+              "floe: every response chunk of this request is queued or held by the client; wait "
+              "for the client to receive and drop responses. " +
+                  how_to_raise(LimitId::max_response_buffer_size));
 }
 
 // Inlined into end(), its hot caller.

@@ -276,8 +276,9 @@ Config Config::from_environment() {
       detail::log(LogLevel::warn, [&] {
         return std::string("config not used: FLOE_DOMAIN '") + domain + "' is not a domain";
       });
-      throw Error(Errc::invalid_config,
-                  std::string("FLOE_DOMAIN '") + domain + "' must be 1 to 64 of [A-Za-z0-9_-]");
+      throw Error(Errc::invalid_config, std::string("floe: FLOE_DOMAIN '") + domain +
+                                            "' is not a domain: set it to 1 to 64 of A-Z, a-z, "
+                                            "0-9, _ and -, or unset it");
     }
     config.domain = domain;
   }

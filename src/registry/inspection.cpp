@@ -54,17 +54,6 @@ std::vector<std::string> list_objects(const std::string& domain) {
 
 namespace {
 
-/// A floe::Error's message without the "floe: " in front and the condition after it.
-std::string message_of(const Error& e) {
-  std::string message = e.what();
-  if (message.starts_with("floe: ")) message.erase(0, 6);
-  const std::string suffix = ": " + e.code().message();
-  if (message.size() > suffix.size() && message.ends_with(suffix)) {
-    message.resize(message.size() - suffix.size());
-  }
-  return message;
-}
-
 /// Reads the segment of an object this process may join. Every allocation and every page read
 /// is bounded by the mapping: the layout is used only once its total size equals the object's
 /// size, so the records and queues counted (max_nodes, max_clients, max_servers, channels) fit
@@ -191,7 +180,7 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
     }
     read_report(report, *opened, status);
   } catch (const Error& e) {
-    report.problem = message_of(e);
+    report.problem = cause_of(e);
   } catch (const std::exception& e) {
     report.problem = e.what();
   }
@@ -234,7 +223,7 @@ Removal remove_if_unused(const std::string& object, bool group_access, std::stri
         return failed();
     }
   } catch (const Error& e) {
-    return Removal{Removal::failed, message_of(e)};
+    return Removal{Removal::failed, cause_of(e)};
   }
   return Removal{};
 }

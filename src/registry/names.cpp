@@ -1,5 +1,6 @@
 #include "registry/names.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -18,15 +19,19 @@ bool is_valid_domain(std::string_view domain) noexcept {
 }
 
 bool is_valid_service_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 255) return false;
-  if (name.front() == '/' || name.back() == '/') return false;
-  char previous = '\0';
+  if (name.empty() || name.size() > kMaxServiceNameLength) return false;
   for (char c : name) {
     if (c <= ' ' || c > '~') return false;
-    if (c == '/' && previous == '/') return false;
-    previous = c;
   }
-  return true;
+  // Every part, the text between two '/' (or an end), is checked: the first, the last and
+  // those between.
+  for (std::size_t begin = 0;;) {
+    const std::size_t end = std::min(name.find('/', begin), name.size());
+    const std::string_view part = name.substr(begin, end - begin);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (end == name.size()) return true;
+    begin = end + 1;
+  }
 }
 
 std::string domain_object_prefix(std::string_view domain) {
@@ -69,8 +74,7 @@ void check_domain(const std::string& domain) {
 void check_service_name(const std::string& name) {
   if (!is_valid_service_name(name)) {
     throw Error(Errc::invalid_name,
-                "floe: invalid service name '" + name +
-                    "': want 1 to 255 printable characters in '/'-separated non-empty parts");
+                "floe: invalid service name '" + name + "': " + kServiceNameRule);
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Which names are allowed, and how a service name becomes a shared-memory object name.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,7 +10,15 @@ namespace floe::detail {
 /// 1 to 64 of [A-Za-z0-9_-]: a domain becomes part of file names under /dev/shm.
 bool is_valid_domain(std::string_view domain) noexcept;
 
-/// '/'-separated non-empty segments of printable ASCII without spaces, at most 255 characters.
+/// The longest service name, in bytes.
+inline constexpr std::size_t kMaxServiceNameLength = 255;
+/// What a valid service name is, as messages and the docs state it: what is_valid_service_name
+/// enforces, clause by clause.
+inline constexpr char kServiceNameRule[] =
+    "a service name is 1 to 255 bytes of printable ASCII other than space ('!' to '~'), in "
+    "'/'-separated parts, none of them empty, '.' or '..'";
+
+/// kServiceNameRule.
 bool is_valid_service_name(std::string_view name) noexcept;
 
 /// Throw floe::Error (invalid_config, invalid_name) saying what a valid one is.

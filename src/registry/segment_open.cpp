@@ -197,16 +197,6 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
       node.name};
 }
 
-/// What a kernel call's error message says without floe's own ": <condition>" appended.
-std::string cause_of(const Error& e) {
-  std::string cause = e.what();
-  const std::string suffix = ": " + e.code().message();
-  if (cause.size() > suffix.size() && cause.ends_with(suffix)) {
-    cause.resize(cause.size() - suffix.size());
-  }
-  return cause;
-}
-
 /// Rethrows a failed shared-memory call of the create or open path as a floe::Error that says
 /// which service, what size, and what to do about it.
 [[noreturn]] void throw_for_service(const Error& e, const std::string& service,
@@ -250,9 +240,7 @@ std::optional<SharedMemoryObject> open_service_object(const WantedService& wante
   try {
     return SharedMemoryObject::open_existing(wanted.object_name, wanted.group_access);
   } catch (const Error& e) {
-    std::string cause = cause_of(e);
-    if (cause.starts_with("floe: ")) cause.erase(0, 6);
-    throw Error(e.code(), "floe: service '" + wanted.name() + "': " + cause);
+    throw Error(e.code(), "floe: service '" + wanted.name() + "': " + cause_of(e));
   }
 }
 
@@ -483,9 +471,10 @@ void ServiceSegment::join(const ServiceHeader& header, const WantedService& want
   node_index_ = claim_node_record(view_, wanted, object_.fd());
   crash_point("open.claimed");
   if (node_index_ == kNoNode) {
-    throw Error(Errc::exceeds_max_nodes, "floe: service '" + wanted.name() + "' has max_nodes = " +
-                                             std::to_string(header.limits.max_nodes) +
-                                             " nodes already");
+    throw Error(Errc::exceeds_max_nodes,
+                limit_reached_message("service '" + wanted.name() + "'", LimitId::max_nodes,
+                                      header.limits.max_nodes, "nodes holding it open",
+                                      "close it in another node first"));
   }
   log(LogLevel::info, [&] {
     return wanted.log_name() + " opened by pid " + std::to_string(wanted.self.pid) + " as node " +

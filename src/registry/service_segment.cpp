@@ -201,8 +201,8 @@ std::uint32_t ServiceSegment::claim_client_slot() {
            " client slots are held by live processes";
   });
   throw Error(Errc::exceeds_max_clients,
-              "floe: service '" + service_name_ + "' has max_clients = " +
-                  std::to_string(limits().max_clients) + " clients already");
+              limit_reached_message("service '" + service_name_ + "'", LimitId::max_clients,
+                                    limits().max_clients, "clients", "drop a client first"));
 }
 
 std::uint32_t ServiceSegment::claim_server_slot() {
@@ -223,8 +223,8 @@ std::uint32_t ServiceSegment::claim_server_slot() {
            " server slots are held by live processes";
   });
   throw Error(Errc::exceeds_max_servers,
-              "floe: service '" + service_name_ + "' has max_servers = " +
-                  std::to_string(limits().max_servers) + " servers already");
+              limit_reached_message("service '" + service_name_ + "'", LimitId::max_servers,
+                                    limits().max_servers, "servers", "drop a server first"));
 }
 
 void ServiceSegment::release_client_slot(std::uint32_t client) noexcept {

@@ -103,8 +103,14 @@ std::error_code Operation::error() const noexcept {
 
 void Operation::throw_error() const {
   if (failure_) failure_.raise();
-  if (outcome_ == Outcome::timed_out) throw Error(Errc::timed_out, "floe: operation timed out");
-  throw Error(Errc::cancelled, "floe: operation cancelled");
+  if (outcome_ == Outcome::timed_out) {
+    throw Error(Errc::timed_out,
+                "floe: the wait timed out before it completed; give it a later deadline, or check "
+                "that the other side is running");
+  }
+  throw Error(Errc::cancelled,
+              "floe: the wait was cancelled (by its stop token, Runtime::stop() or an Asio "
+              "cancellation) before it completed");
 }
 
 void Operation::StopRelay::operator()() const noexcept {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -130,8 +131,8 @@ void RuntimeCore::stop_on(std::initializer_list<int> signals) {
   }
   if (slot == nullptr) {
     throw Error(Errc::io_setup_failed,
-                "floe: Runtime::stop_on: more than 16 runtimes stop on "
-                "signals at once");
+                "floe: Runtime::stop_on: at most 16 runtimes stop on signals at once; call it "
+                "on fewer runtimes (one can stop the others)");
   }
   slot->signals.fetch_or(wanted, std::memory_order_acq_rel);
   for (int signal : signals) {
@@ -142,8 +143,8 @@ void RuntimeCore::stop_on(std::initializer_list<int> signals) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     if (::sigaction(signal, &action, &previous_actions[signal]) != 0) {
-      throw Error(Errc::invalid_config,
-                  "floe: Runtime::stop_on: cannot handle signal " + std::to_string(signal));
+      throw Error(Errc::invalid_config, "floe: Runtime::stop_on: cannot handle signal " +
+                                            std::to_string(signal) + ": " + std::strerror(errno));
     }
     handler_installed[signal] = true;
   }

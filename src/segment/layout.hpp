@@ -40,7 +40,7 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
 // departed client's requests; 9: NodeRecord holds the node's name
 inline constexpr std::uint32_t kLayoutVersion = 9;
-inline constexpr std::uint32_t kMaxTypeNameLength = 255;
+inline constexpr std::uint32_t kMaxTypeNameLength = kMaxTypeNameBytes;
 /// Node::create's bound on a node's name.
 inline constexpr std::uint32_t kMaxNodeNameLength = 255;
 inline constexpr std::uint32_t kMaxServers = limit_info(LimitId::max_servers).max;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "registry/names.hpp"
 #include "support/fixture.hpp"
@@ -13,6 +14,7 @@ namespace {
 
 using test::ChildProcess;
 using test::error_of;
+using test::message_of;
 using test::Signal;
 
 struct UserHeader {
@@ -93,9 +95,18 @@ TEST_F(Service, OpeningAsksAtMostWhatTheServiceWasCreatedWith) {
   EXPECT_NO_THROW(same.max_clients(4).open());
   EXPECT_NO_THROW(same.max_clients(2).open());
   EXPECT_EQ(error_of([&] { same.max_clients(5).open(); }), Errc::incompatible_limits);
+  EXPECT_EQ(message_of([&] { same.max_clients(5).open(); }),
+            "floe: service 'Svc/Limits' was created with max_clients = 4, which does not satisfy "
+            "the requested 5; ask for at most that, or create the service anew once every "
+            "process has closed it");
   auto flags = other.service_builder("Svc/Limits").request_response<int, int>();
   EXPECT_EQ(error_of([&] { flags.enable_fire_and_forget_requests(false).open(); }),
             Errc::incompatible_limits);
+  // A flag reads as true or false.
+  EXPECT_EQ(message_of([&] { flags.enable_fire_and_forget_requests(false).open(); }),
+            "floe: service 'Svc/Limits' was created with enable_fire_and_forget_requests = true, "
+            "which does not satisfy the requested false; ask for the same, or create the service "
+            "anew once every process has closed it");
   // Limits nobody asked for are not checked: an opener gets the service as it is.
   auto plain = other.service_builder("Svc/Limits").request_response<int, int>().open();
   EXPECT_EQ(plain.limits().max_clients, 4u);
@@ -191,6 +202,14 @@ TEST_F(Service, NodeLimitIsEnforced) {
   EXPECT_EQ(
       error_of([&] { third.service_builder("Svc/Nodes").request_response<int, int>().open(); }),
       Errc::exceeds_max_nodes);
+  const std::string message =
+      message_of([&] { third.service_builder("Svc/Nodes").request_response<int, int>().open(); });
+  for (const char* part :
+       {"service 'Svc/Nodes' has max_nodes = 2 nodes holding it open already",
+        ".max_nodes(n) on its builder", "defaults.request_response.max_nodes = n",
+        "an existing service keeps its limits until every process has closed it"}) {
+    EXPECT_NE(message.find(part), std::string::npos) << part << " is not in: " << message;
+  }
 }
 
 TEST_F(Service, ErrorsCompareToErrcAndNameTheCategory) {

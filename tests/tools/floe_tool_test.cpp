@@ -152,6 +152,11 @@ TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
   EXPECT_NE(inspect.output.find("server 0"), std::string::npos) << inspect.output;
   EXPECT_NE(inspect.output.find("client 0"), std::string::npos) << inspect.output;
   EXPECT_NE(inspect.output.find("clients 3"), std::string::npos) << inspect.output;
+  // Flags read as true or false.
+  EXPECT_NE(inspect.output.find("enable_fire_and_forget_requests false"), std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("enable_safe_overflow_for_responses true"), std::string::npos)
+      << inspect.output;
 
   const ToolRun missing = floe_tool("inspect No/Such/Service " + domain_option());
   EXPECT_EQ(missing.exit_code, 1);

@@ -22,8 +22,7 @@ class Failure {
   std::error_code code() const noexcept {
     return errc_ == Errc{} ? std::error_code{} : make_error_code(errc_);
   }
-  /// Records the failure; `message` is what floe::Error::what() begins with
-  /// (std::system_error appends the code's own message).
+  /// Records the failure; `message` is what floe::Error::what() will return.
   void set(Errc errc, std::string message) {
     errc_ = errc;
     message_ = std::move(message);
