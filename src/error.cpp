@@ -49,6 +49,10 @@ class FloeCategory final : public std::error_category {
         return "incompatible attributes";
       case Errc::invalid_attributes:
         return "invalid attributes";
+      case Errc::no_server:
+        return "no server";
+      case Errc::no_response:
+        return "no response";
     }
     return "unknown floe error";
   }

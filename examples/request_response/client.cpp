@@ -1,7 +1,7 @@
-// Sends a first request by copy, then loaned requests written in place, and prints every
-// response of each request's stream as it arrives: `co_await pending.receive()` sleeps until a
-// server answers and returns std::nullopt once every server has ended its stream. Ends by
-// itself after `--seconds N` (default 3).
+// Waits for a server, sends a first request by copy, then loaned requests written in place, and
+// prints every response of each request's stream as it arrives: `co_await pending.receive()`
+// sleeps until a server answers and returns std::nullopt once every server has ended its
+// stream. Ends by itself after `--seconds N` (default 3).
 
 #include <floe/floe.hpp>
 
@@ -22,6 +22,11 @@ floe::Task<void> request_streams(Client& client, std::chrono::steady_clock::time
   const int me = static_cast<int>(::getpid());
   std::uint64_t request_number = 0;
   std::uint64_t responses = 0;
+  // A request reaches the servers there when it is sent: wait for one (woken by its creation).
+  if (!co_await client.wait_for_server(5s)) {
+    std::printf("client %d: no server came within 5 s\n", me);
+    co_return;
+  }
   auto pending = client.send_copy(request_number);
   std::printf("client %d: sent request %llu by copy, it reached %u server(s)\n", me,
               static_cast<unsigned long long>(request_number),

@@ -85,6 +85,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "floe/call.hpp"
 #include "floe/client.hpp"
 #include "floe/detail/reactor.hpp"
 #include "floe/error.hpp"
@@ -221,11 +222,23 @@ class AsioFloeService final : public asio::execution_context::service {
  private:
   /// Bounds a lost wake-up (a peer cleared a `waiting` flag, so nothing rings): while
   /// operations are pending, look at them at least every safety_recheck even if the fd stays
-  /// quiet. Armed once per interval, not per operation, so starting operations costs nothing.
+  /// quiet. Armed once per interval, not per operation, so starting operations costs nothing;
+  /// an operation's deadline (a wait_for_server or call timeout) brings it forward, so that the
+  /// operation completes at its deadline and not at the next interval.
   void arm_recheck() {
-    if (rechecking_ || safety_recheck_.count() <= 0) return;
+    if (safety_recheck_.count() <= 0) return;
+    auto when = std::chrono::steady_clock::now() + safety_recheck_;
+    if (const auto deadline = reactor_.next_deadline(); deadline && *deadline < when) {
+      when = *deadline;
+    }
+    if (rechecking_) {
+      // Armed for later: cancelled, its handler arms it again (schedule()) for the deadline.
+      if (when < recheck_at_) cancel_recheck();
+      return;
+    }
     rechecking_ = true;
-    recheck_->expires_after(safety_recheck_);
+    recheck_at_ = when;
+    recheck_->expires_at(when);
     recheck_->async_wait([this](const std::error_code& error) {
       const auto guard = lock();
       rechecking_ = false;
@@ -311,6 +324,7 @@ class AsioFloeService final : public asio::execution_context::service {
   std::optional<asio::steady_timer> recheck_;
   std::chrono::nanoseconds safety_recheck_ = RuntimeOptions{}.safety_recheck;
   bool rechecking_ = false;
+  std::chrono::steady_clock::time_point recheck_at_;  // when the armed recheck fires
   IntrusiveList<AsioOperationNode, &AsioOperationNode::in_service_> operations_;
   std::uint64_t next_key_ = 0;
   bool waiting_ = false;
@@ -532,6 +546,44 @@ auto async_send(ResponseMut<ResponsePayload, ResponseUserHeader>&& response,
                                            [&] { return std::move(*loan).async_send(); });
       },
       token, &response);
+}
+
+/// Waits until the client's service has a server. Completes with (error, found): found is true
+/// once a server is there (at once if one is), false when `timeout` passed first; error is
+/// operation_aborted when cancelled (or when the Client goes away first).
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_wait_for_server(
+    Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
+    std::chrono::nanoseconds timeout, CompletionToken&& token) {
+  using Port = Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, bool)>(
+      [](auto handler, Port* port, std::chrono::nanoseconds wait) {
+        detail::start_asio_operation<bool>(std::move(handler),
+                                           [&] { return port->wait_for_server(wait); });
+      },
+      token, &client, timeout);
+}
+
+/// floe::call in Asio: waits for a server, sends a copy of `request` (copied when this is
+/// called) and completes with (error, Response), the first response; all within `timeout`.
+/// error is Errc::no_server (no server came in time, or the request reached none),
+/// Errc::timed_out (a server got it, no response came in time), Errc::no_response (the stream
+/// ended without one), operation_aborted when cancelled (or when the Client goes away first),
+/// Errc::exceeds_max_loans when no request can be loaned. The Response is empty on error.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_call(
+    Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
+    const RequestPayload& request, std::chrono::nanoseconds timeout, CompletionToken&& token) {
+  using Port = Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  using Value = Response<ResponsePayload, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
+      [](auto handler, Port* port, const RequestPayload* value, std::chrono::nanoseconds wait) {
+        detail::start_asio_operation<Value>(std::move(handler),
+                                            [&] { return call(*port, *value, wait); });
+      },
+      token, &client, &request, timeout);
 }
 
 /// The same, completing on `executor` when the token brings none (a plain callback).

@@ -6,6 +6,7 @@
 // first); a Response may outlive its PendingResponse too (it then keeps the port, and its
 // request slot, until it goes). One thread at a time may use a Client and what came from it.
 
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
@@ -21,14 +22,41 @@
 #include "floe/error.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/stream_end.hpp"
 
 namespace floe {
+namespace detail {
+
+/// An operation that waits on its client's own doorbell and is listed with the client's waits
+/// for loans and channels, so that the Client going cancels it (async_loan, wait_for_server,
+/// floe::call). It holds its own reference to the port: the Client may move while it waits.
+/// `Derived` provides attempt() as AwaitableOperation asks, befriending this class too.
+template <typename Derived, typename Value>
+class ClientWait : public AwaitableOperation<Derived, Value> {
+ protected:
+  explicit ClientWait(std::shared_ptr<ClientCore> core) noexcept : core_(std::move(core)) {}
+  ClientWait(ClientWait&&) noexcept = default;
+
+  bool poll(const Operation::PollContext& context) noexcept override {
+    if (context.peers_changed) core_->check_size();
+    return static_cast<Derived&>(*this).attempt();
+  }
+  DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  PortOperations* port_operations() const noexcept override { return &core_->slot_operations(); }
+
+  std::shared_ptr<ClientCore> core_;
+};
+
+}  // namespace detail
 
 /// A response as it lies in shared memory, borrowed from its server until dropped. Used by the
 /// thread that uses its Client (see Client).
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class Response {
  public:
+  /// Holds no response, as after a move: only for interfaces that need a value alongside an
+  /// error (an Asio handler's `void(std::error_code, Response)`, floe::async_call).
+  Response() noexcept = default;
   /// Takes over the borrowed response; `other` holds nothing any more.
   Response(Response&&) noexcept = default;
   /// Gives back the response held, then takes over `other`'s.
@@ -116,6 +144,12 @@ class PendingResponse {
   std::uint32_t number_of_server_connections() const noexcept {
     return core().number_of_server_connections(channel());
   }
+  /// Why the stream is over, or StreamEnd::open while a server still holds the request (open
+  /// exactly while is_connected()). Tells what receive()'s std::nullopt does not: `no_server`,
+  /// nobody got the request (known at send, no look needed); `finished`, each server that got
+  /// it ended its stream; `server_gone`, one went without ending it. Looks at the servers as
+  /// is_connected() does (a syscall per server still open).
+  StreamEnd end_reason() const noexcept { return core().end_reason(channel()); }
   /// Responses of this stream that were lost so far: overwritten in the response buffer by
   /// newer ones before they were received (enable_safe_overflow_for_responses). Counted from
   /// gaps in each server's ResponseHeader::sequence_number as responses arrive; the newest
@@ -198,6 +232,8 @@ class PendingResponse {
  private:
   template <typename, typename, typename, typename>
   friend class floe::RequestMut;
+  template <typename, typename, typename, typename>
+  friend class floe::CallOperation;
   PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
       : handle_(std::move(core), {channel}) {}
   detail::ClientCore& core() const noexcept { return handle_.core(); }
@@ -301,6 +337,8 @@ class RequestMut {
  private:
   template <typename, typename, typename, typename>
   friend class floe::Client;
+  template <typename, typename, typename, typename>
+  friend class floe::CallOperation;
   RequestMut(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
              std::uint32_t chunk) noexcept
       : handle_(std::move(core), {view, chunk}) {}
@@ -348,6 +386,55 @@ class Client {
   std::uint32_t max_active_requests() const noexcept { return core_->max_active_requests(); }
   /// What a send does with nowhere to put the request (its builder's backpressure()).
   Backpressure backpressure() const noexcept { return core_->backpressure(); }
+  /// The servers of the service now: a load per server slot, no syscall. A request sent while
+  /// it is 0 reaches nobody (its PendingResponse's end_reason() is StreamEnd::no_server). A
+  /// server whose process died still counts until its port is reclaimed (a receive finds out).
+  std::uint32_t number_of_servers() const noexcept { return core_->number_of_servers(); }
+
+  /// Awaitable: `bool found = co_await client.wait_for_server(timeout);` completes with true once
+  /// the service has a server (at once if it has one now), false when `timeout` passed first.
+  /// Woken by the server's creation, not by polling: a server port, once published, rings the
+  /// doorbell of every client. Throws floe::Error(cancelled) when `token` is stopped, the
+  /// runtime stops or this Client goes; (corrupted) when the segment was damaged.
+  class ServerWaitOperation : public detail::ClientWait<ServerWaitOperation, bool> {
+   public:
+    /// Holds its own reference to `client`'s port: the Client may move meanwhile, and its going
+    /// cancels this. Without a timeout it waits until a server comes (or it is cancelled).
+    ServerWaitOperation(Client& client, std::optional<std::chrono::nanoseconds> timeout,
+                        std::stop_token token)
+        : detail::ClientWait<ServerWaitOperation, bool>(client.core_) {
+      // Not a timeout error: the deadline completes the wait with its value, false.
+      if (timeout) {
+        this->set_deadline(detail::Operation::Clock::now() + *timeout, /*is_timeout=*/false);
+      }
+      this->set_stop_token(std::move(token));
+    }
+    /// Only before it is awaited (with_timeout moves it).
+    ServerWaitOperation(ServerWaitOperation&&) noexcept = default;
+
+   private:
+    friend class detail::AwaitableOperation<ServerWaitOperation, bool>;
+    friend class detail::ClientWait<ServerWaitOperation, bool>;
+
+    bool attempt() noexcept {
+      found_ = this->core_->number_of_servers() != 0;
+      if (found_ || !this->core_->damaged()) return found_;
+      this->core_->describe_damage(this->failure());
+      return true;
+    }
+    bool take_value() const noexcept { return found_; }
+
+    bool found_ = false;
+  };
+  /// The awaitable wait for a server, without a deadline; see ServerWaitOperation.
+  [[nodiscard]] ServerWaitOperation wait_for_server(std::stop_token token = {}) {
+    return ServerWaitOperation(*this, std::nullopt, std::move(token));
+  }
+  /// The same, completing with false once `timeout` passed without a server.
+  [[nodiscard]] ServerWaitOperation wait_for_server(std::chrono::nanoseconds timeout,
+                                                    std::stop_token token = {}) {
+    return ServerWaitOperation(*this, timeout, std::move(token));
+  }
 
   /// A value-initialized request in shared memory. Throws floe::Error(exceeds_max_loans).
   Loan loan() {
@@ -369,40 +456,30 @@ class Client {
   /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
   /// task, while max_loaned_requests requests are loaned. Throws floe::Error(cancelled /
   /// timed_out) as receives do.
-  class LoanOperation : public detail::AwaitableOperation<LoanOperation, Loan> {
+  class LoanOperation : public detail::ClientWait<LoanOperation, Loan> {
    public:
-    /// Holds its own reference to `client`'s port: the Client may move meanwhile, and its
-    /// going cancels this.
-    explicit LoanOperation(Client& client) : core_(client.core_) {}
+    /// Holds its own reference to `client`'s port (which the loan takes over): the Client may
+    /// move meanwhile, and its going cancels this.
+    explicit LoanOperation(Client& client)
+        : detail::ClientWait<LoanOperation, Loan>(client.core_) {}
     /// Only before it is awaited (with_timeout moves it).
     LoanOperation(LoanOperation&&) noexcept = default;
 
    private:
     friend class detail::AwaitableOperation<LoanOperation, Loan>;
-    using PollContext = detail::Operation::PollContext;
+    friend class detail::ClientWait<LoanOperation, Loan>;
 
     bool attempt() noexcept {
-      if (core_->try_loan(chunk_)) return true;
-      if (!core_->damaged()) return false;
-      core_->describe_damage(this->failure());
+      if (this->core_->try_loan(chunk_)) return true;
+      if (!this->core_->damaged()) return false;
+      this->core_->describe_damage(this->failure());
       return true;
     }
     Loan take_value() noexcept {
-      const detail::ChunkView view = core_->chunk_view(chunk_);
-      return make_loan(std::move(core_), view, chunk_, detail::ValueInitialize{});
-    }
-    bool poll(const PollContext& context) noexcept override {
-      if (context.peers_changed) core_->check_size();
-      return attempt();
-    }
-    detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
-    detail::PortOperations* port_operations() const noexcept override {
-      return &core_->slot_operations();
+      const detail::ChunkView view = this->core_->chunk_view(chunk_);
+      return make_loan(std::move(this->core_), view, chunk_, detail::ValueInitialize{});
     }
 
-    // Its own reference, which the loan takes over: the Client may move while this waits (or
-    // go, which cancels it).
-    std::shared_ptr<detail::ClientCore> core_;
     std::uint32_t chunk_ = 0;
   };
   /// The awaitable loan; see LoanOperation.
@@ -420,6 +497,8 @@ class Client {
  private:
   template <typename, typename, typename, typename>
   friend class floe::ClientBuilder;
+  template <typename, typename, typename, typename>
+  friend class floe::CallOperation;
   explicit Client(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
   template <typename BeginPayload>
   static Loan make_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,

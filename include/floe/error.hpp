@@ -34,6 +34,12 @@ enum class Errc : int {
   incompatible_attributes,
   /// An attribute floe cannot store: empty, too long, or one too many (floe/attributes.hpp).
   invalid_attributes,
+  /// No server was connected before the deadline of floe::call (or the request reached none):
+  /// start the server, or wait longer (Client::wait_for_server).
+  no_server,
+  /// floe::call's request reached a server but its stream ended without a response: the server
+  /// dropped the ActiveRequest unanswered, or its process died (PendingResponse::end_reason()).
+  no_response,
 };
 
 /// The category of floe's error codes, named "floe".

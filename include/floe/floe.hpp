@@ -2,6 +2,7 @@
 // Everything of floe's core: #include <floe/floe.hpp>.
 
 #include "floe/attributes.hpp"
+#include "floe/call.hpp"
 #include "floe/client.hpp"
 #include "floe/config.hpp"
 #include "floe/error.hpp"
@@ -13,4 +14,5 @@
 #include "floe/server.hpp"
 #include "floe/service.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/stream_end.hpp"
 #include "floe/task.hpp"

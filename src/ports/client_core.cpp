@@ -345,7 +345,7 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
   PendingState& pending = pending_[channel];
   if (check_liveness) check_size();
   if (damaged()) {  // nobody can answer through it any more
-    pending.closed = pending.ended = pending.delivered;
+    pending.closed = pending.ended = pending.vanished = pending.delivered;
     return;
   }
   const StoredLimits& limits = port_->limits();
@@ -355,20 +355,23 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
     const ResponseChannel response = port_->response_channel(s, channel);
     if ((pending.closed & bit) == 0) {
       PortRecord* server = port_->segment().server(s);
-      bool closed = load(server->state) != kActive ||
-                    load(server->generation) !=
-                        server_generation_[std::size_t{channel} * limits.max_servers + s] ||
-                    !is_request_open(response, pending.request_id);
-      if (!closed && check_liveness && !segment_->is_port_owner_alive(*server)) {
+      // Read before the server's state: a port that goes is marked free before its requests
+      // are reset, so an open request on a gone server is one it never ended.
+      const bool request_open = is_request_open(response, pending.request_id);
+      bool gone = load(server->state) != kActive ||
+                  load(server->generation) !=
+                      server_generation_[std::size_t{channel} * limits.max_servers + s];
+      if (request_open && !gone && check_liveness && !segment_->is_port_owner_alive(*server)) {
         if (const auto owner = segment_->port_owner(*server)) {
           log_peer_dead(*segment_, "client", port_->slot(), "server", s, owner->pid,
                         "its stream of the request ends");
         }
         segment_->reclaim_dead_nodes();
-        closed = true;
+        gone = true;
       }
-      if (!closed) continue;
+      if (request_open && !gone) continue;
       pending.closed |= bit;
+      if (request_open) pending.vanished |= bit;
     }
     // The queue is looked at only after the close was seen: a server pushes its last response
     // before it closes, so a closed stream with an empty queue has nothing more.
@@ -400,6 +403,23 @@ std::uint32_t ClientCore::number_of_server_connections(std::uint32_t channel) no
   update_ended(channel, true);
   return static_cast<std::uint32_t>(
       std::popcount(pending_[channel].delivered & ~pending_[channel].closed));
+}
+
+StreamEnd ClientCore::end_reason(std::uint32_t channel) noexcept {
+  const PendingState& pending = pending_[channel];
+  if (pending.delivered == 0) return StreamEnd::no_server;  // known at send, no look needed
+  update_ended(channel, true);
+  if ((pending.delivered & ~pending.closed) != 0) return StreamEnd::open;
+  return pending.vanished != 0 ? StreamEnd::server_gone : StreamEnd::finished;
+}
+
+std::uint32_t ClientCore::number_of_servers() const noexcept {
+  if (damaged()) return 0;
+  std::uint32_t servers = 0;
+  for (std::uint32_t s = 0; s < port_->limits().max_servers; ++s) {
+    servers += load(port_->segment().server(s)->state) == kActive;
+  }
+  return servers;
 }
 
 void ClientCore::ring_server(std::uint32_t server) const noexcept {

@@ -215,6 +215,7 @@ std::uint32_t ServiceSegment::claim_server_slot() {
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
     store(port->state, static_cast<std::uint32_t>(SlotState::active));
+    ring_every_client();  // a client may wait for a server (Client::wait_for_server)
     return s;
   }
   log(LogLevel::warn, [&] {
@@ -243,12 +244,16 @@ void ServiceSegment::release_server_slot(std::uint32_t server) noexcept {
     store(view_.server(server)->state, static_cast<std::uint32_t>(SlotState::free));
     reset_server_resources(view_, server);
     collect_orphaned_channels(view_);
-    // Clients waiting for this server's answers must see its streams end.
-    for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
-      PortRecord* client = view_.client(c);
-      ring(DoorbellWords{&client->waiting, &client->doorbell});
-    }
+    ring_every_client();  // clients waiting for this server's answers must see its streams end
   } catch (...) {
+  }
+}
+
+void ServiceSegment::ring_every_client() const noexcept {
+  // A load per client slot; a syscall only for a client asleep on its doorbell.
+  for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
+    PortRecord* client = view_.client(c);
+    ring(DoorbellWords{&client->waiting, &client->doorbell});
   }
 }
 

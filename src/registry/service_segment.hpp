@@ -75,6 +75,8 @@ class ServiceSegment {
   std::uint32_t claim_server_slot();
   void release_client_slot(std::uint32_t client) noexcept;
   void release_server_slot(std::uint32_t server) noexcept;
+  /// Wakes every client asleep on its doorbell: a server came or went.
+  void ring_every_client() const noexcept;
 
   /// Whether the process that owns a port slot still runs. A syscall or two: not for hot paths.
   bool is_port_owner_alive(const PortRecord& port) const noexcept;

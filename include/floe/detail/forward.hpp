@@ -36,5 +36,8 @@ template <typename RequestPayload, typename ResponsePayload, typename RequestUse
 class ActiveRequest;
 template <typename ResponsePayload, typename ResponseUserHeader>
 class ResponseMut;
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+class CallOperation;
 
 }  // namespace floe

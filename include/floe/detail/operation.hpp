@@ -106,6 +106,8 @@ class Operation {
   /// Where the cores record why the operation is over (the segment was damaged, say); poll
   /// then returns true, and error() reports it.
   Failure& failure() noexcept { return failure_; }
+  /// Whether its deadline ended it (for on_interrupted(), which may then say why in failure()).
+  bool timed_out() const noexcept { return outcome_ == Outcome::timed_out; }
   /// Whether it ended with an error: the check of every await_resume.
   bool failed() const noexcept { return outcome_ >= Outcome::cancelled || failure_; }
 

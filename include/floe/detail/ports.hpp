@@ -18,6 +18,7 @@
 #include "floe/detail/wake_sources.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/stream_end.hpp"
 
 namespace floe::detail {
 
@@ -79,6 +80,9 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   ClientId id() const noexcept { return id_; }
   std::uint32_t max_active_requests() const noexcept { return max_active_; }
   Backpressure backpressure() const noexcept { return backpressure_; }
+  /// The server ports of the service now: a load of each server slot's state, no syscall (a
+  /// server whose process died counts until its port is reclaimed).
+  std::uint32_t number_of_servers() const noexcept;
   /// Another process shrank the segment under this one: every call below throws (or records)
   /// Errc::corrupted, or reports nothing connected.
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
@@ -136,6 +140,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// Names the processes of the servers whose streams for `channel` are still open.
   void watch_servers(std::uint32_t channel, WakeSources& sources) const;
   std::uint32_t number_of_server_connections(std::uint32_t channel) noexcept;
+  /// Why the request on `channel` is no longer held open (StreamEnd::open while it is).
+  StreamEnd end_reason(std::uint32_t channel) noexcept;
   ChunkView request_of(std::uint32_t channel) const noexcept;
   void drop_pending(std::uint32_t channel) noexcept;
 
@@ -153,6 +159,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
     std::uint64_t delivered = 0;  // bit per server the request reached
     std::uint64_t closed = 0;     // bit per server that no longer holds the request open
     std::uint64_t ended = 0;      // bit per closed server whose responses were all received
+    std::uint64_t vanished = 0;   // bit per closed server seen gone with the request still open
     std::uint64_t overwritten = 0;
     std::uint32_t borrowed = 0;
     // Responses still borrowed after the PendingResponse went: until they are given back the

@@ -1,0 +1,462 @@
+// A client started before its server: Client::wait_for_server() across real processes, woken
+// by the server's creation (not by polling), bounded by its timeout, cancelled like any wait.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/fixture.hpp"
+
+namespace floe::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// A time point both sides of a fork see: steady_clock is CLOCK_MONOTONIC, one clock for every
+/// process of the host.
+class SharedTimePoint {
+ public:
+  SharedTimePoint()
+      : ticks_(static_cast<std::atomic<std::int64_t>*>(::mmap(nullptr, sizeof(std::int64_t),
+                                                              PROT_READ | PROT_WRITE,
+                                                              MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
+    if (ticks_ == MAP_FAILED) throw std::runtime_error("mmap");
+  }
+  SharedTimePoint(const SharedTimePoint&) = delete;
+  SharedTimePoint& operator=(const SharedTimePoint&) = delete;
+  ~SharedTimePoint() { ::munmap(ticks_, sizeof(std::int64_t)); }
+
+  void set_now() const { ticks_->store(Clock::now().time_since_epoch().count()); }
+  Clock::time_point get() const { return Clock::time_point(Clock::duration(ticks_->load())); }
+
+ private:
+  std::atomic<std::int64_t>* ticks_;
+};
+
+/// The value of an awaited operation, as a task to block on.
+template <typename Operation>
+Task<typename Operation::value_type> awaited(Operation operation) {
+  co_return co_await std::move(operation);
+}
+
+class ServerWaitTest : public AsyncServiceTest {
+ protected:
+  /// A process that creates a server of the test's service `delay` after it started (noting
+  /// when in `created`), then holds it until `release` is notified.
+  ChildProcess server_created_after(std::chrono::milliseconds delay, const SharedTimePoint& created,
+                                    const Signal& release) {
+    return ChildProcess([&, delay] {
+      auto remote = open_as("late-server");
+      std::this_thread::sleep_for(delay);
+      created.set_now();  // before the creation: the bound below includes the creation itself
+      auto server = remote.server_builder().create();
+      return release.wait() == 1 ? 0 : 1;
+    });
+  }
+};
+
+TEST_F(ServerWaitTest, NumberOfServersCountsTheServersOfTheServiceNow) {
+  auto service = builder().max_servers(2).create();
+  auto client = service.client_builder().create();
+  EXPECT_EQ(client.number_of_servers(), 0u);
+  std::optional<U64Server> first = service.server_builder().create();
+  EXPECT_EQ(client.number_of_servers(), 1u);
+  Signal release;
+  ChildProcess other = started([&](const Signal& ready) {
+    auto server = open_as("server").server_builder().create();
+    ready.notify();
+    return release.wait() == 1 ? 0 : 1;
+  });
+  EXPECT_EQ(client.number_of_servers(), 2u);
+  first.reset();
+  EXPECT_EQ(client.number_of_servers(), 1u);
+  release.notify();
+  EXPECT_EQ(other.wait(), 0);
+  EXPECT_EQ(client.number_of_servers(), 0u);
+}
+
+// The bound: the server's creation rings the waiting client's doorbell, which wakes its loop
+// at once; 100 ms leaves room for a loaded machine (two cores shared by parallel tests) and is
+// still far below the loop's 1 s safety recheck, the only other thing that could wake it.
+TEST_F(ServerWaitTest, WaitReturnsWithin100msOfAServerCreatedInAnotherProcess) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  SharedTimePoint created;
+  Signal release;
+  ChildProcess server_process = server_created_after(300ms, created, release);
+  Runtime runtime(asleep);
+  const auto start = Clock::now();
+  const bool found = runtime.block_on(awaited(client.wait_for_server(10s)));
+  const auto woke = Clock::now();
+  EXPECT_TRUE(found);
+  EXPECT_GE(woke - start, 250ms) << "returned before the server could exist";
+  EXPECT_LT(woke - created.get(), 100ms);
+  EXPECT_GE(runtime.stats().sleeps, 1u);
+  EXPECT_EQ(client.number_of_servers(), 1u);
+  release.notify();
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(ServerWaitTest, WaitWithoutTimeoutIsWokenToo) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  SharedTimePoint created;
+  Signal release;
+  ChildProcess server_process = server_created_after(100ms, created, release);
+  Runtime runtime(asleep);
+  EXPECT_TRUE(runtime.block_on(awaited(with_timeout(client.wait_for_server(), 10s))));
+  EXPECT_LT(Clock::now() - created.get(), 100ms);
+  release.notify();
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(ServerWaitTest, TimeoutWithoutAServerReturnsFalse) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  const auto start = Clock::now();
+  EXPECT_FALSE(runtime.block_on(awaited(client.wait_for_server(50ms))));
+  EXPECT_GE(Clock::now() - start, 50ms);
+  EXPECT_LT(Clock::now() - start, 5s);
+}
+
+TEST_F(ServerWaitTest, AServerThereAlreadyReturnsAtOnceWithoutSleeping) {
+  auto service = builder().create();
+  auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  EXPECT_TRUE(runtime.block_on(awaited(client.wait_for_server(0ms))));
+  EXPECT_TRUE(runtime.block_on(awaited(client.wait_for_server())));
+  EXPECT_EQ(runtime.stats().sleeps, 0u);
+}
+
+TEST_F(ServerWaitTest, RuntimeStopCancelsTheWait) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  Errc seen{};
+  runtime.spawn([&]() -> Task<void> { seen = co_await error_of_await(client.wait_for_server()); });
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(20ms);
+    runtime.stop();
+  });
+  runtime.run();
+  EXPECT_EQ(seen, Errc::cancelled);
+}
+
+TEST_F(ServerWaitTest, StopTokenCancelsTheWait) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Runtime runtime(asleep);
+  std::stop_source stop;
+  Errc seen{};
+  runtime.spawn([&]() -> Task<void> {
+    seen = co_await error_of_await(client.wait_for_server(10s, stop.get_token()));
+  });
+  runtime.spawn([&]() -> Task<void> {
+    co_await sleep_for(20ms);
+    stop.request_stop();
+  });
+  runtime.run();
+  EXPECT_EQ(seen, Errc::cancelled);
+}
+
+TEST_F(ServerWaitTest, DestroyingTheClientCancelsTheWait) {
+  auto service = builder().create();
+  std::optional<U64Client> client = service.client_builder().create();
+  Runtime runtime(asleep);
+  Errc seen{};
+  bool finished = false;
+  runtime.spawn([&]() -> Task<void> {
+    seen = co_await error_of_await(client->wait_for_server(10s));
+    finished = true;
+  });
+  runtime.spawn([&]() -> Task<void> {
+    co_await sleep_for(20ms);
+    client.reset();
+  });
+  runtime.run();
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(seen, Errc::cancelled);
+  EXPECT_EQ(service.usage().clients, 0u);
+}
+
+TEST_F(ServerWaitTest, ThreeWaitingClientsAndAReceiveOnAnotherServiceShareOneLoop) {
+  auto service = builder().create();
+  auto other_service =
+      node.service_builder("Test/Other").request_response<std::uint64_t, std::uint64_t>().create();
+  std::optional<U64Client> clients[3] = {service.client_builder().create(),
+                                         service.client_builder().create(),
+                                         service.client_builder().create()};
+  auto other_client = other_service.client_builder().create();
+  // The other service's server answers 200 ms after the request, before this one's server.
+  Signal release;
+  ChildProcess answering = started([&](const Signal& ready) {
+    Node other_node = Node::create("other", config);
+    auto remote = other_node.service_builder("Test/Other")
+                      .request_response<std::uint64_t, std::uint64_t>()
+                      .open();
+    auto server = remote.server_builder().create();
+    ready.notify();
+    auto request = receive_within(server);
+    FLOE_CHILD_CHECK(request);
+    std::this_thread::sleep_for(200ms);
+    FLOE_CHILD_CHECK(request->send_copy(request->payload() + 1));
+    return release.wait() == 1 ? 0 : 1;
+  });
+  SharedTimePoint created;
+  ChildProcess server_process = server_created_after(400ms, created, release);
+
+  Runtime runtime(asleep);
+  Clock::time_point woke[3];
+  bool found[3] = {};
+  std::optional<std::uint64_t> answer;
+  Clock::time_point answered;
+  for (int i = 0; i < 3; ++i) {
+    runtime.spawn([&, i]() -> Task<void> {
+      found[i] = co_await clients[i]->wait_for_server(10s);
+      woke[i] = Clock::now();
+    });
+  }
+  runtime.spawn([&]() -> Task<void> {
+    auto pending = other_client.send_copy(41);
+    auto response = co_await with_timeout(pending.receive(), 10s);
+    answered = Clock::now();
+    if (response) answer = response->payload();
+  });
+  runtime.run();
+  EXPECT_EQ(answer, 42u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(found[i]) << i;
+    EXPECT_LT(woke[i] - created.get(), 100ms) << i;
+    EXPECT_GT(woke[i], answered) << i << ": woken before its server came";
+  }
+  release.notify();
+  release.notify();
+  EXPECT_EQ(answering.wait(), 0);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+// The end state: what a receive's std::nullopt alone does not tell.
+
+TEST_F(ServerWaitTest, ARequestSentWithoutAServerEndsAsNoServer) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  auto pending = client.send_copy(1);
+  EXPECT_EQ(pending.end_reason(), StreamEnd::no_server);
+  EXPECT_FALSE(pending.is_connected());
+}
+
+TEST_F(ServerWaitTest, AStreamIsOpenWhileHeldAndFinishedOnceTheServerDropsIt) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal go;
+  ChildProcess server_process = server_answering([&](auto& request) {
+    FLOE_CHILD_CHECK(go.wait() == 1);
+    request.reset();
+    return 0;
+  });
+  auto pending = client.send_copy(1);
+  EXPECT_EQ(pending.end_reason(), StreamEnd::open);
+  go.notify();
+  EXPECT_TRUE(eventually([&] { return !pending.is_connected(); }));
+  EXPECT_EQ(pending.end_reason(), StreamEnd::finished);
+  EXPECT_EQ(server_process.wait(), 0);
+  // The server's process ended since: a stream it finished stays finished.
+  EXPECT_EQ(pending.end_reason(), StreamEnd::finished);
+}
+
+TEST_F(ServerWaitTest, AStreamWhoseServerProcessWasKilledEndsAsServerGone) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal holding;
+  ChildProcess server_process = server_answering([&](auto&) {
+    holding.notify();
+    return wait_to_be_killed();
+  });
+  auto pending = client.send_copy(1);
+  ASSERT_EQ(holding.wait(), 1);
+  EXPECT_EQ(pending.end_reason(), StreamEnd::open);
+  ::kill(server_process.pid(), SIGKILL);
+  EXPECT_EQ(server_process.wait(), 128 + SIGKILL);
+  EXPECT_EQ(pending.end_reason(), StreamEnd::server_gone);
+}
+
+// floe::call: the one-call single-response RPC.
+
+class CallTest : public ServerWaitTest {
+ protected:
+  /// A server in another process, in a runtime, answering every request with payload * 10
+  /// (and a second response, which the call discards) until `release` is notified.
+  ChildProcess server_answering_calls(const Signal& release, std::chrono::milliseconds delay = {}) {
+    return started([&, delay](const Signal& ready) {
+      auto remote = open_as("server");
+      std::this_thread::sleep_for(delay);
+      auto server = remote.server_builder().create();
+      Runtime runtime(asleep);
+      ready.notify();
+      runtime.spawn([&]() -> Task<void> {
+        for (;;) {
+          auto active = co_await server.receive();
+          active.send_copy(active.payload() * 10);
+          active.send_copy(0);
+        }
+      });
+      std::jthread stopper([&] {
+        release.wait(30s);
+        runtime.stop();
+      });
+      runtime.run();
+      return 0;
+    });
+  }
+
+  /// The floe::Errc of `call(client, request, timeout)`, and how long it took.
+  std::pair<Errc, Clock::duration> failed_call(U64Client& client,
+                                               std::chrono::milliseconds timeout) {
+    Runtime runtime(asleep);
+    const auto start = Clock::now();
+    const Errc errc = runtime.block_on(error_of_await(call(client, std::uint64_t{1}, timeout)));
+    return {errc, Clock::now() - start};
+  }
+};
+
+TEST_F(CallTest, CallYieldsTheFirstResponseOfALiveServer) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal release;
+  ChildProcess server_process = server_answering_calls(release);
+  Runtime runtime(asleep);
+  std::vector<std::uint64_t> answers;
+  runtime.block_on([&]() -> Task<void> {
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      Response<std::uint64_t> response = co_await call(client, i, 10s);
+      answers.push_back(*response);
+    }
+  });
+  EXPECT_EQ(answers, (std::vector<std::uint64_t>{10, 20, 30}));
+  release.notify();
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(CallTest, CallWaitsForAServerThatComesWithinItsDeadline) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal release;
+  // The call starts before the server exists: it waits for it, then sends.
+  ChildProcess late = ChildProcess([&] {
+    auto remote = open_as("server");
+    std::this_thread::sleep_for(200ms);
+    auto server = remote.server_builder().create();
+    auto request = receive_within(server);
+    FLOE_CHILD_CHECK(request);
+    FLOE_CHILD_CHECK(request->send_copy(request->payload() + 1));
+    return release.wait() == 1 ? 0 : 1;
+  });
+  Runtime runtime(asleep);
+  const auto start = Clock::now();
+  const std::uint64_t answer = runtime.block_on([&]() -> Task<std::uint64_t> {
+    co_return (co_await call(client, std::uint64_t{6}, 10s)).payload();
+  });
+  EXPECT_EQ(answer, 7u);
+  EXPECT_GE(Clock::now() - start, 150ms);
+  release.notify();
+  EXPECT_EQ(late.wait(), 0);
+}
+
+TEST_F(CallTest, CallWithoutAServerThrowsNoServerAtItsDeadline) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  const auto [errc, took] = failed_call(client, 100ms);
+  EXPECT_EQ(errc, Errc::no_server);
+  EXPECT_GE(took, 100ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(service.usage().request_chunks_in_use, 0u);
+}
+
+TEST_F(CallTest, CallToAServerThatDropsTheRequestThrowsNoResponse) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  ChildProcess server_process = server_answering([&](auto& request) {
+    request.reset();
+    return 0;
+  });
+  const auto [errc, took] = failed_call(client, 10s);
+  EXPECT_EQ(errc, Errc::no_response);
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(CallTest, CallToAServerThatNeverAnswersThrowsTimedOut) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal release;
+  ChildProcess server_process =
+      server_answering([&](auto&) { return release.wait() == 1 ? 0 : 1; });
+  const auto [errc, took] = failed_call(client, 200ms);
+  EXPECT_EQ(errc, Errc::timed_out);
+  EXPECT_GE(took, 200ms);
+  release.notify();
+  EXPECT_EQ(server_process.wait(), 0);
+}
+
+TEST_F(CallTest, CallToAServerKilledBeforeAnsweringThrowsNoResponseAtOnce) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  Signal holding;
+  ChildProcess server_process = server_answering([&](auto&) {
+    holding.notify();
+    return wait_to_be_killed();
+  });
+  std::jthread killer([&] {
+    if (holding.wait() == 1) ::kill(server_process.pid(), SIGKILL);
+  });
+  Runtime runtime(asleep);
+  const std::string message = runtime.block_on([&]() -> Task<std::string> {
+    try {
+      co_await call(client, std::uint64_t{1}, 10s);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::no_response);
+      co_return e.what();
+    }
+    co_return "";
+  });
+  EXPECT_NE(message.find("went away"), std::string::npos) << message;
+  EXPECT_EQ(server_process.wait(), 128 + SIGKILL);
+}
+
+TEST_F(CallTest, CallIsCancelledByDestroyingTheClientAndByRuntimeStop) {
+  auto service = builder().create();
+  std::optional<U64Client> client = service.client_builder().create();
+  Runtime runtime(asleep);
+  Errc by_client{}, by_stop{};
+  auto other = service.client_builder().create();
+  runtime.spawn([&]() -> Task<void> {
+    by_client = co_await error_of_await(call(*client, std::uint64_t{1}, 10s));
+  });
+  runtime.spawn([&]() -> Task<void> {
+    co_await sleep_for(20ms);
+    client.reset();
+    by_stop = co_await error_of_await(call(other, std::uint64_t{1}, 10s));
+  });
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    runtime.stop();
+  });
+  runtime.run();
+  EXPECT_EQ(by_client, Errc::cancelled);
+  EXPECT_EQ(by_stop, Errc::cancelled);
+  EXPECT_EQ(service.usage().request_chunks_in_use, 0u);
+}
+
+}  // namespace
+}  // namespace floe::test
