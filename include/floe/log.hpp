@@ -9,7 +9,7 @@
 //   floe::set_log_sink(sink)             where lines go; nullptr: stderr again
 //
 // The default sink writes one line per event to stderr, with one write(2):
-//   floe[pid 1234] info: service 'My/Funk' (domain default) created by pid 1234 (80.0 KiB at
+//   floe[pid 1234] info: service 'My/Funk' (domain default) created by pid 1234 (84.0 KiB at
 //   /dev/shm/floe.default.1c2b...)   (one line)
 
 #include <functional>
