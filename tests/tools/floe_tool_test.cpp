@@ -227,9 +227,10 @@ TEST_F(FloeTool, InspectShowsTheAttributesAndAlignmentsOfAServiceOfAnotherProces
   EXPECT_NE(inspect.output.find("attribute camera = front\nattribute camera = rear\n"),
             std::string::npos)
       << inspect.output;
-  EXPECT_NE(inspect.output.find("(0 B), payload alignment 8\nresponse  "), std::string::npos)
+  EXPECT_NE(inspect.output.find("user header none, payload alignment 8\nresponse  "),
+            std::string::npos)
       << inspect.output;
-  EXPECT_NE(inspect.output.find("(0 B), payload alignment 128\n"), std::string::npos)
+  EXPECT_NE(inspect.output.find("user header none, payload alignment 128\n"), std::string::npos)
       << inspect.output;
   EXPECT_NE(inspect.output.find("attribute note = a\\x1b[2Jb\n"), std::string::npos)
       << "control characters are escaped\n"
@@ -366,10 +367,11 @@ class FloeToolQueues : public FloeTool {
                          .max_response_buffer_size(2)
                          .enable_safe_overflow_for_responses(false)
                          .create());
-    Signal received;
+    Signal ready, received;
     server_.emplace([&] {
       auto server =
           open_as("blocked-server").server_builder().backpressure(Backpressure::block).create();
+      ready.notify();
       Runtime runtime;
       runtime.block_on([&]() -> Task<void> {
         auto active = co_await with_timeout(server.receive(), 10s);
@@ -380,6 +382,8 @@ class FloeToolQueues : public FloeTool {
       }());
       return wait_to_be_killed();
     });
+    // A request reaches the servers there are when it is sent: start the client after.
+    ASSERT_EQ(ready.wait(), 1) << "the server process did not create its port";
     slow_client_.emplace(client_that_sent(7));  // "doomed-client": never reads
     ASSERT_EQ(received.wait(), 1) << "the server did not take the slow client's request";
     queue_client_.emplace(started([&](const Signal& sent) {
