@@ -30,9 +30,9 @@ class FloeCategory final : public std::error_category {
       case Errc::exceeds_max_active_requests:
         return "exceeds max active requests";
       case Errc::timed_out:
-        return "timed out";
+        return "timed out (the wait's deadline passed)";
       case Errc::cancelled:
-        return "cancelled";
+        return "cancelled (a stop token, Runtime::stop() or the port going away)";
       case Errc::corrupted:
         return "corrupted shared memory";
       case Errc::invalid_config:
@@ -50,9 +50,9 @@ class FloeCategory final : public std::error_category {
       case Errc::invalid_attributes:
         return "invalid attributes";
       case Errc::no_server:
-        return "no server";
+        return "no server of the service came before the deadline (start one, or wait longer)";
       case Errc::no_response:
-        return "no response";
+        return "the stream ended without a response (the server dropped the request or went away)";
     }
     return "unknown floe error";
   }

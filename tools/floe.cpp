@@ -144,6 +144,7 @@ void print_json(const Json& document) {
 }
 
 std::string type_of(const floe::detail::StoredType& type) {
+  if (type.name[0] == '\0' && type.size == 0) return "none";
   return printable(std::string(type.name)) + " (" + std::to_string(type.size) + " B)";
 }
 
@@ -349,7 +350,8 @@ Json inspect_json(const SegmentReport& r) {
 
 int inspect(const std::string& domain, const std::string& service, bool group_access, bool json) {
   if (!floe::detail::is_valid_service_name(service)) {
-    std::fprintf(stderr, "floe: '%s' is not a valid service name\n", printable(service).c_str());
+    std::fprintf(stderr, "floe: '%s' is not a valid service name: %s\n", printable(service).c_str(),
+                 floe::detail::kServiceNameRule);
     return 2;
   }
   const std::string object = floe::detail::service_object_name(domain, service);

@@ -43,7 +43,8 @@ class Node {
  public:
   /// With the domain and limits of Config::from_environment() (FLOE_DOMAIN, FLOE_CONFIG or
   /// /etc/floe/floe.toml). Throws floe::Error: invalid_config for a config file it cannot use,
-  /// invalid_name unless `name` has 1 to 255 characters.
+  /// invalid_name unless `name` has 1 to 255 bytes (any bytes: tools escape
+  /// what is not printable).
   static Node create(std::string_view name);
   /// With this configuration: its domain separates its services from other domains', its
   /// limits are the defaults of the services it creates. Throws floe::Error(invalid_name).

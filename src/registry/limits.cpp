@@ -78,7 +78,9 @@ void check_satisfies(const StoredLimits& service_limits, const RequestResponseLi
                     " = " + format_limit_value(limit, have) +
                     ", which does not satisfy the requested " + format_limit_value(limit, want) +
                     "; ask for " + (limit.is_flag ? "the same" : "at most that") +
-                    ", or create the service anew once every process has closed it");
+                    ", or create the service anew once every process has closed it. Whichever "
+                    "process creates a service sets its limits for all: give every process the "
+                    "same limits (builder calls or one FLOE_CONFIG)");
   }
 }
 

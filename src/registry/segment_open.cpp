@@ -58,7 +58,7 @@ namespace {
 StoredType stored_type(const TypeInfo& type, const char* role) {
   if (type.name.size() > kMaxTypeNameLength) {
     throw Error(Errc::invalid_name, std::string("floe: the ") + role +
-                                        " type name is longer than 255 characters; give the type "
+                                        " type name is longer than 255 bytes; give the type "
                                         "a floe_type_name");
   }
   StoredType stored{};
@@ -90,7 +90,11 @@ void check_types(const ServiceHeader& h, const WantedService& w) {
     if (!same_type(*pairs[i].first, *pairs[i].second)) {
       throw Error(Errc::incompatible_types, "floe: service '" + w.name() + "' has " + roles[i] +
                                                 " type " + describe(*pairs[i].first) + ", not " +
-                                                describe(*pairs[i].second));
+                                                describe(*pairs[i].second) +
+                                                "; every process must use the same types (name, "
+                                                "size and alignment: give a type the same "
+                                                "floe_type_name in each), or create the service "
+                                                "anew once every process has closed it");
     }
   }
 }

@@ -98,15 +98,18 @@ TEST_F(Service, OpeningAsksAtMostWhatTheServiceWasCreatedWith) {
   EXPECT_EQ(message_of([&] { same.max_clients(5).open(); }),
             "floe: service 'Svc/Limits' was created with max_clients = 4, which does not satisfy "
             "the requested 5; ask for at most that, or create the service anew once every "
-            "process has closed it");
+            "process has closed it. Whichever process creates a service sets its limits "
+            "for all: give every process the same limits (builder calls or one FLOE_CONFIG)");
   auto flags = other.service_builder("Svc/Limits").request_response<int, int>();
   EXPECT_EQ(error_of([&] { flags.enable_fire_and_forget_requests(false).open(); }),
             Errc::incompatible_limits);
   // A flag reads as true or false.
-  EXPECT_EQ(message_of([&] { flags.enable_fire_and_forget_requests(false).open(); }),
-            "floe: service 'Svc/Limits' was created with enable_fire_and_forget_requests = true, "
-            "which does not satisfy the requested false; ask for the same, or create the service "
-            "anew once every process has closed it");
+  EXPECT_EQ(
+      message_of([&] { flags.enable_fire_and_forget_requests(false).open(); }),
+      "floe: service 'Svc/Limits' was created with enable_fire_and_forget_requests = true, "
+      "which does not satisfy the requested false; ask for the same, or create the service "
+      "anew once every process has closed it. Whichever process creates a service sets its limits "
+      "for all: give every process the same limits (builder calls or one FLOE_CONFIG)");
   // Limits nobody asked for are not checked: an opener gets the service as it is.
   auto plain = other.service_builder("Svc/Limits").request_response<int, int>().open();
   EXPECT_EQ(plain.limits().max_clients, 4u);
