@@ -176,12 +176,15 @@ TEST_F(SharedCore, LoopsOnOneCpuStopSpinningAtEachOther) {
   EXPECT_LE(fewest, 0.25);  // ~0.05 here: 16 futile spins, then one wait in 16
 }
 
-// On two CPUs the spins pay (the answer comes within the budget): the loop keeps spinning.
+// On two CPUs the spins pay (the answer comes within the budget): the loop keeps spinning. Only
+// while the other CPU is free for the peer: a busy neighbour there makes the spins futile and the
+// loop rightly sleeps. Hence RUN_SERIAL (tests/CMakeLists.txt) and five tries against load from
+// outside the suite.
 TEST_F(SharedCore, LoopsOnTwoCpusKeepSpinning) {
   const std::vector<int> cpus = allowed_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "one CPU only";
   double most = 0;
-  for (int attempt = 0; attempt < 3 && most < 0.5; ++attempt) {
+  for (int attempt = 0; attempt < 5 && most < 0.5; ++attempt) {
     const double spins = client_spins_per_round_trip(cpus[0], cpus[1]);
     ASSERT_GE(spins, 0) << "the round trips failed";
     std::fprintf(stderr, "two cpus, attempt %d: %.3f spins per round trip\n", attempt, spins);
