@@ -3,10 +3,13 @@
     peer.py server N   serves N requests as the C++ example server does, then exits 0: a first
                        response by copy, then (request % 3) + 1 loaned ones, then the stream
                        ends. Exits 1 if no N requests came within 10 s.
-    peer.py async-server N   the same, waiting with `await server.receive_async()`.
+    peer.py async-server N   the same, waiting with `await server.receive_async()`; N = 0
+                             serves until SIGTERM (at most 30 s).
 """
 
 import asyncio
+import itertools
+import signal
 import sys
 import time
 
@@ -48,8 +51,12 @@ def serve(requests):
 
 async def serve_async(requests):
     server = make_server()
-    for counter in range(requests):
-        answer(await asyncio.wait_for(server.receive_async(), 10), counter)
+    print("ready", flush=True)
+    if requests == 0:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, sys.exit, 0)
+    timeout = 30 if requests == 0 else 10
+    for counter in itertools.count() if requests == 0 else range(requests):
+        answer(await asyncio.wait_for(server.receive_async(), timeout), counter)
     return 0
 
 

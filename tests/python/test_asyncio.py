@@ -39,7 +39,7 @@ def test_async_for_receives_the_streams_of_an_asyncio_python_server(domain, pyth
     assert streams == [expected_stream(n, n) for n in range(3)]
     code, out, err = server.finish()
     assert code == 0, err
-    assert len(out.splitlines()) == 3
+    assert out.splitlines() == ["ready"] + [f"answered request {n}" for n in range(3)]
 
 
 def test_async_for_receives_the_streams_of_the_cpp_example_server(domain, start_peer):

@@ -69,6 +69,27 @@ def test_python_client_and_cpp_example_server_run_the_seed_example(domain, start
     assert code == 0, err
 
 
+def test_cpp_example_client_and_asyncio_python_server_run_the_seed_example(domain, python_peer,
+                                                                           start_peer):
+    server = python_peer("async-server", 0)
+    assert server.process.stdout.readline() == "ready\n"
+    client = start_peer(example("request_response_client"), "--seconds", 1)
+    code, out, err = client.finish(timeout=20)
+    assert code == 0, err
+    lines = out.splitlines()
+    responses = [line.split(": ", 2)[2] for line in lines if ": response to request 0 " in line]
+    assert responses == ["x=5 y=0 funky=0.000", "x=0 y=0 funky=0.000"], out
+    # Every stream the client read to its end was complete: request r has (r % 3) + 2
+    # responses; the last request was sent as its time ran out, its stream not read.
+    done = lines[-1].split()
+    requests, received = int(done[3]), int(done[5])
+    assert requests >= 3, out
+    assert received == sum(r % 3 + 2 for r in range(requests - 1)), out
+    server.process.send_signal(signal.SIGTERM)
+    code, _, err = server.finish()
+    assert code == 0, err
+
+
 def test_a_mismatched_type_raises_what_cpp_raises(domain, start_peer):
     server = start_peer(example("request_response_server"), "--seconds", 20)
     node = floe.Node.create("client")
