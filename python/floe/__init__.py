@@ -37,6 +37,7 @@ for _value, _name in _floe.errc_names.items():
     globals()[_class.__name__] = _class
     __all__.append(_class.__name__)
     _floe.error_classes[_value] = _class
+del _value, _name, _class
 
 
 class ReleasedError(Error):
@@ -644,6 +645,7 @@ def _limit_setter(limit):
 
 for _limit in _floe.limit_names:
     setattr(RequestResponseBuilder, _limit, _limit_setter(_limit))
+del _limit
 
 
 class ServiceBuilder:
