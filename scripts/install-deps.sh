@@ -2,7 +2,8 @@
 # Installs the Debian packages floe builds with; does nothing when they are all there already.
 #   --test  also what the test suite needs beyond the build: clang and its runtime for the
 #           libFuzzer target (GCC's sanitizer runtimes come with g++), python3 for the test
-#           that compiles the docs' code blocks.
+#           that compiles the docs' code blocks, python3-dev, pybind11-dev and python3-pytest
+#           for the Python package and its tests.
 #   --bench also what the comparison benchmarks (scripts/bench.sh) measure floe against and plot
 #           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib.
 set -euo pipefail
@@ -10,7 +11,7 @@ set -euo pipefail
 packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libcli11-dev
   nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 case "${1:-}" in
-  --test) packages+=(clang-14 libclang-rt-14-dev python3) ;;
+  --test) packages+=(clang-14 libclang-rt-14-dev python3 python3-dev pybind11-dev python3-pytest) ;;
   --bench)
     packages+=(libiceoryx-posh-dev iceoryx cppzmq-dev libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev python3-matplotlib)

@@ -14,6 +14,9 @@
 namespace floe {
 
 class Node;
+namespace detail {
+struct NodeAccess;
+}
 
 /// The first step of opening a service: its name is given, its pattern comes next.
 class ServiceBuilder {
@@ -81,8 +84,19 @@ class Node {
   DeadNodeCleanup clean_up_dead_nodes() const;
 
  private:
+  friend struct detail::NodeAccess;
   explicit Node(std::shared_ptr<const detail::NodeState> state) : state_(std::move(state)) {}
   std::shared_ptr<const detail::NodeState> state_;
 };
+
+namespace detail {
+/// For a binding whose payload types are known only at run time (python/): a node's state, as
+/// the typed builders pass it to open_service().
+struct NodeAccess {
+  static const std::shared_ptr<const NodeState>& state(const Node& node) noexcept {
+    return node.state_;
+  }
+};
+}  // namespace detail
 
 }  // namespace floe

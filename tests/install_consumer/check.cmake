@@ -19,3 +19,11 @@ execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE result)
 if(result)
   message(FATAL_ERROR "the consumer failed")
 endif()
+if(PYTHON_EXECUTABLE)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PYTHONPATH=${WORK_DIR}/prefix/${PYTHON_PACKAGE_DIR}
+    ${PYTHON_EXECUTABLE} -c "import ctypes, floe; print('python:', floe.type_name(ctypes.c_uint64))"
+    RESULT_VARIABLE result)
+  if(result)
+    message(FATAL_ERROR "the installed Python package floe does not import")
+  endif()
+endif()

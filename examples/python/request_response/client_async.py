@@ -1,0 +1,36 @@
+"""The request-response client in asyncio: each request's stream is read with
+`async for response in pending`, which sleeps in the event loop until a response arrives and
+ends when every server ended its stream. Ends after --seconds N (default 3)."""
+
+import argparse
+import asyncio
+import time
+
+from transmission_data import open_service
+
+
+async def main(seconds):
+    deadline = time.monotonic() + seconds
+    service = open_service("python-request-response-client")
+    client = service.client_builder().create()
+    request_counter = 0
+    while time.monotonic() < deadline:
+        with client.loan() as request:
+            request.payload().value = request_counter
+            pending = request.send()
+        print(f"sent request {request_counter} to {pending.number_of_server_connections()} "
+              "server(s)")
+        with pending:
+            async for response in pending:
+                with response:
+                    data = response.payload()
+                    print(f"  response to request {request_counter}: x={data.x} y={data.y} "
+                          f"funky={data.funky:.3f}")
+        request_counter += 1
+        await asyncio.sleep(0.2)  # paces the demo; the waits above are not on a cycle
+    print("client done")
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--seconds", type=float, default=3)
+asyncio.run(main(parser.parse_args().seconds))

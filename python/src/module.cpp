@@ -1,0 +1,711 @@
+// floe's Python module `_floe`: the compiled cores (detail::ClientCore, detail::ServerCore,
+// detail::open_service) driven with payload types known only at run time. The package
+// python/floe/__init__.py builds the ctypes-typed API on top; docs/PYTHON.md explains the split.
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "floe/detail/ports.hpp"
+#include "floe/detail/reactor.hpp"
+#include "floe/detail/service_spec.hpp"
+#include "floe/detail/unique_handle.hpp"
+#include "floe/error.hpp"
+#include "floe/limits.hpp"
+#include "floe/node.hpp"
+#include "floe/runtime_options.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+using floe::detail::ChunkView;
+using floe::detail::ClientCore;
+using floe::detail::ServerCore;
+using floe::detail::UniqueHandle;
+
+/// A payload type as Python describes it: (name, size, alignment).
+using TypeTuple = std::tuple<std::string, std::uint64_t, std::uint64_t>;
+
+// Owned references that live as long as the interpreter: plain pointers, so that no destructor
+// runs after Python has finalized. The package puts its classes in (floe/__init__.py).
+/// What a message used after it was released (sent, dropped or given back) raises.
+PyObject* released_error = PyExc_RuntimeError;
+/// floe.Error's subclass for each floe::Errc value.
+PyObject* error_classes = nullptr;
+
+[[noreturn]] void raise_released(const char* what) {
+  PyErr_SetString(released_error, (std::string("floe: this ") + what +
+                                   " was released (sent, or its with-block left): take a new one")
+                                      .c_str());
+  throw py::error_already_set();
+}
+
+/// A memoryview of `size` bytes at `at`, writable so ctypes' from_buffer takes it (the package
+/// refuses writes to received payloads itself). It does not keep the mapping alive: the package
+/// hands it out only behind a PayloadView that checks the message is still held.
+py::memoryview bytes_at(std::byte* at, std::uint64_t size) {
+  return py::memoryview::from_memory(static_cast<void*>(at), static_cast<py::ssize_t>(size));
+}
+
+/// Copies a Python buffer of exactly `size` bytes to `at` (send_copy).
+void copy_buffer(const py::buffer& source, std::byte* at, std::uint64_t size) {
+  const py::buffer_info info = source.request();
+  const auto bytes = static_cast<std::uint64_t>(info.size * info.itemsize);
+  if (bytes != size) {
+    throw py::type_error("floe: send_copy needs a payload of " + std::to_string(size) +
+                         " bytes (the service's payload type), got " + std::to_string(bytes));
+  }
+  std::memcpy(at, info.ptr, size);
+}
+
+/// A limit the caller of a port builder asked for: from 1 to the service's.
+std::uint32_t port_limit(std::optional<std::uint32_t> asked, std::uint32_t service_max,
+                         const char* name) {
+  if (!asked) return service_max;
+  if (*asked == 0 || *asked > service_max) {
+    throw floe::Error(floe::Errc::incompatible_limits,
+                      std::string("floe: ") + name + "(n) takes 1 to the service's " + name +
+                          " = " + std::to_string(service_max) +
+                          "; ask for fewer, or create the service with more");
+  }
+  return *asked;
+}
+
+// The asyncio waits, defined below the ports they wait on.
+class PyServerReceive;
+class PyStreamReceive;
+
+struct PayloadSizes {
+  std::uint64_t request = 0;
+  std::uint64_t response = 0;
+};
+
+// Client side ------------------------------------------------------------------------------
+
+class PyResponse {
+ public:
+  PyResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel,
+             const ClientCore::Received& received, std::uint64_t size)
+      : keep_(std::move(core)), handle_(keep_.get(), {channel, received}), size_(size) {}
+
+  bool held() const noexcept { return static_cast<bool>(handle_); }
+  py::memoryview payload() const { return bytes_at(view("response").payload, size_); }
+  std::tuple<std::uint64_t, std::uint64_t, std::uint64_t> header() const {
+    const auto& h = *floe::detail::object_at<const floe::ResponseHeader>(view("response").header);
+    return {h.server_id, h.request_id, h.sequence_number};
+  }
+  void release() noexcept { handle_.reset(); }
+
+ private:
+  const ChunkView& view(const char* what) const {
+    if (!handle_) raise_released(what);
+    return handle_.held().received.view;
+  }
+  std::shared_ptr<ClientCore> keep_;  // declared first: the handle gives back before it goes
+  UniqueHandle<ClientCore*, floe::detail::BorrowedResponse> handle_;
+  std::uint64_t size_;
+};
+
+class PyPendingResponse {
+ public:
+  PyPendingResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes)
+      : handle_(std::move(core), {channel}), sizes_(sizes) {}
+
+  bool held() const noexcept { return static_cast<bool>(handle_); }
+  std::optional<PyResponse> try_receive() {
+    floe::detail::Failure failure;
+    auto received = core().try_receive(channel(), failure);
+    if (failure) failure.raise();
+    if (!received) return std::nullopt;
+    return PyResponse(shared_core(), channel(), *received, sizes_.response);
+  }
+  bool is_connected() { return core().is_connected(channel()); }
+  bool has_response() { return core().has_response(channel()); }
+  std::uint32_t number_of_server_connections() {
+    return core().number_of_server_connections(channel());
+  }
+  std::uint64_t number_of_overwritten_responses() {
+    return core().number_of_overwritten_responses(channel());
+  }
+  void set_disconnect_hint() { core().set_disconnect_hint(channel()); }
+  py::memoryview payload() {
+    return bytes_at(core().request_of(channel()).payload, sizes_.request);
+  }
+  std::tuple<std::uint64_t, std::uint64_t> header() {
+    const auto& h =
+        *floe::detail::object_at<const floe::RequestHeader>(core().request_of(channel()).header);
+    return {h.client_id, h.request_id};
+  }
+  void release() noexcept { handle_.reset(); }
+  std::unique_ptr<PyStreamReceive> receive_operation();
+
+ private:
+  ClientCore& core() const {
+    if (!handle_) raise_released("pending response");
+    return handle_.core();
+  }
+  std::shared_ptr<ClientCore> shared_core() const { return core().shared_from_this(); }
+  std::uint32_t channel() const noexcept { return handle_.held().channel; }
+
+  UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::OpenStream> handle_;
+  PayloadSizes sizes_;
+};
+
+class PyRequestMut {
+ public:
+  PyRequestMut(std::shared_ptr<ClientCore> core, ChunkView view, std::uint32_t chunk,
+               PayloadSizes sizes)
+      : handle_(std::move(core), {view, chunk}), sizes_(sizes) {}
+
+  bool held() const noexcept { return static_cast<bool>(handle_); }
+  py::memoryview payload() { return bytes_at(view().payload, sizes_.request); }
+  std::byte* payload_address() { return view().payload; }
+  std::tuple<std::uint64_t, std::uint64_t> header() {
+    const auto& h = *floe::detail::object_at<const floe::RequestHeader>(view().header);
+    return {h.client_id, h.request_id};
+  }
+  /// As RequestMut::send(): on exceeds_max_active_requests the loan stays held.
+  PyPendingResponse send() {
+    if (!handle_) raise_released("request");
+    const std::uint32_t channel = handle_.core().send(handle_.held().chunk);
+    return PyPendingResponse(handle_.hand_over(), channel, sizes_);
+  }
+  void release() noexcept { handle_.reset(); }
+
+ private:
+  const ChunkView& view() const {
+    if (!handle_) raise_released("request");
+    return handle_.held().view;
+  }
+  UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::LoanedRequest> handle_;
+  PayloadSizes sizes_;
+};
+
+class PyClient {
+ public:
+  PyClient(std::shared_ptr<ClientCore> core, PayloadSizes sizes)
+      : core_(std::move(core)), sizes_(sizes) {}
+
+  /// Value-initialized as C++'s loan(): a ctypes payload's zero is all bytes zero.
+  PyRequestMut loan() {
+    PyRequestMut request = loan_uninit();
+    std::memset(request.payload_address(), 0, sizes_.request);
+    return request;
+  }
+  PyRequestMut loan_uninit() {
+    std::uint32_t chunk = 0;
+    const ChunkView view = core().loan(chunk);
+    return PyRequestMut(core_, view, chunk, sizes_);
+  }
+  PyPendingResponse send_copy(const py::buffer& payload) {
+    PyRequestMut request = loan_uninit();
+    copy_buffer(payload, request.payload_address(), sizes_.request);
+    return request.send();
+  }
+  std::uint64_t id() { return core().id(); }
+  std::uint32_t number_of_servers() { return core().number_of_servers(); }
+  std::uint32_t max_active_requests() { return core().max_active_requests(); }
+  void release() noexcept { core_.reset(); }
+
+ private:
+  ClientCore& core() const {
+    if (core_ == nullptr) raise_released("client");
+    return *core_;
+  }
+  std::shared_ptr<ClientCore> core_;
+  PayloadSizes sizes_;
+};
+
+// Server side ------------------------------------------------------------------------------
+
+class PyResponseMut {
+ public:
+  PyResponseMut(std::shared_ptr<ServerCore> core, const ServerCore::Active& active, ChunkView view,
+                std::uint32_t chunk, std::uint64_t size)
+      : keep_(std::move(core)), handle_(keep_.get(), {active, view, chunk}), size_(size) {}
+
+  bool held() const noexcept { return static_cast<bool>(handle_); }
+  py::memoryview payload() { return bytes_at(view().payload, size_); }
+  std::byte* payload_address() { return view().payload; }
+  /// As ResponseMut::send(): false when the client stopped listening.
+  bool send() {
+    view();
+    const floe::detail::LoanedResponse& held = handle_.held();
+    return handle_.hand_over()->send(held.active, held.chunk);
+  }
+  void release() noexcept { handle_.reset(); }
+
+ private:
+  const ChunkView& view() const {
+    if (!handle_) raise_released("response");
+    return handle_.held().view;
+  }
+  std::shared_ptr<ServerCore> keep_;  // declared first: the handle gives back before it goes
+  UniqueHandle<ServerCore*, floe::detail::LoanedResponse> handle_;
+  std::uint64_t size_;
+};
+
+class PyActiveRequest {
+ public:
+  PyActiveRequest(std::shared_ptr<ServerCore> core, const ServerCore::Active& active,
+                  PayloadSizes sizes)
+      : handle_(std::move(core), {active}), sizes_(sizes) {}
+
+  bool held() const noexcept { return static_cast<bool>(handle_); }
+  py::memoryview payload() { return bytes_at(active().request.payload, sizes_.request); }
+  std::tuple<std::uint64_t, std::uint64_t> header() {
+    const auto& h = *floe::detail::object_at<const floe::RequestHeader>(active().request.header);
+    return {h.client_id, h.request_id};
+  }
+  bool is_connected() { return core().is_connected(active()); }
+  bool has_disconnect_hint() { return core().has_disconnect_hint(active()); }
+  PyResponseMut loan() {
+    PyResponseMut response = loan_uninit();
+    std::memset(response.payload_address(), 0, sizes_.response);
+    return response;
+  }
+  PyResponseMut loan_uninit() {
+    std::uint32_t chunk = 0;
+    const ChunkView view = core().loan(active(), chunk);
+    return PyResponseMut(core().shared_from_this(), active(), view, chunk, sizes_.response);
+  }
+  bool send_copy(const py::buffer& payload) {
+    PyResponseMut response = loan_uninit();
+    copy_buffer(payload, response.payload_address(), sizes_.response);
+    return response.send();
+  }
+  void release() noexcept { handle_.reset(); }
+
+ private:
+  ServerCore& core() const {
+    if (!handle_) raise_released("active request");
+    return handle_.core();
+  }
+  const ServerCore::Active& active() const {
+    core();
+    return handle_.held().active;
+  }
+  UniqueHandle<std::shared_ptr<ServerCore>, floe::detail::HeldRequest> handle_;
+  PayloadSizes sizes_;
+};
+
+class PyServer {
+ public:
+  PyServer(std::shared_ptr<ServerCore> core, PayloadSizes sizes)
+      : core_(std::move(core)), sizes_(sizes) {}
+  PyServer(PyServer&&) noexcept = default;
+  PyServer& operator=(PyServer&&) = delete;
+  /// As ~Server: receives still waiting complete as cancelled.
+  ~PyServer() { release(); }
+
+  std::optional<PyActiveRequest> try_receive() {
+    floe::detail::Failure failure;
+    auto active = core().try_receive(failure);
+    if (failure) failure.raise();
+    if (!active) return std::nullopt;
+    return PyActiveRequest(core_, *active, sizes_);
+  }
+  bool has_requests() { return core().has_requests(); }
+  std::uint64_t id() { return core().id(); }
+  std::uint32_t max_loaned_responses_per_request() {
+    return core().max_loaned_responses_per_request();
+  }
+  void release() noexcept {
+    if (core_ != nullptr) core_->receive_operations().cancel_all();
+    core_.reset();
+  }
+  std::unique_ptr<PyServerReceive> receive_operation();
+
+ private:
+  ServerCore& core() const {
+    if (core_ == nullptr) raise_released("server");
+    return *core_;
+  }
+  std::shared_ptr<ServerCore> core_;
+  PayloadSizes sizes_;
+};
+
+// asyncio ----------------------------------------------------------------------------------
+
+/// The floe Reactor of one asyncio event loop, which watches fd() with loop.add_reader: the
+/// loop wakes when a doorbell of a waiting operation rings or a watched peer dies, as an Asio
+/// io_context does with the Asio adapter. Every call returns whether operations still wait (the
+/// package then keeps the reader and the safety recheck, or drops them).
+class PyLoopWaiter {
+ public:
+  PyLoopWaiter() : reactor_(floe::RuntimeBackend::automatic) {}
+
+  int fd() const noexcept { return reactor_.pollable_fd(); }
+  floe::detail::Reactor& reactor() noexcept { return reactor_; }
+
+  /// Before the loop goes back to sleep: announces on every doorbell, looking once more (what
+  /// became ready meanwhile completes now), then submits the waits.
+  bool arm() {
+    while (!reactor_.idle() && reactor_.prepare_sleep()) {
+    }
+    if (reactor_.idle()) {
+      reactor_.finish_sleep();
+      return false;
+    }
+    reactor_.arm();
+    return true;
+  }
+  /// fd() turned readable.
+  bool on_readable() {
+    reactor_.take_events();
+    reactor_.finish_sleep();
+    reactor_.poll_all(false);
+    return arm();
+  }
+  /// The safety recheck (RuntimeOptions::safety_recheck): a wake-up a peer failed to ring, or a
+  /// peer death no pidfd reported, is noticed at the latest then.
+  bool recheck() {
+    reactor_.finish_sleep();
+    reactor_.recheck_peers();
+    reactor_.poll_all(false);
+    return arm();
+  }
+
+ private:
+  floe::detail::Reactor reactor_;
+};
+
+/// A wait of the asyncio face, started into a loop's reactor; completing calls `done()` (on
+/// the loop's thread, inside a call of PyLoopWaiter or a port's release), after which
+/// result() yields the value or raises the floe error.
+class PyWait : public floe::detail::Operation {
+ public:
+  PyWait() = default;
+  PyWait(const PyWait&) = delete;
+  PyWait& operator=(const PyWait&) = delete;
+  /// Leaves the reactor before the reference that keeps it alive goes.
+  ~PyWait() override { abandon(); }
+
+  void begin(const py::object& waiter, py::object done) {
+    waiter_ = waiter;
+    done_ = std::move(done);
+    start(waiter.cast<PyLoopWaiter&>().reactor());
+  }
+  /// Completes it as cancelled if it is still waiting; a value it took stays for result().
+  void cancel_wait() noexcept { cancel(); }
+
+ protected:
+  void on_complete() noexcept override {
+    py::object done = std::move(done_);
+    try {
+      if (done) done();
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable(__func__);
+    }
+  }
+  void check() const {
+    if (failed()) throw_error();
+  }
+
+ private:
+  py::object waiter_;  // keeps the reactor this waits in
+  py::object done_;
+};
+
+class PyServerReceive final : public PyWait {
+ public:
+  PyServerReceive(std::shared_ptr<ServerCore> core, PayloadSizes sizes)
+      : core_(std::move(core)), sizes_(sizes) {}
+  /// The request received; raises floe.Cancelled if the wait was cancelled first.
+  PyActiveRequest result() {
+    check();
+    return std::move(*received_);
+  }
+  /// Whether it took a request (that result() has not handed out yet).
+  bool has_value() const noexcept { return received_.has_value() && !failed(); }
+
+ private:
+  bool poll(const PollContext& context) noexcept override {
+    if (context.peers_changed) core_->check_size();
+    if (auto active = core_->try_receive(failure())) {
+      received_.emplace(core_, *active, sizes_);
+      return true;
+    }
+    return static_cast<bool>(failure());
+  }
+  floe::detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  floe::detail::PortOperations* port_operations() const noexcept override {
+    return &core_->receive_operations();
+  }
+
+  std::shared_ptr<ServerCore> core_;
+  PayloadSizes sizes_;
+  std::optional<PyActiveRequest> received_;
+};
+
+class PyStreamReceive final : public PyWait {
+ public:
+  PyStreamReceive(std::shared_ptr<ClientCore> core, std::uint32_t channel, std::uint64_t size)
+      : core_(std::move(core)), channel_(channel), size_(size) {}
+  /// The response received, or None once the stream ended.
+  std::optional<PyResponse> result() {
+    check();
+    return std::move(received_);
+  }
+  bool has_value() const noexcept { return received_.has_value() && !failed(); }
+
+ private:
+  bool poll(const PollContext& context) noexcept override {
+    if (auto received = core_->try_receive(channel_, failure())) {
+      received_.emplace(core_, channel_, *received, size_);
+      return true;
+    }
+    return static_cast<bool>(failure()) || core_->stream_ended(channel_, context.peers_changed);
+  }
+  floe::detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  void watch_processes(floe::detail::WakeSources& sources) const override {
+    core_->watch_servers(channel_, sources);
+  }
+  floe::detail::PortOperations* port_operations() const noexcept override {
+    return &core_->stream_operations(channel_);
+  }
+
+  std::shared_ptr<ClientCore> core_;
+  std::uint32_t channel_;
+  std::uint64_t size_;
+  std::optional<PyResponse> received_;
+};
+
+std::unique_ptr<PyServerReceive> PyServer::receive_operation() {
+  core();
+  return std::make_unique<PyServerReceive>(core_, sizes_);
+}
+
+std::unique_ptr<PyStreamReceive> PyPendingResponse::receive_operation() {
+  return std::make_unique<PyStreamReceive>(shared_core(), channel(), sizes_.response);
+}
+
+// Service ----------------------------------------------------------------------------------
+
+class PyService {
+ public:
+  PyService(std::shared_ptr<floe::detail::ServiceSegment> segment, PayloadSizes sizes)
+      : segment_(std::move(segment)), sizes_(sizes) {}
+
+  PyClient create_client(std::optional<std::uint32_t> max_active_requests) {
+    const std::uint32_t max =
+        port_limit(max_active_requests, limits().max_active_requests_per_client,
+                   "max_active_requests_per_client");
+    return PyClient(std::make_shared<ClientCore>(segment_, max, floe::Backpressure::discard),
+                    sizes_);
+  }
+  PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request) {
+    const std::uint32_t max =
+        port_limit(max_loaned_responses_per_request, limits().max_loaned_responses_per_request,
+                   "max_loaned_responses_per_request");
+    return PyServer(std::make_shared<ServerCore>(segment_, max, floe::Backpressure::discard),
+                    sizes_);
+  }
+  std::string name() const { return floe::detail::service_name(*segment_); }
+  floe::RequestResponseLimits limits() const noexcept {
+    return floe::detail::service_limits(*segment_);
+  }
+  std::map<std::string, std::uint32_t> limits_by_name() const {
+    std::map<std::string, std::uint32_t> values;
+    const auto service = limits();
+    for (const auto& limit : floe::detail::kLimits) {
+      values.emplace(limit.name, floe::detail::limit_value(service, limit.id));
+    }
+    return values;
+  }
+
+ private:
+  std::shared_ptr<floe::detail::ServiceSegment> segment_;
+  PayloadSizes sizes_;
+};
+
+floe::TypeInfo type_info(const TypeTuple& type) {
+  return {std::get<0>(type), std::get<1>(type), std::get<2>(type)};
+}
+
+PyService open_service(const floe::Node& node, const std::string& name, const TypeTuple& request,
+                       const TypeTuple& response,
+                       const std::map<std::string, std::uint32_t>& limits,
+                       std::optional<std::uint64_t> request_payload_alignment,
+                       std::optional<std::uint64_t> response_payload_alignment,
+                       const std::string& mode) {
+  const auto& state = floe::detail::NodeAccess::state(node);
+  floe::detail::ServiceSpec spec;
+  spec.name = name;
+  // The TypeInfo names view `request` and `response`, which outlive open_service().
+  spec.request = type_info(request);
+  spec.response = type_info(response);
+  spec.request_user_header = floe::TypeInfo::of<floe::NoUserHeader>();
+  spec.response_user_header = floe::TypeInfo::of<floe::NoUserHeader>();
+  spec.limits = state->config.request_response;
+  for (const auto& [limit_name, value] : limits) {
+    const floe::detail::LimitInfo* found = nullptr;
+    for (const auto& limit : floe::detail::kLimits) {
+      if (limit.name == limit_name) found = &limit;
+    }
+    if (found == nullptr) throw py::value_error("floe: no limit is named " + limit_name);
+    floe::detail::set_limit_value(spec.limits, found->id, value);
+    spec.explicitly_set |= floe::detail::limit_bit(found->id);
+  }
+  spec.request_payload_alignment = request_payload_alignment;
+  spec.response_payload_alignment = response_payload_alignment;
+  const std::map<std::string, floe::detail::OpenMode> modes = {
+      {"create", floe::detail::OpenMode::create},
+      {"open", floe::detail::OpenMode::open},
+      {"open_or_create", floe::detail::OpenMode::open_or_create}};
+  return PyService(floe::detail::open_service(*state, spec, modes.at(mode)),
+                   {std::get<1>(request), std::get<1>(response)});
+}
+
+/// floe::Errc's names, in the order of their values, for the Python exception classes.
+const std::pair<floe::Errc, const char*> kErrcNames[] = {
+    {floe::Errc::invalid_name, "invalid_name"},
+    {floe::Errc::service_does_not_exist, "service_does_not_exist"},
+    {floe::Errc::service_already_exists, "service_already_exists"},
+    {floe::Errc::incompatible_types, "incompatible_types"},
+    {floe::Errc::incompatible_limits, "incompatible_limits"},
+    {floe::Errc::exceeds_max_clients, "exceeds_max_clients"},
+    {floe::Errc::exceeds_max_servers, "exceeds_max_servers"},
+    {floe::Errc::exceeds_max_nodes, "exceeds_max_nodes"},
+    {floe::Errc::exceeds_max_loans, "exceeds_max_loans"},
+    {floe::Errc::exceeds_max_active_requests, "exceeds_max_active_requests"},
+    {floe::Errc::timed_out, "timed_out"},
+    {floe::Errc::cancelled, "cancelled"},
+    {floe::Errc::corrupted, "corrupted"},
+    {floe::Errc::invalid_config, "invalid_config"},
+    {floe::Errc::no_runtime, "no_runtime"},
+    {floe::Errc::io_setup_failed, "io_setup_failed"},
+    {floe::Errc::permission_denied, "permission_denied"},
+    {floe::Errc::out_of_memory, "out_of_memory"},
+    {floe::Errc::incompatible_attributes, "incompatible_attributes"},
+    {floe::Errc::invalid_attributes, "invalid_attributes"},
+    {floe::Errc::no_server, "no_server"},
+    {floe::Errc::no_response, "no_response"},
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_floe, m) {
+  m.doc() = "floe's compiled core for the floe package (use `import floe`)";
+
+  // floe::Error becomes the Python class registered for its code by the package
+  // (floe.Error's subclasses), with C++'s message.
+  error_classes = PyDict_New();
+  m.attr("error_classes") = py::reinterpret_borrow<py::object>(error_classes);
+  m.attr("errc_names") = [] {
+    py::dict names;
+    for (const auto& [code, name] : kErrcNames)
+      names[py::int_(static_cast<int>(code))] = name;
+    return names;
+  }();
+  m.attr("limit_names") = [] {
+    py::list names;
+    for (const auto& limit : floe::detail::kLimits)
+      names.append(std::string(limit.name));
+    return py::tuple(names);
+  }();
+  m.def("set_released_error",
+        [](const py::object& type) { released_error = type.inc_ref().ptr(); });
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const floe::Error& e) {
+      const py::int_ code(e.code().value());
+      PyObject* type = PyDict_GetItem(error_classes, code.ptr());  // borrowed, or none
+      PyErr_SetString(type != nullptr ? type : PyExc_RuntimeError, e.what());
+    }
+  });
+
+  py::class_<floe::Node>(m, "Node")
+      .def_static("create", [](const std::string& name) { return floe::Node::create(name); })
+      .def_property_readonly("name", &floe::Node::name)
+      .def("service_exists", &floe::Node::service_exists);
+
+  m.def("open_service", &open_service);
+
+  py::class_<PyService>(m, "Service")
+      .def("create_client", &PyService::create_client)
+      .def("create_server", &PyService::create_server)
+      .def_property_readonly("name", &PyService::name)
+      .def("limits", &PyService::limits_by_name);
+
+  py::class_<PyClient>(m, "Client")
+      .def("loan", &PyClient::loan)
+      .def("loan_uninit", &PyClient::loan_uninit)
+      .def("send_copy", &PyClient::send_copy)
+      .def("id", &PyClient::id)
+      .def("number_of_servers", &PyClient::number_of_servers)
+      .def("max_active_requests", &PyClient::max_active_requests)
+      .def("release", &PyClient::release);
+  py::class_<PyRequestMut>(m, "RequestMut")
+      .def("held", &PyRequestMut::held)
+      .def("payload", &PyRequestMut::payload)
+      .def("header", &PyRequestMut::header)
+      .def("send", &PyRequestMut::send)
+      .def("release", &PyRequestMut::release);
+  py::class_<PyPendingResponse>(m, "PendingResponse")
+      .def("held", &PyPendingResponse::held)
+      .def("try_receive", &PyPendingResponse::try_receive)
+      .def("is_connected", &PyPendingResponse::is_connected)
+      .def("has_response", &PyPendingResponse::has_response)
+      .def("number_of_server_connections", &PyPendingResponse::number_of_server_connections)
+      .def("number_of_overwritten_responses", &PyPendingResponse::number_of_overwritten_responses)
+      .def("set_disconnect_hint", &PyPendingResponse::set_disconnect_hint)
+      .def("payload", &PyPendingResponse::payload)
+      .def("header", &PyPendingResponse::header)
+      .def("release", &PyPendingResponse::release)
+      .def("receive_operation", &PyPendingResponse::receive_operation);
+  py::class_<PyResponse>(m, "Response")
+      .def("held", &PyResponse::held)
+      .def("payload", &PyResponse::payload)
+      .def("header", &PyResponse::header)
+      .def("release", &PyResponse::release);
+
+  py::class_<PyServer>(m, "Server")
+      .def("try_receive", &PyServer::try_receive)
+      .def("has_requests", &PyServer::has_requests)
+      .def("id", &PyServer::id)
+      .def("max_loaned_responses_per_request", &PyServer::max_loaned_responses_per_request)
+      .def("release", &PyServer::release)
+      .def("receive_operation", &PyServer::receive_operation);
+  py::class_<PyActiveRequest>(m, "ActiveRequest")
+      .def("held", &PyActiveRequest::held)
+      .def("payload", &PyActiveRequest::payload)
+      .def("header", &PyActiveRequest::header)
+      .def("is_connected", &PyActiveRequest::is_connected)
+      .def("has_disconnect_hint", &PyActiveRequest::has_disconnect_hint)
+      .def("loan", &PyActiveRequest::loan)
+      .def("loan_uninit", &PyActiveRequest::loan_uninit)
+      .def("send_copy", &PyActiveRequest::send_copy)
+      .def("release", &PyActiveRequest::release);
+  py::class_<PyResponseMut>(m, "ResponseMut")
+      .def("held", &PyResponseMut::held)
+      .def("payload", &PyResponseMut::payload)
+      .def("send", &PyResponseMut::send)
+      .def("release", &PyResponseMut::release);
+
+  py::class_<PyLoopWaiter>(m, "LoopWaiter")
+      .def(py::init<>())
+      .def("fd", &PyLoopWaiter::fd)
+      .def("arm", &PyLoopWaiter::arm)
+      .def("on_readable", &PyLoopWaiter::on_readable)
+      .def("recheck", &PyLoopWaiter::recheck);
+  py::class_<PyServerReceive>(m, "ServerReceive")
+      .def("begin", &PyServerReceive::begin)
+      .def("cancel", [](PyServerReceive& wait) { wait.cancel_wait(); })
+      .def("has_value", &PyServerReceive::has_value)
+      .def("result", &PyServerReceive::result);
+  py::class_<PyStreamReceive>(m, "StreamReceive")
+      .def("begin", &PyStreamReceive::begin)
+      .def("cancel", [](PyStreamReceive& wait) { wait.cancel_wait(); })
+      .def("has_value", &PyStreamReceive::has_value)
+      .def("result", &PyStreamReceive::result);
+}
