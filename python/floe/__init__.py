@@ -9,6 +9,8 @@ explains the mapping.
 import asyncio
 import collections
 import ctypes
+import dataclasses
+import enum
 import weakref
 
 from . import _floe
@@ -17,6 +19,9 @@ __all__ = [
     "ActiveRequest", "Client", "Error", "Node", "PayloadView", "PendingResponse",
     "ReleasedError", "RequestHeader", "RequestMut", "Response", "ResponseHeader", "ResponseMut",
     "Server", "Service", "type_name",
+    # user headers, attributes, introspection, configuration
+    "Attribute", "AttributeSet", "AttributeSpecifier", "AttributeVerifier", "Config",
+    "DeadNodeCleanup", "NodeInfo", "ServiceInfo", "ServiceState", "ServiceUsage",
 ]
 
 
@@ -320,6 +325,10 @@ class Response(_Message):
         """ResponseHeader(server_id, request_id, sequence_number)."""
         return ResponseHeader(*self._raw.header())
 
+    def user_header(self):
+        """The response user header (read-only), valid while this is held."""
+        return _user_header_view(self._raw, self._types, _RESPONSE, writable=False)
+
 
 class PendingResponse(_Message):
     """The stream of responses to one request. Releasing it tells the servers nobody listens.
@@ -386,6 +395,10 @@ class PendingResponse(_Message):
         """RequestHeader(client_id, request_id) of the request sent."""
         return RequestHeader(*self._raw.header())
 
+    def user_header(self):
+        """The request user header as sent (read-only)."""
+        return _user_header_view(self._raw, self._types, _REQUEST, writable=False)
+
 
 class RequestMut(_Message):
     """A request loaned in shared memory: write its payload in place, then send()."""
@@ -404,6 +417,10 @@ class RequestMut(_Message):
         """Delivers the request to every server connected now; returns its PendingResponse.
         Raises ExceedsMaxActiveRequests (the request then stays loaned)."""
         return PendingResponse(self._raw.send(), self._types)
+
+    def user_header(self):
+        """The request user header, written in place (zeroed by every loan)."""
+        return _user_header_view(self._raw, self._types, _REQUEST, writable=True)
 
 
 class Client(_Held):
@@ -453,6 +470,10 @@ class ResponseMut(_Message):
         """Delivers the response; False when the client stopped listening."""
         return self._raw.send()
 
+    def user_header(self):
+        """The response user header, written in place (zeroed by every loan)."""
+        return _user_header_view(self._raw, self._types, _RESPONSE, writable=True)
+
 
 class ActiveRequest(_Message):
     """A request as a server holds it open; releasing it ends the client's stream."""
@@ -487,6 +508,10 @@ class ActiveRequest(_Message):
         """Copies `value` into shared memory and sends it; False when the client stopped
         listening."""
         return self._raw.send_copy(_as_payload(value, self._types[1]))
+
+    def user_header(self):
+        """The request user header (read-only)."""
+        return _user_header_view(self._raw, self._types, _REQUEST, writable=False)
 
 
 class Server(_Held):
@@ -590,6 +615,14 @@ class Service:
         """A builder for a server of this service."""
         return ServerBuilder(self)
 
+    def attributes(self):
+        """The attributes the service was created with (an AttributeSet)."""
+        return AttributeSet(self._raw.attributes())
+
+    def usage(self):
+        """What the service's shared memory holds right now (a ServiceUsage)."""
+        return ServiceUsage(**self._raw.usage())
+
 
 class RequestResponseBuilder:
     """Names the payload types and limits of a service, then create(), open() or
@@ -598,10 +631,13 @@ class RequestResponseBuilder:
     def __init__(self, node, name, request_type, response_type):
         self._node = node
         self._name = name
-        self._types = (request_type, response_type)
+        self._types = (request_type, response_type, None, None)
         self._type_infos = (_type_info(request_type), _type_info(response_type))
         self._limits = {}
         self._alignments = [None, None]
+        self._user_header_infos = [None, None]
+        self._attributes = None
+        self._required_attributes = None
 
     def _set_limit(self, name, value):
         self._limits[name] = int(value)
@@ -619,7 +655,8 @@ class RequestResponseBuilder:
 
     def _build(self, mode):
         raw = _floe.open_service(self._node, self._name, *self._type_infos, self._limits,
-                                 *self._alignments, mode)
+                                 *self._alignments, mode, *self._user_header_infos,
+                                 self._attributes, self._required_attributes)
         return Service(raw, self._types)
 
     def create(self):
@@ -633,6 +670,36 @@ class RequestResponseBuilder:
     def open_or_create(self):
         """Opens the service, or creates it if there is none."""
         return self._build("open_or_create")
+
+    def request_user_header(self, header_type):
+        """Every request carries a `header_type` next to its payload (RequestMut.user_header());
+        a ctypes type, checked and named as payload types are."""
+        return self._set_user_header(_REQUEST, header_type)
+
+    def response_user_header(self, header_type):
+        """Every response carries a `header_type` next to its payload
+        (ResponseMut.user_header()); a ctypes type, checked and named as payload types are."""
+        return self._set_user_header(_RESPONSE, header_type)
+
+    def _set_user_header(self, role, header_type):
+        self._user_header_infos[role] = _type_info(header_type)
+        types = list(self._types)
+        types[2 + role] = header_type
+        self._types = tuple(types)
+        return self
+
+    def attributes(self, defined):
+        """The attributes (an AttributeSpecifier) a service created by this builder holds;
+        opening ignores them."""
+        self._attributes = defined._raw
+        return self
+
+    def required_attributes(self, required):
+        """What (an AttributeVerifier) the service's attributes must hold for open() to succeed
+        (IncompatibleAttributes otherwise); create() and open_or_create() also refuse to create
+        a service whose attributes would not meet it."""
+        self._required_attributes = required._raw
+        return self
 
 
 def _limit_setter(limit):
@@ -668,9 +735,13 @@ class Node:
         self._raw = raw
 
     @staticmethod
-    def create(name):
-        """A node with the configuration of the environment (FLOE_DOMAIN, FLOE_CONFIG)."""
-        return Node(_floe.Node.create(name))
+    def create(name, config=None):
+        """A node with `config` (a Config: its domain and the limits of the services it
+        creates), else with the configuration of the environment (Config.from_environment():
+        FLOE_DOMAIN, FLOE_CONFIG or /etc/floe/floe.toml)."""
+        if config is None:
+            return Node(_floe.Node.create(name))
+        return Node(_floe.create_node(name, config._fields()))
 
     @property
     def name(self):
@@ -684,3 +755,248 @@ class Node:
     def service_exists(self, name):
         """Whether a live service has this name."""
         return self._raw.service_exists(name)
+
+    @property
+    def config(self):
+        """The configuration its services use (a Config)."""
+        return Config._from_fields(_floe.node_config(self._raw))
+
+    def list_services(self):
+        """Every service of the node's domain (a list of ServiceInfo, sorted by object name),
+        read without joining any: stale, damaged and unreadable ones are listed with their
+        state."""
+        return [ServiceInfo._from_fields(fields) for fields in _floe.list_services(self._raw)]
+
+    def clean_up_dead_nodes(self):
+        """Reclaims now what dead processes left in every service of the domain (their node
+        records and ports; the services no live process holds are removed): a
+        DeadNodeCleanup."""
+        return DeadNodeCleanup(*_floe.clean_up_dead_nodes(self._raw))
+
+
+# User headers ------------------------------------------------------------------------------
+
+_REQUEST, _RESPONSE = 0, 1
+_ROLE_NAMES = ("request", "response")
+
+
+def _user_header_view(message, types, role, writable):
+    """The user header of `message` (a raw message of the role's side) behind a view."""
+    header_type = types[2 + role]
+    if header_type is None:
+        name = _ROLE_NAMES[role]
+        raise TypeError(f"floe: this service's {name}s carry no user header; declare one with "
+                        f"{name}_user_header(T) on its RequestResponseBuilder")
+    return PayloadView(message, header_type.from_buffer(message.user_header()), writable)
+
+
+# Service attributes ------------------------------------------------------------------------
+
+Attribute = collections.namedtuple("Attribute", ["key", "value"])
+Attribute.__doc__ = "One key/value pair of a service's attributes."
+
+
+class AttributeSet:
+    """A service's attributes, ordered by key and then value; a key may have several values."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, pairs=()):
+        self._items = tuple(sorted(Attribute(key, value) for key, value in pairs))
+
+    def items(self):
+        """The attributes (Attribute(key, value)), ordered by key and then value."""
+        return list(self._items)
+
+    def values(self, key):
+        """The values of `key`, in order; empty when the key is not defined."""
+        return [item.value for item in self._items if item.key == key]
+
+    def value(self, key):
+        """The first value of `key`, or None when it is not defined."""
+        return next((item.value for item in self._items if item.key == key), None)
+
+    def contains(self, key, value=None):
+        """Whether `key` has a value (`value`, when given)."""
+        return any(item.key == key and value in (None, item.value) for item in self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __eq__(self, other):
+        return isinstance(other, AttributeSet) and self._items == other._items
+
+    def __hash__(self):
+        return hash(self._items)
+
+    def __repr__(self):
+        shown = ", ".join(f"{item.key!r}: {item.value!r}" for item in self._items)
+        return f"floe.AttributeSet({{{shown}}})"
+
+
+class AttributeSpecifier:
+    """The attributes a service is created with (RequestResponseBuilder.attributes()):
+    floe.AttributeSpecifier().define("camera", "front").define("resolution", "1920x1080")."""
+
+    def __init__(self):
+        self._raw = _floe.AttributeSpecifier()
+
+    def define(self, key, value):
+        """Adds `key` = `value` (a key may be defined with several values). Raises
+        InvalidAttributes for an empty or too long key or value, or a full set."""
+        self._raw.define(key, value)
+        return self
+
+    def attributes(self):
+        """What was defined (an AttributeSet)."""
+        return AttributeSet(self._raw.attributes())
+
+
+class AttributeVerifier:
+    """What an opener requires of a service's attributes (RequestResponseBuilder.
+    required_attributes()): floe.AttributeVerifier().require("resolution", "1920x1080")
+    .require_key("camera")."""
+
+    def __init__(self):
+        self._raw = _floe.AttributeVerifier()
+
+    def require(self, key, value):
+        """Requires that `key` has the value `value` (among others). Raises InvalidAttributes
+        as AttributeSpecifier.define does."""
+        self._raw.require(key, value)
+        return self
+
+    def require_key(self, key):
+        """Requires that `key` has a value, whichever. Raises InvalidAttributes."""
+        self._raw.require_key(key)
+        return self
+
+    def required_attributes(self):
+        """The key/value pairs required (an AttributeSet)."""
+        return AttributeSet(self._raw.required_attributes())
+
+    def required_keys(self):
+        """The keys required with any value."""
+        return list(self._raw.required_keys())
+
+    def unmet_requirement(self, attributes):
+        """The first requirement `attributes` (an AttributeSet) does not meet, said as C++
+        says it; None when all are met."""
+        return self._raw.unmet_requirement([tuple(item) for item in attributes])
+
+
+# Introspection -----------------------------------------------------------------------------
+
+class ServiceState(enum.Enum):
+    """What a service's object in /dev/shm is, as Node.list_services() judges it."""
+
+    LIVE = "live"                  # a live process holds it open: open() joins it
+    STALE = "stale"                # nobody alive holds it: open() removes it
+    DAMAGED = "damaged"            # written over or shrunk: open() and create() replace it
+    INACCESSIBLE = "inaccessible"  # another user's, another floe version's, or not floe's
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceUsage:
+    """Counts read from a service's shared memory at one moment (Service.usage())."""
+
+    request_chunks: int
+    request_chunks_in_use: int
+    response_chunks: int
+    response_chunks_in_use: int
+    nodes: int
+    clients: int
+    servers: int
+    segment_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeInfo:
+    """One node holding a service open (ServiceInfo.nodes). `name` may hold any bytes: those
+    that are not UTF-8 are surrogates (name.encode("utf-8", "surrogateescape") restores
+    them)."""
+
+    name: str
+    pid: int
+    alive: bool
+    clients: int
+    servers: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceInfo:
+    """One service of a node's domain (Node.list_services()). Types, limits and counts are
+    filled in only when `state` is LIVE or STALE; a user header type is "" when there is
+    none; `limits` is by name, as Service.limits()."""
+
+    name: str
+    object: str
+    state: ServiceState
+    problem: str
+    owner: str
+    request_type: str
+    response_type: str
+    request_user_header_type: str
+    response_user_header_type: str
+    limits: dict
+    live_nodes: int
+    dead_nodes: int
+    nodes: list
+    usage: ServiceUsage
+
+    @classmethod
+    def _from_fields(cls, fields):
+        fields = dict(fields)
+        fields["state"] = ServiceState(fields["state"])
+        fields["nodes"] = [NodeInfo(**node) for node in fields["nodes"]]
+        fields["usage"] = ServiceUsage(**fields["usage"])
+        return cls(**fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadNodeCleanup:
+    """What Node.clean_up_dead_nodes() reclaimed across the node's domain."""
+
+    nodes: int             # node records of processes that are gone
+    ports: int             # their clients and servers: the slots are free again
+    removed_services: int  # services no live process held any more, removed
+
+
+# Configuration -----------------------------------------------------------------------------
+
+def _default_limits():
+    return dict(_floe.default_config()[2])
+
+
+@dataclasses.dataclass
+class Config:
+    """Where services live and the limits a service gets when its builder sets none, as C++'s
+    floe::Config: Node.create(name, config=...)."""
+
+    domain: str = "default"
+    group_access: bool = False
+    # Limits by name (RequestResponseBuilder's method names); one not named keeps its default.
+    request_response: dict = dataclasses.field(default_factory=_default_limits)
+
+    @staticmethod
+    def from_environment():
+        """FLOE_DOMAIN and the file named by FLOE_CONFIG, else /etc/floe/floe.toml when
+        present, else the defaults. Raises InvalidConfig for a file it cannot use."""
+        return Config._from_fields(_floe.config_from_environment())
+
+    @staticmethod
+    def from_file(path):
+        """Reads a TOML file as C++ does (docs: floe/config.hpp). Raises InvalidConfig, saying
+        file:line:column where it can."""
+        return Config._from_fields(_floe.config_from_file(str(path)))
+
+    @staticmethod
+    def _from_fields(fields):
+        domain, group_access, limits = fields
+        return Config(domain, group_access, dict(limits))
+
+    def _fields(self):
+        return (self.domain, bool(self.group_access), dict(self.request_response))

@@ -12,12 +12,16 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
+#include "floe/attributes.hpp"
+#include "floe/config.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/detail/reactor.hpp"
 #include "floe/detail/service_spec.hpp"
 #include "floe/detail/unique_handle.hpp"
 #include "floe/error.hpp"
+#include "floe/introspection.hpp"
 #include "floe/limits.hpp"
 #include "floe/node.hpp"
 #include "floe/runtime_options.hpp"
@@ -86,15 +90,26 @@ class PyStreamReceive;
 struct PayloadSizes {
   std::uint64_t request = 0;
   std::uint64_t response = 0;
+  std::uint64_t request_user_header = 0;   // 0: the service has none
+  std::uint64_t response_user_header = 0;  // 0: the service has none
 };
+
+/// As the typed layer's begin_chunk(): a loaned chunk's user header starts value-initialized
+/// (all bytes zero for a ctypes type), whatever the chunk carried before.
+void zero_user_header(const ChunkView& view, std::uint64_t size) noexcept {
+  if (size != 0) std::memset(view.user_header, 0, size);
+}
 
 // Client side ------------------------------------------------------------------------------
 
 class PyResponse {
  public:
   PyResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel,
-             const ClientCore::Received& received, std::uint64_t size)
-      : keep_(std::move(core)), handle_(keep_.get(), {channel, received}), size_(size) {}
+             const ClientCore::Received& received, PayloadSizes sizes)
+      : keep_(std::move(core)),
+        handle_(keep_.get(), {channel, received}),
+        size_(sizes.response),
+        user_header_size_(sizes.response_user_header) {}
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
   py::memoryview payload() const { return bytes_at(view("response").payload, size_); }
@@ -103,6 +118,9 @@ class PyResponse {
     return {h.server_id, h.request_id, h.sequence_number};
   }
   void release() noexcept { handle_.reset(); }
+  py::memoryview user_header() const {
+    return bytes_at(view("response").user_header, user_header_size_);
+  }
 
  private:
   const ChunkView& view(const char* what) const {
@@ -112,6 +130,7 @@ class PyResponse {
   std::shared_ptr<ClientCore> keep_;  // declared first: the handle gives back before it goes
   UniqueHandle<ClientCore*, floe::detail::BorrowedResponse> handle_;
   std::uint64_t size_;
+  std::uint64_t user_header_size_;
 };
 
 class PyPendingResponse {
@@ -125,7 +144,7 @@ class PyPendingResponse {
     auto received = core().try_receive(channel(), failure);
     if (failure) failure.raise();
     if (!received) return std::nullopt;
-    return PyResponse(shared_core(), channel(), *received, sizes_.response);
+    return PyResponse(shared_core(), channel(), *received, sizes_);
   }
   bool is_connected() { return core().is_connected(channel()); }
   bool has_response() { return core().has_response(channel()); }
@@ -146,6 +165,9 @@ class PyPendingResponse {
   }
   void release() noexcept { handle_.reset(); }
   std::unique_ptr<PyStreamReceive> receive_operation();
+  py::memoryview user_header() {
+    return bytes_at(core().request_of(channel()).user_header, sizes_.request_user_header);
+  }
 
  private:
   ClientCore& core() const {
@@ -163,7 +185,9 @@ class PyRequestMut {
  public:
   PyRequestMut(std::shared_ptr<ClientCore> core, ChunkView view, std::uint32_t chunk,
                PayloadSizes sizes)
-      : handle_(std::move(core), {view, chunk}), sizes_(sizes) {}
+      : handle_(std::move(core), {view, chunk}), sizes_(sizes) {
+    zero_user_header(view, sizes.request_user_header);
+  }
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
   py::memoryview payload() { return bytes_at(view().payload, sizes_.request); }
@@ -179,6 +203,7 @@ class PyRequestMut {
     return PyPendingResponse(handle_.hand_over(), channel, sizes_);
   }
   void release() noexcept { handle_.reset(); }
+  py::memoryview user_header() { return bytes_at(view().user_header, sizes_.request_user_header); }
 
  private:
   const ChunkView& view() const {
@@ -229,8 +254,13 @@ class PyClient {
 class PyResponseMut {
  public:
   PyResponseMut(std::shared_ptr<ServerCore> core, const ServerCore::Active& active, ChunkView view,
-                std::uint32_t chunk, std::uint64_t size)
-      : keep_(std::move(core)), handle_(keep_.get(), {active, view, chunk}), size_(size) {}
+                std::uint32_t chunk, PayloadSizes sizes)
+      : keep_(std::move(core)),
+        handle_(keep_.get(), {active, view, chunk}),
+        size_(sizes.response),
+        user_header_size_(sizes.response_user_header) {
+    zero_user_header(view, user_header_size_);
+  }
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
   py::memoryview payload() { return bytes_at(view().payload, size_); }
@@ -242,6 +272,7 @@ class PyResponseMut {
     return handle_.hand_over()->send(held.active, held.chunk);
   }
   void release() noexcept { handle_.reset(); }
+  py::memoryview user_header() { return bytes_at(view().user_header, user_header_size_); }
 
  private:
   const ChunkView& view() const {
@@ -251,6 +282,7 @@ class PyResponseMut {
   std::shared_ptr<ServerCore> keep_;  // declared first: the handle gives back before it goes
   UniqueHandle<ServerCore*, floe::detail::LoanedResponse> handle_;
   std::uint64_t size_;
+  std::uint64_t user_header_size_;
 };
 
 class PyActiveRequest {
@@ -275,7 +307,7 @@ class PyActiveRequest {
   PyResponseMut loan_uninit() {
     std::uint32_t chunk = 0;
     const ChunkView view = core().loan(active(), chunk);
-    return PyResponseMut(core().shared_from_this(), active(), view, chunk, sizes_.response);
+    return PyResponseMut(core().shared_from_this(), active(), view, chunk, sizes_);
   }
   bool send_copy(const py::buffer& payload) {
     PyResponseMut response = loan_uninit();
@@ -283,6 +315,9 @@ class PyActiveRequest {
     return response.send();
   }
   void release() noexcept { handle_.reset(); }
+  py::memoryview user_header() {
+    return bytes_at(active().request.user_header, sizes_.request_user_header);
+  }
 
  private:
   ServerCore& core() const {
@@ -448,8 +483,8 @@ class PyServerReceive final : public PyWait {
 
 class PyStreamReceive final : public PyWait {
  public:
-  PyStreamReceive(std::shared_ptr<ClientCore> core, std::uint32_t channel, std::uint64_t size)
-      : core_(std::move(core)), channel_(channel), size_(size) {}
+  PyStreamReceive(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes)
+      : core_(std::move(core)), channel_(channel), sizes_(sizes) {}
   /// The response received, or None once the stream ended.
   std::optional<PyResponse> result() {
     check();
@@ -460,7 +495,7 @@ class PyStreamReceive final : public PyWait {
  private:
   bool poll(const PollContext& context) noexcept override {
     if (auto received = core_->try_receive(channel_, failure())) {
-      received_.emplace(core_, channel_, *received, size_);
+      received_.emplace(core_, channel_, *received, sizes_);
       return true;
     }
     return static_cast<bool>(failure()) || core_->stream_ended(channel_, context.peers_changed);
@@ -475,7 +510,7 @@ class PyStreamReceive final : public PyWait {
 
   std::shared_ptr<ClientCore> core_;
   std::uint32_t channel_;
-  std::uint64_t size_;
+  PayloadSizes sizes_;
   std::optional<PyResponse> received_;
 };
 
@@ -485,10 +520,27 @@ std::unique_ptr<PyServerReceive> PyServer::receive_operation() {
 }
 
 std::unique_ptr<PyStreamReceive> PyPendingResponse::receive_operation() {
-  return std::make_unique<PyStreamReceive>(shared_core(), channel(), sizes_.response);
+  return std::make_unique<PyStreamReceive>(shared_core(), channel(), sizes_);
 }
 
 // Service ----------------------------------------------------------------------------------
+
+/// The limit called `name` (a RequestResponseBuilder method's name); ValueError for none.
+const floe::detail::LimitInfo& limit_named(const std::string& name) {
+  for (const auto& limit : floe::detail::kLimits) {
+    if (limit.name == name) return limit;
+  }
+  throw py::value_error("floe: no limit is named " + name);
+}
+
+/// Limits by name, as Python shows them (a flag is 0 or 1).
+std::map<std::string, std::uint32_t> limits_by_name(const floe::RequestResponseLimits& limits) {
+  std::map<std::string, std::uint32_t> values;
+  for (const auto& limit : floe::detail::kLimits) {
+    values.emplace(limit.name, floe::detail::limit_value(limits, limit.id));
+  }
+  return values;
+}
 
 class PyService {
  public:
@@ -513,13 +565,10 @@ class PyService {
   floe::RequestResponseLimits limits() const noexcept {
     return floe::detail::service_limits(*segment_);
   }
-  std::map<std::string, std::uint32_t> limits_by_name() const {
-    std::map<std::string, std::uint32_t> values;
-    const auto service = limits();
-    for (const auto& limit : floe::detail::kLimits) {
-      values.emplace(limit.name, floe::detail::limit_value(service, limit.id));
-    }
-    return values;
+  std::map<std::string, std::uint32_t> limits_by_name() const { return ::limits_by_name(limits()); }
+  floe::ServiceUsage usage() const noexcept { return floe::detail::service_usage(*segment_); }
+  const floe::AttributeSet& attributes() const noexcept {
+    return floe::detail::service_attributes(*segment_);
   }
 
  private:
@@ -531,29 +580,35 @@ floe::TypeInfo type_info(const TypeTuple& type) {
   return {std::get<0>(type), std::get<1>(type), std::get<2>(type)};
 }
 
+/// A user header type as Python gives it; none: the service has no user header there.
+floe::TypeInfo user_header_info(const std::optional<TypeTuple>& type) {
+  return type ? type_info(*type) : floe::TypeInfo::of<floe::NoUserHeader>();
+}
+
 PyService open_service(const floe::Node& node, const std::string& name, const TypeTuple& request,
                        const TypeTuple& response,
                        const std::map<std::string, std::uint32_t>& limits,
                        std::optional<std::uint64_t> request_payload_alignment,
                        std::optional<std::uint64_t> response_payload_alignment,
-                       const std::string& mode) {
+                       const std::string& mode, const std::optional<TypeTuple>& request_user_header,
+                       const std::optional<TypeTuple>& response_user_header,
+                       const floe::AttributeSpecifier* attributes,
+                       const floe::AttributeVerifier* required_attributes) {
   const auto& state = floe::detail::NodeAccess::state(node);
   floe::detail::ServiceSpec spec;
   spec.name = name;
   // The TypeInfo names view `request` and `response`, which outlive open_service().
   spec.request = type_info(request);
   spec.response = type_info(response);
-  spec.request_user_header = floe::TypeInfo::of<floe::NoUserHeader>();
-  spec.response_user_header = floe::TypeInfo::of<floe::NoUserHeader>();
+  spec.request_user_header = user_header_info(request_user_header);
+  spec.response_user_header = user_header_info(response_user_header);
+  if (attributes != nullptr) spec.attributes = *attributes;
+  if (required_attributes != nullptr) spec.required_attributes = *required_attributes;
   spec.limits = state->config.request_response;
   for (const auto& [limit_name, value] : limits) {
-    const floe::detail::LimitInfo* found = nullptr;
-    for (const auto& limit : floe::detail::kLimits) {
-      if (limit.name == limit_name) found = &limit;
-    }
-    if (found == nullptr) throw py::value_error("floe: no limit is named " + limit_name);
-    floe::detail::set_limit_value(spec.limits, found->id, value);
-    spec.explicitly_set |= floe::detail::limit_bit(found->id);
+    const floe::detail::LimitInfo& limit = limit_named(limit_name);
+    floe::detail::set_limit_value(spec.limits, limit.id, value);
+    spec.explicitly_set |= floe::detail::limit_bit(limit.id);
   }
   spec.request_payload_alignment = request_payload_alignment;
   spec.response_payload_alignment = response_payload_alignment;
@@ -562,7 +617,102 @@ PyService open_service(const floe::Node& node, const std::string& name, const Ty
       {"open", floe::detail::OpenMode::open},
       {"open_or_create", floe::detail::OpenMode::open_or_create}};
   return PyService(floe::detail::open_service(*state, spec, modes.at(mode)),
-                   {std::get<1>(request), std::get<1>(response)});
+                   {std::get<1>(request), std::get<1>(response), spec.request_user_header.size,
+                    spec.response_user_header.size});
+}
+
+// Attributes, introspection and configuration ----------------------------------------------
+
+/// Bytes read from shared memory or a file as a Python str: bytes that are not UTF-8 (a node
+/// name may hold any) become surrogates, which str.encode("utf-8", "surrogateescape") turns
+/// back into them, instead of failing the whole listing.
+py::str text(const std::string& bytes) {
+  PyObject* decoded =
+      PyUnicode_DecodeUTF8(bytes.data(), static_cast<py::ssize_t>(bytes.size()), "surrogateescape");
+  if (decoded == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(decoded);
+}
+
+/// An AttributeSet as [(key, value), ...], in its order.
+py::list attribute_pairs(const floe::AttributeSet& attributes) {
+  py::list pairs;
+  for (const floe::Attribute& attribute : attributes) {
+    pairs.append(py::make_tuple(text(attribute.key), text(attribute.value)));
+  }
+  return pairs;
+}
+
+py::dict usage_fields(const floe::ServiceUsage& usage) {
+  py::dict fields;
+  fields["request_chunks"] = usage.request_chunks;
+  fields["request_chunks_in_use"] = usage.request_chunks_in_use;
+  fields["response_chunks"] = usage.response_chunks;
+  fields["response_chunks_in_use"] = usage.response_chunks_in_use;
+  fields["nodes"] = usage.nodes;
+  fields["clients"] = usage.clients;
+  fields["servers"] = usage.servers;
+  fields["segment_size"] = usage.segment_size;
+  return fields;
+}
+
+/// A ServiceInfo's fields by name; nodes and usage as dicts of their fields (the package makes
+/// dataclasses of them).
+py::dict service_info_fields(const floe::ServiceInfo& info) {
+  const std::map<floe::ServiceState, const char*> states = {
+      {floe::ServiceState::live, "live"},
+      {floe::ServiceState::stale, "stale"},
+      {floe::ServiceState::damaged, "damaged"},
+      {floe::ServiceState::inaccessible, "inaccessible"}};
+  py::list nodes;
+  for (const floe::NodeInfo& node : info.nodes) {
+    py::dict fields;
+    fields["name"] = text(node.name);
+    fields["pid"] = node.pid;
+    fields["alive"] = node.alive;
+    fields["clients"] = node.clients;
+    fields["servers"] = node.servers;
+    nodes.append(fields);
+  }
+  py::dict fields;
+  fields["name"] = text(info.name);
+  fields["object"] = text(info.object);
+  fields["state"] = states.at(info.state);
+  fields["problem"] = text(info.problem);
+  fields["owner"] = text(info.owner);
+  fields["request_type"] = text(info.request_type);
+  fields["response_type"] = text(info.response_type);
+  fields["request_user_header_type"] = text(info.request_user_header_type);
+  fields["response_user_header_type"] = text(info.response_user_header_type);
+  fields["limits"] = limits_by_name(info.limits);
+  fields["live_nodes"] = info.live_nodes;
+  fields["dead_nodes"] = info.dead_nodes;
+  fields["nodes"] = nodes;
+  fields["usage"] = usage_fields(info.usage);
+  return fields;
+}
+
+/// A Config as (domain, group_access, limits by name).
+using ConfigTuple = std::tuple<std::string, bool, std::map<std::string, std::uint32_t>>;
+
+ConfigTuple config_fields(const floe::Config& config) {
+  return {config.domain, config.group_access, limits_by_name(config.request_response)};
+}
+
+/// The Config Python describes: limits it names replace the built-in defaults.
+floe::Config config_from(const ConfigTuple& fields) {
+  floe::Config config;
+  config.domain = std::get<0>(fields);
+  config.group_access = std::get<1>(fields);
+  for (const auto& [limit_name, value] : std::get<2>(fields)) {
+    floe::detail::set_limit_value(config.request_response, limit_named(limit_name).id, value);
+  }
+  return config;
+}
+
+/// A class registered earlier in the module, to add methods to in a block of their own.
+template <typename Bound>
+py::class_<Bound> registered(const py::module_& module, const char* name) {
+  return py::reinterpret_borrow<py::class_<Bound>>(module.attr(name));
 }
 
 /// floe::Errc's names, in the order of their values, for the Python exception classes.
@@ -708,4 +858,62 @@ PYBIND11_MODULE(_floe, m) {
       .def("cancel", [](PyStreamReceive& wait) { wait.cancel_wait(); })
       .def("has_value", &PyStreamReceive::has_value)
       .def("result", &PyStreamReceive::result);
+
+  // User headers, service attributes, introspection and configuration.
+  registered<PyRequestMut>(m, "RequestMut").def("user_header", &PyRequestMut::user_header);
+  registered<PyPendingResponse>(m, "PendingResponse")
+      .def("user_header", &PyPendingResponse::user_header);
+  registered<PyResponse>(m, "Response").def("user_header", &PyResponse::user_header);
+  registered<PyActiveRequest>(m, "ActiveRequest").def("user_header", &PyActiveRequest::user_header);
+  registered<PyResponseMut>(m, "ResponseMut").def("user_header", &PyResponseMut::user_header);
+
+  py::class_<floe::AttributeSpecifier>(m, "AttributeSpecifier")
+      .def(py::init<>())
+      .def("define", [](floe::AttributeSpecifier& specifier, std::string key,
+                        std::string value) { specifier.define(std::move(key), std::move(value)); })
+      .def("attributes", [](const floe::AttributeSpecifier& specifier) {
+        return attribute_pairs(specifier.attributes());
+      });
+  py::class_<floe::AttributeVerifier>(m, "AttributeVerifier")
+      .def(py::init<>())
+      .def("require", [](floe::AttributeVerifier& verifier, std::string key,
+                         std::string value) { verifier.require(std::move(key), std::move(value)); })
+      .def("require_key", [](floe::AttributeVerifier& verifier,
+                             std::string key) { verifier.require_key(std::move(key)); })
+      .def("required_attributes",
+           [](const floe::AttributeVerifier& verifier) {
+             return attribute_pairs(verifier.required_attributes());
+           })
+      .def("required_keys", &floe::AttributeVerifier::required_keys)
+      .def("unmet_requirement", [](const floe::AttributeVerifier& verifier,
+                                   const std::vector<std::pair<std::string, std::string>>& pairs) {
+        floe::AttributeSpecifier attributes;
+        for (const auto& [key, value] : pairs)
+          attributes.define(key, value);
+        return verifier.unmet_requirement(attributes.attributes());
+      });
+  registered<PyService>(m, "Service")
+      .def("attributes",
+           [](const PyService& service) { return attribute_pairs(service.attributes()); })
+      .def("usage", [](const PyService& service) { return usage_fields(service.usage()); });
+
+  m.def("list_services", [](const floe::Node& node) {
+    py::list services;
+    for (const floe::ServiceInfo& info : node.list_services()) {
+      services.append(service_info_fields(info));
+    }
+    return services;
+  });
+  m.def("clean_up_dead_nodes", [](const floe::Node& node) {
+    const floe::DeadNodeCleanup cleanup = node.clean_up_dead_nodes();
+    return std::make_tuple(cleanup.nodes, cleanup.ports, cleanup.removed_services);
+  });
+  m.def("create_node", [](const std::string& name, const ConfigTuple& config) {
+    return floe::Node::create(name, config_from(config));
+  });
+  m.def("node_config", [](const floe::Node& node) { return config_fields(node.config()); });
+  m.def("config_from_environment", [] { return config_fields(floe::Config::from_environment()); });
+  m.def("config_from_file",
+        [](const std::string& path) { return config_fields(floe::Config::from_file(path)); });
+  m.def("default_config", [] { return config_fields(floe::Config{}); });
 }

@@ -80,3 +80,28 @@ def example(name):
     if not directory:
         pytest.skip("FLOE_EXAMPLES_DIR is not set: run through CTest, which sets it")
     return os.path.join(directory, name)
+
+
+def built_program(variable, what):
+    """The path of a program CTest names in `variable`; skips the test outside CTest."""
+    path = os.environ.get(variable)
+    if not path:
+        pytest.skip(f"{variable} is not set: run through CTest, which sets it to {what}")
+    return path
+
+
+@pytest.fixture
+def header_peer(start_peer, python_peer):
+    """header_peer(language, requests): tests/python/cpp_peer.cpp's header-server, or peer.py's
+    in Python, once it said it is ready."""
+
+    def start(language, requests):
+        if language == "cpp":
+            peer = start_peer(built_program("FLOE_PYTHON_TEST_PEER", "floe_python_test_peer"),
+                              "header-server", requests)
+        else:
+            peer = python_peer("header-server", requests)
+        assert peer.process.stdout.readline() == "ready\n", peer.process.stderr.read()
+        return peer
+
+    return start

@@ -18,3 +18,28 @@ def open_service(node, **limits):
     for name, value in limits.items():
         getattr(builder, name)(value)
     return builder.open_or_create()
+
+
+class RequestTag(ctypes.Structure):
+    """tests/python/cpp_peer.cpp's request user header."""
+
+    _fields_ = [("tag", ctypes.c_uint32), ("weight", ctypes.c_double)]
+    floe_type_name = "tests::RequestTag"
+
+
+class ResponseEcho(ctypes.Structure):
+    """tests/python/cpp_peer.cpp's response user header."""
+
+    _fields_ = [("echoed_tag", ctypes.c_uint64), ("request_value", ctypes.c_uint64)]
+    floe_type_name = "tests::ResponseEcho"
+
+
+HEADER_SERVICE = "Py/Headers"
+
+
+def header_service_builder(node):
+    """The builder of cpp_peer.cpp's service: u64 payloads, RequestTag and ResponseEcho."""
+    return (node.service_builder(HEADER_SERVICE)
+            .request_response(ctypes.c_uint64, ctypes.c_uint64)
+            .request_user_header(RequestTag)
+            .response_user_header(ResponseEcho))

@@ -5,6 +5,8 @@
                        ends. Exits 1 if no N requests came within 10 s.
     peer.py async-server N   the same, waiting with `await server.receive_async()`; N = 0
                              serves until SIGTERM (at most 30 s).
+    peer.py header-server N  serves N requests as tests/python/cpp_peer.cpp's header-server
+                             does (user headers, attributes origin=python and version=1).
 """
 
 import asyncio
@@ -14,7 +16,7 @@ import sys
 import time
 
 import floe
-from payloads import TransmissionData, open_service
+from payloads import TransmissionData, header_service_builder, open_service
 
 
 def make_server():
@@ -36,8 +38,10 @@ def answer(active, counter):
     print(f"answered request {value}", flush=True)
 
 
-def serve(requests):
-    server = make_server()
+def serve(requests, server=None, answer_one=answer):
+    """Answers `requests` requests with answer_one(active, counter); 1 if they did not all come
+    within 10 s."""
+    server = server or make_server()
     deadline = time.monotonic() + 10
     for counter in range(requests):
         while (active := server.receive()) is None:
@@ -45,7 +49,7 @@ def serve(requests):
                 print(f"served {counter} of {requests} requests", file=sys.stderr)
                 return 1
             time.sleep(0.001)
-        answer(active, counter)
+        answer_one(active, counter)
     return 0
 
 
@@ -60,9 +64,30 @@ async def serve_async(requests):
     return 0
 
 
+def serve_with_headers(requests):
+    attributes = floe.AttributeSpecifier().define("origin", "python").define("version", "1")
+    service = header_service_builder(floe.Node.create("python-header-server")).attributes(
+        attributes).create()
+    server = service.server_builder().create()
+    print("ready", flush=True)
+    return serve(requests, server, echo_with_headers)
+
+
+def echo_with_headers(active, _counter):
+    with active, active.loan() as response:
+        tag, value = active.user_header(), active.payload().value
+        response.user_header().echoed_tag = tag.tag + 1
+        response.user_header().request_value = value
+        response.payload().value = 2 * value
+        response.send()
+        print(f"request {value} tag {tag.tag} weight {tag.weight:.2f}", flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["server"]:
         sys.exit(serve(int(sys.argv[2])))
     if sys.argv[1:2] == ["async-server"]:
         sys.exit(asyncio.run(serve_async(int(sys.argv[2]))))
-    sys.exit(f"usage: {sys.argv[0]} server N | async-server N")
+    if sys.argv[1:2] == ["header-server"]:
+        sys.exit(serve_with_headers(int(sys.argv[2])))
+    sys.exit(f"usage: {sys.argv[0]} server N | async-server N | header-server N")

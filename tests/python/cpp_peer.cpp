@@ -1,0 +1,82 @@
+// A C++ peer for the Python tests (tests/python/), run as a process of its own: a server of a
+// service whose requests and responses carry user headers and which has attributes, so the tests
+// check that Python reads and writes them as C++ does.
+//
+//   floe_python_test_peer header-server N   creates "Py/Headers" (attributes origin=cpp,
+//       version=1), prints "ready", then answers N requests, each with one response: payload
+//       2 * request, user header {request tag + 1, request payload}. Exits 0 once done, 1 if no
+//       N requests came within 10 s.
+
+#include <floe/floe.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <thread>
+
+namespace {
+
+/// The request user header; tests/python/test_surface.py declares it as a ctypes.Structure.
+struct RequestTag {
+  std::uint32_t tag;
+  double weight;
+  static constexpr std::string_view floe_type_name = "tests::RequestTag";
+};
+
+/// The response user header.
+struct ResponseEcho {
+  std::uint64_t echoed_tag;
+  std::uint64_t request_value;
+  static constexpr std::string_view floe_type_name = "tests::ResponseEcho";
+};
+
+int serve_with_headers(int requests) {
+  floe::Node node = floe::Node::create("cpp-header-server");
+  auto service =
+      node.service_builder("Py/Headers")
+          .request_response<std::uint64_t, std::uint64_t>()
+          .request_user_header<RequestTag>()
+          .response_user_header<ResponseEcho>()
+          .attributes(floe::AttributeSpecifier().define("origin", "cpp").define("version", "1"))
+          .create();
+  auto server = service.server_builder().create();
+  std::printf("ready\n");
+  std::fflush(stdout);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int served = 0; served < requests;) {
+    auto active = server.try_receive();
+    if (!active) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::fprintf(stderr, "served %d of %d requests\n", served, requests);
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    auto response = active->loan();
+    response.user_header() = ResponseEcho{active->user_header().tag + 1u, active->payload()};
+    response.payload() = 2 * active->payload();
+    std::move(response).send();
+    std::printf("request %llu tag %u weight %.2f\n",
+                static_cast<unsigned long long>(active->payload()), active->user_header().tag,
+                active->user_header().weight);
+    std::fflush(stdout);
+    ++served;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc == 3 && std::string_view(argv[1]) == "header-server") {
+    return serve_with_headers(std::atoi(argv[2]));
+  }
+  std::fprintf(stderr, "usage: %s header-server N\n", argv[0]);
+  return 2;
+} catch (const floe::Error& e) {
+  std::fprintf(stderr, "floe_python_test_peer: %s\n", e.what());
+  return 1;
+}
