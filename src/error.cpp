@@ -1,5 +1,10 @@
 #include "floe/error.hpp"
 
+#include <stdexcept>
+#include <string>
+
+#include "floe/detail/fixed_capacity.hpp"
+
 namespace floe {
 namespace {
 
@@ -53,6 +58,8 @@ class FloeCategory final : public std::error_category {
         return "no server of the service came before the deadline (start one, or wait longer)";
       case Errc::no_response:
         return "the stream ended without a response (the server dropped the request or went away)";
+      case Errc::exceeds_capacity:
+        return "exceeds the capacity of a fixed-size container (floe::FixedString, FixedVector)";
     }
     return "unknown floe error";
   }
@@ -64,5 +71,29 @@ const std::error_category& floe_category() noexcept {
   static const FloeCategory category;
   return category;
 }
+
+namespace detail {
+
+void throw_exceeds_capacity(std::string_view container, std::size_t capacity, std::size_t size,
+                            std::size_t added) {
+  std::string message(container);
+  message += ": ";
+  if (size == 0) {
+    message += "cannot hold " + std::to_string(added);
+  } else {
+    message += "holds " + std::to_string(size) + ", cannot take " + std::to_string(added) + " more";
+  }
+  message += " (capacity " + std::to_string(capacity) +
+             "); nothing was changed. Use a larger capacity, or truncate explicitly "
+             "(truncated(), append_truncated(), try_push_back(), try_append())";
+  throw Error(Errc::exceeds_capacity, message);
+}
+
+void throw_index_out_of_range(std::string_view container, std::size_t index, std::size_t size) {
+  throw std::out_of_range(std::string(container) + "::at(" + std::to_string(index) +
+                          "): it holds " + std::to_string(size));
+}
+
+}  // namespace detail
 
 }  // namespace floe

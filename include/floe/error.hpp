@@ -40,6 +40,9 @@ enum class Errc : int {
   /// floe::call's request reached a server but its stream ended without a response: the server
   /// dropped the ActiveRequest unanswered, or its process died (PendingResponse::end_reason()).
   no_response,
+  /// A floe::FixedString or floe::FixedVector was asked to hold more than its capacity N; it is
+  /// unchanged. Use a larger N, or truncate explicitly (truncated, append_truncated, try_...).
+  exceeds_capacity,
 };
 
 /// The category of floe's error codes, named "floe".

@@ -6,6 +6,8 @@
 #include "floe/client.hpp"
 #include "floe/config.hpp"
 #include "floe/error.hpp"
+#include "floe/fixed_string.hpp"
+#include "floe/fixed_vector.hpp"
 #include "floe/header.hpp"
 #include "floe/introspection.hpp"
 #include "floe/log.hpp"

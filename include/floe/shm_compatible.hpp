@@ -108,7 +108,8 @@ struct ShmCompatibleCheck {
                 "floe: a payload or user header must be trivially copyable (no user-written copy, "
                 "move or destructor, no virtual function): it is copied bit by bit between "
                 "processes. A std::string, std::vector or other member that owns heap memory is "
-                "not; use a fixed-size array, e.g. char[N] or std::array");
+                "not; use floe::FixedString<N> (floe/fixed_string.hpp) or floe::FixedVector<T, N> "
+                "(floe/fixed_vector.hpp), or a fixed-size array such as std::array");
   static_assert(std::is_reference_v<T> || std::is_standard_layout_v<T>,
                 "floe: a payload or user header must be standard layout (every data member with "
                 "the same access, no virtual base, no reference member): every process must lay "

@@ -739,6 +739,7 @@ const std::pair<floe::Errc, const char*> kErrcNames[] = {
     {floe::Errc::invalid_attributes, "invalid_attributes"},
     {floe::Errc::no_server, "no_server"},
     {floe::Errc::no_response, "no_response"},
+    {floe::Errc::exceeds_capacity, "exceeds_capacity"},
 };
 
 }  // namespace

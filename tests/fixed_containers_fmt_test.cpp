@@ -1,0 +1,21 @@
+// floe::FixedString and floe::FixedVector print with {fmt} as the standard containers do:
+// the string through its std::string_view conversion, the vector as a range (fmt/ranges.h).
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
+
+#include "floe/fixed_string.hpp"
+#include "floe/fixed_vector.hpp"
+
+namespace floe::test {
+namespace {
+
+TEST(FixedContainersFmt, FormatAsTheirStandardCounterparts) {
+  const FixedString<8> name = "floe";
+  const FixedVector<int, 4> numbers{1, 2, 3};
+  EXPECT_EQ(fmt::format("{}|{:>6}|{}", name, name, numbers), "floe|  floe|[1, 2, 3]");
+}
+
+}  // namespace
+}  // namespace floe::test
