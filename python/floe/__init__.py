@@ -573,8 +573,8 @@ class ActiveRequest(_Message):
     def send_copy(self, value, timeout=SEND_TIMEOUT_SECONDS):
         """Copies `value` into shared memory and sends it as ResponseMut.send(timeout) does;
         False when the client stopped listening."""
-        raw = _floe.response_loan_copy(self._raw, _as_payload(value, self._types[1]))
-        return _floe.response_send_bounded(raw, timeout)
+        payload = _as_payload(value, self._types[1])
+        return _floe.response_send_copy_bounded(self._raw, payload, timeout)
 
     async def send_copy_async(self, value):
         """send_copy() awaited as ResponseMut.send_async(): copies now, then waits for room

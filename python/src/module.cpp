@@ -308,6 +308,10 @@ class PyActiveRequest {
     copy_buffer(payload, response.payload_address(), sizes_.response);
     return response;
   }
+  /// send_copy() bounded as PyResponseMut::send_bounded(), with no Python object in between.
+  bool send_copy_bounded(const py::buffer& payload, double timeout_seconds) {
+    return loan_copy(payload).send_bounded(timeout_seconds);
+  }
 
  private:
   ServerCore& core() const {
@@ -1000,6 +1004,7 @@ PYBIND11_MODULE(_floe, m) {
   m.def("response_send_operation", &PyResponseMut::send_operation);
   m.def("response_send_bounded", &PyResponseMut::send_bounded);
   m.def("response_loan_copy", &PyActiveRequest::loan_copy);
+  m.def("response_send_copy_bounded", &PyActiveRequest::send_copy_bounded);
   m.def("request_send_operation", &PyRequestMut::send_operation);
   m.def("client_loan_operation", &PyClient::loan_operation);
   m.def("client_server_wait_operation", &PyClient::server_wait_operation);

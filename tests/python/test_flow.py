@@ -94,6 +94,22 @@ def test_a_python_block_server_streams_100k_in_order_to_the_cpp_client(domain, p
     stop(server)
 
 
+def test_a_synchronous_block_server_streams_100k_in_order_to_the_cpp_client(domain, start_peer):
+    # Its sends wait for room with the GIL released, asleep in floe's reactor: woken by the
+    # client taking responses, never timing out while the client reads.
+    server = (open_stream_service(floe.Node.create("server")).server_builder()
+              .backpressure(floe.Backpressure.BLOCK).create())
+    client = start_peer(example("streaming_client"), "--count", STREAM)
+    wait_until(server.has_requests, 10, "the C++ client's request")
+    with server.receive() as active:
+        assert active.payload().value == STREAM
+        for n in range(STREAM):
+            assert active.send_copy(n, timeout=10)
+    code, out, err = client.finish(60)
+    assert code == 0, err
+    assert f"{STREAM} numbers from 1 server(s)" in out and "all in order" in out
+
+
 def test_a_stalled_client_holds_up_only_its_own_stream(domain, python_peer):
     server = python_peer("stream-server")
     assert read_line(server) == "ready"
