@@ -203,6 +203,10 @@ class PyClient {
  public:
   PyClient(std::shared_ptr<ClientCore> core, PayloadSizes sizes)
       : core_(std::move(core)), sizes_(sizes) {}
+  PyClient(PyClient&&) noexcept = default;
+  PyClient& operator=(PyClient&&) = delete;
+  /// As ~Client: its loans and server waits still waiting complete as cancelled.
+  ~PyClient() { release(); }
 
   /// Value-initialized as C++'s loan(): a ctypes payload's zero is all bytes zero.
   PyRequestMut loan() {
@@ -223,7 +227,10 @@ class PyClient {
   std::uint64_t id() { return core().id(); }
   std::uint32_t number_of_servers() { return core().number_of_servers(); }
   std::uint32_t max_active_requests() { return core().max_active_requests(); }
-  void release() noexcept { core_.reset(); }
+  void release() noexcept {
+    if (core_ != nullptr) core_->slot_operations().cancel_all();
+    core_.reset();
+  }
   std::unique_ptr<PyLoanWait> loan_operation();
   std::unique_ptr<PyServerWait> server_wait_operation();
 
@@ -530,6 +537,11 @@ class PyResponseSend final : public PyWait {
       : core_(std::move(core)),
         loan_(std::move(loan)),
         wait_(core_->backpressure() == floe::Backpressure::block) {}
+  PyResponseSend(const PyResponseSend&) = delete;
+  PyResponseSend& operator=(const PyResponseSend&) = delete;
+  /// Leaves the reactor and the stream's list before core_ (maybe the last reference to the
+  /// port that lists it) goes.
+  ~PyResponseSend() override { abandon(); }
   /// Whether the response was delivered; raises floe.Cancelled if the wait was cancelled first.
   bool result() const {
     check();
@@ -637,6 +649,9 @@ class PyClientWait : public PyWait {
 
  protected:
   explicit PyClientWait(std::shared_ptr<ClientCore> core) : core_(std::move(core)) {}
+  /// Leaves the reactor and the client's list before core_ (maybe the last reference to the
+  /// port that lists it) goes; a derived class whose members the wait looks at leaves first.
+  ~PyClientWait() override { abandon(); }
   /// Looks once: true when done (its value kept, or a failure recorded).
   virtual bool attempt() noexcept = 0;
   /// Records Errc::corrupted when another process shrank the segment: true then.
@@ -666,6 +681,7 @@ class PyRequestSend final : public PyClientWait {
   PyRequestSend(UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::LoanedRequest> loan,
                 PayloadSizes sizes)
       : PyClientWait(loan.core().shared_from_this()), loan_(std::move(loan)), sizes_(sizes) {}
+  ~PyRequestSend() override { abandon(); }
   PyPendingResponse result() {
     check();
     return std::move(*sent_);
@@ -693,6 +709,7 @@ class PyLoanWait final : public PyClientWait {
  public:
   PyLoanWait(std::shared_ptr<ClientCore> core, PayloadSizes sizes)
       : PyClientWait(std::move(core)), sizes_(sizes) {}
+  ~PyLoanWait() override { abandon(); }
   PyRequestMut result() {
     check();
     return std::move(*loaned_);

@@ -57,6 +57,19 @@ def test_wait_for_server_async_is_false_after_its_timeout_and_true_at_once_with_
     asyncio.run(waits())
 
 
+def test_releasing_the_client_cancels_its_wait_for_a_server(domain):
+    client = make_client()
+
+    async def run():
+        waiting = asyncio.ensure_future(client.wait_for_server_async(10))
+        await asyncio.sleep(0.02)
+        client.release()
+        with pytest.raises(floe.Cancelled):
+            await asyncio.wait_for(waiting, 1)
+
+    asyncio.run(run())
+
+
 def test_end_reason_tells_no_server_open_and_finished(domain):
     client = make_client()
     with client.send_copy(1) as nobody:
