@@ -6,6 +6,7 @@ import ctypes
 import os
 import select
 import signal
+import threading
 import time
 
 import pytest
@@ -108,6 +109,25 @@ def test_a_synchronous_block_server_streams_100k_in_order_to_the_cpp_client(doma
     code, out, err = client.finish(60)
     assert code == 0, err
     assert f"{STREAM} numbers from 1 server(s)" in out and "all in order" in out
+
+
+def test_a_synchronous_send_waiting_for_room_ends_when_the_client_is_sigkilled(domain,
+                                                                              python_peer):
+    server = (open_stream_service(floe.Node.create("server")).server_builder()
+              .backpressure(floe.Backpressure.BLOCK).create())
+    client = python_peer("stream-client", 10 * STREAM)
+    wait_until(server.has_requests, 10, "the client's request")
+    os.kill(client.process.pid, signal.SIGSTOP)  # it reads nothing from here on
+    with server.receive() as active:
+        killer = threading.Timer(0.5, client.process.kill)
+        killer.start()
+        started = time.monotonic()
+        sent = 0
+        while active.send_copy(sent, timeout=10):
+            sent += 1
+        killer.join()
+        assert sent == 256  # the client's buffer (max_response_buffer_size)
+        assert time.monotonic() - started < 2  # its death woke the send, not the timeout
 
 
 def test_a_stalled_client_holds_up_only_its_own_stream(domain, python_peer):
