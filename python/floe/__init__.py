@@ -22,6 +22,8 @@ __all__ = [
     # user headers, attributes, introspection, configuration
     "Attribute", "AttributeSet", "AttributeSpecifier", "AttributeVerifier", "Config",
     "DeadNodeCleanup", "NodeInfo", "ServiceInfo", "ServiceState", "ServiceUsage",
+    # flow control, server waiting
+    "Backpressure", "StreamEnd", "call_async",
 ]
 
 
@@ -53,6 +55,37 @@ class ReleasedError(Error):
 
 
 _floe.set_released_error(ReleasedError)
+
+
+# Flow control ------------------------------------------------------------------------------
+
+class Backpressure(enum.Enum):
+    """What a port does when the other side has no room (floe::Backpressure): set with
+    client_builder().backpressure(...) / server_builder().backpressure(...)."""
+
+    DISCARD = "discard"
+    """A response that finds the client's buffer full is not delivered: send() returns False."""
+    BLOCK = "block"
+    """A response waits for room: `await send_async()` suspends only its task; the synchronous
+    send() waits with the GIL released for at most its `timeout`, then raises TimedOut."""
+
+
+class StreamEnd(enum.IntEnum):
+    """Why a PendingResponse's stream is over, or that it is not (floe::StreamEnd)."""
+
+    OPEN = 0
+    """A server still holds the request open: more responses may come."""
+    FINISHED = 1
+    """Every server the request reached ended its stream."""
+    NO_SERVER = 2
+    """The request reached no server: none was there when it was sent."""
+    SERVER_GONE = 3
+    """A server the request reached went away (died) without ending its stream."""
+
+
+# How long a synchronous send under Backpressure.BLOCK waits for room before it raises TimedOut
+# (the response then is not sent): a stalled client never hangs a Python thread for good.
+SEND_TIMEOUT_SECONDS = 10.0
 
 
 # Payload types -----------------------------------------------------------------------------
@@ -310,6 +343,22 @@ async def _wait(operation, keep):
     return operation.result()
 
 
+async def _complete(operation):
+    """An operation of the flow control, completed at once when it can (no trip through the
+    event loop), else awaited as _wait does; cancelled, it gives back what it took."""
+    if operation.try_complete():
+        return operation.result()
+    return await _wait(operation, _release)
+
+
+def _release(taken):
+    """What a cancelled loan or send does with what it completed with in the meantime: gives
+    it back (a bool of a settled send has nothing to give)."""
+    release = getattr(taken, "release", None)
+    if release is not None:
+        release()
+
+
 # Client side -------------------------------------------------------------------------------
 
 class Response(_Message):
@@ -399,6 +448,11 @@ class PendingResponse(_Message):
         """The request user header as sent (read-only)."""
         return _user_header_view(self._raw, self._types, _REQUEST, writable=False)
 
+    def end_reason(self):
+        """Why the stream is over (StreamEnd), or StreamEnd.OPEN while it is not: tells a
+        request nobody got (NO_SERVER) from one a server finished or died with."""
+        return StreamEnd(_floe.pending_end_reason(self._raw))
+
 
 class RequestMut(_Message):
     """A request loaned in shared memory: write its payload in place, then send()."""
@@ -421,6 +475,13 @@ class RequestMut(_Message):
     def user_header(self):
         """The request user header, written in place (zeroed by every loan)."""
         return _user_header_view(self._raw, self._types, _REQUEST, writable=True)
+
+    async def send_async(self):
+        """send() that waits, in the running asyncio loop, while the client has
+        max_active_requests requests open (woken when one ends). Cancelled before it sent, it
+        sends nothing and gives the request back."""
+        raw = await _complete(_floe.request_send_operation(self._raw))
+        return PendingResponse(raw, self._types)
 
 
 class Client(_Held):
@@ -454,6 +515,24 @@ class Client(_Held):
         """The requests this client may have open at once."""
         return self._raw.max_active_requests()
 
+    async def loan_async(self):
+        """loan() that waits, in the running asyncio loop, while every request is loaned.
+        Cancelled, it takes nothing."""
+        raw = await _complete(_floe.client_loan_operation(self._raw))
+        return RequestMut(raw, self._types)
+
+    async def wait_for_server_async(self, timeout=None):
+        """True once the service has a server (at once if it has one now), False when
+        `timeout` seconds passed first (None: no limit). Woken by the server's creation through
+        the loop's selector, not by polling."""
+        if self._raw.number_of_servers() != 0:
+            return True
+        wait = _wait(_floe.client_server_wait_operation(self._raw), _release)
+        try:
+            return await asyncio.wait_for(wait, timeout)
+        except asyncio.TimeoutError:
+            return self._raw.number_of_servers() != 0
+
 
 # Server side -------------------------------------------------------------------------------
 
@@ -466,9 +545,17 @@ class ResponseMut(_Message):
         """The response payload, written in place in shared memory."""
         return _view(self._raw, self._types[1], writable=True)
 
-    def send(self):
-        """Delivers the response; False when the client stopped listening."""
-        return self._raw.send()
+    def send(self, timeout=SEND_TIMEOUT_SECONDS):
+        """Delivers the response; False when the client stopped listening (or, under
+        Backpressure.DISCARD, had no room). Under Backpressure.BLOCK it waits for room with the
+        GIL released, at most `timeout` seconds, then raises TimedOut (the response not sent)."""
+        return _floe.response_send_bounded(self._raw, timeout)
+
+    async def send_async(self):
+        """send() that, under Backpressure.BLOCK, waits for room in the running asyncio loop,
+        suspending only this task (woken when the client takes a response). Cancelled before it
+        sent, it sends nothing and gives the response back."""
+        return await _complete(_floe.response_send_operation(self._raw))
 
     def user_header(self):
         """The response user header, written in place (zeroed by every loan)."""
@@ -504,10 +591,17 @@ class ActiveRequest(_Message):
         """A response whose payload holds whatever the chunk last held: write all of it."""
         return ResponseMut(self._raw.loan_uninit(), self._types)
 
-    def send_copy(self, value):
-        """Copies `value` into shared memory and sends it; False when the client stopped
-        listening."""
-        return self._raw.send_copy(_as_payload(value, self._types[1]))
+    def send_copy(self, value, timeout=SEND_TIMEOUT_SECONDS):
+        """Copies `value` into shared memory and sends it as ResponseMut.send(timeout) does;
+        False when the client stopped listening."""
+        payload = _as_payload(value, self._types[1])
+        return _floe.response_send_copy_bounded(self._raw, payload, timeout)
+
+    async def send_copy_async(self, value):
+        """send_copy() awaited as ResponseMut.send_async(): copies now, then waits for room
+        under Backpressure.BLOCK."""
+        raw = _floe.response_loan_copy(self._raw, _as_payload(value, self._types[1]))
+        return await _complete(_floe.response_send_operation(raw))
 
     def user_header(self):
         """The request user header (read-only)."""
@@ -558,6 +652,7 @@ class _PortBuilder:
         self._make_raw = make_raw
         self._port_type = port_type
         self._limit = None
+        self._backpressure = Backpressure.DISCARD
 
     def _set_limit(self, value):
         self._limit = value
@@ -566,7 +661,16 @@ class _PortBuilder:
     def create(self):
         """A port of its own in the service. Raises ExceedsMaxClients / ExceedsMaxServers,
         IncompatibleLimits for a limit above the service's."""
-        return self._port_type(self._make_raw(self._limit), self._types)
+        block = self._backpressure is Backpressure.BLOCK
+        return self._port_type(self._make_raw(self._limit, block), self._types)
+
+    def backpressure(self, value):
+        """What the port does with nowhere to put a message: Backpressure.DISCARD (the default)
+        or Backpressure.BLOCK."""
+        if not isinstance(value, Backpressure):
+            raise TypeError(f"floe: backpressure takes a floe.Backpressure, not {value!r}")
+        self._backpressure = value
+        return self
 
 
 class ClientBuilder(_PortBuilder):
@@ -1000,3 +1104,48 @@ class Config:
 
     def _fields(self):
         return (self.domain, bool(self.group_access), dict(self.request_response))
+
+# One call ----------------------------------------------------------------------------------
+
+async def _before(deadline, awaitable, timed_out):
+    """`awaitable`'s result, or TimedOut(timed_out) once the loop's clock passed `deadline`."""
+    remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+    try:
+        return await asyncio.wait_for(awaitable, remaining)
+    except asyncio.TimeoutError:
+        raise TimedOut(timed_out) from None
+
+
+async def call_async(client, request, timeout):
+    """One request, its first response, within `timeout` seconds, as C++'s floe::call: waits
+    for a server, sends a copy of `request`, returns the first Response (later ones of the
+    stream are discarded). Raises NoServer (no server came, or the request reached none),
+    TimedOut (a server got it, no response came in time), NoResponse (the stream ended
+    unanswered: the server dropped the request, or died); ExceedsMaxLoans at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    payload = _as_payload(request, client._types[0])
+    with client.loan_uninit() as loaned:
+        target = client._types[0].from_buffer(loaned._raw.payload())
+        ctypes.memmove(ctypes.addressof(target), ctypes.addressof(payload),
+                       ctypes.sizeof(payload))
+        del target
+        if not await client.wait_for_server_async(max(0.0, deadline - loop.time())):
+            raise NoServer("floe: no server of the service came before the call's deadline; "
+                           "start one, or give the call a longer timeout")
+        pending = await _before(deadline, loaned.send_async(),
+                                "floe: the client had max_active_requests requests open until "
+                                "the call's deadline")
+    with pending:
+        if pending.end_reason() == StreamEnd.NO_SERVER:
+            raise NoServer("floe: the request reached no server (the server went away, or its "
+                           "request buffer was full)")
+        response = await _before(deadline, pending.receive_async(),
+                                 "floe: a server got the request but sent no response before "
+                                 "the call's deadline")
+        if response is None:
+            if pending.end_reason() == StreamEnd.SERVER_GONE:
+                raise NoResponse("floe: the server went away (its process died, or it dropped "
+                                 "its Server) before it answered the request")
+            raise NoResponse("floe: the server dropped the request without answering it")
+        return response

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -86,6 +87,11 @@ std::uint32_t port_limit(std::optional<std::uint32_t> asked, std::uint32_t servi
 // The asyncio waits, defined below the ports they wait on.
 class PyServerReceive;
 class PyStreamReceive;
+// Flow control: awaited loans and sends, the wait for a server.
+class PyResponseSend;
+class PyRequestSend;
+class PyLoanWait;
+class PyServerWait;
 
 struct PayloadSizes {
   std::uint64_t request = 0;
@@ -168,6 +174,8 @@ class PyPendingResponse {
   py::memoryview user_header() {
     return bytes_at(core().request_of(channel()).user_header, sizes_.request_user_header);
   }
+  /// floe::StreamEnd's value: why the stream is over, or that it is not.
+  int end_reason() { return static_cast<int>(core().end_reason(channel())); }
 
  private:
   ClientCore& core() const {
@@ -204,6 +212,8 @@ class PyRequestMut {
   }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() { return bytes_at(view().user_header, sizes_.request_user_header); }
+  /// The awaited send: takes the loan over (this holds nothing afterwards).
+  std::unique_ptr<PyRequestSend> send_operation();
 
  private:
   const ChunkView& view() const {
@@ -218,6 +228,10 @@ class PyClient {
  public:
   PyClient(std::shared_ptr<ClientCore> core, PayloadSizes sizes)
       : core_(std::move(core)), sizes_(sizes) {}
+  PyClient(PyClient&&) noexcept = default;
+  PyClient& operator=(PyClient&&) = delete;
+  /// As ~Client: its loans and server waits still waiting complete as cancelled.
+  ~PyClient() { release(); }
 
   /// Value-initialized as C++'s loan(): a ctypes payload's zero is all bytes zero.
   PyRequestMut loan() {
@@ -238,7 +252,12 @@ class PyClient {
   std::uint64_t id() { return core().id(); }
   std::uint32_t number_of_servers() { return core().number_of_servers(); }
   std::uint32_t max_active_requests() { return core().max_active_requests(); }
-  void release() noexcept { core_.reset(); }
+  void release() noexcept {
+    if (core_ != nullptr) core_->slot_operations().cancel_all();
+    core_.reset();
+  }
+  std::unique_ptr<PyLoanWait> loan_operation();
+  std::unique_ptr<PyServerWait> server_wait_operation();
 
  private:
   ClientCore& core() const {
@@ -273,6 +292,12 @@ class PyResponseMut {
   }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() { return bytes_at(view().user_header, user_header_size_); }
+  /// The send as an operation (awaited, or driven by send_bounded): takes the loan over.
+  std::unique_ptr<PyResponseSend> send_operation();
+  /// send() that never blocks the thread for longer than `timeout_seconds`: under
+  /// Backpressure::block it waits for room with the GIL released, then raises floe.TimedOut
+  /// with the response given back unsent.
+  bool send_bounded(double timeout_seconds);
 
  private:
   const ChunkView& view() const {
@@ -317,6 +342,17 @@ class PyActiveRequest {
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() {
     return bytes_at(active().request.user_header, sizes_.request_user_header);
+  }
+  /// A loan holding a copy of `payload` (send_copy's first half, for the bounded and awaited
+  /// sends).
+  PyResponseMut loan_copy(const py::buffer& payload) {
+    PyResponseMut response = loan_uninit();
+    copy_buffer(payload, response.payload_address(), sizes_.response);
+    return response;
+  }
+  /// send_copy() bounded as PyResponseMut::send_bounded(), with no Python object in between.
+  bool send_copy_bounded(const py::buffer& payload, double timeout_seconds) {
+    return loan_copy(payload).send_bounded(timeout_seconds);
   }
 
  private:
@@ -523,6 +559,270 @@ std::unique_ptr<PyStreamReceive> PyPendingResponse::receive_operation() {
   return std::make_unique<PyStreamReceive>(shared_core(), channel(), sizes_);
 }
 
+// Flow control -----------------------------------------------------------------------------
+
+/// A response send that waits for room in the client's buffer (safe overflow off) under
+/// Backpressure::block, as C++'s ResponseSendOperation: awaited in an asyncio loop's reactor, or
+/// driven by block() for the synchronous send. Cancelled or timed out, it gives its chunk back
+/// and sends nothing.
+class PyResponseSend final : public PyWait {
+ public:
+  PyResponseSend(std::shared_ptr<ServerCore> core,
+                 UniqueHandle<ServerCore*, floe::detail::LoanedResponse> loan)
+      : core_(std::move(core)),
+        loan_(std::move(loan)),
+        wait_(core_->backpressure() == floe::Backpressure::block) {}
+  PyResponseSend(const PyResponseSend&) = delete;
+  PyResponseSend& operator=(const PyResponseSend&) = delete;
+  /// Leaves the reactor and the stream's list before core_ (maybe the last reference to the
+  /// port that lists it) goes.
+  ~PyResponseSend() override { abandon(); }
+  /// Whether the response was delivered; raises floe.Cancelled if the wait was cancelled first.
+  bool result() const {
+    check();
+    return delivered_;
+  }
+  /// Whether it settled (sent, or found nobody to send to) before a cancel.
+  bool has_value() const noexcept { return settled_ && !failed(); }
+  /// One try before it waits: true when settled (result() says how), so a send with room
+  /// never goes through the event loop.
+  bool try_complete() noexcept { return attempt(); }
+  /// Sends without an event loop: waits at most `timeout_seconds` for room, the GIL released,
+  /// asleep in this thread's reactor (woken by the client taking a response, or its death).
+  bool block(double timeout_seconds) {
+    if (attempt()) return delivered_;
+    set_deadline(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(timeout_seconds)),
+                 /*is_timeout=*/true);
+    {
+      py::gil_scoped_release unlocked;
+      drive(thread_reactor());
+    }
+    if (timed_out()) {
+      throw floe::Error(floe::Errc::timed_out,
+                        "floe: the client made no room for the response within the send's "
+                        "timeout (Backpressure::block); the response was not sent. Give send() a "
+                        "longer timeout, or use await send_async() in an asyncio server");
+    }
+    return result();
+  }
+
+ private:
+  using Clock = floe::detail::Operation::Clock;
+
+  /// The reactor synchronous sends of this thread sleep in: made on first use, as a thread of
+  /// a C++ program blocking in ResponseMut::send() sleeps on its own.
+  static floe::detail::Reactor& thread_reactor() {
+    thread_local floe::detail::Reactor reactor(floe::RuntimeBackend::automatic);
+    return reactor;
+  }
+  /// Runs `reactor` until this operation completed: a private event loop with the safety
+  /// recheck of the runtime's (a peer that failed to ring is noticed within it).
+  void drive(floe::detail::Reactor& reactor) {
+    start(reactor);
+    while (!completed_) {
+      if (reactor.poll_all(false) || reactor.prepare_sleep()) continue;
+      const auto recheck = Clock::now() + std::chrono::seconds(1);
+      std::optional<Clock::time_point> deadline = reactor.next_deadline();
+      if (!deadline || recheck < *deadline) deadline = recheck;
+      reactor.wait(deadline);
+      reactor.finish_sleep();
+      if (Clock::now() >= recheck) reactor.recheck_peers();
+    }
+  }
+  /// True once settled either way, as ResponseSendOperation::attempt().
+  bool attempt() noexcept {
+    if (!loan_) return true;
+    const auto status = core_->try_send(loan_.held().active, loan_.held().chunk);
+    if (status == ServerCore::SendStatus::no_room && wait_) return false;
+    if (status == ServerCore::SendStatus::no_room) {
+      loan_.reset();
+    } else {
+      loan_.hand_over();  // delivered, or returned to the pool by the core
+    }
+    delivered_ = status == ServerCore::SendStatus::delivered;
+    settled_ = true;
+    return true;
+  }
+  bool poll(const PollContext& context) noexcept override {
+    if (attempt()) return true;
+    if (context.peers_changed && !core_->is_connected(loan_.held().active)) {
+      loan_.reset();
+      settled_ = true;
+      return true;
+    }
+    return false;
+  }
+  floe::detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  void watch_processes(floe::detail::WakeSources& sources) const override {
+    core_->watch_client(loan_.held().active, sources);
+  }
+  floe::detail::PortOperations* port_operations() const noexcept override {
+    return &core_->stream_operations(loan_.held().active);
+  }
+  void on_interrupted() noexcept override { loan_.reset(); }
+  void on_complete() noexcept override {
+    completed_ = true;
+    PyWait::on_complete();
+  }
+
+  std::shared_ptr<ServerCore> core_;  // declared first: the loan gives back before it goes
+  UniqueHandle<ServerCore*, floe::detail::LoanedResponse> loan_;  // empty once settled
+  bool wait_;
+  bool delivered_ = false;
+  bool settled_ = false;
+  bool completed_ = false;
+};
+
+/// A wait on the client's own doorbell, listed with the client's waits for loans and channels,
+/// as C++'s detail::ClientWait. It holds its own reference to the port.
+class PyClientWait : public PyWait {
+ public:
+  /// One try before it waits: true when done, so what is there at once never goes through the
+  /// event loop.
+  bool try_complete() noexcept { return attempt(); }
+
+ protected:
+  explicit PyClientWait(std::shared_ptr<ClientCore> core) : core_(std::move(core)) {}
+  /// Leaves the reactor and the client's list before core_ (maybe the last reference to the
+  /// port that lists it) goes; a derived class whose members the wait looks at leaves first.
+  ~PyClientWait() override { abandon(); }
+  /// Looks once: true when done (its value kept, or a failure recorded).
+  virtual bool attempt() noexcept = 0;
+  /// Records Errc::corrupted when another process shrank the segment: true then.
+  bool record_damage() {
+    if (!core_->damaged()) return false;
+    core_->describe_damage(failure());
+    return true;
+  }
+
+  std::shared_ptr<ClientCore> core_;
+
+ private:
+  bool poll(const PollContext& context) noexcept override {
+    if (context.peers_changed) core_->check_size();
+    return attempt();
+  }
+  floe::detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  floe::detail::PortOperations* port_operations() const noexcept override {
+    return &core_->slot_operations();
+  }
+};
+
+/// A request send that waits for a free channel (max_active_requests open), as C++'s
+/// RequestMut::SendOperation. Cancelled, it gives its chunk back and sends nothing.
+class PyRequestSend final : public PyClientWait {
+ public:
+  PyRequestSend(UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::LoanedRequest> loan,
+                PayloadSizes sizes)
+      : PyClientWait(loan.core().shared_from_this()), loan_(std::move(loan)), sizes_(sizes) {}
+  ~PyRequestSend() override { abandon(); }
+  PyPendingResponse result() {
+    check();
+    return std::move(*sent_);
+  }
+  bool has_value() const noexcept { return sent_.has_value() && !failed(); }
+
+ private:
+  bool attempt() noexcept override {
+    std::uint32_t channel = 0;
+    if (!core_->try_send(loan_.held().chunk, channel, failure())) {
+      return static_cast<bool>(failure());  // Errc::corrupted; else no channel is free yet
+    }
+    sent_.emplace(loan_.hand_over(), channel, sizes_);
+    return true;
+  }
+  void on_interrupted() noexcept override { loan_.reset(); }
+
+  UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::LoanedRequest> loan_;
+  PayloadSizes sizes_;
+  std::optional<PyPendingResponse> sent_;
+};
+
+/// A loan that waits while every request chunk is loaned, as C++'s Client::LoanOperation.
+class PyLoanWait final : public PyClientWait {
+ public:
+  PyLoanWait(std::shared_ptr<ClientCore> core, PayloadSizes sizes)
+      : PyClientWait(std::move(core)), sizes_(sizes) {}
+  ~PyLoanWait() override { abandon(); }
+  PyRequestMut result() {
+    check();
+    return std::move(*loaned_);
+  }
+  bool has_value() const noexcept { return loaned_.has_value() && !failed(); }
+
+ private:
+  bool attempt() noexcept override {
+    std::uint32_t chunk = 0;
+    if (!core_->try_loan(chunk)) return record_damage();
+    const ChunkView view = core_->chunk_view(chunk);
+    std::memset(view.payload, 0, sizes_.request);  // value-initialized, as loan()
+    loaned_.emplace(core_, view, chunk, sizes_);
+    return true;
+  }
+
+  PayloadSizes sizes_;
+  std::optional<PyRequestMut> loaned_;
+};
+
+/// The wait for a server of the service, as C++'s Client::ServerWaitOperation: woken by the
+/// server's creation (a published server port rings every client's doorbell). Its timeout is
+/// the package's timer, which cancels it.
+class PyServerWait final : public PyClientWait {
+ public:
+  explicit PyServerWait(std::shared_ptr<ClientCore> core) : PyClientWait(std::move(core)) {}
+  bool result() const {
+    check();
+    return true;
+  }
+  bool has_value() const noexcept { return false; }
+
+ private:
+  bool attempt() noexcept override { return core_->number_of_servers() != 0 || record_damage(); }
+};
+
+/// Binds what the package's _wait uses of an asyncio wait: begin, cancel, has_value, result.
+template <typename Wait>
+py::class_<Wait> bind_wait(py::module_& m, const char* name) {
+  return py::class_<Wait>(m, name)
+      .def("begin", &Wait::begin)
+      .def("cancel", [](Wait& wait) { wait.cancel_wait(); })
+      .def("has_value", &Wait::has_value)
+      .def("result", &Wait::result);
+}
+
+/// The same, with try_complete() (declared by PyClientWait, which pybind11 does not know).
+template <typename Wait>
+py::class_<Wait> bind_client_wait(py::module_& m, const char* name) {
+  return bind_wait<Wait>(m, name).def("try_complete",
+                                      [](Wait& wait) { return wait.try_complete(); });
+}
+
+std::unique_ptr<PyResponseSend> PyResponseMut::send_operation() {
+  view();
+  return std::make_unique<PyResponseSend>(keep_, std::move(handle_));
+}
+
+bool PyResponseMut::send_bounded(double timeout_seconds) {
+  if (keep_->backpressure() != floe::Backpressure::block) return send();
+  view();
+  PyResponseSend operation(keep_, std::move(handle_));  // on the stack: sending allocates nothing
+  return operation.block(timeout_seconds);
+}
+
+std::unique_ptr<PyRequestSend> PyRequestMut::send_operation() {
+  view();
+  return std::make_unique<PyRequestSend>(std::move(handle_), sizes_);
+}
+
+std::unique_ptr<PyLoanWait> PyClient::loan_operation() {
+  return std::make_unique<PyLoanWait>(core().shared_from_this(), sizes_);
+}
+
+std::unique_ptr<PyServerWait> PyClient::server_wait_operation() {
+  return std::make_unique<PyServerWait>(core().shared_from_this());
+}
+
 // Service ----------------------------------------------------------------------------------
 
 /// The limit called `name` (a RequestResponseBuilder method's name); ValueError for none.
@@ -544,22 +844,24 @@ std::map<std::string, std::uint32_t> limits_by_name(const floe::RequestResponseL
 
 class PyService {
  public:
+  static floe::Backpressure backpressure(bool block) noexcept {
+    return block ? floe::Backpressure::block : floe::Backpressure::discard;
+  }
   PyService(std::shared_ptr<floe::detail::ServiceSegment> segment, PayloadSizes sizes)
       : segment_(std::move(segment)), sizes_(sizes) {}
 
-  PyClient create_client(std::optional<std::uint32_t> max_active_requests) {
+  PyClient create_client(std::optional<std::uint32_t> max_active_requests, bool block) {
     const std::uint32_t max =
         port_limit(max_active_requests, limits().max_active_requests_per_client,
                    "max_active_requests_per_client");
-    return PyClient(std::make_shared<ClientCore>(segment_, max, floe::Backpressure::discard),
-                    sizes_);
+    return PyClient(std::make_shared<ClientCore>(segment_, max, backpressure(block)), sizes_);
   }
-  PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request) {
+  PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request,
+                         bool block) {
     const std::uint32_t max =
         port_limit(max_loaned_responses_per_request, limits().max_loaned_responses_per_request,
                    "max_loaned_responses_per_request");
-    return PyServer(std::make_shared<ServerCore>(segment_, max, floe::Backpressure::discard),
-                    sizes_);
+    return PyServer(std::make_shared<ServerCore>(segment_, max, backpressure(block)), sizes_);
   }
   std::string name() const { return floe::detail::service_name(*segment_); }
   floe::RequestResponseLimits limits() const noexcept {
@@ -783,8 +1085,10 @@ PYBIND11_MODULE(_floe, m) {
   m.def("open_service", &open_service);
 
   py::class_<PyService>(m, "Service")
-      .def("create_client", &PyService::create_client)
-      .def("create_server", &PyService::create_server)
+      .def("create_client", &PyService::create_client, py::arg("max_active_requests"),
+           py::arg("block") = false)
+      .def("create_server", &PyService::create_server, py::arg("max_loaned_responses_per_request"),
+           py::arg("block") = false)
       .def_property_readonly("name", &PyService::name)
       .def("limits", &PyService::limits_by_name);
 
@@ -917,4 +1221,17 @@ PYBIND11_MODULE(_floe, m) {
   m.def("config_from_file",
         [](const std::string& path) { return config_fields(floe::Config::from_file(path)); });
   m.def("default_config", [] { return config_fields(floe::Config{}); });
+  // Flow control.
+  bind_wait<PyResponseSend>(m, "ResponseSend").def("try_complete", &PyResponseSend::try_complete);
+  bind_client_wait<PyRequestSend>(m, "RequestSend");
+  bind_client_wait<PyLoanWait>(m, "LoanWait");
+  bind_client_wait<PyServerWait>(m, "ServerWait");
+  m.def("response_send_operation", &PyResponseMut::send_operation);
+  m.def("response_send_bounded", &PyResponseMut::send_bounded);
+  m.def("response_loan_copy", &PyActiveRequest::loan_copy);
+  m.def("response_send_copy_bounded", &PyActiveRequest::send_copy_bounded);
+  m.def("request_send_operation", &PyRequestMut::send_operation);
+  m.def("client_loan_operation", &PyClient::loan_operation);
+  m.def("client_server_wait_operation", &PyClient::server_wait_operation);
+  m.def("pending_end_reason", &PyPendingResponse::end_reason);
 }

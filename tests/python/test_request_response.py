@@ -108,8 +108,10 @@ def test_a_mismatched_type_raises_what_cpp_raises(domain, start_peer):
 
     with pytest.raises(floe.IncompatibleTypes, match="examples::TransmissionData"):
         node.service_builder(SERVICE).request_response(ctypes.c_uint64, Renamed).open()
-    # The matching types open it.
-    open_service(node).client_builder().create()
+    # The matching types open it. An answer shows the server runs its loop, where SIGTERM
+    # ends it cleanly (before, SIGTERM could come ahead of its handler and kill it).
+    with open_service(node).client_builder().create().send_copy(1) as pending:
+        wait_until(pending.has_response, 10, "the server's answer")
     server.process.send_signal(signal.SIGTERM)
     code, _, err = server.finish()
     assert code == 0, err
