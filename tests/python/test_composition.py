@@ -305,7 +305,7 @@ def test_a_pending_response_outlives_its_client_node_and_service(domain, start_p
 
     pending = client.send_copy(2)  # 1 + 3 responses, the last 300 ms later
     client.release()
-    del client, service, node  # the node dropped before its ports
+    client = service = node = None  # the node dropped before its ports
     assert asyncio.run(run(pending)) == [(5, 0), (0, 0), (0, 1), (0, 2)]
     pending.release()
     stop(server)
