@@ -11,6 +11,9 @@
         An asyncio server of Compose/Stream: request n is answered with n responses (x = 0 to
         n-1) as fast as it goes, the loop serving other requests between every 16 of them.
         Prints "ready"; serves until SIGTERM (at most 30 s).
+    compose_peer.py send COUNT SEED
+        A client of Compose/0 that waits for its server, sends requests 0 to COUNT-1 at random
+        moments (SEED), prints "sent", and holds them open until stdin ends.
     compose_peer.py client N
         A client of Compose/Stream that sends request N, prints "sent", then never reads;
         exits 0 on SIGTERM.
@@ -96,6 +99,24 @@ async def stream_server():
         task.add_done_callback(tasks.discard)
 
 
+def send(count, seed):
+    node = floe.Node.create("compose-sender")
+    port = compose_service(node, 0).client_builder().create()
+    deadline = time.monotonic() + 10
+    while port.number_of_servers() == 0:
+        if time.monotonic() > deadline:
+            return 1
+        time.sleep(0.001)
+    rng = random.Random(seed)
+    pendings = []
+    for request in range(count):
+        pendings.append(port.send_copy(request))
+        time.sleep(rng.choice([0, 0, 0.0005, 0.002]))
+    print("sent", flush=True)
+    sys.stdin.readline()
+    return 0
+
+
 def client(request):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     node = floe.Node.create("compose-client")
@@ -118,6 +139,9 @@ if __name__ == "__main__":
         sys.exit(wake(*(int(arg) for arg in sys.argv[2:5])))
     if mode == ["stream-server"]:
         sys.exit(asyncio.run(stream_server()))
+    if mode == ["send"]:
+        sys.exit(send(*(int(arg) for arg in sys.argv[2:4])))
     if mode == ["client"]:
         sys.exit(client(int(sys.argv[2])))
-    sys.exit(f"usage: {sys.argv[0]} wake SERVICES REQUESTS SEED | stream-server | client N")
+    sys.exit(f"usage: {sys.argv[0]} wake SERVICES REQUESTS SEED | stream-server | "
+             "send COUNT SEED | client N")

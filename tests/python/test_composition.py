@@ -211,6 +211,40 @@ def test_a_wait_cancelled_after_it_took_a_request_hands_it_to_another_wait(domai
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_waits_on_one_server_cancelled_at_random_lose_and_repeat_no_request(domain, process,
+                                                                             seed):
+    server = compose_service(floe.Node.create("composition"), 0).server_builder().create()
+    sender = compose_peer(process, "send", 64, seed)
+    rng = random.Random(seed)
+    received = []
+
+    async def receiver():
+        while len(received) < 64:
+            try:  # timeouts of 0 to 2 ms: many end while a request is on its way
+                active = await asyncio.wait_for(server.receive_async(), rng.random() * 0.002)
+            except asyncio.TimeoutError:
+                continue
+            with active:
+                received.append(active.payload().value)
+
+    async def run():
+        receivers = [asyncio.ensure_future(receiver()) for _ in range(6)]
+        await asyncio.wait_for(asyncio.wait(receivers, return_when=asyncio.FIRST_COMPLETED),
+                               WAIT_SECONDS)
+        for task in receivers:
+            task.cancel()
+        await asyncio.gather(*receivers, return_exceptions=True)
+
+    asyncio.run(run())
+    sender.expect_line("sent")
+    assert sorted(received) == list(range(64))
+    assert server.receive() is None
+    sender.tell("end")
+    code, _, err = sender.finish()
+    assert code == 0, err
+
+
 def test_waits_in_two_event_loops_in_two_threads_at_once(domain, process):
     waits = [("server", 0), ("server", 1), ("pending", 0), ("pending", 1)]
     scenario = Waits(process, waits, 0)
