@@ -463,7 +463,10 @@ def test_sigint_during_asyncio_run_of_a_serving_loop_raises_keyboard_interrupt(d
         node = floe.Node.create("serving")
         server = compose_service(node, 0).server_builder().create()
         asyncio.run(serve(server))
-        """), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        """), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # SIGINT as a terminal delivers it: a job a shell started in the background inherits it
+        # ignored, and Python then leaves it ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         ready, _, _ = select.select([serving.stdout], [], [], WAIT_SECONDS)
         assert ready and serving.stdout.readline() == "serving\n"
