@@ -335,11 +335,14 @@ def test_a_pending_response_outlives_its_client_node_and_service(domain, start_p
         reading = asyncio.ensure_future(
             asyncio.wait_for(collect_values(pending), WAIT_SECONDS))
         await asyncio.sleep(0.01)
+        ports[0].release()  # the client, while a task awaits its stream
+        ports.clear()  # the node dropped before its ports
+        gc.collect()
         return await reading
 
     pending = client.send_copy(2)  # 1 + 3 responses, the last 300 ms later
-    client.release()
-    client = service = node = None  # the node dropped before its ports
+    ports = [client, service, node]
+    client = service = node = None
     assert asyncio.run(run(pending)) == [(5, 0), (0, 0), (0, 1), (0, 2)]
     pending.release()
     stop(server)
@@ -536,5 +539,6 @@ def test_sigkill_of_the_server_ends_every_pending_async_for(domain, start_peer):
         return counts, elapsed
 
     counts, elapsed = asyncio.run(run())
+    assert server.finish()[0] == -signal.SIGKILL  # reaped, its pipes closed
     assert all(1 <= count <= 4 for count in counts), counts
     assert elapsed < 0.5, f"the streams ended {elapsed:.3f} s after the SIGKILL"
