@@ -335,7 +335,7 @@ async def _wait(operation, kept):
 
     def done():
         woken = waking()
-        if woken is None:
+        if woken is None or woken.get_loop().is_closed():  # nobody can await it any more
             return
         if threading.get_ident() == thread:
             _wake(woken)
