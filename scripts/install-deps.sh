@@ -4,6 +4,7 @@
 #           libFuzzer target (GCC's sanitizer runtimes come with g++), python3 for the test
 #           that compiles the docs' code blocks, python3-dev, pybind11-dev and python3-pytest
 #           for the Python package and its tests.
+#   --python only what the Python package needs (python3-dev, pybind11-dev): the demo's.
 #   --bench also what the comparison benchmarks (scripts/bench.sh) measure floe against and plot
 #           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib.
 set -euo pipefail
@@ -12,13 +13,14 @@ packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev
   nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 case "${1:-}" in
   --test) packages+=(clang-14 libclang-rt-14-dev python3 python3-dev pybind11-dev python3-pytest) ;;
+  --python) packages+=(python3 python3-dev pybind11-dev) ;;
   --bench)
     packages+=(libiceoryx-posh-dev iceoryx cppzmq-dev libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev python3-matplotlib)
     ;;
   "") ;;
   *)
-    echo "usage: $0 [--test | --bench]" >&2
+    echo "usage: $0 [--test | --python | --bench]" >&2
     exit 2
     ;;
 esac

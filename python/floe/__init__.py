@@ -11,6 +11,7 @@ import collections
 import ctypes
 import dataclasses
 import enum
+import threading
 import weakref
 
 from . import _floe
@@ -282,7 +283,9 @@ class _LoopWaiter:
     is pending, so the loop's own selector wakes for floe next to its sockets."""
 
     def __init__(self, loop):
-        self._loop = loop
+        # Weak: _loop_waiters maps the loop to this, and a value holding its weak key keeps it
+        # (and this reactor's fd) alive forever.
+        self._loop = weakref.ref(loop)
         self._raw = _floe.LoopWaiter()
         self._reading = False
         self._recheck = None
@@ -303,14 +306,17 @@ class _LoopWaiter:
         self._update(self._raw.recheck())
 
     def _update(self, waiting):
+        loop = self._loop()
+        if loop is None:
+            return
         if waiting and not self._reading:
-            self._loop.add_reader(self._raw.fd(), self._on_readable)
+            loop.add_reader(self._raw.fd(), self._on_readable)
             self._reading = True
         elif not waiting and self._reading:
-            self._loop.remove_reader(self._raw.fd())
+            loop.remove_reader(self._raw.fd())
             self._reading = False
         if waiting and self._recheck is None:
-            self._recheck = self._loop.call_later(_SAFETY_RECHECK_SECONDS, self._on_recheck)
+            self._recheck = loop.call_later(_SAFETY_RECHECK_SECONDS, self._on_recheck)
         elif not waiting and self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
@@ -319,27 +325,76 @@ class _LoopWaiter:
 _loop_waiters = weakref.WeakKeyDictionary()
 
 
-async def _wait(operation, keep):
-    """Awaits `operation` in the running loop's reactor; its result(). Cancelled (task cancel,
-    asyncio.wait_for), it takes nothing: a message it took already goes to keep()."""
+# What a wait ends with when a message that another wait of its port took, and kept when it was
+# cancelled, is there to take instead.
+_TAKE_KEPT = object()
+
+
+class _Kept:
+    """Of one port: the messages its cancelled waits took (handed out first by its next
+    receive), and its waits pending (future -> operation)."""
+
+    __slots__ = ("messages", "waits")
+
+    def __init__(self):
+        self.messages = collections.deque()
+        self.waits = {}
+
+    def keep(self, raw):
+        """Keeps a message a cancelled wait took. Another wait of the port may sleep on the
+        port's queue, which no longer holds it: that one ends with _TAKE_KEPT and takes it."""
+        self.messages.append(raw)
+        for future in self.waits:
+            if not future.done():
+                future.set_result(_TAKE_KEPT)
+                return
+
+
+def _wake(future):
+    if not future.done():
+        future.set_result(None)
+
+
+async def _wait(operation, kept):
+    """Awaits `operation` in the running loop's reactor: its result(), or _TAKE_KEPT. Cancelled
+    (task cancel, asyncio.wait_for), it takes nothing: a message it took already goes to
+    kept.keep()."""
     loop = asyncio.get_running_loop()
     waiter = _loop_waiters.get(loop)
     if waiter is None:
         waiter = _loop_waiters[loop] = _LoopWaiter(loop)
     future = loop.create_future()
+    # The operation holds `done` in C++, where Python's collector cannot see it: a strong
+    # reference to the future would make task -> operation -> future -> task a cycle it never
+    # frees, so a task dropped while it waits (its loop closed, or the interpreter exiting)
+    # would keep its ports, and their shared memory, forever.
+    waking = weakref.ref(future)
+    thread = threading.get_ident()
 
     def done():
-        if not future.done():
-            future.set_result(None)
+        woken = waking()
+        if woken is None or woken.get_loop().is_closed():  # nobody can await it any more
+            return
+        if threading.get_ident() == thread:
+            _wake(woken)
+        else:  # completed by a port released in another thread, while the loop may sleep
+            woken.get_loop().call_soon_threadsafe(_wake, woken)
 
     waiter.start(operation, done)
+    kept.waits[future] = operation
     try:
-        await future
+        if await future is _TAKE_KEPT:
+            waiter.cancel(operation)
+            if operation.has_value():  # took one meanwhile: kept for the next receive too
+                kept.keep(operation.result())
+            return _TAKE_KEPT
     except asyncio.CancelledError:
         waiter.cancel(operation)
         if operation.has_value():
-            keep(operation.result())
+            kept.keep(operation.result())
         raise
+    finally:
+        del kept.waits[future]
     return operation.result()
 
 
@@ -388,12 +443,12 @@ class PendingResponse(_Message):
 
     def __init__(self, raw, types):
         super().__init__(raw, types)
-        self._kept = collections.deque()  # taken by a cancelled wait, handed out first
+        self._kept = _Kept()
 
     def receive(self):
         """The next response, or None when none is there now. Never waits."""
-        if self._kept:
-            return Response(self._kept.popleft(), self._types)
+        if self._kept.messages:
+            return Response(self._kept.messages.popleft(), self._types)
         raw = self._raw.try_receive()
         return None if raw is None else Response(raw, self._types)
 
@@ -401,11 +456,14 @@ class PendingResponse(_Message):
         """The next response, waiting in the running asyncio loop; None once every server
         ended its stream (or died) and everything sent was received. Cancellable without
         losing a response."""
-        response = self.receive()
-        if response is not None:
-            return response
-        raw = await _wait(self._raw.receive_operation(), self._kept.append)
-        return None if raw is None else Response(raw, self._types)
+        while True:
+            response = self.receive()
+            if response is not None:
+                return response
+            raw = await _wait(self._raw.receive_operation(), self._kept)
+            # Ended, with a response a cancelled wait kept meanwhile: that one comes first.
+            if raw is not _TAKE_KEPT and (raw is not None or not self._kept.messages):
+                return None if raw is None else Response(raw, self._types)
 
     def __aiter__(self):
         return self
@@ -615,23 +673,25 @@ class Server(_Held):
 
     def __init__(self, raw, types):
         super().__init__(raw, types)
-        self._kept = collections.deque()  # taken by a cancelled wait, handed out first
+        self._kept = _Kept()
 
     def receive(self):
         """The next request, or None when none is waiting. Never waits."""
-        if self._kept:
-            return ActiveRequest(self._kept.popleft(), self._types)
+        if self._kept.messages:
+            return ActiveRequest(self._kept.messages.popleft(), self._types)
         raw = self._raw.try_receive()
         return None if raw is None else ActiveRequest(raw, self._types)
 
     async def receive_async(self):
         """The next request, waiting in the running asyncio loop (woken by the client's
         notification through the loop's own selector). Cancellable without losing a request."""
-        active = self.receive()
-        if active is not None:
-            return active
-        raw = await _wait(self._raw.receive_operation(), self._kept.append)
-        return ActiveRequest(raw, self._types)
+        while True:
+            active = self.receive()
+            if active is not None:
+                return active
+            raw = await _wait(self._raw.receive_operation(), self._kept)
+            if raw is not _TAKE_KEPT:
+                return ActiveRequest(raw, self._types)
 
     def has_requests(self):
         """Whether a request is waiting."""

@@ -4,6 +4,7 @@ import gc
 import glob
 import itertools
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -19,7 +20,9 @@ def domain(monkeypatch):
     """A fresh FLOE_DOMAIN for the test and the peers it starts, so tests never share a
     service. Once the test's objects and peers are gone, nothing of it may be left in
     /dev/shm."""
-    name = f"pytest{os.getpid()}_{next(_domains)}"
+    # A random part too: pids are reused (pid_max may be 32768), and a run killed earlier may
+    # have left /dev/shm entries under a name a later process would otherwise take again.
+    name = f"pytest{os.getpid()}_{next(_domains)}_{secrets.token_hex(4)}"
     monkeypatch.setenv("FLOE_DOMAIN", name)
     yield name
     gc.collect()
