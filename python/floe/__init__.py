@@ -403,15 +403,24 @@ async def _complete(operation):
     event loop), else awaited as _wait does; cancelled, it gives back what it took."""
     if operation.try_complete():
         return operation.result()
-    return await _wait(operation, _release)
+    return await _wait(operation, _GiveBack())
 
 
-def _release(taken):
+class _GiveBack:
     """What a cancelled loan or send does with what it completed with in the meantime: gives
-    it back (a bool of a settled send has nothing to give)."""
-    release = getattr(taken, "release", None)
-    if release is not None:
-        release()
+    it back (a bool of a settled send has nothing to give). A loan or send is its own only
+    wait, so nothing is kept for another."""
+
+    __slots__ = ("waits",)
+
+    def __init__(self):
+        self.waits = {}
+
+    @staticmethod
+    def keep(taken):
+        release = getattr(taken, "release", None)
+        if release is not None:
+            release()
 
 
 # Client side -------------------------------------------------------------------------------
@@ -585,7 +594,7 @@ class Client(_Held):
         the loop's selector, not by polling."""
         if self._raw.number_of_servers() != 0:
             return True
-        wait = _wait(_floe.client_server_wait_operation(self._raw), _release)
+        wait = _wait(_floe.client_server_wait_operation(self._raw), _GiveBack())
         try:
             return await asyncio.wait_for(wait, timeout)
         except asyncio.TimeoutError:

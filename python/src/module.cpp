@@ -457,7 +457,9 @@ class PyWait : public floe::detail::Operation {
   PyWait() = default;
   PyWait(const PyWait&) = delete;
   PyWait& operator=(const PyWait&) = delete;
-  /// Leaves the reactor before the reference that keeps it alive goes.
+  /// Leaves the reactor before the reference that keeps it alive goes. (Each derived class
+  /// abandons in its own destructor too: by the time this runs, its port_operations() and the
+  /// port it holds are gone.)
   ~PyWait() override { abandon(); }
 
   void begin(const py::object& waiter, py::object done) {
@@ -490,6 +492,9 @@ class PyServerReceive final : public PyWait {
  public:
   PyServerReceive(std::shared_ptr<ServerCore> core, PayloadSizes sizes)
       : core_(std::move(core)), sizes_(sizes) {}
+  /// Leaves the reactor and the port's list while core_ (perhaps the port's last owner) and
+  /// this class's port_operations() are still there: ~PyWait runs after both are gone.
+  ~PyServerReceive() override { abandon(); }
   /// The request received; raises floe.Cancelled if the wait was cancelled first.
   PyActiveRequest result() {
     check();
@@ -521,6 +526,9 @@ class PyStreamReceive final : public PyWait {
  public:
   PyStreamReceive(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes)
       : core_(std::move(core)), channel_(channel), sizes_(sizes) {}
+  /// Leaves the reactor and the port's list while core_ (perhaps the port's last owner) and
+  /// this class's port_operations() are still there: ~PyWait runs after both are gone.
+  ~PyStreamReceive() override { abandon(); }
   /// The response received, or None once the stream ended.
   std::optional<PyResponse> result() {
     check();
