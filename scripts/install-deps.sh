@@ -5,7 +5,8 @@
 #           that compiles the docs' code blocks, python3-dev, pybind11-dev and python3-pytest
 #           for the Python package and its tests.
 #   --bench also what the comparison benchmarks (scripts/bench.sh) measure floe against and plot
-#           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib.
+#           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib; and
+#           python3-dev and pybind11-dev for the Python package, whose rows it measures too.
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libcli11-dev
@@ -14,7 +15,7 @@ case "${1:-}" in
   --test) packages+=(clang-14 libclang-rt-14-dev python3 python3-dev pybind11-dev python3-pytest) ;;
   --bench)
     packages+=(libiceoryx-posh-dev iceoryx cppzmq-dev libgrpc++-dev protobuf-compiler-grpc
-      libprotobuf-dev python3-matplotlib)
+      libprotobuf-dev python3-matplotlib python3-dev pybind11-dev)
     ;;
   "") ;;
   *)
