@@ -850,6 +850,11 @@ def document(results, found, plots, json_paths):
     quick = context.get("quick") == "1"
     command = "bash scripts/bench.sh" + (" --quick" if quick else "")
     load = context.get("load_avg")
+    # The highest 1-minute load average any placement or pass of it started with.
+    pass_loads = [lavg[0] for c in results.contexts.values()
+                  for lavg in c.get("load_avg_passes", []) if lavg]
+    highest_load = max(pass_loads + [c["load_avg"][0] for c in results.contexts.values()
+                                     if c.get("load_avg")], default=None)
     out = []
     w = out.append
     w("# Benchmarks")
@@ -911,7 +916,9 @@ def document(results, found, plots, json_paths):
                                       if quick else "")),
         ("date", context.get("date", "unknown")),
         ("machine", machine(context)),
-        ("load average at the start", ", ".join(f"{v:.2f}" for v in load) if load else "unknown"),
+        ("load average at the start", (", ".join(f"{v:.2f}" for v in load) if load else "unknown")
+         + (f" (1 minute, at the start of each pass: "
+            f"{', '.join(f'{v:.2f}' for v in pass_loads)})" if len(pass_loads) > 1 else "")),
         ("commit", f"`{context.get('commit', 'unknown')}`"),
         ("build", context.get("build_type", "unknown")),
         ("repetitions per row", str(results.repetitions)),
@@ -920,10 +927,10 @@ def document(results, found, plots, json_paths):
     ]
     out += table(["", ""], [[k, v] for k, v in run_facts])
     w("")
-    if load and load[0] > 1.0:
-        w(f"The machine was not quiet: a load average of {load[0]:.2f} at the start on "
-          f"{context.get('num_cpus', os.cpu_count())} cores (other work shared them). Medians are "
-          "higher and tails longer than on a quiet machine.")
+    if highest_load is not None and highest_load > 1.0:
+        w(f"The machine was not quiet: a load average of up to {highest_load:.2f} at the start "
+          f"of a pass, on {context.get('num_cpus', os.cpu_count())} cores (other work shared "
+          "them). Medians are higher and tails longer than on a quiet machine.")
         w("")
     if PLOT_ROUND_TRIP in plots:
         w(f"![8-byte round trip, latency CDF]({PLOT_ROUND_TRIP})")
