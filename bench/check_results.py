@@ -9,10 +9,13 @@ run's name must be "<workload>/<transport>/<mode>" (plus Google Benchmark's own 
 that did not fail must carry its figures (the percentile counters of a latency row, the one
 figure of the others: responses_per_s, round_trips_per_s, idle_cpu_percent, shm_segment_bytes;
 the time per iteration and allocs_per_op of a building block, "micro/<block>/<variant>", every
-one of which the pinned file must hold), and the cost counters it carries must be numbers >= 0
+one of which the pinned file must hold; a Python building block, "micro/python <...>/<variant>",
+has no allocs_per_op), and the cost counters it carries must be numbers >= 0
 (syscalls_per_op is absent where system calls cannot be counted, and on rows that do not count
 them); a run that failed must say "not installed: ...", which is the only failure a complete run
-may have. Exits 1 naming every problem, 0 otherwise.
+may have. The pinned file must also hold the Python rows (bench/python/round_trip.py, which
+scripts/bench.sh runs after each pass of the suite), with figures or as "not installed" when the
+Python package was not built. Exits 1 naming every problem, 0 otherwise.
 """
 
 import json
@@ -38,20 +41,27 @@ COSTS = ["cpu_ns_per_op", "allocs_per_op", "syscalls_per_op", "shm_allocated_byt
 MICRO_ROWS = ["micro/loan_release/request", "micro/loan_release/response",
               "micro/send_receive/one_process", "micro/index_queue/push_pop",
               "micro/co_await/ready", "micro/task/inline", "micro/task/resume"]
+# The Python rows (bench/python/round_trip.py), every one in the pinned placement's file.
+PYTHON_ROWS = ["round_trip/python floe/polling", "round_trip/python floe/asyncio",
+               "round_trip/python multiprocessing/blocking", "round_trip/python socket/asyncio",
+               "micro/python floe/send_receive", "micro/python floe/send_receive_module",
+               "micro/python floe/payload_read"]
 
 
-def absent_micro_rows(runs, placement):
-    """The rows of MICRO_ROWS a pinned file lacks, as problems."""
+def absent_pinned_rows(runs, placement):
+    """The rows of MICRO_ROWS and PYTHON_ROWS a pinned file lacks, as problems."""
     names = {"/".join((r.get("run_name") or r.get("name") or "").split("/")[:3]) for r in runs}
     if placement != "pinned":
         return []
-    return [f"{name}: absent" for name in MICRO_ROWS if name not in names]
+    return [f"{name}: absent" for name in MICRO_ROWS + PYTHON_ROWS if name not in names]
 
 
 def micro_figure_problem(run):
     """What a micro run that did not fail lacks (its time per iteration in ns, allocs_per_op),
     or None."""
-    absent = [c for c in ("real_time", "allocs_per_op") if not is_number(run.get(c))]
+    python = (run.get("run_name") or run.get("name") or "").startswith("micro/python ")
+    wanted = ("real_time",) if python else ("real_time", "allocs_per_op")
+    absent = [c for c in wanted if not is_number(run.get(c))]
     if absent:
         return "has no " + ", ".join(absent)
     if run.get("time_unit") != "ns":
@@ -121,7 +131,7 @@ def check(path):
         problem = figure_problem(run, match.group("workload"))
         if problem:
             problems.append(f"{name}: {problem}")
-    problems += absent_micro_rows(iterations, context.get("placement"))
+    problems += absent_pinned_rows(iterations, context.get("placement"))
     return problems
 
 

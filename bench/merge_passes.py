@@ -8,7 +8,9 @@ scripts/bench.sh runs its repetitions as separate passes, not with --benchmark_r
 because Google Benchmark aborts the whole suite (a failed check in ComputeStats) when one
 repetition of a row fails and another does not: a flaky peer would cost every figure of the run.
 A pass here that fails a row records it as a failed repetition, which bench/report.py reports.
-The context is the first pass's; aggregate runs (there are none with one repetition) are dropped.
+The context is the first pass's, plus load_avg_passes: each pass's load average at its start (a
+shared machine's load changes during a run); aggregate runs (there are none with one repetition)
+are dropped.
 """
 
 import json
@@ -30,6 +32,8 @@ def main():
             run["repetitions"] = len(passes)
         if merged is None:
             merged = {"context": data["context"], "benchmarks": []}
+            merged["context"]["load_avg_passes"] = []
+        merged["context"]["load_avg_passes"].append(data["context"].get("load_avg"))
         merged["benchmarks"] += runs
     with open(out, "w") as file:
         json.dump(merged, file, indent=2)

@@ -22,14 +22,14 @@ import sys
 PERCENTILES = [("p0", 0.0), ("p10", 0.10), ("p25", 0.25), ("p50", 0.50), ("p75", 0.75),
                ("p90", 0.90), ("p99", 0.99), ("p99_9", 0.999), ("p100", 1.0)]
 PLACEMENTS = ["pinned", "unpinned", "one-core"]
-MODE_ORDER = ["polling", "default_spin", "asleep", "blocking", "asio", "co_await", "async", "loan",
-              "copy"]
+MODE_ORDER = ["polling", "default_spin", "asleep", "blocking", "asio", "co_await", "async",
+              "asyncio", "loan", "copy"]
 
 # Modes compared with each other: busy ones spin on the peer's memory (floe's default spin does
 # with a prompt peer), waiting ones sleep in the kernel until the peer wakes them.
 FAMILIES = {"polling": "busy", "default_spin": "busy",
             "asleep": "waiting", "blocking": "waiting", "co_await": "waiting", "asio": "waiting",
-            "async": "waiting"}
+            "async": "waiting", "asyncio": "waiting"}
 FLOORS = {"busy": "round_trip/raw cache line/polling", "waiting": "round_trip/raw futex/asleep"}
 RAW_CACHE_LINE = FLOORS["busy"]
 RAW_FUTEX = FLOORS["waiting"]
@@ -59,8 +59,15 @@ def throughput_counter(workload):
     return None
 
 
+def is_python(transport):
+    """The rows of bench/python/round_trip.py ("python floe", "python <baseline>"): shown in a
+    section of their own, never among the C++ rows, their peers or their targets."""
+    return transport.startswith("python ")
+
+
 def is_peer(transport):
-    return not transport.startswith("floe") and not transport.startswith("raw")
+    return not transport.startswith("floe") and not transport.startswith("raw") \
+        and not is_python(transport)
 
 
 def transport_rank(transport):
@@ -168,7 +175,13 @@ class Results:
         return row.median(counter) if row else None
 
     def main_rows(self):
-        return sorted(self.rows.get(self.main, {}).values(), key=Row.key)
+        """The rows of the main placement, the Python ones aside (python_rows)."""
+        return sorted((r for r in self.rows.get(self.main, {}).values()
+                       if not is_python(r.transport)), key=Row.key)
+
+    def python_rows(self):
+        return sorted((r for r in self.rows.get(self.main, {}).values()
+                       if is_python(r.transport)), key=Row.key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,6 +523,12 @@ def machine(context):
     return f"{cpu}, {cores} cores, Linux {kernel}"
 
 
+def percentile_cells(row):
+    """A latency row's median, p99, p99.9 and max, as table cells."""
+    return [ns(row.median("p50")), ns(row.median("p99")), ns(row.median("p99_9")),
+            ns(row.maximum("p100"))]
+
+
 def latency_table(results, rows):
     headers = ["transport", "mode", "median", "p99", "p99.9", "max", "/ floor", "/ best peer",
                "CPU ns/op", "allocs/op"]
@@ -527,13 +546,147 @@ def latency_table(results, rows):
         median = r.median("p50")
         floor = FLOORS.get(family(r.mode))
         floor_median = results.median(floor) if floor else None
-        lines.append([r.transport, r.mode, ns(median), ns(r.median("p99")),
-                      ns(r.median("p99_9")), ns(r.maximum("p100")),
-                      ratio(divide(median, floor_median)),
+        lines.append([r.transport, r.mode] + percentile_cells(r) +
+                     [ratio(divide(median, floor_median)),
                       "–" if r.transport.startswith("raw") else
                       ratio(divide(median, best_peer.get(family(r.mode)))),
                       number(r.median("cpu_ns_per_op")), number(r.median("allocs_per_op"), 2)])
     return table(headers, lines, right=range(2, 10))
+
+
+# The Python rows (bench/python/round_trip.py): the C++ floe row each mode is measured against,
+# the one that waits the same way (asyncio: an event loop asleep on floe's fd, as Asio's).
+CPP_COUNTERPART = {"polling": "round_trip/floe/polling", "asyncio": "round_trip/floe/asio",
+                   "blocking": "round_trip/floe/asleep"}
+CPP_MICRO = "micro/send_receive/one_process"
+
+
+def python_section(results):
+    """The "Python" section: the Python round trips beside the C++ floe rows they compare with,
+    and where Python's time goes. Empty without Python rows."""
+    rows = [r for r in results.python_rows() if r.workload == "round_trip"]
+    if not rows:
+        return []
+    baselines = [r for r in rows if r.transport != "python floe" and r.runs
+                 and r.median("p50") is not None]
+    best_baseline = min(baselines, key=lambda r: r.median("p50")) if baselines else None
+
+    def cells(r, shown, counterpart):
+        median = r.median("p50")
+        return [shown, r.mode] + percentile_cells(r) + [
+            ratio(divide(median, counterpart)),
+            ratio(divide(median, best_baseline.median("p50") if best_baseline else None)),
+            number(r.median("cpu_ns_per_op"))]
+
+    lines = []
+    for name in dict.fromkeys(CPP_COUNTERPART.values()):
+        r = results.row(name)
+        if r is not None:
+            lines.append(cells(r, f"floe (C++, `{name}`)", r.median("p50")))
+    for r in rows:
+        problem = r.problem()
+        if problem:
+            lines.append([r.transport, r.mode, problem] + ["–"] * 6)
+        else:
+            lines.append(cells(r, r.transport, results.median(CPP_COUNTERPART.get(r.mode, ""))))
+    out = ["## Python", "",
+           "The same 8-byte round trip between a Python client and a Python server, each a "
+           "process of its own placed as the C++ rows' are (`bench/python/round_trip.py`, run "
+           "by `scripts/bench.sh` after each pass of the suite, a pass's Python rows in random "
+           "order; each round trip timed on its own with `time.perf_counter_ns`): `python floe` "
+           "over the binding, `polling` with both sides calling `receive()` in a loop, "
+           "`asyncio` with both asleep in an asyncio loop (`await server.receive_async()`, "
+           "`await pending.receive_async()`), woken by floe's notifier through the loop's own "
+           "selector; and what a Python program would otherwise use between two processes: "
+           "`python multiprocessing`, `multiprocessing.connection` over a Unix socket "
+           "(`send_bytes` / `recv_bytes`, blocking), and `python socket`, a Unix socket through "
+           "asyncio streams. */ C++ floe* is against the C++ floe row that waits the same way "
+           "(polling: `round_trip/floe/polling`; asyncio: `round_trip/floe/asio`, an event loop "
+           "asleep on floe's fd; blocking: `round_trip/floe/asleep`), */ best Python baseline* "
+           "against the fastest Python baseline, whatever its wait. *CPU ns/op* as above.", ""]
+    out += table(["transport", "mode", "median", "p99", "p99.9", "max", "/ C++ floe",
+                  "/ best Python baseline", "CPU ns/op"], lines, right=range(2, 9))
+    out.append("")
+    out += python_overhead(results, rows, best_baseline)
+    return out
+
+
+# The Python building blocks (bench/python/round_trip.py), with what one iteration does.
+PYTHON_MICRO_ROWS = [
+    ("micro/python floe/send_receive", "client and server of one service in one process, "
+     "through the package: `send_copy`, `receive`, read the payload, `send_copy` the echo, "
+     "`receive` the response, read it, release all"),
+    ("micro/python floe/send_receive_module", "the same through the compiled module `_floe` "
+     "alone (pybind11 and the C++ cores; no message wrappers, no payload views)"),
+    ("micro/python floe/payload_read", "`active.payload().value` of a held 8-byte request"),
+]
+
+
+def python_overhead(results, rows, best_baseline):
+    """What the Python time is made of, with this run's figures: the Python building blocks
+    beside C++'s, and what they say about the round trips."""
+    def median(transport, mode):
+        return next((r.median("p50") for r in rows if (r.transport, r.mode) == (transport, mode)
+                     and r.runs), None)
+
+    def micro_time(name, counter="cpu_time"):
+        """A building block's time per iteration; CPU time unless asked, the sturdier figure
+        where other processes take the core (see Building blocks)."""
+        row = results.rows.get(results.main, {}).get(name)
+        return real_time_ns(row, counter) if row is not None and row.runs else None
+
+    polling, asyncio_ = median("python floe", "polling"), median("python floe", "asyncio")
+    cpp_polling = results.median(CPP_COUNTERPART["polling"])
+    cpp_asio = results.median(CPP_COUNTERPART["asyncio"])
+    package, module, read = (micro_time(name) for name, _ in PYTHON_MICRO_ROWS)
+    cpp_one_process = micro_time(CPP_MICRO)
+
+    def more(a, b):
+        return f"{ns(a - b)} more" if a is not None and b is not None else "n/a"
+
+    out = ["Where the Python time goes. The binding calls the same compiled client and server as "
+           "C++ does; what Python adds is the interpreter around them, on both sides. Its "
+           "building blocks, in one process with no peer, each timed as a whole loop (as the "
+           "C++ ones in Building blocks, whose *CPU ns/op* the text below quotes):", ""]
+    lines = []
+    for name, what in [(CPP_MICRO, "C++: " + dict(MICRO_ROWS).get(CPP_MICRO, ""))] + \
+            PYTHON_MICRO_ROWS:
+        row = results.rows.get(results.main, {}).get(name)
+        problem = row.problem() if row is not None else "row missing"
+        lines.append([f"`{name}`", what] + ([problem, "–"] if problem else
+                                              [ns(micro_time(name, "real_time")),
+                                               ns(micro_time(name))]))
+    out += table(["row", "one iteration", "ns/op", "CPU ns/op"], lines, right=[2, 3])
+    out.append("")
+    text = (f"A round trip through the package takes {ns(package)} of Python and C++ against "
+            f"{ns(cpp_one_process)} in C++. {ns(module)} of it is the compiled module alone: "
+            "seven calls through pybind11 into the C++ cores, each a Python call, argument "
+            "conversion and a Python object for the message it returns. The rest, "
+            f"{more(package, module).replace(' more', '')}, is the package's Python: a wrapper "
+            "per message, and a view per payload read: one `active.payload().value` takes "
+            f"{ns(read)}, in which the module hands out the payload's bytes, ctypes makes a "
+            "`c_uint64` over them in shared memory (`from_buffer`) and a `PayloadView` wraps "
+            "it, which checks on every access that its message is still held. In the polling "
+            "round trip most of that work lies on the critical path, the server's between the "
+            f"request's arrival and the response: `python floe/polling` takes "
+            f"{more(polling, cpp_polling)} than `{CPP_COUNTERPART['polling']}`. asyncio adds "
+            "the event loop's wake-up on each side: the loop returns from `epoll_wait` in its "
+            "selector, runs the reader callback the binding registered with `loop.add_reader` "
+            "on the floe runtime's fd, which completes a future, and resumes the awaiting task "
+            f"a loop iteration later; `python floe/asyncio` takes {more(asyncio_, cpp_asio)} "
+            f"than `{CPP_COUNTERPART['asyncio']}`, which wakes from the same fd in Asio.")
+    baselines = [r for r in rows if r.transport != "python floe" and r.runs
+                 and r.median("p50") is not None]
+    compared = []
+    for mode, value in (("polling", polling), ("asyncio", asyncio_)):
+        if value is None or not baselines:
+            continue
+        compared.append(f"`python floe/{mode}` takes " + ", ".join(
+            f"{ratio(divide(value, b.median('p50')))} the time of `{b.transport}/{b.mode}`"
+            for b in baselines))
+    if compared:
+        text += " Against the standard library: " + "; ".join(compared) + "."
+    return out + [text, ""]
 
 
 def throughput_table(rows, counter):
@@ -684,11 +837,11 @@ def shm_table(rows):
                   "creation"], lines, right=range(1, 6))
 
 
-def real_time_ns(row):
-    """The median real_time of a row in ns, whatever its time unit."""
+def real_time_ns(row, counter="real_time"):
+    """The median real_time (or cpu_time) of a row in ns, whatever its time unit."""
     factors = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
-    values = [run["real_time"] * factors.get(run.get("time_unit", "ns"), 1) for run in row.runs
-              if isinstance(run.get("real_time"), (int, float))]
+    values = [run[counter] * factors.get(run.get("time_unit", "ns"), 1) for run in row.runs
+              if isinstance(run.get(counter), (int, float))]
     return statistics.median(values) if values else None
 
 
@@ -697,6 +850,11 @@ def document(results, found, plots, json_paths):
     quick = context.get("quick") == "1"
     command = "bash scripts/bench.sh" + (" --quick" if quick else "")
     load = context.get("load_avg")
+    # The highest 1-minute load average any placement or pass of it started with.
+    pass_loads = [lavg[0] for c in results.contexts.values()
+                  for lavg in c.get("load_avg_passes", []) if lavg]
+    highest_load = max(pass_loads + [c["load_avg"][0] for c in results.contexts.values()
+                                     if c.get("load_avg")], default=None)
     out = []
     w = out.append
     w("# Benchmarks")
@@ -715,7 +873,8 @@ def document(results, found, plots, json_paths):
       "(`raw eventfd+epoll`) and in a single-threaded Asio `io_context` with "
       "`stream_descriptor::async_wait` (`raw eventfd+asio`, what any Asio integration pays). "
       "The peers: Asio Unix sockets, "
-      "ZeroMQ, gRPC and classic iceoryx.")
+      "ZeroMQ, gRPC and classic iceoryx. Python's round trips, over floe's binding and "
+      "through the standard library, have a section of their own (Python).")
     w("")
     w("- **Workloads**: `round_trip`, an 8-byte request answered by one 8-byte response; "
       "`payload_<bytes>`, a request of that size and an 8-byte response; `stream`, one request "
@@ -757,7 +916,9 @@ def document(results, found, plots, json_paths):
                                       if quick else "")),
         ("date", context.get("date", "unknown")),
         ("machine", machine(context)),
-        ("load average at the start", ", ".join(f"{v:.2f}" for v in load) if load else "unknown"),
+        ("load average at the start", (", ".join(f"{v:.2f}" for v in load) if load else "unknown")
+         + (f" (1 minute, at the start of each pass: "
+            f"{', '.join(f'{v:.2f}' for v in pass_loads)})" if len(pass_loads) > 1 else "")),
         ("commit", f"`{context.get('commit', 'unknown')}`"),
         ("build", context.get("build_type", "unknown")),
         ("repetitions per row", str(results.repetitions)),
@@ -766,6 +927,11 @@ def document(results, found, plots, json_paths):
     ]
     out += table(["", ""], [[k, v] for k, v in run_facts])
     w("")
+    if highest_load is not None and highest_load > 1.0:
+        w(f"The machine was not quiet: a load average of up to {highest_load:.2f} at the start "
+          f"of a pass, on {context.get('num_cpus', os.cpu_count())} cores (other work shared "
+          "them). Medians are higher and tails longer than on a quiet machine.")
+        w("")
     if PLOT_ROUND_TRIP in plots:
         w(f"![8-byte round trip, latency CDF]({PLOT_ROUND_TRIP})")
         w("")
@@ -808,6 +974,8 @@ def document(results, found, plots, json_paths):
         else:
             out += latency_table(results, these)
         w("")
+        if workload == "round_trip":
+            out += python_section(results)
 
     payload_rows = [r for r in rows if r.workload.startswith("payload_")]
     if payload_rows:

@@ -9,7 +9,10 @@
 #      not the polling ones, which would only measure the scheduler's time slice). Three
 #      repetitions of every row (one with --quick), as three passes over all rows, each in its
 #      own random order, so drift of a shared machine hits every row alike; the passes' JSON is
-#      merged (bench/merge_passes.py) into bench/results/<placement>.json;
+#      merged (bench/merge_passes.py) into bench/results/<placement>.json. After each pass of the
+#      pinned placement, the Python rows (bench/python/round_trip.py: a Python client and server
+#      over floe's binding, and the standard library's ways) join that pass's JSON; they need
+#      the package floe (target floe_python), and without it are recorded as not installed;
 #   4. bench/report.py turns that JSON into docs/BENCHMARKS.md and docs/bench-*.png, and prints
 #      the targets, met or not. A missed target does not fail the script; a suite that crashes
 #      does.
@@ -54,7 +57,18 @@ if [ -z "${FLOE_BENCH_BUILD_DIR:-}" ] || [ ! -f "$build/CMakeCache.txt" ]; then
     -DFLOE_BUILD_TESTS=OFF -DFLOE_BUILD_EXAMPLES=OFF -DFLOE_BUILD_TOOLS=OFF "${launcher[@]}" \
     >/dev/null
 fi
-cmake --build "$build" -j "$(nproc)" --target floe_bench_suite
+# The Python rows need the binding, built where the tree has it (FLOE_BUILD_PYTHON, on by default
+# where python3-dev and pybind11-dev are installed).
+targets=(floe_bench_suite)
+python_package=
+if grep -q '^FLOE_BUILD_PYTHON:BOOL=ON' "$build/CMakeCache.txt"; then
+  targets+=(floe_python)
+  python_package=$(realpath -m "$build/python")
+else
+  echo "note: $build has no Python package (FLOE_BUILD_PYTHON=OFF): the Python rows are" \
+    "recorded as not installed" >&2
+fi
+cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 suite=$build/bench/floe_bench_suite
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
 
@@ -112,6 +126,13 @@ run() {  # run PLACEMENT FILTER
       echo "floe_bench_suite failed in placement $1, pass $pass (exit $?)" >&2
       exit 1
     }
+    if [ "$1" = pinned ]; then
+      FLOE_BENCH_PLACEMENT=$1 PYTHONPATH=$python_package "$python" bench/python/round_trip.py \
+        --json "$out/$1.pass$pass.json" --filter "$2" || {
+        echo "bench/python/round_trip.py failed in placement $1, pass $pass (exit $?)" >&2
+        exit 1
+      }
+    fi
     passes+=("$out/$1.pass$pass.json")
   done
   "$python" bench/merge_passes.py "$out/$1.json" "${passes[@]}"

@@ -6,7 +6,8 @@
 #           for the Python package and its tests.
 #   --python only what the Python package needs (python3-dev, pybind11-dev): the demo's.
 #   --bench also what the comparison benchmarks (scripts/bench.sh) measure floe against and plot
-#           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib.
+#           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib; and
+#           python3-dev and pybind11-dev for the Python package, whose rows it measures too.
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev libcli11-dev
@@ -16,7 +17,7 @@ case "${1:-}" in
   --python) packages+=(python3 python3-dev pybind11-dev) ;;
   --bench)
     packages+=(libiceoryx-posh-dev iceoryx cppzmq-dev libgrpc++-dev protobuf-compiler-grpc
-      libprotobuf-dev python3-matplotlib)
+      libprotobuf-dev python3-matplotlib python3-dev pybind11-dev)
     ;;
   "") ;;
   *)
