@@ -40,7 +40,8 @@ def stub_classes():
 
 def test_the_stubs_name_every_public_class_function_and_method():
     classes, tree = stub_classes()
-    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    functions = {node.name for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     public = set(floe.__all__) | {"ClientBuilder", "ServerBuilder", "RequestResponseBuilder",
                                   "ServiceBuilder"}
     assert sorted(public - set(classes) - functions) == []
