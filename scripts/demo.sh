@@ -9,6 +9,8 @@
 #   4. request_response across languages: 2 C++ servers answering the synchronous and the
 #      asyncio Python client, then 2 Python servers (synchronous and asyncio) answering 2 C++
 #      clients; the Python package is imported from the build tree.
+#   5. complex_types: orders with a name and a list (floe::FixedString, floe::FixedVector),
+#      one of them refused for too many items before it is sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +18,8 @@ bash scripts/install-deps.sh --python
 build=${FLOE_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOE_BUILD_PYTHON=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target request_response_server request_response_client \
-  streaming_server streaming_client asio_server asio_client floe_python
+  streaming_server streaming_client asio_server asio_client complex_types_server \
+  complex_types_client floe_python
 # The interpreter the package was built for, importing it from the build tree.
 python=$(sed -n 's/^_\?Python_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt" | head -n 1)
 PYTHONPATH=$(cd "$build/python" && pwd)
@@ -78,3 +81,4 @@ run_group "request_response: 2 Python servers (synchronous and asyncio), 2 C++ c
   "server_async.py" "$python_examples/server_async.py --seconds 5" \
   "C++ client 1" "$examples/request_response_client --seconds 3" \
   "C++ client 2" "$examples/request_response_client --seconds 3"
+pair complex_types_server "--seconds 3" complex_types_client ""
