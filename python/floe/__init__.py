@@ -279,8 +279,8 @@ _SAFETY_RECHECK_SECONDS = 1.0
 
 
 class _LoopWaiter:
-    """The floe reactor of one asyncio loop: its fd is watched with loop.add_reader while a wait
-    is pending, so the loop's own selector wakes for floe next to its sockets."""
+    """The floe reactor of one asyncio loop: its fd is watched with loop.add_reader from the
+    loop's first floe wait on, so the loop's own selector wakes for floe next to its sockets."""
 
     def __init__(self, loop):
         # Weak: _loop_waiters maps the loop to this, and a value holding its weak key keeps it
@@ -288,7 +288,7 @@ class _LoopWaiter:
         self._loop = weakref.ref(loop)
         self._raw = _floe.LoopWaiter()
         self._reading = False
-        self._recheck = None
+        self._recheck_set = False
 
     def start(self, operation, done):
         operation.begin(self._raw, done)
@@ -302,24 +302,35 @@ class _LoopWaiter:
         self._update(self._raw.on_readable())
 
     def _on_recheck(self):
-        self._recheck = None
+        self._recheck_set = False
         self._update(self._raw.recheck())
 
     def _update(self, waiting):
+        # Once watched, the fd stays watched, and the recheck timer, once set, runs out instead
+        # of being cancelled when the waits end: a round trip waits and ends a wait on each side,
+        # and registering the fd anew (two epoll_ctl calls) and a timer each time cost more than
+        # an idle fd in the selector and a timer that finds nothing to do.
+        if not waiting:
+            return
         loop = self._loop()
         if loop is None:
             return
-        if waiting and not self._reading:
-            loop.add_reader(self._raw.fd(), self._on_readable)
+        # The loop holds this only weakly: it is kept by _loop_waiters as long as its loop, and a
+        # handle of the loop holding it would keep its fds open past a closed loop.
+        if not self._reading:
+            loop.add_reader(self._raw.fd(), _call_waiter, weakref.ref(self),
+                            _LoopWaiter._on_readable)
             self._reading = True
-        elif not waiting and self._reading:
-            loop.remove_reader(self._raw.fd())
-            self._reading = False
-        if waiting and self._recheck is None:
-            self._recheck = loop.call_later(_SAFETY_RECHECK_SECONDS, self._on_recheck)
-        elif not waiting and self._recheck is not None:
-            self._recheck.cancel()
-            self._recheck = None
+        if not self._recheck_set:  # a flag, not the handle: the handle holds the loop
+            loop.call_later(_SAFETY_RECHECK_SECONDS, _call_waiter, weakref.ref(self),
+                            _LoopWaiter._on_recheck)
+            self._recheck_set = True
+
+
+def _call_waiter(waiter_ref, method):
+    waiter = waiter_ref()
+    if waiter is not None:
+        method(waiter)
 
 
 _loop_waiters = weakref.WeakKeyDictionary()
