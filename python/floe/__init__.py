@@ -12,6 +12,7 @@ import ctypes
 import dataclasses
 import enum
 import threading
+import types
 import weakref
 
 from . import _floe
@@ -73,6 +74,9 @@ class Backpressure(enum.Enum):
 
 class StreamEnd(enum.IntEnum):
     """Why a PendingResponse's stream is over, or that it is not (floe::StreamEnd)."""
+
+    def __str__(self):
+        return f"StreamEnd.{self.name}"  # an IntEnum prints as its number otherwise
 
     OPEN = 0
     """A server still holds the request open: more responses may come."""
@@ -159,11 +163,12 @@ def _type_info(payload_type):
 class PayloadView:
     """A payload in shared memory: attribute and item access go to the ctypes object that lies
     there, while its message is held; afterwards they raise ReleasedError. The view does not
-    keep its message: dropping the message's last reference releases it. Sub-objects taken
-    from it (a nested Structure, an array field) are ctypes objects of their own and are not
-    checked: read values out, or use copy()."""
+    keep its message: dropping the message's last reference releases it. A sub-object taken
+    from it (a nested Structure or Union, an array field or element) is a view of its own on
+    the same message, checked alike."""
 
     __slots__ = ("_message", "_object", "_writable")
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, message, payload_object, writable):
         object.__setattr__(self, "_message", weakref.ref(message))
@@ -184,15 +189,26 @@ class PayloadView:
         if not self._writable:
             raise AttributeError("floe: a received payload is read-only")
 
+    def _sub_view(self, value):
+        """`value`, read from the payload, behind a view of the same message when it is itself
+        a ctypes object in shared memory (a nested Structure, an array)."""
+        if isinstance(value, (ctypes.Structure, ctypes.Union, ctypes.Array)):
+            view = object.__new__(PayloadView)
+            object.__setattr__(view, "_message", self._message)
+            object.__setattr__(view, "_object", value)
+            object.__setattr__(view, "_writable", self._writable)
+            return view
+        return value
+
     def __getattr__(self, name):
-        return getattr(self._held(), name)
+        return self._sub_view(getattr(self._held(), name))
 
     def __setattr__(self, name, value):
         self._check_writable()
         setattr(self._held(), name, value)
 
     def __getitem__(self, index):
-        return self._held()[index]
+        return self._sub_view(self._held()[index])
 
     def __setitem__(self, index, value):
         self._check_writable()
@@ -243,6 +259,8 @@ class _Held:
     reference."""
 
     __slots__ = ("_raw", "_types")
+    # floe.Client[Request, Response] and the like, as the type stubs declare them generic.
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, raw, types):
         self._raw = raw
@@ -727,6 +745,8 @@ class Server(_Held):
 class _PortBuilder:
     """What a port builder shares: one limit of the port's own, then create()."""
 
+    __class_getitem__ = classmethod(types.GenericAlias)
+
     def __init__(self, service, make_raw, port_type):
         self._types = service._types
         self._make_raw = make_raw
@@ -778,6 +798,8 @@ class ServerBuilder(_PortBuilder):
 class Service:
     """A request-response service, opened or created by RequestResponseBuilder."""
 
+    __class_getitem__ = classmethod(types.GenericAlias)
+
     def __init__(self, raw, types):
         self._raw = raw
         self._types = types
@@ -811,6 +833,8 @@ class Service:
 class RequestResponseBuilder:
     """Names the payload types and limits of a service, then create(), open() or
     open_or_create(); every limit of the C++ builder is a method of the same name."""
+
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, node, name, request_type, response_type):
         self._node = node

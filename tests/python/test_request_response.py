@@ -180,3 +180,44 @@ def test_a_released_payload_view_raises_instead_of_reading(domain):
     pending.release()
     with pytest.raises(floe.ReleasedError):
         pending.receive()
+
+
+class Inner(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_int32), ("b", ctypes.c_int32)]
+
+
+class Outer(ctypes.Structure):
+    _fields_ = [("inner", Inner), ("values", ctypes.c_int32 * 4), ("rows", Inner * 2)]
+
+
+def test_sub_objects_of_a_released_payload_raise_too(domain):
+    service = (floe.Node.create("n").service_builder("Test/Nested")
+               .request_response(Outer, ctypes.c_uint64).create())
+    server = service.server_builder().create()
+    client = service.client_builder().create()
+    with client.loan() as request:
+        inner, values, row = request.payload().inner, request.payload().values, None
+        inner.a = 5
+        values[2] = 7
+        row = request.payload().rows[1]
+        row.b = 9
+        pending = request.send()
+    for write in (lambda: setattr(inner, "a", 999), lambda: values.__setitem__(2, 999),
+                  lambda: setattr(row, "b", 999)):
+        with pytest.raises(floe.ReleasedError):
+            write()
+    with server.receive() as active:
+        received = active.payload()
+        assert (received.inner.a, received.values[2], received.rows[1].b) == (5, 7, 9)
+        with pytest.raises(AttributeError, match="read-only"):
+            received.inner.a = 1
+        kept_inner = received.inner
+    with pytest.raises(floe.ReleasedError):
+        kept_inner.a
+    pending.release()
+
+
+def test_the_generic_classes_take_their_payload_types_at_run_time():
+    assert floe.Client[ctypes.c_uint64, Outer].__origin__ is floe.Client
+    assert floe.PayloadView[Outer].__args__ == (Outer,)
+    assert str(floe.StreamEnd.FINISHED) == "StreamEnd.FINISHED"
