@@ -26,6 +26,8 @@ __all__ = [
     "DeadNodeCleanup", "NodeInfo", "ServiceInfo", "ServiceState", "ServiceUsage",
     # flow control, server waiting
     "Backpressure", "StreamEnd", "call_async",
+    # fixed-capacity containers (C++'s floe::FixedString, floe::FixedVector)
+    "FixedString", "FixedVector",
 ]
 
 
@@ -146,6 +148,124 @@ def type_name(payload_type):
             payload_type = payload_type._type_
         return f"{type_name(payload_type)} {dimensions}"
     return payload_type.__name__
+
+
+# Fixed-capacity containers --------------------------------------------------------------------
+
+_fixed_types = {}
+
+
+def FixedString(capacity):  # noqa: N802 (a type factory, named as the type it makes)
+    """The ctypes type of C++'s floe::FixedString<capacity>, the same bytes and recorded name,
+    so a field of this type in a Structure meets the C++ field across processes:
+    `("customer", floe.FixedString(24))`. Its `value` is the text as a str (UTF-8), `bytes`
+    the raw characters; assigning a longer text raises ExceedsCapacity and changes nothing.
+    The length in shared memory is another process's word: reads are bounded by `capacity`."""
+    key = ("string", capacity)
+    if key not in _fixed_types:
+        if not isinstance(capacity, int) or not 0 < capacity < 1 << 32:
+            raise ValueError(f"floe: a FixedString's capacity is 1 to 2**32 - 1, not {capacity!r}")
+        _fixed_types[key] = type(f"FixedString_{capacity}", (_FixedString,), {
+            "_fields_": [("_size", ctypes.c_uint32), ("_chars", ctypes.c_char * (capacity + 1))],
+            "capacity": capacity,
+            "floe_type_name": f"floe::FixedString<{capacity}>",
+        })
+    return _fixed_types[key]
+
+
+class _FixedString(ctypes.Structure):
+    @property
+    def bytes(self):
+        """The characters held, at most `capacity` whatever length a peer wrote."""
+        size = min(self._size, self.capacity)
+        return ctypes.string_at(ctypes.addressof(self) + type(self)._chars.offset, size)
+
+    @property
+    def value(self):
+        return self.bytes.decode("utf-8", "surrogateescape")
+
+    @value.setter
+    def value(self, text):
+        data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+        if len(data) > self.capacity:
+            raise ExceedsCapacity(
+                f"{self.floe_type_name}: cannot hold {len(data)} bytes (capacity "
+                f"{self.capacity}); nothing was changed")
+        ctypes.memmove(ctypes.addressof(self) + type(self)._chars.offset, data, len(data))
+        # A terminating '\0', a courtesy to C readers, as the C++ type writes it.
+        ctypes.memset(ctypes.addressof(self) + type(self)._chars.offset + len(data), 0, 1)
+        self._size = len(data)
+
+    def __len__(self):
+        return min(self._size, self.capacity)
+
+    def __str__(self):
+        return self.value
+
+
+def FixedVector(element_type, capacity):  # noqa: N802 (a type factory)
+    """The ctypes type of C++'s floe::FixedVector<T, capacity> for the ctypes type
+    `element_type` (T's recorded name comes from floe.type_name, as for payloads): a size and
+    `capacity` elements. Reads (len, [i], iteration, tolist) are bounded by `capacity` whatever
+    size a peer wrote; append / extend past it raise ExceedsCapacity and change nothing."""
+    key = ("vector", element_type, capacity)
+    if key not in _fixed_types:
+        if not isinstance(capacity, int) or not 0 < capacity < 1 << 32:
+            raise ValueError(f"floe: a FixedVector's capacity is 1 to 2**32 - 1, not {capacity!r}")
+        _check_fixed_size(element_type, element_type)
+        _fixed_types[key] = type(f"FixedVector_{element_type.__name__}_{capacity}",
+                                 (_FixedVector,), {
+            "_fields_": [("_size", ctypes.c_uint32), ("_elements", element_type * capacity)],
+            "capacity": capacity,
+            "floe_type_name": f"floe::FixedVector<{type_name(element_type)}, {capacity}>",
+        })
+    return _fixed_types[key]
+
+
+class _FixedVector(ctypes.Structure):
+    def __len__(self):
+        return min(self._size, self.capacity)
+
+    def __getitem__(self, index):
+        size = len(self)
+        if isinstance(index, slice):
+            return [self._elements[i] for i in range(*index.indices(size))]
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"{self.floe_type_name}: index {index} of {size} elements")
+        return self._elements[index]
+
+    def __setitem__(self, index, value):
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"{self.floe_type_name}: index {index} of {size} elements")
+        self._elements[index] = value
+
+    def __iter__(self):
+        return (self._elements[i] for i in range(len(self)))
+
+    def tolist(self):
+        return list(self)
+
+    def append(self, value):
+        self.extend([value])
+
+    def extend(self, values):
+        values = list(values)
+        size = len(self)
+        if len(values) > self.capacity - size:
+            raise ExceedsCapacity(
+                f"{self.floe_type_name}: holds {size}, cannot take {len(values)} more (capacity "
+                f"{self.capacity}); nothing was changed")
+        for offset, value in enumerate(values):
+            self._elements[size + offset] = value
+        self._size = size + len(values)
+
+    def clear(self):
+        self._size = 0
 
 
 def _type_info(payload_type):
