@@ -43,20 +43,15 @@ class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, b
   template <typename, typename>
   friend class floe::ResponseMut;
   using Loan = UniqueHandle<ServerCore*, LoanedResponse>;
-  ResponseSendOperation(Loan loan, Backpressure backpressure) noexcept
-      : loan_(std::move(loan)), wait_(backpressure == Backpressure::block) {}
+  explicit ResponseSendOperation(Loan loan) noexcept : loan_(std::move(loan)) {}
 
   /// True once settled either way.
   bool attempt() noexcept {
     if (!loan_) return true;
-    const auto status = loan_.core().try_send(active(), loan_.held().chunk);
-    if (status == ServerCore::SendStatus::no_room && wait_) return false;
-    if (status == ServerCore::SendStatus::no_room) {
-      loan_.reset();
-    } else {
-      loan_.hand_over();  // delivered, or returned to the pool by the core
-    }
-    delivered_ = status == ServerCore::SendStatus::delivered;
+    const std::optional<bool> delivered = loan_.core().send_once(active(), loan_.held().chunk);
+    if (!delivered) return false;
+    loan_.hand_over();  // delivered, or returned to the pool by the core
+    delivered_ = *delivered;
     return true;
   }
   bool take_value() const noexcept { return delivered_; }
@@ -79,7 +74,6 @@ class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, b
   const ServerCore::Active& active() const noexcept { return loan_.held().active; }
 
   Loan loan_;  // empty once the chunk is handed over or returned
-  bool wait_;
   bool delivered_ = false;
 };
 
@@ -122,13 +116,14 @@ class ResponseMut {
   /// buffer; the client sees that in PendingResponse::number_of_overwritten_responses().
   bool send() && noexcept {
     const detail::LoanedResponse& held = handle_.held();
-    return handle_.hand_over()->send(held.active, held.chunk);
+    return handle_.hand_over()->send(held.active, held.chunk) ==
+           detail::ServerCore::SendStatus::delivered;
   }
 
   /// Awaitable send: `bool delivered = co_await std::move(response).async_send();` With
   /// Backpressure::block only this task waits for room; see detail::ResponseSendOperation.
   [[nodiscard]] detail::ResponseSendOperation async_send() && noexcept {
-    return detail::ResponseSendOperation(std::move(handle_), backpressure_);
+    return detail::ResponseSendOperation(std::move(handle_));
   }
 
  private:
@@ -136,11 +131,10 @@ class ResponseMut {
   friend class floe::ActiveRequest;
   ResponseMut(detail::ServerCore* core, const detail::ServerCore::Active& active,
               detail::ChunkView view, std::uint32_t chunk) noexcept
-      : handle_(core, {active, view, chunk}), backpressure_(core->backpressure()) {}
+      : handle_(core, {active, view, chunk}) {}
   const detail::ChunkView& view() const noexcept { return handle_.held().view; }
 
   detail::UniqueHandle<detail::ServerCore*, detail::LoanedResponse> handle_;
-  Backpressure backpressure_;
 };
 
 /// One request as a server holds it open. Dropping it ends the stream for its client (and

@@ -284,15 +284,9 @@ class PyResponseMut {
   bool held() const noexcept { return static_cast<bool>(handle_); }
   py::memoryview payload() { return bytes_at(view().payload, size_); }
   std::byte* payload_address() { return view().payload; }
-  /// As ResponseMut::send(): false when the client stopped listening.
-  bool send() {
-    view();
-    const floe::detail::LoanedResponse& held = handle_.held();
-    return handle_.hand_over()->send(held.active, held.chunk);
-  }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() { return bytes_at(view().user_header, user_header_size_); }
-  /// The send as an operation (awaited, or driven by send_bounded): takes the loan over.
+  /// The send as an awaited operation: takes the loan over.
   std::unique_ptr<PyResponseSend> send_operation();
   /// send() that never blocks the thread for longer than `timeout_seconds`: under
   /// Backpressure::block it waits for room with the GIL released, then raises floe.TimedOut
@@ -333,11 +327,6 @@ class PyActiveRequest {
     std::uint32_t chunk = 0;
     const ChunkView view = core().loan(active(), chunk);
     return PyResponseMut(core().shared_from_this(), active(), view, chunk, sizes_);
-  }
-  bool send_copy(const py::buffer& payload) {
-    PyResponseMut response = loan_uninit();
-    copy_buffer(payload, response.payload_address(), sizes_.response);
-    return response.send();
   }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() {
@@ -569,17 +558,14 @@ std::unique_ptr<PyStreamReceive> PyPendingResponse::receive_operation() {
 
 // Flow control -----------------------------------------------------------------------------
 
-/// A response send that waits for room in the client's buffer (safe overflow off) under
-/// Backpressure::block, as C++'s ResponseSendOperation: awaited in an asyncio loop's reactor, or
-/// driven by block() for the synchronous send. Cancelled or timed out, it gives its chunk back
-/// and sends nothing.
+/// An awaited response send, waiting for room in the client's buffer (safe overflow off) under
+/// Backpressure::block, as C++'s ResponseSendOperation. Cancelled, it gives its chunk back and
+/// sends nothing.
 class PyResponseSend final : public PyWait {
  public:
   PyResponseSend(std::shared_ptr<ServerCore> core,
                  UniqueHandle<ServerCore*, floe::detail::LoanedResponse> loan)
-      : core_(std::move(core)),
-        loan_(std::move(loan)),
-        wait_(core_->backpressure() == floe::Backpressure::block) {}
+      : core_(std::move(core)), loan_(std::move(loan)) {}
   PyResponseSend(const PyResponseSend&) = delete;
   PyResponseSend& operator=(const PyResponseSend&) = delete;
   /// Leaves the reactor and the stream's list before core_ (maybe the last reference to the
@@ -595,60 +581,15 @@ class PyResponseSend final : public PyWait {
   /// One try before it waits: true when settled (result() says how), so a send with room
   /// never goes through the event loop.
   bool try_complete() noexcept { return attempt(); }
-  /// Sends without an event loop: waits at most `timeout_seconds` for room, the GIL released,
-  /// asleep in this thread's reactor (woken by the client taking a response, or its death).
-  bool block(double timeout_seconds) {
-    if (attempt()) return delivered_;
-    set_deadline(Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(timeout_seconds)),
-                 /*is_timeout=*/true);
-    {
-      py::gil_scoped_release unlocked;
-      drive(thread_reactor());
-    }
-    if (timed_out()) {
-      throw floe::Error(floe::Errc::timed_out,
-                        "floe: the client made no room for the response within the send's "
-                        "timeout (Backpressure::block); the response was not sent. Give send() a "
-                        "longer timeout, or use await send_async() in an asyncio server");
-    }
-    return result();
-  }
 
  private:
-  using Clock = floe::detail::Operation::Clock;
-
-  /// The reactor synchronous sends of this thread sleep in: made on first use, as a thread of
-  /// a C++ program blocking in ResponseMut::send() sleeps on its own.
-  static floe::detail::Reactor& thread_reactor() {
-    thread_local floe::detail::Reactor reactor(floe::RuntimeBackend::automatic);
-    return reactor;
-  }
-  /// Runs `reactor` until this operation completed: a private event loop with the safety
-  /// recheck of the runtime's (a peer that failed to ring is noticed within it).
-  void drive(floe::detail::Reactor& reactor) {
-    start(reactor);
-    while (!completed_) {
-      if (reactor.poll_all(false) || reactor.prepare_sleep()) continue;
-      const auto recheck = Clock::now() + std::chrono::seconds(1);
-      std::optional<Clock::time_point> deadline = reactor.next_deadline();
-      if (!deadline || recheck < *deadline) deadline = recheck;
-      reactor.wait(deadline);
-      reactor.finish_sleep();
-      if (Clock::now() >= recheck) reactor.recheck_peers();
-    }
-  }
   /// True once settled either way, as ResponseSendOperation::attempt().
   bool attempt() noexcept {
     if (!loan_) return true;
-    const auto status = core_->try_send(loan_.held().active, loan_.held().chunk);
-    if (status == ServerCore::SendStatus::no_room && wait_) return false;
-    if (status == ServerCore::SendStatus::no_room) {
-      loan_.reset();
-    } else {
-      loan_.hand_over();  // delivered, or returned to the pool by the core
-    }
-    delivered_ = status == ServerCore::SendStatus::delivered;
+    const std::optional<bool> delivered = core_->send_once(loan_.held().active, loan_.held().chunk);
+    if (!delivered) return false;
+    loan_.hand_over();  // delivered, or returned to the pool by the core
+    delivered_ = *delivered;
     settled_ = true;
     return true;
   }
@@ -669,17 +610,11 @@ class PyResponseSend final : public PyWait {
     return &core_->stream_operations(loan_.held().active);
   }
   void on_interrupted() noexcept override { loan_.reset(); }
-  void on_complete() noexcept override {
-    completed_ = true;
-    PyWait::on_complete();
-  }
 
   std::shared_ptr<ServerCore> core_;  // declared first: the loan gives back before it goes
   UniqueHandle<ServerCore*, floe::detail::LoanedResponse> loan_;  // empty once settled
-  bool wait_;
   bool delivered_ = false;
   bool settled_ = false;
-  bool completed_ = false;
 };
 
 /// A wait on the client's own doorbell, listed with the client's waits for loans and channels,
@@ -812,10 +747,26 @@ std::unique_ptr<PyResponseSend> PyResponseMut::send_operation() {
 }
 
 bool PyResponseMut::send_bounded(double timeout_seconds) {
-  if (keep_->backpressure() != floe::Backpressure::block) return send();
   view();
-  PyResponseSend operation(keep_, std::move(handle_));  // on the stack: sending allocates nothing
-  return operation.block(timeout_seconds);
+  const auto deadline = floe::detail::Operation::Clock::now() +
+                        std::chrono::duration_cast<floe::detail::Operation::Clock::duration>(
+                            std::chrono::duration<double>(timeout_seconds));
+  const floe::detail::LoanedResponse held = handle_.held();
+  ServerCore* core = handle_.hand_over();
+  ServerCore::SendStatus status;
+  if (core->backpressure() == floe::Backpressure::block) {
+    py::gil_scoped_release unlocked;  // maybe asleep while the client makes room
+    status = core->send(held.active, held.chunk, deadline);
+  } else {
+    status = core->send(held.active, held.chunk);
+  }
+  if (status == ServerCore::SendStatus::no_room) {
+    throw floe::Error(floe::Errc::timed_out,
+                      "floe: the client made no room for the response within the send's timeout "
+                      "(Backpressure::block); the response was not sent. Give send() a longer "
+                      "timeout, or use await send_async() in an asyncio server");
+  }
+  return status == ServerCore::SendStatus::delivered;
 }
 
 std::unique_ptr<PyRequestSend> PyRequestMut::send_operation() {
@@ -1147,12 +1098,10 @@ PYBIND11_MODULE(_floe, m) {
       .def("has_disconnect_hint", &PyActiveRequest::has_disconnect_hint)
       .def("loan", &PyActiveRequest::loan)
       .def("loan_uninit", &PyActiveRequest::loan_uninit)
-      .def("send_copy", &PyActiveRequest::send_copy)
       .def("release", &PyActiveRequest::release);
   py::class_<PyResponseMut>(m, "ResponseMut")
       .def("held", &PyResponseMut::held)
       .def("payload", &PyResponseMut::payload)
-      .def("send", &PyResponseMut::send)
       .def("release", &PyResponseMut::release);
 
   py::class_<PyLoopWaiter>(m, "LoopWaiter")

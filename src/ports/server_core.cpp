@@ -269,7 +269,9 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
   return SendStatus::delivered;
 }
 
-bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
+ServerCore::SendStatus ServerCore::send(
+    const Active& active, std::uint32_t chunk,
+    std::optional<Operation::Clock::time_point> deadline) noexcept {
   using namespace std::chrono_literals;
   const DoorbellWords self = doorbell();
   std::uint32_t seen = 0;
@@ -277,10 +279,14 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
   // A client that keeps up makes room within microseconds: look again for a while before
   // paying for a sleep and a wake-up (tens of microseconds each way).
   constexpr int kSpins = 2048;
+  SendStatus status = SendStatus::not_delivered;
   for (int spin = 0;; ++spin) {
-    const SendStatus status = try_send(active, chunk);
-    if (status != SendStatus::no_room) return status == SendStatus::delivered;
-    if (backpressure_ != Backpressure::block) break;
+    status = try_send(active, chunk);
+    if (status != SendStatus::no_room) return status;
+    if (backpressure_ != Backpressure::block) {
+      status = SendStatus::not_delivered;
+      break;
+    }
     if (spin < kSpins) {
       cpu_relax();
       continue;
@@ -295,8 +301,14 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
       announced = true;
       continue;
     }
-    // Bounded: a client that died without freeing the room is noticed within the timeout.
-    futex_wait(self.doorbell, seen, 50ms);
+    // Bounded: a client that died without freeing the room is noticed within 50 ms.
+    auto sleep = std::chrono::nanoseconds(50ms);
+    if (deadline) {
+      const auto left = *deadline - Operation::Clock::now();
+      if (left <= Operation::Clock::duration::zero()) break;  // no_room: timed out
+      sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+    }
+    futex_wait(self.doorbell, seen, sleep);
     announced = false;
     check_size();
     const PortRecord& client = *port_->segment().client(active.client);
@@ -305,9 +317,18 @@ bool ServerCore::send(const Active& active, std::uint32_t chunk) noexcept {
         log_peer_dead(*segment_, "server", port_->slot(), "client", active.client, owner->pid,
                       "the response it waited to send for it is not delivered");
       }
+      status = SendStatus::not_delivered;
       break;
     }
   }
+  release_loan(active, chunk);
+  return status;
+}
+
+std::optional<bool> ServerCore::send_once(const Active& active, std::uint32_t chunk) noexcept {
+  const SendStatus status = try_send(active, chunk);
+  if (status != SendStatus::no_room) return status == SendStatus::delivered;
+  if (backpressure_ == Backpressure::block) return std::nullopt;
   release_loan(active, chunk);
   return false;
 }

@@ -242,15 +242,17 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// value-initializes it, loan_uninit() does not. Throws Errc::exceeds_max_loans.
   ChunkView loan(const Active& active, std::uint32_t& chunk);
   void release_loan(const Active& active, std::uint32_t chunk) noexcept;
-  /// False when the response could not be delivered: the client is gone, or its buffer is full
-  /// and neither safe overflow nor blocking applies. The chunk is returned either way. With
-  /// Backpressure::block, sleeps until the client makes room.
-  bool send(const Active& active, std::uint32_t chunk) noexcept;
-
   enum class SendStatus : std::uint8_t { delivered, not_delivered, no_room };
-  /// Tries once, never waits. no_room: the client's buffer is full (safe overflow off), the
-  /// chunk stays loaned; otherwise it is handed over or returned.
-  SendStatus try_send(const Active& active, std::uint32_t chunk) noexcept;
+  /// Sends `chunk`, handed over or returned whatever happens. not_delivered: the client is gone,
+  /// or its buffer is full and neither safe overflow nor blocking applies. With
+  /// Backpressure::block, sleeps until the client makes room, or until `deadline`: no_room then.
+  SendStatus send(const Active& active, std::uint32_t chunk,
+                  std::optional<Operation::Clock::time_point> deadline = std::nullopt) noexcept;
+  /// One try of an awaited send, under the port's backpressure: std::nullopt while a
+  /// Backpressure::block send must wait for room (the chunk stays loaned; the doorbell rings
+  /// when the client makes room); else whether it was delivered, the chunk handed over or
+  /// returned either way.
+  std::optional<bool> send_once(const Active& active, std::uint32_t chunk) noexcept;
   /// The process of the client that sent `active`, for a send waiting for room.
   void watch_client(const Active& active, WakeSources& sources) const;
   bool is_connected(const Active& active) const noexcept;
@@ -269,6 +271,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
  private:
   std::size_t stream_index(const Active& active) const noexcept;
+  /// Tries once, never waits. no_room: the client's buffer is full (safe overflow off), the
+  /// chunk stays loaned; otherwise it is handed over or returned.
+  SendStatus try_send(const Active& active, std::uint32_t chunk) noexcept;
   /// The next request in `client`'s queue, if one is there (`only_departed`: if it is one a
   /// departed client sent).
   std::optional<Active> take_from(std::uint32_t client, bool only_departed);
