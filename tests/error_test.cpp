@@ -46,15 +46,20 @@ Task<std::string> message_of_await(Operation operation) {
   co_return std::string();
 }
 
-TEST_F(ErrorMessageTest, ATimedOutWaitSaysSoOnceAndWhatToDo) {
+TEST_F(ErrorMessageTest, ATimedOutWaitSaysWhatItWaitedForOnceAndWhatToDo) {
   auto service = builder().create();
   auto server = service.server_builder().create();
+  auto client = service.client_builder().create();
   Runtime runtime(asleep);
-  const std::string message = runtime.block_on(
-      message_of_await(with_timeout(server.receive(), std::chrono::milliseconds(1))));
-  EXPECT_EQ(message,
-            "floe: the wait timed out before it completed; give it a later deadline, or check "
-            "that the other side is running");
+  EXPECT_EQ(runtime.block_on(
+                message_of_await(with_timeout(server.receive(), std::chrono::milliseconds(1)))),
+            "floe: the wait for a request timed out; give it a later deadline, or check that the "
+            "other side is running");
+  auto pending = client.send_copy(1);
+  EXPECT_EQ(runtime.block_on(
+                message_of_await(with_timeout(pending.receive(), std::chrono::milliseconds(1)))),
+            "floe: the wait for a response timed out; give it a later deadline, or check that "
+            "the other side is running");
 }
 
 TEST_F(ErrorMessageTest, ACancelledWaitSaysWhatCancelsOne) {
@@ -65,8 +70,8 @@ TEST_F(ErrorMessageTest, ACancelledWaitSaysWhatCancelsOne) {
   stop.request_stop();
   const std::string message = runtime.block_on(message_of_await(server.receive(stop.get_token())));
   EXPECT_EQ(message,
-            "floe: the wait was cancelled (by its stop token, Runtime::stop() or an Asio "
-            "cancellation) before it completed");
+            "floe: the wait for a request was cancelled (by its stop token, Runtime::stop() or an "
+            "Asio cancellation)");
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ class CallOperation
  private:
   friend class detail::AwaitableOperation<CallOperation, ResponseType>;
   friend class detail::ClientWait<CallOperation, ResponseType>;
+  const char* awaited() const noexcept override { return "the call's response"; }
   using PollContext = detail::Operation::PollContext;
   using Pending = typename ClientType::Pending;
   using detail::ClientWait<CallOperation, ResponseType>::core_;

@@ -199,6 +199,7 @@ class PendingResponse {
     detail::PortOperations* port_operations() const noexcept override {
       return &core_->stream_operations(channel_);
     }
+    const char* awaited() const noexcept override { return "a response"; }
 
     // Not the PendingResponse, which may move while this waits; dropping it cancels this.
     detail::ClientCore* core_;
@@ -326,6 +327,9 @@ class RequestMut {
     detail::PortOperations* port_operations() const noexcept override {
       return &request_.handle_.core().slot_operations();
     }
+    const char* awaited() const noexcept override {
+      return "a request channel to send on (max_active_requests)";
+    }
     void on_interrupted() noexcept override { request_.handle_.reset(); }
 
     RequestMut request_;
@@ -415,6 +419,7 @@ class Client {
    private:
     friend class detail::AwaitableOperation<ServerWaitOperation, bool>;
     friend class detail::ClientWait<ServerWaitOperation, bool>;
+    const char* awaited() const noexcept override { return "a server"; }
 
     bool attempt() noexcept {
       found_ = this->core_->number_of_servers() != 0;
@@ -468,6 +473,9 @@ class Client {
    private:
     friend class detail::AwaitableOperation<LoanOperation, Loan>;
     friend class detail::ClientWait<LoanOperation, Loan>;
+    const char* awaited() const noexcept override {
+      return "a request to loan (max_loaned_requests)";
+    }
 
     bool attempt() noexcept {
       if (this->core_->try_loan(chunk_)) return true;

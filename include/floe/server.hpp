@@ -70,6 +70,9 @@ class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, b
   PortOperations* port_operations() const noexcept override {
     return &loan_.core().stream_operations(active());
   }
+  const char* awaited() const noexcept override {
+    return "room in the client's response buffer (Backpressure::block)";
+  }
   void on_interrupted() noexcept override { loan_.reset(); }
   const ServerCore::Active& active() const noexcept { return loan_.held().active; }
 
@@ -310,6 +313,7 @@ class Server {
     detail::PortOperations* port_operations() const noexcept override {
       return &core_->receive_operations();
     }
+    const char* awaited() const noexcept override { return "a request"; }
 
     // Its own reference: the Server may move or go while this waits (it is then cancelled).
     std::shared_ptr<detail::ServerCore> core_;

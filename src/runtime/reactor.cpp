@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "floe/error.hpp"
@@ -104,13 +105,13 @@ std::error_code Operation::error() const noexcept {
 void Operation::throw_error() const {
   if (failure_) failure_.raise();
   if (outcome_ == Outcome::timed_out) {
-    throw Error(Errc::timed_out,
-                "floe: the wait timed out before it completed; give it a later deadline, or check "
-                "that the other side is running");
+    throw Error(Errc::timed_out, std::string("floe: the wait for ") + awaited() +
+                                     " timed out; give it a later deadline, or check that the "
+                                     "other side is running");
   }
-  throw Error(Errc::cancelled,
-              "floe: the wait was cancelled (by its stop token, Runtime::stop() or an Asio "
-              "cancellation) before it completed");
+  throw Error(Errc::cancelled, std::string("floe: the wait for ") + awaited() +
+                                   " was cancelled (by its stop token, Runtime::stop() or an "
+                                   "Asio cancellation)");
 }
 
 void Operation::StopRelay::operator()() const noexcept {

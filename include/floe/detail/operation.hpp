@@ -86,6 +86,8 @@ class Operation {
 
   /// The port's list this operation belongs in while it waits (none: it waits on no port).
   virtual PortOperations* port_operations() const noexcept { return nullptr; }
+  /// What it waits for, for the message of a timeout or cancel ("a response").
+  virtual const char* awaited() const noexcept { return "its completion"; }
 
   /// For await_suspend: links into the reactor of this thread and into its port's list.
   /// Throws Errc::no_runtime.
