@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <functional>
 #include <initializer_list>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,11 +28,15 @@ namespace floe::test {
 
 using namespace std::chrono_literals;
 
-/// A fresh domain per test process, so tests running at once never share a service.
+/// A fresh domain per test process, so tests running at once never share a service. The pid
+/// alone repeats across runs, and a run killed midway (a timeout) leaves its objects behind: a
+/// random tag per process keeps a later test from meeting them.
 inline Config isolated_config() {
   static std::atomic<int> counter{0};
+  static const std::string run_tag = std::to_string(std::random_device{}() % 1000000);
   Config config;
-  config.domain = "test" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  config.domain =
+      "test" + std::to_string(::getpid()) + "_" + run_tag + "_" + std::to_string(counter++);
   return config;
 }
 
