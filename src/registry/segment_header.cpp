@@ -10,7 +10,8 @@ namespace floe::detail {
 std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
   return SegmentLayout::compute(h.limits, h.request, h.response, h.request_user_header,
                                 h.response_user_header, h.request_payload_alignment,
-                                h.response_payload_alignment);
+                                h.response_payload_alignment, h.request_max_slice_len,
+                                h.response_max_slice_len);
 }
 
 StoredAttributes to_stored(const AttributeSet& attributes) noexcept {

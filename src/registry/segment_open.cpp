@@ -329,6 +329,8 @@ void initialize(const SegmentView& segment, const WantedService& wanted) {
   header->request_payload_alignment = wanted.request_payload_alignment;
   header->response_payload_alignment = wanted.response_payload_alignment;
   header->attributes = to_stored(wanted.spec.attributes.attributes());
+  header->request_max_slice_len = wanted.request_max_slice_len;
+  header->response_max_slice_len = wanted.response_max_slice_len;
   for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
     for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
       segment.client_channel(c, k)->chunk = kNoChunk;
@@ -415,7 +417,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& 
   auto layout =
       SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
                              wanted.request_user_header, wanted.response_user_header,
-                             wanted.request_payload_alignment, wanted.response_payload_alignment);
+                             wanted.request_payload_alignment, wanted.response_payload_alignment,
+                             wanted.request_max_slice_len, wanted.response_max_slice_len);
   if (!layout) {
     // The limits are in range (wanted_service): their product, or a type, is too large.
     throw Error(Errc::incompatible_limits,
