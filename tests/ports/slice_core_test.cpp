@@ -96,6 +96,7 @@ TEST(SliceCoreFixed, AFixedPayloadHasNoSliceMax) {
   detail::ServiceSpec spec;
   spec.name = "Test/Fixed";
   spec.request = spec.response = TypeInfo::of<int>();
+  spec.request_user_header = spec.response_user_header = TypeInfo::of<NoUserHeader>();
   spec.limits = state->config.request_response;
   const auto segment = detail::open_service(*state, spec, OpenMode::open);
   EXPECT_EQ(ClientCore(segment, 4, Backpressure::discard).max_slice_len(), 0u);
