@@ -45,6 +45,9 @@ struct WantedService {
   std::optional<std::string> unmet_by_own_attributes;
   /// Where payloads start: the builder's alignment or the type's, whichever is larger.
   std::uint64_t request_payload_alignment, response_payload_alignment;
+  /// The most elements of a floe::Slice payload the builder asked for (a count of 0 raised to
+  /// 1); 0 when it did not ask (a fixed payload always).
+  std::uint64_t request_max_slice_len, response_max_slice_len;
   /// The opening node's name, written into its node record for tools.
   std::string_view node_name;
 
@@ -73,24 +76,32 @@ bool same_type(const StoredType& a, const StoredType& b) {
          a.alignment == b.alignment;
 }
 
-std::string describe(const StoredType& t) {
+/// "Sample (size 16, alignment 8)", "floe::Slice<Sample> (element size 16, alignment 8)".
+std::string describe(const StoredType& t, bool slice) {
   if (t.size == 0) return "none";
-  return std::string(t.name, strnlen(t.name, sizeof t.name)) + " (size " + std::to_string(t.size) +
-         ", alignment " + std::to_string(t.alignment) + ")";
+  return recorded_type_name(t, slice) + (slice ? " (element size " : " (size ") +
+         std::to_string(t.size) + ", alignment " + std::to_string(t.alignment) + ")";
 }
 
 void check_types(const ServiceHeader& h, const WantedService& w) {
-  const std::pair<const StoredType*, const StoredType*> pairs[] = {
-      {&h.request, &w.request},
-      {&h.response, &w.response},
-      {&h.request_user_header, &w.request_user_header},
-      {&h.response_user_header, &w.response_user_header}};
+  struct Side {
+    const StoredType* have;
+    bool have_slice;
+    const StoredType* want;
+    bool want_slice;
+  };
+  const Side sides[] = {
+      {&h.request, h.request_max_slice_len != 0, &w.request, w.spec.request.slice},
+      {&h.response, h.response_max_slice_len != 0, &w.response, w.spec.response.slice},
+      {&h.request_user_header, false, &w.request_user_header, false},
+      {&h.response_user_header, false, &w.response_user_header, false}};
   const char* roles[] = {"request", "response", "request user header", "response user header"};
   for (int i = 0; i < 4; ++i) {
-    if (!same_type(*pairs[i].first, *pairs[i].second)) {
+    const Side& side = sides[i];
+    if (!same_type(*side.have, *side.want) || side.have_slice != side.want_slice) {
       throw Error(Errc::incompatible_types, "floe: service '" + w.name() + "' has " + roles[i] +
-                                                " type " + describe(*pairs[i].first) + ", not " +
-                                                describe(*pairs[i].second) +
+                                                " type " + describe(*side.have, side.have_slice) +
+                                                ", not " + describe(*side.want, side.want_slice) +
                                                 "; every process must use the same types (name, "
                                                 "size and alignment: give a type the same "
                                                 "floe_type_name in each), or create the service "
@@ -109,6 +120,65 @@ std::uint64_t payload_alignment(const std::optional<std::uint64_t>& asked, const
                                           ") is not a power of two up to 4096");
   }
   return std::max<std::uint64_t>(*asked, type.alignment);
+}
+
+/// The max slice length the builder gave for `type` (request_max_slice_len /
+/// response_max_slice_len, 0 raised to 1), checked against what one payload may hold; 0 when
+/// it gave none.
+std::uint64_t max_slice_len(const std::optional<std::uint64_t>& asked, const TypeInfo& type,
+                            const char* role, const std::string& service) {
+  if (!asked) return 0;
+  const std::string setter = std::string(role) + "_max_slice_len(" + std::to_string(*asked) + ")";
+  if (!type.slice) {
+    throw Error(Errc::incompatible_limits, "floe: service '" + service + "': " + setter +
+                                               " is given, but its " + role +
+                                               " payload is not a floe::Slice");
+  }
+  const std::uint64_t n = std::max<std::uint64_t>(*asked, 1);
+  const std::uint64_t most =
+      std::min(kMaxSliceLen, (std::uint64_t{1} << 32) / std::max<std::uint64_t>(type.size, 1));
+  if (n > most) {
+    throw Error(Errc::incompatible_limits,
+                "floe: service '" + service + "': " + setter + " is too large: a " + role +
+                    " slice may hold at most " + std::to_string(kMaxSliceLen) +
+                    " elements and 4 GiB (here " + std::to_string(most) + " elements of " +
+                    std::to_string(type.size) + " bytes)");
+  }
+  return n;
+}
+
+/// An opener's max slice length must not exceed the service's: its chunks have no room for more.
+void check_max_slice_lens(const ServiceHeader& h, const WantedService& w) {
+  const std::uint64_t have[] = {h.request_max_slice_len, h.response_max_slice_len};
+  const std::uint64_t want[] = {w.request_max_slice_len, w.response_max_slice_len};
+  const char* roles[] = {"request", "response"};
+  for (int i = 0; i < 2; ++i) {
+    if (want[i] > have[i]) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: service '" + w.name() + "' was created with " + roles[i] +
+                      "_max_slice_len = " + std::to_string(have[i]) +
+                      ", which does not satisfy the requested " + std::to_string(want[i]) +
+                      "; ask for at most that, or create the service anew once every process "
+                      "has closed it");
+    }
+  }
+}
+
+/// A slice service is created only with its max lengths: they size every chunk.
+void check_max_slice_lens_given(const WantedService& wanted) {
+  const std::pair<const TypeInfo*, std::uint64_t> sides[] = {
+      {&wanted.spec.request, wanted.request_max_slice_len},
+      {&wanted.spec.response, wanted.response_max_slice_len}};
+  const char* roles[] = {"request", "response"};
+  for (int i = 0; i < 2; ++i) {
+    if (sides[i].first->slice && sides[i].second == 0) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: service '" + wanted.name() + "': a service whose " + roles[i] +
+                      " payload is floe::Slice<" + std::string(sides[i].first->name) + "> needs " +
+                      roles[i] + "_max_slice_len(n) when it is created (the most elements one " +
+                      roles[i] + " may hold: every chunk has room for that many)");
+    }
+  }
 }
 
 /// An existing service's payloads must start at least as aligned as the opener asks.
@@ -167,6 +237,7 @@ void check_joinable(const ServiceHeader& header, const AttributeSet& attributes,
   }
   check_types(header, wanted);
   check_payload_alignments(header, wanted);
+  check_max_slice_lens(header, wanted);
   check_satisfies(header.limits, wanted.requested, wanted.spec.explicitly_set, wanted.name());
   check_attributes(attributes, wanted);
 }
@@ -198,6 +269,8 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
       spec.required_attributes.unmet_requirement(spec.attributes.attributes()),
       payload_alignment(spec.request_payload_alignment, spec.request, "request", spec.name),
       payload_alignment(spec.response_payload_alignment, spec.response, "response", spec.name),
+      max_slice_len(spec.request_max_slice_len, spec.request, "request", spec.name),
+      max_slice_len(spec.response_max_slice_len, spec.response, "response", spec.name),
       node.name};
 }
 
@@ -282,6 +355,8 @@ void initialize(const SegmentView& segment, const WantedService& wanted) {
   header->request_payload_alignment = wanted.request_payload_alignment;
   header->response_payload_alignment = wanted.response_payload_alignment;
   header->attributes = to_stored(wanted.spec.attributes.attributes());
+  header->request_max_slice_len = wanted.request_max_slice_len;
+  header->response_max_slice_len = wanted.response_max_slice_len;
   for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
     for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
       segment.client_channel(c, k)->chunk = kNoChunk;
@@ -364,10 +439,12 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_anew(const WantedService& w
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& wanted) {
+  check_max_slice_lens_given(wanted);
   auto layout =
       SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
                              wanted.request_user_header, wanted.response_user_header,
-                             wanted.request_payload_alignment, wanted.response_payload_alignment);
+                             wanted.request_payload_alignment, wanted.response_payload_alignment,
+                             wanted.request_max_slice_len, wanted.response_max_slice_len);
   if (!layout) {
     // The limits are in range (wanted_service): their product, or a type, is too large.
     throw Error(Errc::incompatible_limits,
