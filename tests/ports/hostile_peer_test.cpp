@@ -332,7 +332,7 @@ TEST(HostilePeer, ForgedSliceLengthIsRejected) {
         std::uint32_t chunk = 0;
         const detail::ChunkView view = server->loan(*active, chunk, 5);
         std::memset(view.payload, value, 5);
-        if (!server->send(*active, chunk)) return 3;
+        if (server->send(*active, chunk) != detail::ServerCore::SendStatus::delivered) return 3;
         sent.notify();
         if (next.wait() != 1) return 4;
       }
