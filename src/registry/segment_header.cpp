@@ -14,6 +14,12 @@ std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
                                 h.response_max_slice_len);
 }
 
+std::string recorded_type_name(const StoredType& type, bool slice) {
+  if (type.size == 0) return {};
+  std::string name(type.name, strnlen(type.name, sizeof type.name));
+  return slice ? "floe::Slice<" + name + ">" : name;
+}
+
 StoredAttributes to_stored(const AttributeSet& attributes) noexcept {
   StoredAttributes stored{};
   for (const Attribute& attribute : attributes) {
