@@ -5,7 +5,10 @@
 // errors, and never touch memory outside the segment (ASan checks) or hang.
 //
 // Input: a list of patches, each [u32 offset][u8 length][length bytes], applied after the
-// request was sent and taken, and again after the first answers.
+// request was sent and taken, and again after the first answers. The same input is then
+// applied to a service of slices (driven through the cores, as the typed layer and the Python
+// binding drive them), whose descriptors a patch may forge: every length handed up must be
+// within the chunk.
 //
 //   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DFLOE_BUILD_FUZZERS=ON \
 //     -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address
@@ -23,6 +26,7 @@
 #include <optional>
 #include <string>
 
+#include "floe/detail/ports.hpp"
 #include "registry/names.hpp"
 
 namespace {
@@ -72,6 +76,85 @@ void tolerate(F&& f) {
   } catch (const floe::Error&) {
     // A clear error is an allowed outcome of garbage.
   }
+}
+
+constexpr std::uint64_t kSliceMax = 48;
+
+/// A Slice<std::uint32_t> -> Slice<std::byte> service of at most kSliceMax elements each way.
+std::shared_ptr<floe::detail::ServiceSegment> slice_segment(const floe::Node& node) {
+  const auto& state = floe::detail::NodeAccess::state(node);
+  floe::detail::ServiceSpec spec;
+  spec.name = "Fuzz/Slices";
+  spec.request = floe::TypeInfo::of<floe::Slice<std::uint32_t>>();
+  spec.response = floe::TypeInfo::of<floe::Slice<std::byte>>();
+  spec.request_user_header = floe::TypeInfo::of<floe::NoUserHeader>();
+  spec.response_user_header = floe::TypeInfo::of<floe::NoUserHeader>();
+  spec.limits = state->config.request_response;
+  spec.limits.max_clients = 2;
+  spec.limits.max_servers = 2;
+  spec.limits.max_active_requests_per_client = 2;
+  spec.limits.max_response_buffer_size = 4;
+  spec.request_max_slice_len = kSliceMax;
+  spec.response_max_slice_len = kSliceMax;
+  return floe::detail::open_service(*state, spec, floe::detail::OpenMode::open_or_create);
+}
+
+/// Reads every byte of what a receiver was handed, as a user's span would; a length past the
+/// chunk's capacity is a bug whatever a peer wrote.
+void read_received(const floe::detail::ChunkView& view, std::uint64_t element_size) {
+  if (view.length > kSliceMax) __builtin_trap();
+  std::uint8_t sum = 0;
+  for (std::uint64_t i = 0; i < view.length * element_size; ++i) {
+    sum = static_cast<std::uint8_t>(sum + static_cast<std::uint8_t>(view.payload[i]));
+  }
+  volatile std::uint8_t kept = sum;
+  (void)kept;
+}
+
+/// The slice service's round: a request and responses of varying lengths around the patches.
+void fuzz_slices(const floe::Config& config, const std::uint8_t* data, std::size_t size) {
+  using floe::detail::ClientCore;
+  using floe::detail::ServerCore;
+  floe::Node node = floe::Node::create("slice-victim", config);
+  const auto segment = slice_segment(node);
+  PeerMapping peer(floe::detail::service_object_name(config.domain, "Fuzz/Slices"));
+  if (peer.base == nullptr) return;
+  auto server = std::make_shared<ServerCore>(segment, 2, floe::Backpressure::discard);
+  auto client = std::make_shared<ClientCore>(segment, 2, floe::Backpressure::discard);
+  std::optional<std::uint32_t> channel;
+  tolerate([&] {
+    std::uint32_t chunk = 0;
+    const floe::detail::ChunkView loan = client->loan(chunk, size % (kSliceMax + 1));
+    std::memset(loan.payload, 0x5a, loan.length * sizeof(std::uint32_t));
+    channel = client->send(chunk);
+  });
+  std::size_t used = peer.scribble(data, size, 8);
+  floe::detail::Failure failure;
+  auto active = server->try_receive(failure);
+  if (active) {
+    read_received(active->request, sizeof(std::uint32_t));
+    for (std::uint64_t length : {std::uint64_t{0}, std::uint64_t{1}, kSliceMax}) {
+      tolerate([&] {
+        std::uint32_t chunk = 0;
+        const floe::detail::ChunkView loan = server->loan(*active, chunk, length);
+        std::memset(loan.payload, 0x33, length);
+        (void)server->send(*active, chunk);
+      });
+    }
+  }
+  used += peer.scribble(data + used, size - used, 8);
+  if (channel) {
+    for (int i = 0; i < 8; ++i) {
+      const auto received = client->try_receive(*channel, failure);
+      if (!received) break;
+      read_received(received->view, 1);
+      client->release_response(*channel, received->server, received->chunk);
+    }
+    (void)client->stream_ended(*channel);
+    read_received(client->request_of(*channel), sizeof(std::uint32_t));
+  }
+  if (active) server->end(*active);
+  if (channel) client->drop_pending(*channel);
 }
 
 }  // namespace
@@ -145,6 +228,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     });
     active.reset();
     pending.reset();
+  } catch (const floe::Error&) {
+  }
+  try {
+    fuzz_slices(config, data, size);
   } catch (const floe::Error&) {
   }
   return 0;

@@ -23,6 +23,7 @@
 #include "segment/view.hpp"
 #include "support/process.hpp"
 #include "support/segments.hpp"
+#include "support/slice_segment.hpp"
 
 namespace floe {
 namespace {
@@ -186,21 +187,8 @@ TEST(HostilePeer, ServiceIsUsableAgainOnceTheGarbageProcessIsGone) {
 constexpr std::uint64_t kSliceMax = 64;
 constexpr const char* kSliceService = "Test/HostileSlices";
 
-/// A Slice<std::byte> -> Slice<std::byte> service of at most kSliceMax elements each way.
 std::shared_ptr<detail::ServiceSegment> slice_segment(const Node& node, detail::OpenMode mode) {
-  const auto& state = detail::NodeAccess::state(node);
-  detail::ServiceSpec spec;
-  spec.name = kSliceService;
-  spec.request = TypeInfo::of<Slice<std::byte>>();
-  spec.response = TypeInfo::of<Slice<std::byte>>();
-  spec.request_user_header = TypeInfo::of<NoUserHeader>();
-  spec.response_user_header = TypeInfo::of<NoUserHeader>();
-  spec.limits = state->config.request_response;
-  spec.limits.max_clients = 1;  // so the request chunks are the last thing in the segment
-  spec.limits.max_servers = 1;
-  spec.request_max_slice_len = kSliceMax;
-  spec.response_max_slice_len = kSliceMax;
-  return detail::open_service(*state, spec, mode);
+  return test::slice_segment(node, kSliceService, kSliceMax, mode);
 }
 
 /// Writes `length` into the descriptor of every request chunk of client slot 0 (`requests`) or
