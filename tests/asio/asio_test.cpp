@@ -10,6 +10,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
@@ -410,6 +411,106 @@ TEST_F(AsioTest, ShutdownWithAPendingSendWhoseHandlerOwnsTheActiveRequest) {
   // The stream ended with the ActiveRequest; what was delivered is still there.
   EXPECT_EQ(pending->try_receive()->payload(), 1u);
   EXPECT_FALSE(pending->is_connected());
+}
+
+/// Requests of up to 64 bytes answered by up to 64 numbers, in the Asio tests' domain.
+auto slice_builder(Node& node) {
+  return node.service_builder("Test/AsioSlices")
+      .request_response<Slice<std::byte>, Slice<std::uint64_t>>()
+      .request_max_slice_len(64)
+      .response_max_slice_len(64);
+}
+
+TEST_F(AsioTest, SendCopyOfSpan) {
+  auto service = slice_builder(node).create();
+  auto server = service.server_builder().create();
+  // The client, in another process: a request of 5 bytes, answered by 5 numbers (each byte
+  // times 10) and then by an empty slice.
+  ChildProcess client([&] {
+    Node other = Node::create("client", config);
+    auto c = slice_builder(other).open().client_builder().create();
+    Runtime runtime(asleep);
+    return runtime.block_on([&]() -> Task<int> {
+      co_await sleep_for(50ms);  // the io_context sleeps by now
+      const std::array<std::byte, 5> bytes{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4},
+                                           std::byte{5}};
+      auto pending = c.send_copy(bytes);
+      auto first = co_await with_timeout(pending.receive(), 10s);
+      FLOE_CHILD_CO_CHECK(first && first->payload().size() == 5);
+      for (std::size_t i = 0; i < 5; ++i)
+        FLOE_CHILD_CO_CHECK(first->payload()[i] == (i + 1) * 10);
+      auto second = co_await with_timeout(pending.receive(), 10s);
+      FLOE_CHILD_CO_CHECK(second && second->payload().empty());
+      first.reset();  // two responses may be held at once
+      second.reset();
+      FLOE_CHILD_CO_CHECK(!(co_await with_timeout(pending.receive(), 10s)));
+      co_return 0;
+    }());
+  });
+
+  asio::io_context io;
+  bool served = false;
+  std::error_code too_long;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto active = co_await async_receive(server, use_awaitable);
+        std::vector<std::uint64_t> numbers;
+        for (const std::byte b : active.payload())
+          numbers.push_back(std::to_integer<std::uint64_t>(b) * 10);
+        EXPECT_TRUE(co_await floe::async_send_copy(active, numbers, use_awaitable));
+        // An empty slice goes like any other; a too long one fails before anything is sent.
+        EXPECT_TRUE(
+            co_await floe::async_send_copy(active, std::vector<std::uint64_t>{}, use_awaitable));
+        const std::vector<std::uint64_t> too_many(65);
+        auto [error, delivered] = co_await floe::async_send_copy(
+            active, too_many, asio::experimental::as_tuple(use_awaitable));
+        too_long = error;
+        EXPECT_FALSE(delivered);
+        served = true;
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_TRUE(served);
+  EXPECT_EQ(too_long, Errc::exceeds_max_slice_len);
+  EXPECT_EQ(client.wait(), 0);
+}
+
+TEST_F(AsioTest, CallWithASpan) {
+  auto service = slice_builder(node).create();
+  // The server, in another process: answers each request with its bytes as numbers.
+  ChildProcess server_process = started([&](const Signal& ready) {
+    Node other = Node::create("server", config);
+    auto server = slice_builder(other).open().server_builder().create();
+    ready.notify();
+    auto active = receive_within(server);
+    FLOE_CHILD_CHECK(active);
+    auto response = active->loan_slice(active->payload().size());
+    for (std::size_t i = 0; i < response.size(); ++i)
+      response.payload()[i] = std::to_integer<std::uint64_t>(active->payload()[i]);
+    FLOE_CHILD_CHECK(std::move(response).send());
+    return 0;
+  });
+  auto client = service.client_builder().create();
+
+  asio::io_context io;
+  std::vector<std::uint64_t> answer;
+  std::error_code too_long;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const std::vector<std::byte> bytes{std::byte{7}, std::byte{8}, std::byte{9}};
+        auto response = co_await floe::async_call(client, bytes, 10s, use_awaitable);
+        answer.assign(response.payload().begin(), response.payload().end());
+        auto [error, none] = co_await floe::async_call(client, std::vector<std::byte>(65), 10s,
+                                                       asio::experimental::as_tuple(use_awaitable));
+        too_long = error;
+      },
+      asio::detached);
+  run_bounded(io);
+  EXPECT_EQ(answer, (std::vector<std::uint64_t>{7, 8, 9}));
+  EXPECT_EQ(too_long, Errc::exceeds_max_slice_len);
+  EXPECT_EQ(server_process.wait(), 0);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -336,6 +337,62 @@ TEST_F(AsyncPortsTest, SeveralClientsAndServersInSeveralProcessesAtOnce) {
     runtime.spawn(client_task(c));
   runtime.run();
   EXPECT_EQ(responses.load(), kClientTasks * kRequestsPerTask * kServers * kResponsesPerRequest);
+}
+
+/// A slice service whose client may hold one loan: a second loan has to wait for it.
+auto one_loan_slices(Node& node) {
+  return node.service_builder("Test/OneLoanSlices")
+      .request_response<Slice<std::byte>, std::uint64_t>()
+      .request_max_slice_len(64)
+      .max_loaned_requests(1)
+      .create();
+}
+
+TEST_F(AsyncPortsTest, LoanSliceWaitsForFreeChunk) {
+  auto service = one_loan_slices(node);
+  auto client = service.client_builder().create();
+  std::optional<decltype(client.loan_slice(0))> held = client.loan_slice_uninit(64);
+  std::fill(held->payload().begin(), held->payload().end(), std::byte{0xff});
+  ASSERT_EQ(error_of([&] { (void)client.loan_slice(10); }), Errc::exceeds_max_loans);
+
+  Runtime runtime(asleep);
+  Clock::duration waited{};
+  std::size_t size = 0;
+  bool zeroed = false;
+  // Named: a coroutine lambda's captures live in the lambda, which must outlive the task.
+  auto loan = [&]() -> Task<void> {
+    const auto start = Clock::now();
+    auto request = co_await with_timeout(client.async_loan_slice(10), 10s);
+    waited = Clock::now() - start;
+    size = request.size();
+    zeroed = std::all_of(request.payload().begin(), request.payload().end(),
+                         [](std::byte b) { return b == std::byte{0}; });
+  };
+  auto give_back = [&]() -> Task<void> {
+    co_await sleep_for(50ms);
+    held.reset();  // gives the one loan back: the waiting task gets it
+  };
+  runtime.spawn(loan());
+  runtime.spawn(give_back());
+  runtime.run();
+  EXPECT_GE(waited, 40ms);
+  EXPECT_LT(waited, 5s);
+  EXPECT_EQ(size, 10u);
+  EXPECT_TRUE(zeroed) << "async_loan_slice does not value-initialize the elements";
+}
+
+TEST_F(AsyncPortsTest, LoanSliceTooLargeFailsWithoutWaiting) {
+  auto service = one_loan_slices(node);
+  auto client = service.client_builder().initial_max_slice_len(32).create();
+  auto held = client.loan_slice(1);  // a loan within the max would wait for this one
+  Runtime runtime(asleep);
+  const auto start = Clock::now();
+  EXPECT_EQ(runtime.block_on(error_of_await(with_timeout(client.async_loan_slice(33), 5s))),
+            Errc::exceeds_max_slice_len);
+  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_EQ(runtime.block_on(error_of_await(with_timeout(client.async_loan_slice(32), 100ms))),
+            Errc::timed_out);
+  EXPECT_EQ(service.usage().request_chunks_in_use, 1u);
 }
 
 }  // namespace
