@@ -60,6 +60,8 @@ class FloeCategory final : public std::error_category {
         return "the stream ended without a response (the server dropped the request or went away)";
       case Errc::exceeds_capacity:
         return "exceeds the capacity of a fixed-size container (floe::FixedString, FixedVector)";
+      case Errc::exceeds_max_slice_len:
+        return "exceeds the max slice length of the port";
     }
     return "unknown floe error";
   }

@@ -33,6 +33,18 @@ TEST(ErrorTest, AnotherCategorysErrorKeepsItsCodeAndSaysItsMessageOnce) {
   EXPECT_EQ(error.code(), std::errc::too_many_files_open);
 }
 
+TEST(ErrorTest, CodesKeepTheirNumbers) {
+  // The numbers are ABI (Python, other builds): a new code is appended, never inserted.
+  EXPECT_EQ(static_cast<int>(Errc::invalid_name), 1);
+  EXPECT_EQ(static_cast<int>(Errc::exceeds_max_active_requests), 10);
+  EXPECT_EQ(static_cast<int>(Errc::timed_out), 12);
+  EXPECT_EQ(static_cast<int>(Errc::no_response), 23);
+  EXPECT_EQ(static_cast<int>(Errc::exceeds_capacity), 24);
+  EXPECT_EQ(static_cast<int>(Errc::exceeds_max_slice_len), 25);
+  EXPECT_EQ(make_error_code(Errc::exceeds_max_slice_len).message(),
+            "exceeds the max slice length of the port");
+}
+
 using ErrorMessageTest = AsyncServiceTest;
 
 /// The message of the floe::Error an awaited operation fails with.

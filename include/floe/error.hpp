@@ -43,6 +43,10 @@ enum class Errc : int {
   /// A floe::FixedString or floe::FixedVector was asked to hold more than its capacity N; it is
   /// unchanged. Use a larger N, or truncate explicitly (truncated, append_truncated, try_...).
   exceeds_capacity,
+  /// A slice loan of more elements than the port may loan (its initial_max_slice_len, at most
+  /// the service's request_max_slice_len / response_max_slice_len); nothing was loaned. Loan
+  /// fewer, or create the port (or the service) with a larger max.
+  exceeds_max_slice_len,
 };
 
 /// The category of floe's error codes, named "floe".

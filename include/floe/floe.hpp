@@ -16,5 +16,6 @@
 #include "floe/server.hpp"
 #include "floe/service.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/slice.hpp"
 #include "floe/stream_end.hpp"
 #include "floe/task.hpp"

@@ -69,11 +69,14 @@ class Service {
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestResponseBuilder {
-  // Each type lives in shared memory; a failed clause is reported on its own (ShmCompatible).
+  // Each type lives in shared memory (a slice's elements do); a failed clause is reported on
+  // its own (ShmCompatible).
+  using RequestElement = typename detail::SliceTraits<RequestPayload>::element;
+  using ResponseElement = typename detail::SliceTraits<ResponsePayload>::element;
   static_assert(
-      detail::ShmCompatibleCheck<RequestPayload, detail::checking_the_request_payload>::value);
+      detail::ShmCompatibleCheck<RequestElement, detail::checking_the_request_payload>::value);
   static_assert(
-      detail::ShmCompatibleCheck<ResponsePayload, detail::checking_the_response_payload>::value);
+      detail::ShmCompatibleCheck<ResponseElement, detail::checking_the_response_payload>::value);
   static_assert(detail::ShmCompatibleCheck<RequestUserHeader,
                                            detail::checking_the_request_user_header>::value);
   static_assert(detail::ShmCompatibleCheck<ResponseUserHeader,
@@ -173,6 +176,23 @@ class RequestResponseBuilder {
     return *this;
   }
 
+  /// The most elements a request of this floe::Slice service may hold: what each request chunk
+  /// has room for (max × sizeof(T)). Required to create the service (incompatible_limits
+  /// without it); opening: the service's must be at least this, or open() throws
+  /// incompatible_limits. 0 is taken as 1; above 2^32 - 1 elements or 4 GiB: incompatible_limits.
+  RequestResponseBuilder& request_max_slice_len(
+      std::uint64_t n) requires detail::SliceTraits<RequestPayload>::is_slice {
+    spec_.request_max_slice_len = n;
+    return *this;
+  }
+  /// The most elements a response of this floe::Slice service may hold, as
+  /// request_max_slice_len.
+  RequestResponseBuilder& response_max_slice_len(
+      std::uint64_t n) requires detail::SliceTraits<ResponsePayload>::is_slice {
+    spec_.response_max_slice_len = n;
+    return *this;
+  }
+
   /// Creates the service. Throws floe::Error: service_already_exists if a live service has the
   /// name (a stale or damaged one is replaced), out_of_memory if /dev/shm cannot hold it,
   /// permission_denied if what is at the name is not this user's to join,
@@ -217,6 +237,8 @@ class RequestResponseBuilder {
     next.spec_.required_attributes = spec_.required_attributes;
     next.spec_.request_payload_alignment = spec_.request_payload_alignment;
     next.spec_.response_payload_alignment = spec_.response_payload_alignment;
+    next.spec_.request_max_slice_len = spec_.request_max_slice_len;
+    next.spec_.response_max_slice_len = spec_.response_max_slice_len;
     return next;
   }
   template <detail::LimitId limit, typename Value>

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "floe/slice.hpp"
+
 namespace floe {
 
 /// A payload or user header lives in shared memory that other processes map at other addresses,
@@ -47,12 +49,17 @@ struct TypeInfo {
   std::string_view name;        ///< TypeName<T>::value(); empty for NoUserHeader
   std::uint64_t size = 0;       ///< sizeof(T)
   std::uint64_t alignment = 1;  ///< alignof(T)
+  /// T is floe::Slice<E>: name, size and alignment are E's, each chunk holds a run of E.
+  bool slice = false;
 
-  /// The description of T (NoUserHeader: no name, size 0).
+  /// The description of T (NoUserHeader: no name, size 0; Slice<E>: E's, with `slice` set).
   template <typename T>
   static constexpr TypeInfo of() noexcept {
     if constexpr (std::is_same_v<T, NoUserHeader>) {
       return TypeInfo{"", 0, 1};
+    } else if constexpr (detail::SliceTraits<T>::is_slice) {
+      using Element = typename detail::SliceTraits<T>::element;
+      return TypeInfo{TypeName<Element>::value(), sizeof(Element), alignof(Element), true};
     } else {
       return TypeInfo{TypeName<T>::value(), sizeof(T), alignof(T)};
     }

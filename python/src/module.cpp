@@ -1154,6 +1154,7 @@ const std::pair<floe::Errc, const char*> kErrcNames[] = {
     {floe::Errc::no_server, "no_server"},
     {floe::Errc::no_response, "no_response"},
     {floe::Errc::exceeds_capacity, "exceeds_capacity"},
+    {floe::Errc::exceeds_max_slice_len, "exceeds_max_slice_len"},
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "ports/port_log.hpp"
+#include "ports/slice_limits.hpp"
 #include "registry/limits.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
@@ -26,7 +27,7 @@ ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
 }  // namespace
 
 ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
-                       Backpressure backpressure)
+                       Backpressure backpressure, SlicePolicy slices)
     : segment_(std::move(segment)),
       damaged_(&segment_->damaged_flag()),
       port_(
@@ -39,7 +40,8 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
                          segment_->limits().max_servers),
       next_sequence_(server_generation_.size()),
       known_request_head_(segment_->limits().max_servers),
-      stream_operations_(segment_->limits().max_active_requests_per_client) {}
+      stream_operations_(segment_->limits().max_active_requests_per_client),
+      max_slice_len_(slices.max_len) {}
 
 ClientCore::~ClientCore() {
   segment_->release_client_slot(port_->slot());
@@ -103,6 +105,24 @@ bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
     collect_client_channels(port_->segment(), port_->slot());
   }
   return false;
+}
+
+void ClientCore::check_slice_length(std::uint64_t length) const {
+  if (length > max_slice_len_) {
+    throw_exceeds_max_slice_len(*segment_, SliceSide::request, port_->slot(), length,
+                                max_slice_len_);
+  }
+}
+
+ChunkView ClientCore::loan(std::uint32_t& chunk, std::uint64_t length) {
+  check_slice_length(length);
+  ChunkView view = loan(chunk);
+  view.length = length;
+  return view;
+}
+
+bool ClientCore::try_loan(std::uint32_t& chunk, std::uint64_t length) noexcept {
+  return length <= max_slice_len_ && try_loan(chunk);
 }
 
 void ClientCore::release_loan(std::uint32_t chunk) noexcept {

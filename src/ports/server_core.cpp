@@ -5,6 +5,7 @@
 #include "floe/error.hpp"
 #include "platform/cpu_relax.hpp"
 #include "ports/port_log.hpp"
+#include "ports/slice_limits.hpp"
 #include "registry/limits.hpp"
 #include "registry/service_segment.hpp"
 #include "segment/channel_protocol.hpp"
@@ -24,7 +25,8 @@ ChunkView view_of(std::byte* chunk, const ChunkShape& shape) noexcept {
 }  // namespace
 
 ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
-                       std::uint32_t max_loaned_responses_per_request, Backpressure backpressure)
+                       std::uint32_t max_loaned_responses_per_request, Backpressure backpressure,
+                       SlicePolicy slices)
     : segment_(std::move(segment)),
       damaged_(&segment_->damaged_flag()),
       port_(
@@ -32,6 +34,7 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       id_(make_port_id(port_->slot(), load(port_->record()->generation))),
       max_loaned_per_request_(max_loaned_responses_per_request),
       backpressure_(backpressure),
+      max_slice_len_(slices.max_len),
       loaned_(std::size_t{segment_->limits().max_clients} *
               segment_->limits().max_active_requests_per_client),
       next_chunk_(loaned_.size()),
@@ -121,6 +124,20 @@ bool ServerCore::has_requests() const noexcept {
     if (!port_->request_queue(c).empty()) return true;
   }
   return false;
+}
+
+void ServerCore::check_slice_length(std::uint64_t length) const {
+  if (length > max_slice_len_) {
+    throw_exceeds_max_slice_len(*segment_, SliceSide::response, port_->slot(), length,
+                                max_slice_len_);
+  }
+}
+
+ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk, std::uint64_t length) {
+  check_slice_length(length);
+  ChunkView view = loan(active, chunk);
+  view.length = length;
+  return view;
 }
 
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {

@@ -45,6 +45,9 @@ struct WantedService {
   std::optional<std::string> unmet_by_own_attributes;
   /// Where payloads start: the builder's alignment or the type's, whichever is larger.
   std::uint64_t request_payload_alignment, response_payload_alignment;
+  /// The most elements of a floe::Slice payload the builder asked for (a count of 0 raised to
+  /// 1); 0 when it did not ask (a fixed payload always).
+  std::uint64_t request_max_slice_len, response_max_slice_len;
   /// The opening node's name, written into its node record for tools.
   std::string_view node_name;
 
@@ -109,6 +112,48 @@ std::uint64_t payload_alignment(const std::optional<std::uint64_t>& asked, const
                                           ") is not a power of two up to 4096");
   }
   return std::max<std::uint64_t>(*asked, type.alignment);
+}
+
+/// The max slice length the builder gave for `type` (request_max_slice_len /
+/// response_max_slice_len, 0 raised to 1), checked against what one payload may hold; 0 when
+/// it gave none.
+std::uint64_t max_slice_len(const std::optional<std::uint64_t>& asked, const TypeInfo& type,
+                            const char* role, const std::string& service) {
+  if (!asked) return 0;
+  const std::string setter = std::string(role) + "_max_slice_len(" + std::to_string(*asked) + ")";
+  if (!type.slice) {
+    throw Error(Errc::incompatible_limits, "floe: service '" + service + "': " + setter +
+                                               " is given, but its " + role +
+                                               " payload is not a floe::Slice");
+  }
+  const std::uint64_t n = std::max<std::uint64_t>(*asked, 1);
+  const std::uint64_t most =
+      std::min(kMaxSliceLen, (std::uint64_t{1} << 32) / std::max<std::uint64_t>(type.size, 1));
+  if (n > most) {
+    throw Error(Errc::incompatible_limits,
+                "floe: service '" + service + "': " + setter + " is too large: a " + role +
+                    " slice may hold at most " + std::to_string(kMaxSliceLen) +
+                    " elements and 4 GiB (here " + std::to_string(most) + " elements of " +
+                    std::to_string(type.size) + " bytes)");
+  }
+  return n;
+}
+
+/// A slice service is created only with its max lengths: they size every chunk.
+void check_max_slice_lens_given(const WantedService& wanted) {
+  const std::pair<const TypeInfo*, std::uint64_t> sides[] = {
+      {&wanted.spec.request, wanted.request_max_slice_len},
+      {&wanted.spec.response, wanted.response_max_slice_len}};
+  const char* roles[] = {"request", "response"};
+  for (int i = 0; i < 2; ++i) {
+    if (sides[i].first->slice && sides[i].second == 0) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: service '" + wanted.name() + "': a service whose " + roles[i] +
+                      " payload is floe::Slice<" + std::string(sides[i].first->name) + "> needs " +
+                      roles[i] + "_max_slice_len(n) when it is created (the most elements one " +
+                      roles[i] + " may hold: every chunk has room for that many)");
+    }
+  }
 }
 
 /// An existing service's payloads must start at least as aligned as the opener asks.
@@ -198,6 +243,8 @@ WantedService wanted_service(const NodeState& node, const ServiceSpec& spec, Ope
       spec.required_attributes.unmet_requirement(spec.attributes.attributes()),
       payload_alignment(spec.request_payload_alignment, spec.request, "request", spec.name),
       payload_alignment(spec.response_payload_alignment, spec.response, "response", spec.name),
+      max_slice_len(spec.request_max_slice_len, spec.request, "request", spec.name),
+      max_slice_len(spec.response_max_slice_len, spec.response, "response", spec.name),
       node.name};
 }
 
@@ -364,6 +411,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_anew(const WantedService& w
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& wanted) {
+  check_max_slice_lens_given(wanted);
   auto layout =
       SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
                              wanted.request_user_header, wanted.response_user_header,

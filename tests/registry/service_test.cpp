@@ -129,6 +129,23 @@ TEST_F(Service, OutOfRangeLimitsAreRejected) {
       Errc::incompatible_limits);
 }
 
+TEST_F(Service, SliceServiceNeedsMaxWhenCreated) {
+  auto bytes = node.service_builder("Svc/Slice").request_response<Slice<std::byte>, int>();
+  EXPECT_EQ(error_of([&] { bytes.create(); }), Errc::incompatible_limits);
+  EXPECT_EQ(error_of([&] { bytes.open_or_create(); }), Errc::incompatible_limits);
+  EXPECT_EQ(message_of([&] { bytes.create(); }),
+            "floe: service 'Svc/Slice': a service whose request payload is "
+            "floe::Slice<std::byte> needs request_max_slice_len(n) when it is created (the most "
+            "elements one request may hold: every chunk has room for that many)");
+  auto samples = node.service_builder("Svc/Slice").request_response<int, Slice<std::uint64_t>>();
+  EXPECT_EQ(error_of([&] { samples.create(); }), Errc::incompatible_limits);
+  EXPECT_EQ(
+      error_of([&] { samples.response_max_slice_len((std::uint64_t{1} << 29) + 1).create(); }),
+      Errc::incompatible_limits)
+      << "a slice holds at most 4 GiB";
+  EXPECT_NO_THROW(bytes.request_max_slice_len(64).create());
+}
+
 TEST_F(Service, SharedMemoryGoesWithTheLastNode) {
   const auto path = object_path("Svc/Lifetime");
   Signal opened, release;

@@ -37,6 +37,18 @@ struct ChunkView {
   std::byte* header = nullptr;
   std::byte* user_header = nullptr;
   std::byte* payload = nullptr;
+  /// Elements of a floe::Slice payload: the length loaned, or the length received as the core
+  /// validated it (never read from shared memory again). 0 for a fixed payload.
+  std::uint64_t length = 0;
+};
+
+/// How a port of a service with a floe::Slice payload (a client's requests, a server's
+/// responses) bounds its loans.
+struct SlicePolicy {
+  /// The most elements one loan may hold (the port builder's initial_max_slice_len); 0: the
+  /// service's request_max_slice_len / response_max_slice_len. More than the service's:
+  /// the core's constructor throws Errc::incompatible_limits.
+  std::uint64_t max_len = 0;
 };
 
 // How a loaned payload begins its life: value-initialized (loan()), default-initialized so a
@@ -72,7 +84,7 @@ void begin_chunk(const ChunkView& view, BeginPayload begin_payload) {
 class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
   ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t max_active_requests,
-             Backpressure backpressure);
+             Backpressure backpressure, SlicePolicy slices = {});
   ClientCore(const ClientCore&) = delete;
   ClientCore& operator=(const ClientCore&) = delete;
   ~ClientCore();
@@ -98,6 +110,19 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   ChunkView loan(std::uint32_t& chunk);
   /// The same, or false when every loan is taken (for a loan that waits) or damaged().
   bool try_loan(std::uint32_t& chunk) noexcept;
+  /// A loan of a request slice of `length` elements (its descriptor written, view.length set):
+  /// checked against max_slice_len() before a chunk is taken, so a too long slice throws
+  /// Errc::exceeds_max_slice_len and takes nothing; then as loan(chunk).
+  ChunkView loan(std::uint32_t& chunk, std::uint64_t length);
+  /// The same, or false when every loan is taken, damaged() or `length` > max_slice_len(): the
+  /// caller checks the length first (check_slice_length), as an impossible length must fail,
+  /// not wait. Then chunk_view(chunk) with its `length` set to `length`.
+  bool try_loan(std::uint32_t& chunk, std::uint64_t length) noexcept;
+  /// The most elements a request slice of this client may hold (0: requests are not slices).
+  std::uint64_t max_slice_len() const noexcept { return max_slice_len_; }
+  /// Throws Errc::exceeds_max_slice_len, naming this client, `length`, the max and the fix,
+  /// when `length` > max_slice_len().
+  void check_slice_length(std::uint64_t length) const;
   ChunkView chunk_view(std::uint32_t chunk) const noexcept;
   void release_loan(std::uint32_t chunk) noexcept;
   /// Delivers the loaned chunk to every connected server; returns the channel that now tracks
@@ -197,6 +222,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::uint32_t orphaned_channels_ = 0;
   std::shared_ptr<ClientCore> kept_alive_;
   std::uint8_t limits_logged_ = 0;  // the limits this port logged hitting (ports/port_log.hpp)
+  std::uint64_t max_slice_len_ = 0;
   /// A loan or channel came free: a task waiting for one (maybe asleep in an io_context that
   /// runs other handlers meanwhile) must look again.
   void notify_slot_freed() const noexcept;
@@ -205,7 +231,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
   ServerCore(std::shared_ptr<ServiceSegment> segment,
-             std::uint32_t max_loaned_responses_per_request, Backpressure backpressure);
+             std::uint32_t max_loaned_responses_per_request, Backpressure backpressure,
+             SlicePolicy slices = {});
   ServerCore(const ServerCore&) = delete;
   ServerCore& operator=(const ServerCore&) = delete;
   ~ServerCore();
@@ -241,6 +268,12 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// A free response chunk for `active`, as the last response left it: the typed loan()
   /// value-initializes it, loan_uninit() does not. Throws Errc::exceeds_max_loans.
   ChunkView loan(const Active& active, std::uint32_t& chunk);
+  /// A loan of a response slice of `length` elements, as ClientCore::loan(chunk, length).
+  ChunkView loan(const Active& active, std::uint32_t& chunk, std::uint64_t length);
+  /// The most elements a response slice of this server may hold (0: responses are not slices).
+  std::uint64_t max_slice_len() const noexcept { return max_slice_len_; }
+  /// As ClientCore::check_slice_length.
+  void check_slice_length(std::uint64_t length) const;
   void release_loan(const Active& active, std::uint32_t chunk) noexcept;
   /// False when the response could not be delivered: the client is gone, or its buffer is full
   /// and neither safe overflow nor blocking applies. The chunk is returned either way. With
@@ -294,6 +327,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   ServerId id_;
   std::uint32_t max_loaned_per_request_;
   Backpressure backpressure_;
+  std::uint64_t max_slice_len_ = 0;
   std::uint32_t next_client_ = 0;
   std::uint8_t limits_logged_ = 0;  // the limits this port logged hitting (ports/port_log.hpp)
   // Responses loaned and not yet sent, per (client, channel): an ActiveRequest may move, the

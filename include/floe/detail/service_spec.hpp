@@ -31,6 +31,11 @@ struct ServiceSpec {
   /// Where payloads start, when the builder was given it (else at their type's alignment).
   std::optional<std::uint64_t> request_payload_alignment;
   std::optional<std::uint64_t> response_payload_alignment;
+  /// The most elements a slice payload may hold (request / response of floe::Slice<T>), when
+  /// the builder was given it: required to create a slice service; an opener's must not exceed
+  /// the service's.
+  std::optional<std::uint64_t> request_max_slice_len;
+  std::optional<std::uint64_t> response_max_slice_len;
 };
 
 enum class OpenMode : std::uint8_t { create, open, open_or_create };
