@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -967,15 +968,10 @@ class PyService {
   }
 
  private:
-  /// A port builder's initial_max_slice_len: none, the service's max (the core checks a
-  /// larger one against it).
+  /// A port builder's initial_max_slice_len as C++'s builders take it: none, the service's
+  /// max; 0 taken as 1 (the core checks a larger one against the service's).
   static floe::detail::SlicePolicy slice_policy(std::optional<std::uint64_t> asked) {
-    if (asked && *asked == 0) {
-      throw floe::Error(floe::Errc::incompatible_limits,
-                        "floe: initial_max_slice_len(n) takes 1 to the service's max slice "
-                        "length; ask for at least one element");
-    }
-    return {asked.value_or(0)};
+    return {asked ? std::max<std::uint64_t>(*asked, 1) : 0};
   }
 
   std::shared_ptr<floe::detail::ServiceSegment> segment_;

@@ -137,8 +137,10 @@ def test_max_plus_one_raises(domain):
         capped.loan_slice(9)
     with pytest.raises(floe.IncompatibleLimits):
         service.client_builder().initial_max_slice_len(too_many).create()
-    with pytest.raises(floe.IncompatibleLimits):
-        service.client_builder().initial_max_slice_len(0).create()
+    single = service.client_builder().initial_max_slice_len(0).create()  # 0 taken as 1, as C++
+    single.loan_slice(1).release()
+    with pytest.raises(floe.ExceedsMaxSliceLen):
+        single.loan_slice(2)
 
     server = service.server_builder().initial_max_slice_len(16).create()
     with client.send_copy(b"ab"):
