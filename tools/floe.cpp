@@ -34,6 +34,7 @@
 #include "registry/inspection.hpp"
 #include "registry/limits.hpp"
 #include "registry/names.hpp"
+#include "registry/segment_header.hpp"
 
 namespace {
 
@@ -143,9 +144,13 @@ void print_json(const Json& document) {
   std::printf("%s\n", document.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
 }
 
-std::string type_of(const floe::detail::StoredType& type) {
+/// "Sample (16 B)", "floe::Slice<Sample> (16 B elements, at most 64)", "none".
+std::string type_of(const floe::detail::StoredType& type, std::uint64_t max_slice_len = 0) {
   if (type.name[0] == '\0' && type.size == 0) return "none";
-  return printable(std::string(type.name)) + " (" + std::to_string(type.size) + " B)";
+  const std::string name = printable(floe::detail::recorded_type_name(type, max_slice_len != 0));
+  if (max_slice_len == 0) return name + " (" + std::to_string(type.size) + " B)";
+  return name + " (" + std::to_string(type.size) + " B elements, at most " +
+         std::to_string(max_slice_len) + ")";
 }
 
 std::string state_of(const SegmentReport& report) {
@@ -222,6 +227,8 @@ Json service_json(const SegmentReport& report) {
   if (!report.valid) return json;
   json["request_type"] = info.request_type;
   json["response_type"] = info.response_type;
+  json["request_max_slice_len"] = info.request_max_slice_len;
+  json["response_max_slice_len"] = info.response_max_slice_len;
   json["request_user_header_type"] = info.request_user_header_type;
   json["response_user_header_type"] = info.response_user_header_type;
   json["limits"] = limits_json(report.limits);
@@ -280,9 +287,13 @@ int list(const std::string& domain, bool all, bool group_access, bool json) {
     return std::to_string(used) + "/" + std::to_string(limit);
   };
   for (const SegmentReport& r : reports) {
-    const std::string types = r.valid ? printable(std::string(r.request.name)) + " -> " +
-                                            printable(std::string(r.response.name))
-                                      : "-";
+    const std::string types =
+        r.valid
+            ? printable(floe::detail::recorded_type_name(r.request, r.request_max_slice_len != 0)) +
+                  " -> " +
+                  printable(
+                      floe::detail::recorded_type_name(r.response, r.response_max_slice_len != 0))
+            : "-";
     table.add({r.domain, printable(r.valid ? r.service : r.object), types,
                count(r.usage.clients, r.limits.max_clients),
                count(r.usage.servers, r.limits.max_servers),
@@ -373,10 +384,12 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
               printable(r.service).c_str(), object.c_str(),
               static_cast<unsigned long long>(r.usage.segment_size), state_of(r).c_str());
   if (!r.valid) return 1;
-  std::printf("request   %s, user header %s, payload alignment %llu\n", type_of(r.request).c_str(),
+  std::printf("request   %s, user header %s, payload alignment %llu\n",
+              type_of(r.request, r.request_max_slice_len).c_str(),
               type_of(r.request_user_header).c_str(),
               static_cast<unsigned long long>(r.request_payload_alignment));
-  std::printf("response  %s, user header %s, payload alignment %llu\n", type_of(r.response).c_str(),
+  std::printf("response  %s, user header %s, payload alignment %llu\n",
+              type_of(r.response, r.response_max_slice_len).c_str(),
               type_of(r.response_user_header).c_str(),
               static_cast<unsigned long long>(r.response_payload_alignment));
   std::printf("limits    %s\n", limits_of(r.limits).c_str());

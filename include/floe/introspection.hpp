@@ -48,16 +48,18 @@ struct ServiceInfo {
   std::string object;  ///< its shared-memory object, "/floe.<domain>.<hash>"
   ServiceState state = ServiceState::inaccessible;  ///< whether it can be joined
   std::string problem;                              ///< why it is damaged or inaccessible
-  std::string owner;                      ///< the object's owner, group and mode, for people
-  std::string request_type;               ///< the request payload's type name
-  std::string response_type;              ///< the response payload's type name
-  std::string request_user_header_type;   ///< "" when requests carry no user header
-  std::string response_user_header_type;  ///< "" when responses carry no user header
-  RequestResponseLimits limits;           ///< the limits it was created with
-  std::uint32_t live_nodes = 0;           ///< nodes whose process still runs
-  std::uint32_t dead_nodes = 0;           ///< nodes whose process is gone, not reclaimed yet
-  std::vector<NodeInfo> nodes;            ///< every node record in use, live and dead
-  ServiceUsage usage;                     ///< its ports, chunks and size
+  std::string owner;          ///< the object's owner, group and mode, for people
+  std::string request_type;   ///< the request payload's type name ("floe::Slice<T>" for a slice)
+  std::string response_type;  ///< the response payload's type name ("floe::Slice<T>" for a slice)
+  std::uint64_t request_max_slice_len = 0;   ///< most elements of a request slice; 0: fixed type
+  std::uint64_t response_max_slice_len = 0;  ///< most elements of a response slice; 0: fixed type
+  std::string request_user_header_type;      ///< "" when requests carry no user header
+  std::string response_user_header_type;     ///< "" when responses carry no user header
+  RequestResponseLimits limits;              ///< the limits it was created with
+  std::uint32_t live_nodes = 0;              ///< nodes whose process still runs
+  std::uint32_t dead_nodes = 0;              ///< nodes whose process is gone, not reclaimed yet
+  std::vector<NodeInfo> nodes;               ///< every node record in use, live and dead
+  ServiceUsage usage;                        ///< its ports, chunks and size
 };
 
 /// What Node::clean_up_dead_nodes() reclaimed across the node's domain.

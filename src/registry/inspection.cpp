@@ -80,6 +80,8 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
   report.limits = header.limits;
   report.request_payload_alignment = header.request_payload_alignment;
   report.response_payload_alignment = header.response_payload_alignment;
+  report.request_max_slice_len = header.request_max_slice_len;
+  report.response_max_slice_len = header.response_max_slice_len;
   report.attributes = attributes_of(header.attributes);
   const SegmentView segment(read.mapping.data(), layout);
   const StoredLimits& limits = header.limits;
@@ -230,11 +232,6 @@ Removal remove_if_unused(const std::string& object, bool group_access, std::stri
 
 namespace {
 
-std::string type_name(const StoredType& type) {
-  if (type.size == 0) return {};
-  return std::string(type.name, strnlen(type.name, sizeof type.name));
-}
-
 ServiceState state_of(const SegmentReport& report) {
   if (report.refused || !report.judged_by_marks) return ServiceState::inaccessible;
   if (!report.valid) return ServiceState::damaged;
@@ -251,10 +248,12 @@ ServiceInfo service_info_of(const SegmentReport& report) {
   info.problem = report.problem;
   info.owner = report.owner;
   if (!report.valid) return info;
-  info.request_type = type_name(report.request);
-  info.response_type = type_name(report.response);
-  info.request_user_header_type = type_name(report.request_user_header);
-  info.response_user_header_type = type_name(report.response_user_header);
+  info.request_type = recorded_type_name(report.request, report.request_max_slice_len != 0);
+  info.response_type = recorded_type_name(report.response, report.response_max_slice_len != 0);
+  info.request_user_header_type = recorded_type_name(report.request_user_header, false);
+  info.response_user_header_type = recorded_type_name(report.response_user_header, false);
+  info.request_max_slice_len = report.request_max_slice_len;
+  info.response_max_slice_len = report.response_max_slice_len;
   info.limits = from_stored(report.limits);
   for (const NodeReport& node : report.nodes) {
     ++(node.alive ? info.live_nodes : info.dead_nodes);

@@ -67,6 +67,7 @@ struct SegmentReport {
   StoredType request{}, response{}, request_user_header{}, response_user_header{};
   StoredLimits limits{};
   std::uint64_t request_payload_alignment = 0, response_payload_alignment = 0;
+  std::uint64_t request_max_slice_len = 0, response_max_slice_len = 0;  // 0: a fixed payload
   AttributeSet attributes;
   std::vector<NodeReport> nodes;                         // active node records
   std::vector<PortReport> ports;                         // active port slots

@@ -10,7 +10,14 @@ namespace floe::detail {
 std::optional<SegmentLayout> layout_of(const ServiceHeader& h) {
   return SegmentLayout::compute(h.limits, h.request, h.response, h.request_user_header,
                                 h.response_user_header, h.request_payload_alignment,
-                                h.response_payload_alignment);
+                                h.response_payload_alignment, h.request_max_slice_len,
+                                h.response_max_slice_len);
+}
+
+std::string recorded_type_name(const StoredType& type, bool slice) {
+  if (type.size == 0) return {};
+  std::string name(type.name, strnlen(type.name, sizeof type.name));
+  return slice ? "floe::Slice<" + name + ">" : name;
 }
 
 StoredAttributes to_stored(const AttributeSet& attributes) noexcept {

@@ -37,6 +37,10 @@ struct HeaderJudgement {
 /// The layout a header describes, if its types, alignments and limits are in range.
 std::optional<SegmentLayout> layout_of(const ServiceHeader& header);
 
+/// The name a type is recorded under ("" for none, as a missing user header), as
+/// "floe::Slice<T>" for the element type T of a slice payload.
+std::string recorded_type_name(const StoredType& type, bool slice);
+
 /// The attributes as the segment stores them; `attributes` fit (AttributeSet's bounds).
 StoredAttributes to_stored(const AttributeSet& attributes) noexcept;
 /// Whether the count and every length are within their arrays (a hostile writer may have put

@@ -76,24 +76,32 @@ bool same_type(const StoredType& a, const StoredType& b) {
          a.alignment == b.alignment;
 }
 
-std::string describe(const StoredType& t) {
+/// "Sample (size 16, alignment 8)", "floe::Slice<Sample> (element size 16, alignment 8)".
+std::string describe(const StoredType& t, bool slice) {
   if (t.size == 0) return "none";
-  return std::string(t.name, strnlen(t.name, sizeof t.name)) + " (size " + std::to_string(t.size) +
-         ", alignment " + std::to_string(t.alignment) + ")";
+  return recorded_type_name(t, slice) + (slice ? " (element size " : " (size ") +
+         std::to_string(t.size) + ", alignment " + std::to_string(t.alignment) + ")";
 }
 
 void check_types(const ServiceHeader& h, const WantedService& w) {
-  const std::pair<const StoredType*, const StoredType*> pairs[] = {
-      {&h.request, &w.request},
-      {&h.response, &w.response},
-      {&h.request_user_header, &w.request_user_header},
-      {&h.response_user_header, &w.response_user_header}};
+  struct Side {
+    const StoredType* have;
+    bool have_slice;
+    const StoredType* want;
+    bool want_slice;
+  };
+  const Side sides[] = {
+      {&h.request, h.request_max_slice_len != 0, &w.request, w.spec.request.slice},
+      {&h.response, h.response_max_slice_len != 0, &w.response, w.spec.response.slice},
+      {&h.request_user_header, false, &w.request_user_header, false},
+      {&h.response_user_header, false, &w.response_user_header, false}};
   const char* roles[] = {"request", "response", "request user header", "response user header"};
   for (int i = 0; i < 4; ++i) {
-    if (!same_type(*pairs[i].first, *pairs[i].second)) {
+    const Side& side = sides[i];
+    if (!same_type(*side.have, *side.want) || side.have_slice != side.want_slice) {
       throw Error(Errc::incompatible_types, "floe: service '" + w.name() + "' has " + roles[i] +
-                                                " type " + describe(*pairs[i].first) + ", not " +
-                                                describe(*pairs[i].second) +
+                                                " type " + describe(*side.have, side.have_slice) +
+                                                ", not " + describe(*side.want, side.want_slice) +
                                                 "; every process must use the same types (name, "
                                                 "size and alignment: give a type the same "
                                                 "floe_type_name in each), or create the service "
@@ -137,6 +145,23 @@ std::uint64_t max_slice_len(const std::optional<std::uint64_t>& asked, const Typ
                     std::to_string(type.size) + " bytes)");
   }
   return n;
+}
+
+/// An opener's max slice length must not exceed the service's: its chunks have no room for more.
+void check_max_slice_lens(const ServiceHeader& h, const WantedService& w) {
+  const std::uint64_t have[] = {h.request_max_slice_len, h.response_max_slice_len};
+  const std::uint64_t want[] = {w.request_max_slice_len, w.response_max_slice_len};
+  const char* roles[] = {"request", "response"};
+  for (int i = 0; i < 2; ++i) {
+    if (want[i] > have[i]) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: service '" + w.name() + "' was created with " + roles[i] +
+                      "_max_slice_len = " + std::to_string(have[i]) +
+                      ", which does not satisfy the requested " + std::to_string(want[i]) +
+                      "; ask for at most that, or create the service anew once every process "
+                      "has closed it");
+    }
+  }
 }
 
 /// A slice service is created only with its max lengths: they size every chunk.
@@ -212,6 +237,7 @@ void check_joinable(const ServiceHeader& header, const AttributeSet& attributes,
   }
   check_types(header, wanted);
   check_payload_alignments(header, wanted);
+  check_max_slice_lens(header, wanted);
   check_satisfies(header.limits, wanted.requested, wanted.spec.explicitly_set, wanted.name());
   check_attributes(attributes, wanted);
 }
@@ -329,6 +355,8 @@ void initialize(const SegmentView& segment, const WantedService& wanted) {
   header->request_payload_alignment = wanted.request_payload_alignment;
   header->response_payload_alignment = wanted.response_payload_alignment;
   header->attributes = to_stored(wanted.spec.attributes.attributes());
+  header->request_max_slice_len = wanted.request_max_slice_len;
+  header->response_max_slice_len = wanted.response_max_slice_len;
   for (std::uint32_t c = 0; c < wanted.limits.max_clients; ++c) {
     for (std::uint32_t k = 0; k < wanted.limits.max_active_requests_per_client; ++k) {
       segment.client_channel(c, k)->chunk = kNoChunk;
@@ -415,7 +443,8 @@ std::shared_ptr<ServiceSegment> ServiceSegment::create_new(const WantedService& 
   auto layout =
       SegmentLayout::compute(wanted.limits, wanted.request, wanted.response,
                              wanted.request_user_header, wanted.response_user_header,
-                             wanted.request_payload_alignment, wanted.response_payload_alignment);
+                             wanted.request_payload_alignment, wanted.response_payload_alignment,
+                             wanted.request_max_slice_len, wanted.response_max_slice_len);
   if (!layout) {
     // The limits are in range (wanted_service): their product, or a type, is too large.
     throw Error(Errc::incompatible_limits,

@@ -42,14 +42,25 @@ bool is_valid_alignment(std::uint64_t alignment) {
 }
 
 /// `with_state`: a 32-bit state word follows the header (response chunks). The payload starts
-/// at the larger of its type's alignment and `payload_alignment`.
+/// at the larger of its type's alignment and `payload_alignment`. `max_slice_len` != 0: the
+/// payload is a slice of up to that many elements of `payload`, its descriptor after the
+/// header (and state word).
 std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
                                    const StoredType& user_header, const StoredType& payload,
-                                   std::uint64_t payload_alignment) {
+                                   std::uint64_t payload_alignment, std::uint64_t max_slice_len) {
   for (const StoredType* t : {&user_header, &payload}) {
     if (!is_valid_alignment(t->alignment) || t->size > (1ull << 32)) return std::nullopt;
   }
   if (!is_valid_alignment(payload_alignment)) return std::nullopt;
+  // A slice of elements of no size, or of more than a payload may hold, is a hostile header.
+  CheckedSize payload_size(payload.size);
+  if (max_slice_len != 0) {
+    payload_size.multiply(max_slice_len);
+    if (payload.size == 0 || max_slice_len > kMaxSliceLen || !payload_size.ok() ||
+        payload_size.value() > (1ull << 32)) {
+      return std::nullopt;
+    }
+  }
   payload_alignment = std::max(payload_alignment, payload.alignment);
   ChunkShape shape;
   CheckedSize at(header_size);
@@ -58,12 +69,17 @@ std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
     shape.state_offset = at.value();
     at.add(4);
   }
+  if (max_slice_len != 0) {
+    at.align(alignof(SliceDescriptor));
+    shape.slice_offset = at.value();
+    at.add(sizeof(SliceDescriptor));
+  }
   at.align(user_header.alignment);
   shape.user_header_offset = at.value();
   at.add(user_header.size).align(payload_alignment);
   shape.payload_offset = at.value();
   // Chunks start on cache lines so two chunks never share one between writers.
-  at.add(payload.size)
+  at.add(payload_size.value())
       .align(std::max<std::uint64_t>({64, user_header.alignment, payload_alignment}));
   shape.stride = at.value();
   if (!at.ok()) return std::nullopt;
@@ -75,7 +91,8 @@ std::optional<ChunkShape> shape_of(std::uint64_t header_size, bool with_state,
 std::optional<SegmentLayout> SegmentLayout::compute(
     const StoredLimits& limits, const StoredType& request, const StoredType& response,
     const StoredType& request_user_header, const StoredType& response_user_header,
-    std::uint64_t request_payload_alignment, std::uint64_t response_payload_alignment) noexcept {
+    std::uint64_t request_payload_alignment, std::uint64_t response_payload_alignment,
+    std::uint64_t request_max_slice_len, std::uint64_t response_max_slice_len) noexcept {
   // The ranges creation checks; a flag is read as zero or not, whatever its byte holds.
   for (const LimitInfo& limit : kLimits) {
     if (!limit.is_flag && !limit.contains(limit_value(limits, limit.id))) return std::nullopt;
@@ -88,10 +105,14 @@ std::optional<SegmentLayout> SegmentLayout::compute(
                        limits.max_loaned_responses_per_request;
 
   auto request_shape = shape_of(sizeof(RequestHeader), false, request_user_header, request,
-                                request_payload_alignment);
+                                request_payload_alignment, request_max_slice_len);
   auto response_shape = shape_of(sizeof(ResponseHeader), true, response_user_header, response,
-                                 response_payload_alignment);
+                                 response_payload_alignment, response_max_slice_len);
   if (!request_shape || !response_shape) return std::nullopt;
+  l.request_slice_capacity_ = request_max_slice_len;
+  l.response_slice_capacity_ = response_max_slice_len;
+  l.request_element_size_ = request.size;
+  l.response_element_size_ = response.size;
   l.request_shape_ = *request_shape;
   l.response_shape_ = *response_shape;
 
@@ -189,6 +210,20 @@ std::uint64_t SegmentLayout::request_chunk_bytes() const noexcept {
   return std::uint64_t{limits_.max_clients} * request_chunks_ * request_shape_.stride;
 }
 
+namespace {
+
+/// "1.0 KiB", or for a slice "1.0 KiB (64 max elements x 16 B + 64 B)": a chunk's stride.
+std::string describe_stride(const ChunkShape& shape, std::uint64_t max_slice_len,
+                            std::uint64_t element_size) {
+  std::string text = human_size(shape.stride);
+  if (max_slice_len == 0) return text;
+  const std::uint64_t elements = max_slice_len * element_size;
+  return text + " (" + std::to_string(max_slice_len) + " max elements x " +
+         human_size(element_size) + " + " + human_size(shape.stride - elements) + ")";
+}
+
+}  // namespace
+
 std::string SegmentLayout::describe_size() const {
   const auto& l = limits_;
   const std::uint64_t response = response_chunk_bytes();
@@ -201,23 +236,27 @@ std::string SegmentLayout::describe_size() const {
          std::to_string(l.max_borrowed_responses_per_pending_response) +
          " max_borrowed_responses_per_pending_response + " +
          std::to_string(l.max_loaned_responses_per_request) +
-         " max_loaned_responses_per_request) x " + human_size(response_shape_.stride) + " = " +
-         human_size(response) + ", + request chunks " + std::to_string(l.max_clients) +
+         " max_loaned_responses_per_request) x " +
+         describe_stride(response_shape_, response_slice_capacity_, response_element_size_) +
+         " = " + human_size(response) + ", + request chunks " + std::to_string(l.max_clients) +
          " max_clients x " + std::to_string(request_chunks_) + " (" +
          std::to_string(l.max_loaned_requests) + " max_loaned_requests + " +
          std::to_string(l.max_active_requests_per_client) + " max_active_requests_per_client) x " +
-         human_size(request_shape_.stride) + " = " + human_size(request) + ", + bookkeeping " +
+         describe_stride(request_shape_, request_slice_capacity_, request_element_size_) + " = " +
+         human_size(request) + ", + bookkeeping " +
          human_size(total_size_ - std::min(total_size_, response + request));
 }
 
 std::string SegmentLayout::limits_to_lower() const {
   if (response_chunk_bytes() >= request_chunk_bytes()) {
-    return "max_response_buffer_size, max_borrowed_responses_per_pending_response, "
-           "max_loaned_responses_per_request, max_active_requests_per_client, max_clients or "
-           "max_servers (or the response size)";
+    return std::string(
+               "max_response_buffer_size, max_borrowed_responses_per_pending_response, "
+               "max_loaned_responses_per_request, max_active_requests_per_client, "
+               "max_clients or max_servers (or ") +
+           (response_slice_capacity_ != 0 ? "response_max_slice_len" : "the response size") + ")";
   }
-  return "max_loaned_requests, max_active_requests_per_client or max_clients (or the request "
-         "size)";
+  return std::string("max_loaned_requests, max_active_requests_per_client or max_clients (or ") +
+         (request_slice_capacity_ != 0 ? "request_max_slice_len" : "the request size") + ")";
 }
 
 }  // namespace floe::detail

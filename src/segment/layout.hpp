@@ -16,7 +16,9 @@
 //
 // A response chunk holds its own state word right after its header: the client reads the
 // response and writes the state, the server writes both, so keeping them on one cache line
-// saves a line transfer per response (measured: streams about a third faster).
+// saves a line transfer per response (measured: streams about a third faster). The chunks of
+// a floe::Slice payload also hold a SliceDescriptor (its length) on that first line, and have
+// room for the service's max slice length of elements.
 
 #include <cstddef>
 #include <cstdint>
@@ -38,8 +40,9 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // 4: ResponseHeader::sequence_number; 5: QueueControl's producer_waiting flag; 7: queue entries
 // start on the tail's cache line; 8: attributes and payload alignments in the header,
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
-// departed client's requests; 9: NodeRecord holds the node's name
-inline constexpr std::uint32_t kLayoutVersion = 9;
+// departed client's requests; 9: NodeRecord holds the node's name; 10: slice lengths in the
+// header, SliceDescriptor in the chunks of a slice payload
+inline constexpr std::uint32_t kLayoutVersion = 10;
 inline constexpr std::uint32_t kMaxTypeNameLength = kMaxTypeNameBytes;
 /// Node::create's bound on a node's name.
 inline constexpr std::uint32_t kMaxNodeNameLength = 255;
@@ -115,6 +118,10 @@ struct ServiceHeader {
   std::uint64_t request_payload_alignment;
   std::uint64_t response_payload_alignment;
   StoredAttributes attributes;
+  // The most elements of a floe::Slice payload (StoredType holds its element), what every
+  // chunk has room for; 0: a fixed payload.
+  std::uint64_t request_max_slice_len;
+  std::uint64_t response_max_slice_len;
 };
 static_assert(std::is_trivially_copyable_v<ServiceHeader>);
 
@@ -202,9 +209,25 @@ inline constexpr ClientId make_port_id(std::uint32_t slot, std::uint32_t generat
   return (std::uint64_t{generation} << 32) | slot;
 }
 
-/// Where header, state word (response chunks only), user header and payload lie in one chunk.
+/// The length of a slice payload, in every chunk of one, on the line of the chunk's header (and
+/// state word). Written by the sender's core at loan; a receiver reads it once and checks it
+/// against the capacity it computed itself (SegmentView::request_slice_length,
+/// ResponseChannel::response_slice_length_of), never trusting it further.
+struct SliceDescriptor {
+  std::uint64_t length;   // elements
+  std::uint32_t segment;  // 0: the elements follow in this chunk
+  std::uint32_t reserved;
+};
+static_assert(sizeof(SliceDescriptor) == 16 && std::is_trivially_copyable_v<SliceDescriptor>);
+// Response: header, state word, padding to 8, descriptor: all on the chunk's first line.
+static_assert(sizeof(ResponseHeader) + 4 + 4 + sizeof(SliceDescriptor) <= 64 &&
+              sizeof(RequestHeader) + sizeof(SliceDescriptor) <= 64);
+
+/// Where header, state word (response chunks only), slice descriptor (slice payloads only),
+/// user header and payload lie in one chunk.
 struct ChunkShape {
   std::uint64_t state_offset = 0;
+  std::uint64_t slice_offset = 0;  // 0 (the header's place): no descriptor, a fixed payload
   std::uint64_t user_header_offset = 0;
   std::uint64_t payload_offset = 0;
   std::uint64_t stride = 0;
@@ -221,8 +244,8 @@ class SegmentLayout {
   static std::optional<SegmentLayout> compute(
       const StoredLimits& limits, const StoredType& request, const StoredType& response,
       const StoredType& request_user_header, const StoredType& response_user_header,
-      std::uint64_t request_payload_alignment = 1,
-      std::uint64_t response_payload_alignment = 1) noexcept;
+      std::uint64_t request_payload_alignment = 1, std::uint64_t response_payload_alignment = 1,
+      std::uint64_t request_max_slice_len = 0, std::uint64_t response_max_slice_len = 0) noexcept;
 
   const StoredLimits& limits() const noexcept { return limits_; }
   std::uint64_t total_size() const noexcept { return total_size_; }
@@ -230,6 +253,10 @@ class SegmentLayout {
   std::uint32_t response_chunks_per_channel() const noexcept { return response_chunks_; }
   const ChunkShape& request_shape() const noexcept { return request_shape_; }
   const ChunkShape& response_shape() const noexcept { return response_shape_; }
+  /// The most elements a request / response slice holds (0: a fixed payload), from the header
+  /// this process validated: what a received length is checked against.
+  std::uint64_t request_slice_capacity() const noexcept { return request_slice_capacity_; }
+  std::uint64_t response_slice_capacity() const noexcept { return response_slice_capacity_; }
   /// Bytes of all response chunks, of all request chunks: what the limits multiply the payload
   /// sizes by. The rest of the segment is small bookkeeping.
   std::uint64_t response_chunk_bytes() const noexcept;
@@ -250,6 +277,8 @@ class SegmentLayout {
   std::uint32_t response_chunks_ = 0;
   ChunkShape request_shape_;
   ChunkShape response_shape_;
+  std::uint64_t request_slice_capacity_ = 0, response_slice_capacity_ = 0;
+  std::uint64_t request_element_size_ = 0, response_element_size_ = 0;
   std::uint64_t nodes_ = 0, clients_ = 0, servers_ = 0, client_channels_ = 0;
   std::uint64_t request_chunk_states_ = 0, request_queues_ = 0, request_queue_stride_ = 0;
   std::uint64_t response_channels_ = 0, response_channel_stride_ = 0;

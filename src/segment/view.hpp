@@ -2,7 +2,8 @@
 // A service's segment as this process maps it: the mapping's base bound to the layout once, so
 // the two never travel apart. Accessors take indices the caller checked against the limits; an
 // index read from shared memory is checked by the one function below that decodes it
-// (channel_of, response_chunk_of, bound_chunk), never used raw.
+// (channel_of, response_chunk_of, bound_chunk), never used raw; so is a slice length
+// (request_slice_length, response_slice_length_of), read once.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,17 @@ namespace floe::detail {
 /// ClientChannel::chunk of a channel without a request chunk; what any out-of-range index
 /// decodes to.
 inline constexpr std::uint32_t kNoChunk = 0xffffffffu;
+/// What a slice length a peer wrote beyond the chunk's capacity decodes to.
+inline constexpr std::uint64_t kBadLength = ~std::uint64_t{0};
+
+/// The length in the descriptor of `chunk` (shape.slice_offset != 0), loaded once, or kBadLength
+/// when it exceeds `capacity` (elements the chunk has room for, from this process's layout).
+inline std::uint64_t checked_slice_length(std::byte* chunk, const ChunkShape& shape,
+                                          std::uint64_t capacity) noexcept {
+  auto* descriptor = reinterpret_cast<SliceDescriptor*>(chunk + shape.slice_offset);
+  const std::uint64_t length = load(descriptor->length, std::memory_order_relaxed);
+  return length <= capacity ? length : kBadLength;
+}
 
 /// One response channel (server, client, request slot): its open marker, queue and chunk pool.
 class ResponseChannel {
@@ -42,6 +54,11 @@ class ResponseChannel {
   std::uint32_t response_chunk_of(std::uint64_t entry) const noexcept {
     const std::uint32_t i = entry_index(entry);
     return i < chunk_count() ? i : kNoChunk;
+  }
+  /// The length of the response slice in chunk i (from response_chunk_of), or kBadLength.
+  std::uint64_t response_slice_length_of(std::uint32_t i) const noexcept {
+    return checked_slice_length(chunk(i), layout_->response_shape_,
+                                layout_->response_slice_capacity_);
   }
 
  private:
@@ -104,6 +121,11 @@ class SegmentView {
   std::uint32_t channel_of(std::uint64_t request_entry) const noexcept {
     const std::uint32_t k = entry_index(request_entry);
     return k < limits().max_active_requests_per_client ? k : kNoChunk;
+  }
+  /// The length of the request slice in client c's chunk i (from bound_chunk), or kBadLength.
+  std::uint64_t request_slice_length(std::uint32_t c, std::uint32_t i) const noexcept {
+    return checked_slice_length(request_chunk(c, i), layout_.request_shape_,
+                                layout_.request_slice_capacity_);
   }
   /// The request chunk bound to a client channel, or kNoChunk when none is (or a peer wrote one
   /// out of range).

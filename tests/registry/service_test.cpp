@@ -146,6 +146,69 @@ TEST_F(Service, SliceServiceNeedsMaxWhenCreated) {
   EXPECT_NO_THROW(bytes.request_max_slice_len(64).create());
 }
 
+TEST_F(Service, SliceTypeMismatchIsIncompatible) {
+  Signal created, done;
+  ChildProcess creator([&] {
+    Node other = Node::create("creator", config);
+    auto service = other.service_builder("Svc/SliceTypes")
+                       .request_response<Slice<std::uint32_t>, std::uint32_t>()
+                       .request_max_slice_len(16)
+                       .create();
+    created.notify();
+    return done.wait() == 1 ? 0 : 1;
+  });
+  ASSERT_EQ(created.wait(), 1);
+  auto base = node.service_builder("Svc/SliceTypes");
+  EXPECT_EQ(error_of([&] { base.request_response<std::uint32_t, std::uint32_t>().open(); }),
+            Errc::incompatible_types)
+      << "a fixed payload of the element type is not the slice";
+  EXPECT_EQ(message_of([&] { base.request_response<std::uint32_t, std::uint32_t>().open(); }),
+            "floe: service 'Svc/SliceTypes' has request type floe::Slice<unsigned int> (element "
+            "size 4, alignment 4), not unsigned int (size 4, alignment 4); every process must "
+            "use the same types (name, size and alignment: give a type the same floe_type_name "
+            "in each), or create the service anew once every process has closed it");
+  EXPECT_EQ(error_of([&] { base.request_response<Slice<std::uint64_t>, std::uint32_t>().open(); }),
+            Errc::incompatible_types)
+      << "the element type must match";
+  EXPECT_EQ(error_of([&] {
+              base.request_response<Slice<std::uint32_t>, Slice<std::uint32_t>>()
+                  .response_max_slice_len(16)
+                  .open();
+            }),
+            Errc::incompatible_types);
+  auto matching = base.request_response<Slice<std::uint32_t>, std::uint32_t>().open();
+  EXPECT_EQ(matching.usage().nodes, 2u);
+  const auto info = node.list_services();
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].request_type, "floe::Slice<unsigned int>");
+  EXPECT_EQ(info[0].request_max_slice_len, 16u);
+  EXPECT_EQ(info[0].response_type, "unsigned int");
+  EXPECT_EQ(info[0].response_max_slice_len, 0u);
+  done.notify();
+  EXPECT_EQ(creator.wait(), 0);
+}
+
+TEST_F(Service, OpenerAskingLargerMaxIsRefused) {
+  auto builder = node.service_builder("Svc/SliceMax")
+                     .request_response<Slice<std::byte>, Slice<std::uint64_t>>();
+  auto created = builder.request_max_slice_len(64).response_max_slice_len(8).create();
+  Node other = Node::create("opener", config);
+  const auto opener = [&] {
+    return other.service_builder("Svc/SliceMax")
+        .request_response<Slice<std::byte>, Slice<std::uint64_t>>();
+  };
+  EXPECT_NO_THROW(opener().open()) << "an opener that asks no max gets the service's";
+  EXPECT_NO_THROW(opener().request_max_slice_len(64).response_max_slice_len(1).open());
+  EXPECT_EQ(error_of([&] { opener().request_max_slice_len(65).open(); }),
+            Errc::incompatible_limits);
+  EXPECT_EQ(message_of([&] { opener().response_max_slice_len(9).open(); }),
+            "floe: service 'Svc/SliceMax' was created with response_max_slice_len = 8, which "
+            "does not satisfy the requested 9; ask for at most that, or create the service anew "
+            "once every process has closed it");
+  EXPECT_EQ(error_of([&] { opener().response_max_slice_len(9).open_or_create(); }),
+            Errc::incompatible_limits);
+}
+
 TEST_F(Service, SharedMemoryGoesWithTheLastNode) {
   const auto path = object_path("Svc/Lifetime");
   Signal opened, release;

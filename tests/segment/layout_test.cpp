@@ -95,5 +95,73 @@ TEST(SegmentLayout, HostileOrAbsurdLimitsAreRejected) {
                                       stored_type(0, 1), stored_type(0, 1)));
 }
 
+TEST(SegmentLayout, SliceDescriptorOnFirstCacheLine) {
+  const auto layout = SegmentLayout::compute(small_limits(), stored_type(1, 1), stored_type(16, 16),
+                                             stored_type(0, 1), stored_type(0, 1), 1, 1, 1000, 64);
+  ASSERT_TRUE(layout);
+  const ChunkShape& request = layout->request_shape();
+  const ChunkShape& response = layout->response_shape();
+  // Request: after its header; response: after header and state word; both on line one.
+  EXPECT_EQ(request.slice_offset, 16u);
+  EXPECT_EQ(response.slice_offset, 32u);
+  EXPECT_GE(response.slice_offset, response.state_offset + 4);
+  for (const ChunkShape* shape : {&request, &response}) {
+    EXPECT_EQ(shape->slice_offset % alignof(SliceDescriptor), 0u);
+    EXPECT_LE(shape->slice_offset + sizeof(SliceDescriptor), 64u);
+    EXPECT_LE(shape->slice_offset + sizeof(SliceDescriptor), shape->payload_offset);
+  }
+  EXPECT_EQ(layout->request_slice_capacity(), 1000u);
+  EXPECT_EQ(layout->response_slice_capacity(), 64u);
+  // A fixed payload has no descriptor: its chunks are as they were.
+  const auto fixed = SegmentLayout::compute(small_limits(), stored_type(8, 8), stored_type(8, 8),
+                                            stored_type(0, 1), stored_type(0, 1));
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ(fixed->request_shape().slice_offset, 0u);
+  EXPECT_EQ(fixed->response_shape().slice_offset, 0u);
+  EXPECT_EQ(fixed->request_shape().stride, 64u);
+  EXPECT_EQ(fixed->request_slice_capacity(), 0u);
+}
+
+TEST(SegmentLayout, SliceStrideFromMaxLen) {
+  // 64 elements of 16 bytes after a 64-byte first line (header, state, descriptor).
+  const auto layout = SegmentLayout::compute(small_limits(), stored_type(1, 1), stored_type(16, 16),
+                                             stored_type(0, 1), stored_type(0, 1), 1, 1, 1000, 64);
+  ASSERT_TRUE(layout);
+  EXPECT_EQ(layout->response_shape().payload_offset, 48u);
+  EXPECT_EQ(layout->response_shape().stride, 48u + 64 * 16 + 16);  // rounded up to 64
+  EXPECT_EQ(layout->request_shape().payload_offset, 32u);
+  EXPECT_EQ(layout->request_shape().stride, 1088u);  // 32 + 1000, up to a multiple of 64
+  // With a user header and an element aligned to 64, every element stays aligned.
+  const auto aligned =
+      SegmentLayout::compute(small_limits(), stored_type(64, 64), stored_type(8, 8),
+                             stored_type(4, 4), stored_type(0, 1), 1, 1, 3, 0);
+  ASSERT_TRUE(aligned);
+  const ChunkShape& shape = aligned->request_shape();
+  EXPECT_GE(shape.user_header_offset, shape.slice_offset + sizeof(SliceDescriptor));
+  EXPECT_EQ(shape.payload_offset % 64, 0u);
+  EXPECT_EQ(shape.stride, shape.payload_offset + 3 * 64);
+  EXPECT_EQ(aligned->response_shape().slice_offset, 0u);
+  EXPECT_NE(layout->describe_size().find("(64 max elements x 16 B + 64 B)"), std::string::npos)
+      << layout->describe_size();
+  EXPECT_NE(layout->limits_to_lower().find("max_slice_len"), std::string::npos);
+}
+
+TEST(SegmentLayout, HostileSliceMaxIsRefused) {
+  const auto with = [](std::uint64_t element_size, std::uint64_t request_max) {
+    return SegmentLayout::compute(small_limits(), stored_type(element_size, 1), stored_type(8, 8),
+                                  stored_type(0, 1), stored_type(0, 1), 1, 1, request_max, 0);
+  };
+  EXPECT_TRUE(with(1, 1));
+  EXPECT_FALSE(with(1, (1ull << 32) - 1))
+      << "48 request chunks of 4 GiB are more than a segment's 64 GiB";
+  EXPECT_FALSE(with(1, 1ull << 63));
+  EXPECT_FALSE(with(1, ~0ull));
+  EXPECT_FALSE(with(1, 1ull << 32)) << "more elements than a slice may hold";
+  EXPECT_FALSE(with(0, 8)) << "elements of no size";
+  EXPECT_FALSE(with(1ull << 31, 4)) << "more than 4 GiB of elements";
+  EXPECT_FALSE(with(1ull << 32, 1ull << 32)) << "a product that overflows";
+  EXPECT_FALSE(with(3, 0x5555555555555556ull)) << "a product that wraps to a small number";
+}
+
 }  // namespace
 }  // namespace floe::detail

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "registry/segment_header.hpp"
 #include "segment/layout.hpp"
 #include "segment/view.hpp"
 
@@ -30,9 +31,7 @@ class WritableSegment {
     if (mapped == MAP_FAILED) return;
     base_ = static_cast<std::byte*>(mapped);
     const auto* header = reinterpret_cast<const detail::ServiceHeader*>(base_);
-    const auto layout =
-        detail::SegmentLayout::compute(header->limits, header->request, header->response,
-                                       header->request_user_header, header->response_user_header);
+    const auto layout = detail::layout_of(*header);
     if (layout) view.emplace(base_, *layout);
   }
   WritableSegment(const WritableSegment&) = delete;

@@ -239,6 +239,40 @@ TEST_F(FloeTool, InspectShowsTheAttributesAndAlignmentsOfAServiceOfAnotherProces
   EXPECT_EQ(creator.wait(), 0);
 }
 
+TEST_F(FloeTool, ListAndInspectShowSliceServicesAndTheirMaxLengths) {
+  Signal created, done;
+  ChildProcess creator([&] {
+    Node other = Node::create("slice-creator", config);
+    auto service = other.service_builder("Test/Slices")
+                       .request_response<Slice<std::byte>, std::uint64_t>()
+                       .request_max_slice_len(4096)
+                       .create();
+    created.notify();
+    return done.wait() == 1 ? 0 : 1;
+  });
+  ASSERT_EQ(created.wait(), 1);
+  const ToolRun inspect = floe_tool("inspect Test/Slices " + domain_option());
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("request   floe::Slice<std::byte> (1 B elements, at most 4096), "
+                                "user header none"),
+            std::string::npos)
+      << inspect.output;
+  const std::string u64(TypeInfo::of<std::uint64_t>().name);
+  EXPECT_NE(inspect.output.find("response  " + u64 + " (8 B)"), std::string::npos)
+      << inspect.output;
+  const nlohmann::json json = floe_json("inspect --json Test/Slices " + domain_option());
+  EXPECT_EQ(json["request_type"], "floe::Slice<std::byte>");
+  EXPECT_EQ(json["request_max_slice_len"], 4096);
+  EXPECT_EQ(json["response_max_slice_len"], 0);
+  const ToolRun list = floe_tool("list " + domain_option());
+  EXPECT_NE(list.output.find("floe::Slice<std::byte> -> " + u64), std::string::npos) << list.output;
+  const nlohmann::json listed = floe_json("list --json " + domain_option())["services"][0];
+  EXPECT_EQ(listed["request_type"], "floe::Slice<std::byte>");
+  EXPECT_EQ(listed["request_max_slice_len"], 4096);
+  done.notify();
+  EXPECT_EQ(creator.wait(), 0);
+}
+
 TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto live = builder().create();
   // Two services whose only process was killed; the second then shrunk by someone, so damaged.
