@@ -1421,7 +1421,9 @@ class NodeInfo:
 class ServiceInfo:
     """One service of a node's domain (Node.list_services()). Types, limits and counts are
     filled in only when `state` is LIVE or STALE; a user header type is "" when there is
-    none; `limits` is by name, as Service.limits()."""
+    none; a slice payload's type reads floe::Slice<T>, its max length is in
+    request_max_slice_len / response_max_slice_len (0: a fixed payload); `limits` is by name,
+    as Service.limits()."""
 
     name: str
     object: str
@@ -1432,6 +1434,8 @@ class ServiceInfo:
     response_type: str
     request_user_header_type: str
     response_user_header_type: str
+    request_max_slice_len: int
+    response_max_slice_len: int
     limits: dict
     live_nodes: int
     dead_nodes: int

@@ -344,6 +344,8 @@ class ServiceInfo:
     response_type: str
     request_user_header_type: str
     response_user_header_type: str
+    request_max_slice_len: int
+    response_max_slice_len: int
     limits: dict[str, int]
     live_nodes: int
     dead_nodes: int

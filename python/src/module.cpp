@@ -5,7 +5,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -18,6 +17,7 @@
 
 #include "floe/attributes.hpp"
 #include "floe/config.hpp"
+#include "floe/detail/payload_access.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/detail/reactor.hpp"
 #include "floe/detail/service_spec.hpp"
@@ -180,8 +180,11 @@ class PyResponse {
 
 class PyPendingResponse {
  public:
-  PyPendingResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes)
-      : handle_(std::move(core), {channel}), sizes_(sizes) {}
+  /// `request`: the loan sent, whose length (of a slice request) this remembers: the chunk is
+  /// in shared memory, where a server could rewrite its descriptor.
+  PyPendingResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes,
+                    const ChunkView& request)
+      : handle_(std::move(core), {channel}), sizes_(sizes), request_length_(request.length) {}
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
   std::optional<PyResponse> try_receive() {
@@ -201,7 +204,8 @@ class PyPendingResponse {
   }
   void set_disconnect_hint() { core().set_disconnect_hint(channel()); }
   py::memoryview payload() {
-    const ChunkView request = core().request_of(channel());
+    ChunkView request = core().request_of(channel());
+    request.length = request_length_;
     return bytes_at(request.payload, sizes_.request.bytes(request));
   }
   std::tuple<std::uint64_t, std::uint64_t> header() {
@@ -227,6 +231,7 @@ class PyPendingResponse {
 
   UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::OpenStream> handle_;
   PayloadSizes sizes_;
+  std::uint64_t request_length_;
 };
 
 class PyRequestMut {
@@ -248,7 +253,8 @@ class PyRequestMut {
   PyPendingResponse send() {
     if (!handle_) raise_released("request");
     const std::uint32_t channel = handle_.core().send(handle_.held().chunk);
-    return PyPendingResponse(handle_.hand_over(), channel, sizes_);
+    const ChunkView sent = view();
+    return PyPendingResponse(handle_.hand_over(), channel, sizes_, sent);
   }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() { return bytes_at(view().user_header, sizes_.request_user_header); }
@@ -804,7 +810,8 @@ class PyRequestSend final : public PyClientWait {
     if (!core_->try_send(loan_.held().chunk, channel, failure())) {
       return static_cast<bool>(failure());  // Errc::corrupted; else no channel is free yet
     }
-    sent_.emplace(loan_.hand_over(), channel, sizes_);
+    const ChunkView sent = loan_.held().view;
+    sent_.emplace(loan_.hand_over(), channel, sizes_, sent);
     return true;
   }
   void on_interrupted() noexcept override { loan_.reset(); }
@@ -945,7 +952,7 @@ class PyService {
         port_limit(max_active_requests, limits().max_active_requests_per_client,
                    "max_active_requests_per_client");
     return PyClient(std::make_shared<ClientCore>(segment_, max, backpressure(block),
-                                                 slice_policy(initial_max_slice_len)),
+                                                 floe::detail::slice_policy(initial_max_slice_len)),
                     sizes_);
   }
   PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request, bool block,
@@ -954,7 +961,7 @@ class PyService {
         port_limit(max_loaned_responses_per_request, limits().max_loaned_responses_per_request,
                    "max_loaned_responses_per_request");
     return PyServer(std::make_shared<ServerCore>(segment_, max, backpressure(block),
-                                                 slice_policy(initial_max_slice_len)),
+                                                 floe::detail::slice_policy(initial_max_slice_len)),
                     sizes_);
   }
   std::string name() const { return floe::detail::service_name(*segment_); }
@@ -968,12 +975,6 @@ class PyService {
   }
 
  private:
-  /// A port builder's initial_max_slice_len as C++'s builders take it: none, the service's
-  /// max; 0 taken as 1 (the core checks a larger one against the service's).
-  static floe::detail::SlicePolicy slice_policy(std::optional<std::uint64_t> asked) {
-    return {asked ? std::max<std::uint64_t>(*asked, 1) : 0};
-  }
-
   std::shared_ptr<floe::detail::ServiceSegment> segment_;
   PayloadSizes sizes_;
 };
@@ -1093,6 +1094,8 @@ py::dict service_info_fields(const floe::ServiceInfo& info) {
   fields["response_type"] = text(info.response_type);
   fields["request_user_header_type"] = text(info.request_user_header_type);
   fields["response_user_header_type"] = text(info.response_user_header_type);
+  fields["request_max_slice_len"] = info.request_max_slice_len;
+  fields["response_max_slice_len"] = info.response_max_slice_len;
   fields["limits"] = limits_by_name(info.limits);
   fields["live_nodes"] = info.live_nodes;
   fields["dead_nodes"] = info.dead_nodes;

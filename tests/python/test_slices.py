@@ -240,9 +240,11 @@ def test_send_copy_size_not_a_multiple_raises(domain):
 def test_byte_slice_matches_cpp_std_byte(domain, slice_peer):
     """The C++ peer created its service with floe::Slice<std::byte> requests: floe.byte opens
     it, while c_uint8 (C++'s unsigned char) and a fixed byte are other types."""
-    peer = slice_peer("cpp", 0)
+    peer = slice_peer("cpp", 1)
     node = floe.Node.create("python-byte-opener")
-    slice_service_builder(node).open().client_builder().create().release()
+    client = slice_service_builder(node).open().client_builder().create()
+    with client.send_copy(b"\xff") as pending, receive_one(pending) as response:
+        assert samples_of(response) == [(1.0, 0, 0xFF * 3)]
     with pytest.raises(floe.IncompatibleTypes, match="unsigned char"):
         slice_service_builder(node, ctypes.c_uint8).open()
     with pytest.raises(floe.IncompatibleTypes):
@@ -250,7 +252,9 @@ def test_byte_slice_matches_cpp_std_byte(domain, slice_peer):
          .response_max_slice_len(MAX_SLICE_LEN).open())
     info = next(info for info in node.list_services() if info.name == "Py/Slices")
     assert info.request_type == "floe::Slice<std::byte>"
-    peer.kill()
+    assert (info.request_max_slice_len, info.response_max_slice_len) == (MAX_SLICE_LEN,) * 2
+    code, out, err = peer.finish()
+    assert code == 0 and out == "request of 1 bytes\n", err
 
 
 def test_numpy_arrays_go_in_and_come_out(domain):
