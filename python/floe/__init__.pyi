@@ -4,6 +4,7 @@
 # access to the ctypes object in shared memory (typed Any here: the view checks, at run time,
 # that its message is still held).
 
+import builtins
 import ctypes
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -70,7 +71,7 @@ class _FixedString(ctypes.Structure):
     @property
     def value(self) -> str: ...
     @value.setter
-    def value(self, text: str | bytes) -> None: ...
+    def value(self, text: str | builtins.bytes) -> None: ...  # `bytes` is the property here
     def __len__(self) -> int: ...
 
 class _FixedVector(ctypes.Structure):

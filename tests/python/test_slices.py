@@ -9,7 +9,8 @@ import pytest
 
 import floe
 from conftest import built_program, wait_until
-from payloads import MAX_SLICE_LEN, Sample, sample_answer, slice_service_builder
+from payloads import (MAX_SLICE_LEN, RequestTag, ResponseEcho, Sample, sample_answer,
+                      slice_service_builder)
 
 
 @pytest.fixture
@@ -166,7 +167,11 @@ def test_the_async_slice_loan_waits_for_a_free_chunk(domain):
         held.release()
         request = await asyncio.wait_for(waiting, 5)
         assert len(request.payload()) == 5 and request.copy_payload() == bytes(5)
+        request.payload()[4] = 9
+        with request.send(), await asyncio.wait_for(server.receive_async(), 5) as active:
+            assert active.copy_payload() == b"\0\0\0\0\x09"  # the length the loan wrote
 
+    server = service.server_builder().create()
     asyncio.run(main())
 
 
@@ -255,6 +260,27 @@ def test_byte_slice_matches_cpp_std_byte(domain, slice_peer):
     assert (info.request_max_slice_len, info.response_max_slice_len) == (MAX_SLICE_LEN,) * 2
     code, out, err = peer.finish()
     assert code == 0 and out == "request of 1 bytes\n", err
+
+
+def test_slices_with_user_headers(domain):
+    service = (slice_service_builder(floe.Node.create("slice-headers"))
+               .request_user_header(RequestTag).response_user_header(ResponseEcho).create())
+    client = service.client_builder().create()
+    server = service.server_builder().create()
+    with client.loan_slice(3) as request:
+        request.user_header().tag = 5
+        request.payload()[:] = b"abc"
+        pending = request.send()
+    with pending:
+        wait_until(server.has_requests, 5, "the request")
+        with server.receive() as active, active.loan_slice(1) as response:
+            assert active.user_header().tag == 5 and active.copy_payload() == b"abc"
+            response.user_header().echoed_tag = 6
+            response.payload()[0].index = 7
+            response.send()
+        with receive_one(pending) as received:
+            assert received.user_header().echoed_tag == 6
+            assert [sample.index for sample in received.payload()] == [7]
 
 
 def test_numpy_arrays_go_in_and_come_out(domain):
