@@ -28,6 +28,8 @@ __all__ = [
     "Backpressure", "StreamEnd", "call_async",
     # fixed-capacity containers (C++'s floe::FixedString, floe::FixedVector)
     "FixedString", "FixedVector",
+    # slices: payloads of a run of elements whose length each message sets (floe::Slice<T>)
+    "Slice", "byte",
 ]
 
 
@@ -268,9 +270,63 @@ class _FixedVector(ctypes.Structure):
         self._size = 0
 
 
+# Slices ------------------------------------------------------------------------------------
+
+class byte(ctypes.c_uint8):  # noqa: N801 (named as C++'s std::byte)
+    """C++'s std::byte as a ctypes type: one byte, recorded under C++'s name for std::byte, so
+    `floe.Slice(floe.byte)` opens a C++ service of `floe::Slice<std::byte>` (ctypes.c_uint8 is
+    C++'s unsigned char, a different type to floe)."""
+
+    floe_type_name = "std::byte"
+
+
+class Slice:
+    """A payload that is a run of `element_type` whose length each message sets, up to the
+    service's max (C++'s floe::Slice<T>): `request_response(floe.Slice(floe.byte), Sample)`.
+    A marker, never stored: floe.Slice(T) is the same object for the same T."""
+
+    __slots__ = ("element_type",)
+    _made = {}
+
+    def __new__(cls, element_type):
+        made = cls._made.get(element_type)
+        if made is None:
+            _check_fixed_size(element_type, element_type)
+            if ctypes.sizeof(element_type) == 0:
+                raise TypeError(f"floe: {element_type.__name__} has size 0; {_RULE}")
+            made = super().__new__(cls)
+            made.element_type = element_type
+            cls._made[element_type] = made
+        return made
+
+    def __repr__(self):
+        return f"floe.Slice({self.element_type.__name__})"
+
+    def _array(self, nbytes):
+        """The ctypes array type of the elements in `nbytes` bytes of payload."""
+        return self.element_type * (nbytes // ctypes.sizeof(self.element_type))
+
+
+def _send_buffer(value, slice_type):
+    """`value` (any buffer, or a list or tuple of elements) as a C-contiguous memoryview of the
+    bytes a send_copy of a slice copies; TypeError for anything else. Whether the size is a
+    whole number of elements is the core's check."""
+    if isinstance(value, (list, tuple)):
+        value = (slice_type.element_type * len(value))(*value)
+    try:
+        view = memoryview(value)
+    except TypeError:
+        raise TypeError(f"floe: send_copy of a {slice_type!r} takes a buffer (bytes, bytearray, "
+                        f"memoryview, a ctypes or numpy array) or a list of elements, not "
+                        f"{type(value).__name__}") from None
+    return view if view.c_contiguous else memoryview(view.tobytes())
+
+
 def _type_info(payload_type):
-    """(name, size, alignment) as the service records it; TypeError for a type floe cannot
-    carry."""
+    """(name, size, alignment) as the service records it (a Slice: its element's); TypeError
+    for a type floe cannot carry."""
+    if isinstance(payload_type, Slice):
+        payload_type = payload_type.element_type
     _check_fixed_size(payload_type, payload_type)
     size = ctypes.sizeof(payload_type)
     if size == 0:
@@ -311,13 +367,19 @@ class PayloadView:
 
     def _sub_view(self, value):
         """`value`, read from the payload, behind a view of the same message when it is itself
-        a ctypes object in shared memory (a nested Structure, an array)."""
+        a ctypes object in shared memory (a nested Structure, an array); an element of a simple
+        type that ctypes hands out as an object on the payload's memory (one of a subclass such
+        as floe.byte) as its plain value; a list (an array's slice) element by element."""
         if isinstance(value, (ctypes.Structure, ctypes.Union, ctypes.Array)):
             view = object.__new__(PayloadView)
             object.__setattr__(view, "_message", self._message)
             object.__setattr__(view, "_object", value)
             object.__setattr__(view, "_writable", self._writable)
             return view
+        if isinstance(value, ctypes._SimpleCData):
+            return value.value
+        if isinstance(value, list):
+            return [self._sub_view(item) for item in value]
         return value
 
     def __getattr__(self, name):
@@ -356,11 +418,23 @@ class PayloadView:
 
 
 def _view(message, payload_type, writable):
-    return PayloadView(message, payload_type.from_buffer(message.payload()), writable)
+    payload = message.payload()
+    if isinstance(payload_type, Slice):  # the elements the message holds, as many as it has
+        return PayloadView(message, payload_type._array(payload.nbytes).from_buffer(payload),
+                           writable)
+    return PayloadView(message, payload_type.from_buffer(payload), writable)
+
+
+def _copy_payload(message):
+    """The payload's bytes copied out of shared memory (raises ReleasedError once released)."""
+    return bytes(message.payload())
 
 
 def _as_payload(value, payload_type):
-    """`value` as a `payload_type` object: itself, or a plain value of a simple type."""
+    """What a send_copy copies: `value` as a `payload_type` object (itself, or a plain value of
+    a simple type), or for a slice its bytes (_send_buffer)."""
+    if isinstance(payload_type, Slice):
+        return _send_buffer(value, payload_type)
     if isinstance(value, payload_type):
         return value
     if issubclass(payload_type, ctypes._SimpleCData) and not isinstance(value, _CTYPES_OBJECTS):
@@ -580,8 +654,13 @@ class Response(_Message):
     __slots__ = ()
 
     def payload(self):
-        """The response payload (read-only), valid while this is held."""
+        """The response payload (read-only), valid while this is held; of a slice service, an
+        array of as many elements as the server sent."""
         return _view(self._raw, self._types[1], writable=False)
+
+    def copy_payload(self):
+        """The payload's bytes, copied out of shared memory (numpy.frombuffer takes them)."""
+        return _copy_payload(self._raw)
 
     def header(self):
         """ResponseHeader(server_id, request_id, sequence_number)."""
@@ -656,6 +735,10 @@ class PendingResponse(_Message):
         """The request as sent (read-only)."""
         return _view(self._raw, self._types[0], writable=False)
 
+    def copy_payload(self):
+        """The request's payload bytes as sent, copied out of shared memory."""
+        return _copy_payload(self._raw)
+
     def header(self):
         """RequestHeader(client_id, request_id) of the request sent."""
         return RequestHeader(*self._raw.header())
@@ -676,8 +759,13 @@ class RequestMut(_Message):
     __slots__ = ()
 
     def payload(self):
-        """The request payload, written in place in shared memory."""
+        """The request payload, written in place in shared memory; of a slice service, an array
+        of the elements loaned."""
         return _view(self._raw, self._types[0], writable=True)
+
+    def copy_payload(self):
+        """The payload's bytes as written so far, copied out of shared memory."""
+        return _copy_payload(self._raw)
 
     def header(self):
         """RequestHeader(client_id, request_id); request_id is 0 until sent."""
@@ -715,9 +803,27 @@ class Client(_Held):
 
     def send_copy(self, value):
         """Copies `value` (a request payload, or a plain value of a simple type) into shared
-        memory and sends it; returns its PendingResponse."""
+        memory and sends it; returns its PendingResponse. Of a slice service, `value` is any
+        buffer (bytes, a ctypes or numpy array, ...) of a whole number of elements (else
+        TypeError), or a list of elements: the request holds that many. Raises
+        ExceedsMaxSliceLen for more than initial_max_slice_len."""
         payload = _as_payload(value, self._types[0])
         return PendingResponse(self._raw.send_copy(payload), self._types)
+
+    def loan_slice(self, length):
+        """A request of `length` zeroed elements in shared memory (a slice service). Raises
+        ExceedsMaxSliceLen for more than the client's initial_max_slice_len, ExceedsMaxLoans."""
+        return RequestMut(self._raw.loan_slice(length), self._types)
+
+    def loan_slice_uninit(self, length):
+        """loan_slice() without the zero fill: write every element."""
+        return RequestMut(self._raw.loan_slice_uninit(length), self._types)
+
+    async def loan_slice_async(self, length):
+        """loan_slice() that waits, in the running asyncio loop, while every request is loaned;
+        ExceedsMaxSliceLen at once, never a wait. Cancelled, it takes nothing."""
+        raw = await _complete(_floe.client_loan_slice_operation(self._raw, length))
+        return RequestMut(raw, self._types)
 
     def id(self):
         """This client's id: the RequestHeader.client_id of its requests."""
@@ -758,8 +864,13 @@ class ResponseMut(_Message):
     __slots__ = ()
 
     def payload(self):
-        """The response payload, written in place in shared memory."""
+        """The response payload, written in place in shared memory; of a slice service, an
+        array of the elements loaned."""
         return _view(self._raw, self._types[1], writable=True)
+
+    def copy_payload(self):
+        """The payload's bytes as written so far, copied out of shared memory."""
+        return _copy_payload(self._raw)
 
     def send(self, timeout=SEND_TIMEOUT_SECONDS):
         """Delivers the response; False when the client stopped listening (or, under
@@ -784,8 +895,13 @@ class ActiveRequest(_Message):
     __slots__ = ()
 
     def payload(self):
-        """The request payload (read-only)."""
+        """The request payload (read-only); of a slice service, an array of as many elements as
+        the client sent."""
         return _view(self._raw, self._types[0], writable=False)
+
+    def copy_payload(self):
+        """The request's payload bytes, copied out of shared memory."""
+        return _copy_payload(self._raw)
 
     def header(self):
         """RequestHeader(client_id, request_id)."""
@@ -807,9 +923,19 @@ class ActiveRequest(_Message):
         """A response whose payload holds whatever the chunk last held: write all of it."""
         return ResponseMut(self._raw.loan_uninit(), self._types)
 
+    def loan_slice(self, length):
+        """A response of `length` zeroed elements in shared memory (a slice service). Raises
+        ExceedsMaxSliceLen for more than the server's initial_max_slice_len, ExceedsMaxLoans."""
+        return ResponseMut(self._raw.loan_slice(length), self._types)
+
+    def loan_slice_uninit(self, length):
+        """loan_slice() without the zero fill: write every element."""
+        return ResponseMut(self._raw.loan_slice_uninit(length), self._types)
+
     def send_copy(self, value, timeout=SEND_TIMEOUT_SECONDS):
         """Copies `value` into shared memory and sends it as ResponseMut.send(timeout) does;
-        False when the client stopped listening."""
+        False when the client stopped listening. Of a slice service, `value` is a buffer or a
+        list of elements, as Client.send_copy takes."""
         payload = _as_payload(value, self._types[1])
         return _floe.response_send_copy_bounded(self._raw, payload, timeout)
 
@@ -867,11 +993,13 @@ class _PortBuilder:
 
     __class_getitem__ = classmethod(types.GenericAlias)
 
-    def __init__(self, service, make_raw, port_type):
+    def __init__(self, service, make_raw, port_type, role):
         self._types = service._types
         self._make_raw = make_raw
         self._port_type = port_type
+        self._role = role
         self._limit = None
+        self._max_slice_len = None
         self._backpressure = Backpressure.DISCARD
 
     def _set_limit(self, value):
@@ -882,7 +1010,16 @@ class _PortBuilder:
         """A port of its own in the service. Raises ExceedsMaxClients / ExceedsMaxServers,
         IncompatibleLimits for a limit above the service's."""
         block = self._backpressure is Backpressure.BLOCK
-        return self._port_type(self._make_raw(self._limit, block), self._types)
+        return self._port_type(self._make_raw(self._limit, block, self._max_slice_len),
+                               self._types)
+
+    def initial_max_slice_len(self, length):
+        """The most elements this port loans in one slice (the client's requests, the server's
+        responses), 1 to the service's max (the default); a larger loan raises
+        ExceedsMaxSliceLen. TypeError where that side's payload is not a floe.Slice(T)."""
+        _require_slice(self._types, self._role, "initial_max_slice_len")
+        self._max_slice_len = int(length)
+        return self
 
     def backpressure(self, value):
         """What the port does with nowhere to put a message: Backpressure.DISCARD (the default)
@@ -897,7 +1034,7 @@ class ClientBuilder(_PortBuilder):
     """Service.client_builder(): a client's own limits, then create()."""
 
     def __init__(self, service):
-        super().__init__(service, service._raw.create_client, Client)
+        super().__init__(service, service._raw.create_client, Client, _REQUEST)
 
     def max_active_requests(self, value):
         """At most the service's max_active_requests_per_client."""
@@ -908,7 +1045,7 @@ class ServerBuilder(_PortBuilder):
     """Service.server_builder(): a server's own limits, then create()."""
 
     def __init__(self, service):
-        super().__init__(service, service._raw.create_server, Server)
+        super().__init__(service, service._raw.create_server, Server, _RESPONSE)
 
     def max_loaned_responses_per_request(self, value):
         """At most the service's max_loaned_responses_per_request."""
@@ -966,6 +1103,7 @@ class RequestResponseBuilder:
         self._user_header_infos = [None, None]
         self._attributes = None
         self._required_attributes = None
+        self._max_slice_lens = [None, None]
 
     def _set_limit(self, name, value):
         self._limits[name] = int(value)
@@ -981,10 +1119,28 @@ class RequestResponseBuilder:
         self._alignments[1] = alignment
         return self
 
+    def request_max_slice_len(self, length):
+        """The most elements a request slice may hold: the size of every request chunk, so
+        needed to create a service whose request payload is a floe.Slice(T); opening with a
+        larger one than the service's raises IncompatibleLimits. TypeError for a fixed-size
+        request payload."""
+        return self._set_max_slice_len(_REQUEST, length)
+
+    def response_max_slice_len(self, length):
+        """The most elements a response slice may hold, as request_max_slice_len."""
+        return self._set_max_slice_len(_RESPONSE, length)
+
+    def _set_max_slice_len(self, role, length):
+        _require_slice(self._types, role, f"{_ROLE_NAMES[role]}_max_slice_len")
+        self._max_slice_lens[role] = int(length)
+        return self
+
     def _build(self, mode):
         raw = _floe.open_service(self._node, self._name, *self._type_infos, self._limits,
                                  *self._alignments, mode, *self._user_header_infos,
-                                 self._attributes, self._required_attributes)
+                                 self._attributes, self._required_attributes,
+                                 *(isinstance(kind, Slice) for kind in self._types[:2]),
+                                 *self._max_slice_lens)
         return Service(raw, self._types)
 
     def create(self):
@@ -1051,8 +1207,8 @@ class ServiceBuilder:
         self._name = name
 
     def request_response(self, request_type, response_type):
-        """A request-response service with these ctypes payload types; TypeError for a type
-        floe cannot carry."""
+        """A request-response service with these ctypes payload types, either of them a
+        floe.Slice(T); TypeError for a type floe cannot carry."""
         return RequestResponseBuilder(self._node, self._name, request_type, response_type)
 
 
@@ -1106,6 +1262,13 @@ class Node:
 
 _REQUEST, _RESPONSE = 0, 1
 _ROLE_NAMES = ("request", "response")
+
+
+def _require_slice(types, role, setter):
+    """TypeError unless the payload of `role` (_REQUEST, _RESPONSE) is a slice, for `setter`."""
+    if not isinstance(types[role], Slice):
+        raise TypeError(f"floe: {setter} is for a service whose {_ROLE_NAMES[role]} payload is "
+                        f"a floe.Slice(T), not {types[role].__name__}")
 
 
 def _user_header_view(message, types, role, writable):
@@ -1258,7 +1421,9 @@ class NodeInfo:
 class ServiceInfo:
     """One service of a node's domain (Node.list_services()). Types, limits and counts are
     filled in only when `state` is LIVE or STALE; a user header type is "" when there is
-    none; `limits` is by name, as Service.limits()."""
+    none; a slice payload's type reads floe::Slice<T>, its max length is in
+    request_max_slice_len / response_max_slice_len (0: a fixed payload); `limits` is by name,
+    as Service.limits()."""
 
     name: str
     object: str
@@ -1269,6 +1434,8 @@ class ServiceInfo:
     response_type: str
     request_user_header_type: str
     response_user_header_type: str
+    request_max_slice_len: int
+    response_max_slice_len: int
     limits: dict
     live_nodes: int
     dead_nodes: int
@@ -1349,11 +1516,7 @@ async def call_async(client, request, timeout):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     payload = _as_payload(request, client._types[0])
-    with client.loan_uninit() as loaned:
-        target = client._types[0].from_buffer(loaned._raw.payload())
-        ctypes.memmove(ctypes.addressof(target), ctypes.addressof(payload),
-                       ctypes.sizeof(payload))
-        del target
+    with RequestMut(client._raw.loan_copy(payload), client._types) as loaned:
         if not await client.wait_for_server_async(max(0.0, deadline - loop.time())):
             raise NoServer("floe: no server of the service came before the call's deadline; "
                            "start one, or give the call a longer timeout")

@@ -17,6 +17,7 @@
 
 #include "floe/attributes.hpp"
 #include "floe/config.hpp"
+#include "floe/detail/payload_access.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/detail/reactor.hpp"
 #include "floe/detail/service_spec.hpp"
@@ -60,15 +61,50 @@ py::memoryview bytes_at(std::byte* at, std::uint64_t size) {
   return py::memoryview::from_memory(static_cast<void*>(at), static_cast<py::ssize_t>(size));
 }
 
-/// Copies a Python buffer of exactly `size` bytes to `at` (send_copy).
-void copy_buffer(const py::buffer& source, std::byte* at, std::uint64_t size) {
+/// One side's payload (a client's requests, a server's responses) as a service declares it.
+struct PayloadShape {
+  std::uint64_t size = 0;  ///< of the payload type; of one element for a slice
+  bool slice = false;      ///< a floe::Slice: each message holds `length` elements
+
+  /// The bytes of the payload `view` shows: a fixed payload's size, or the slice's length (as
+  /// loaned, or as the core validated it on receipt, never read from shared memory here)
+  /// times its element's.
+  std::uint64_t bytes(const ChunkView& view) const noexcept {
+    return slice ? view.length * size : size;
+  }
+  /// TypeError unless the payload is (`want_slice`) or is not a slice: a fixed-size loan of a
+  /// slice service, or a slice loan of a fixed one, says which call to use.
+  void require(bool want_slice, const char* side) const {
+    if (slice == want_slice) return;
+    throw py::type_error(std::string("floe: this service's ") + side + " payload is " +
+                         (slice ? "a floe.Slice: loan it with loan_slice(n) or "
+                                  "loan_slice_uninit(n)"
+                                : "fixed-size: loan it with loan() or loan_uninit()"));
+  }
+};
+
+/// A loan holding a copy of the C-contiguous Python buffer `source` (send_copy): of its exact
+/// size for a fixed payload, else as many elements as it holds, which must be a whole number
+/// (TypeError otherwise). `loan(length)` makes the loan (the length unused for a fixed one).
+template <typename Loan>
+auto loan_copy_of(const py::buffer& source, const PayloadShape& shape, Loan&& loan) {
   const py::buffer_info info = source.request();
+  if (PyBuffer_IsContiguous(info.view(), 'C') == 0) {
+    throw py::type_error("floe: send_copy needs a contiguous buffer");
+  }
   const auto bytes = static_cast<std::uint64_t>(info.size * info.itemsize);
-  if (bytes != size) {
-    throw py::type_error("floe: send_copy needs a payload of " + std::to_string(size) +
+  if (!shape.slice && bytes != shape.size) {
+    throw py::type_error("floe: send_copy needs a payload of " + std::to_string(shape.size) +
                          " bytes (the service's payload type), got " + std::to_string(bytes));
   }
-  std::memcpy(at, info.ptr, size);
+  if (shape.slice && bytes % shape.size != 0) {
+    throw py::type_error("floe: send_copy of a slice needs a whole number of elements of " +
+                         std::to_string(shape.size) + " bytes, got " + std::to_string(bytes) +
+                         " bytes");
+  }
+  auto message = loan(shape.slice ? bytes / shape.size : 0);
+  std::memcpy(message.payload_address(), info.ptr, bytes);
+  return message;
 }
 
 /// A limit the caller of a port builder asked for: from 1 to the service's.
@@ -94,8 +130,8 @@ class PyLoanWait;
 class PyServerWait;
 
 struct PayloadSizes {
-  std::uint64_t request = 0;
-  std::uint64_t response = 0;
+  PayloadShape request;
+  PayloadShape response;
   std::uint64_t request_user_header = 0;   // 0: the service has none
   std::uint64_t response_user_header = 0;  // 0: the service has none
 };
@@ -114,11 +150,14 @@ class PyResponse {
              const ClientCore::Received& received, PayloadSizes sizes)
       : keep_(std::move(core)),
         handle_(keep_.get(), {channel, received}),
-        size_(sizes.response),
+        shape_(sizes.response),
         user_header_size_(sizes.response_user_header) {}
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
-  py::memoryview payload() const { return bytes_at(view("response").payload, size_); }
+  py::memoryview payload() const {
+    const ChunkView& received = view("response");
+    return bytes_at(received.payload, shape_.bytes(received));
+  }
   std::tuple<std::uint64_t, std::uint64_t, std::uint64_t> header() const {
     const auto& h = *floe::detail::object_at<const floe::ResponseHeader>(view("response").header);
     return {h.server_id, h.request_id, h.sequence_number};
@@ -135,14 +174,17 @@ class PyResponse {
   }
   std::shared_ptr<ClientCore> keep_;  // declared first: the handle gives back before it goes
   UniqueHandle<ClientCore*, floe::detail::BorrowedResponse> handle_;
-  std::uint64_t size_;
+  PayloadShape shape_;
   std::uint64_t user_header_size_;
 };
 
 class PyPendingResponse {
  public:
-  PyPendingResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes)
-      : handle_(std::move(core), {channel}), sizes_(sizes) {}
+  /// `request`: the loan sent, whose length (of a slice request) this remembers: the chunk is
+  /// in shared memory, where a server could rewrite its descriptor.
+  PyPendingResponse(std::shared_ptr<ClientCore> core, std::uint32_t channel, PayloadSizes sizes,
+                    const ChunkView& request)
+      : handle_(std::move(core), {channel}), sizes_(sizes), request_length_(request.length) {}
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
   std::optional<PyResponse> try_receive() {
@@ -162,7 +204,9 @@ class PyPendingResponse {
   }
   void set_disconnect_hint() { core().set_disconnect_hint(channel()); }
   py::memoryview payload() {
-    return bytes_at(core().request_of(channel()).payload, sizes_.request);
+    ChunkView request = core().request_of(channel());
+    request.length = request_length_;
+    return bytes_at(request.payload, sizes_.request.bytes(request));
   }
   std::tuple<std::uint64_t, std::uint64_t> header() {
     const auto& h =
@@ -187,6 +231,7 @@ class PyPendingResponse {
 
   UniqueHandle<std::shared_ptr<ClientCore>, floe::detail::OpenStream> handle_;
   PayloadSizes sizes_;
+  std::uint64_t request_length_;
 };
 
 class PyRequestMut {
@@ -198,7 +243,7 @@ class PyRequestMut {
   }
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
-  py::memoryview payload() { return bytes_at(view().payload, sizes_.request); }
+  py::memoryview payload() { return bytes_at(view().payload, sizes_.request.bytes(view())); }
   std::byte* payload_address() { return view().payload; }
   std::tuple<std::uint64_t, std::uint64_t> header() {
     const auto& h = *floe::detail::object_at<const floe::RequestHeader>(view().header);
@@ -208,7 +253,8 @@ class PyRequestMut {
   PyPendingResponse send() {
     if (!handle_) raise_released("request");
     const std::uint32_t channel = handle_.core().send(handle_.held().chunk);
-    return PyPendingResponse(handle_.hand_over(), channel, sizes_);
+    const ChunkView sent = view();
+    return PyPendingResponse(handle_.hand_over(), channel, sizes_, sent);
   }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() { return bytes_at(view().user_header, sizes_.request_user_header); }
@@ -236,19 +282,34 @@ class PyClient {
   /// Value-initialized as C++'s loan(): a ctypes payload's zero is all bytes zero.
   PyRequestMut loan() {
     PyRequestMut request = loan_uninit();
-    std::memset(request.payload_address(), 0, sizes_.request);
+    std::memset(request.payload_address(), 0, sizes_.request.size);
     return request;
   }
   PyRequestMut loan_uninit() {
+    sizes_.request.require(false, "request");
     std::uint32_t chunk = 0;
     const ChunkView view = core().loan(chunk);
     return PyRequestMut(core_, view, chunk, sizes_);
   }
-  PyPendingResponse send_copy(const py::buffer& payload) {
-    PyRequestMut request = loan_uninit();
-    copy_buffer(payload, request.payload_address(), sizes_.request);
-    return request.send();
+  /// `length` elements, value-initialized as C++'s loan_slice().
+  PyRequestMut loan_slice(std::uint64_t length) {
+    PyRequestMut request = loan_slice_uninit(length);
+    std::memset(request.payload_address(), 0, length * sizes_.request.size);
+    return request;
   }
+  PyRequestMut loan_slice_uninit(std::uint64_t length) {
+    sizes_.request.require(true, "request");
+    std::uint32_t chunk = 0;
+    const ChunkView view = core().loan(chunk, length);
+    return PyRequestMut(core_, view, chunk, sizes_);
+  }
+  /// A loan holding a copy of `payload` (send_copy's first half, for call_async).
+  PyRequestMut loan_copy(const py::buffer& payload) {
+    return loan_copy_of(payload, sizes_.request, [this](std::uint64_t length) {
+      return sizes_.request.slice ? loan_slice_uninit(length) : loan_uninit();
+    });
+  }
+  PyPendingResponse send_copy(const py::buffer& payload) { return loan_copy(payload).send(); }
   std::uint64_t id() { return core().id(); }
   std::uint32_t number_of_servers() { return core().number_of_servers(); }
   std::uint32_t max_active_requests() { return core().max_active_requests(); }
@@ -257,6 +318,7 @@ class PyClient {
     core_.reset();
   }
   std::unique_ptr<PyLoanWait> loan_operation();
+  std::unique_ptr<PyLoanWait> loan_slice_operation(std::uint64_t length);
   std::unique_ptr<PyServerWait> server_wait_operation();
 
  private:
@@ -276,13 +338,13 @@ class PyResponseMut {
                 std::uint32_t chunk, PayloadSizes sizes)
       : keep_(std::move(core)),
         handle_(keep_.get(), {active, view, chunk}),
-        size_(sizes.response),
+        shape_(sizes.response),
         user_header_size_(sizes.response_user_header) {
     zero_user_header(view, user_header_size_);
   }
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
-  py::memoryview payload() { return bytes_at(view().payload, size_); }
+  py::memoryview payload() { return bytes_at(view().payload, shape_.bytes(view())); }
   std::byte* payload_address() { return view().payload; }
   void release() noexcept { handle_.reset(); }
   py::memoryview user_header() { return bytes_at(view().user_header, user_header_size_); }
@@ -300,7 +362,7 @@ class PyResponseMut {
   }
   std::shared_ptr<ServerCore> keep_;  // declared first: the handle gives back before it goes
   UniqueHandle<ServerCore*, floe::detail::LoanedResponse> handle_;
-  std::uint64_t size_;
+  PayloadShape shape_;
   std::uint64_t user_header_size_;
 };
 
@@ -311,7 +373,9 @@ class PyActiveRequest {
       : handle_(std::move(core), {active}), sizes_(sizes) {}
 
   bool held() const noexcept { return static_cast<bool>(handle_); }
-  py::memoryview payload() { return bytes_at(active().request.payload, sizes_.request); }
+  py::memoryview payload() {
+    return bytes_at(active().request.payload, sizes_.request.bytes(active().request));
+  }
   std::tuple<std::uint64_t, std::uint64_t> header() {
     const auto& h = *floe::detail::object_at<const floe::RequestHeader>(active().request.header);
     return {h.client_id, h.request_id};
@@ -320,12 +384,25 @@ class PyActiveRequest {
   bool has_disconnect_hint() { return core().has_disconnect_hint(active()); }
   PyResponseMut loan() {
     PyResponseMut response = loan_uninit();
-    std::memset(response.payload_address(), 0, sizes_.response);
+    std::memset(response.payload_address(), 0, sizes_.response.size);
     return response;
   }
   PyResponseMut loan_uninit() {
+    sizes_.response.require(false, "response");
     std::uint32_t chunk = 0;
     const ChunkView view = core().loan(active(), chunk);
+    return PyResponseMut(core().shared_from_this(), active(), view, chunk, sizes_);
+  }
+  /// `length` elements, value-initialized as C++'s loan_slice().
+  PyResponseMut loan_slice(std::uint64_t length) {
+    PyResponseMut response = loan_slice_uninit(length);
+    std::memset(response.payload_address(), 0, length * sizes_.response.size);
+    return response;
+  }
+  PyResponseMut loan_slice_uninit(std::uint64_t length) {
+    sizes_.response.require(true, "response");
+    std::uint32_t chunk = 0;
+    const ChunkView view = core().loan(active(), chunk, length);
     return PyResponseMut(core().shared_from_this(), active(), view, chunk, sizes_);
   }
   void release() noexcept { handle_.reset(); }
@@ -335,9 +412,9 @@ class PyActiveRequest {
   /// A loan holding a copy of `payload` (send_copy's first half, for the bounded and awaited
   /// sends).
   PyResponseMut loan_copy(const py::buffer& payload) {
-    PyResponseMut response = loan_uninit();
-    copy_buffer(payload, response.payload_address(), sizes_.response);
-    return response;
+    return loan_copy_of(payload, sizes_.response, [this](std::uint64_t length) {
+      return sizes_.response.slice ? loan_slice_uninit(length) : loan_uninit();
+    });
   }
   /// send_copy() bounded as PyResponseMut::send_bounded(), with no Python object in between.
   bool send_copy_bounded(const py::buffer& payload, double timeout_seconds) {
@@ -672,7 +749,8 @@ class PyRequestSend final : public PyClientWait {
     if (!core_->try_send(loan_.held().chunk, channel, failure())) {
       return static_cast<bool>(failure());  // Errc::corrupted; else no channel is free yet
     }
-    sent_.emplace(loan_.hand_over(), channel, sizes_);
+    const ChunkView sent = loan_.held().view;
+    sent_.emplace(loan_.hand_over(), channel, sizes_, sent);
     return true;
   }
   void on_interrupted() noexcept override { loan_.reset(); }
@@ -685,8 +763,12 @@ class PyRequestSend final : public PyClientWait {
 /// A loan that waits while every request chunk is loaned, as C++'s Client::LoanOperation.
 class PyLoanWait final : public PyClientWait {
  public:
-  PyLoanWait(std::shared_ptr<ClientCore> core, PayloadSizes sizes)
-      : PyClientWait(std::move(core)), sizes_(sizes) {}
+  /// A loan of the fixed payload, or of a slice of `length` elements (which must be within
+  /// the client's max: a loan that could never succeed fails here, it does not wait).
+  PyLoanWait(std::shared_ptr<ClientCore> core, PayloadSizes sizes, std::uint64_t length = 0)
+      : PyClientWait(std::move(core)), sizes_(sizes), length_(length) {
+    if (sizes_.request.slice) core_->check_slice_length(length_);
+  }
   ~PyLoanWait() override { abandon(); }
   PyRequestMut result() {
     check();
@@ -697,14 +779,18 @@ class PyLoanWait final : public PyClientWait {
  private:
   bool attempt() noexcept override {
     std::uint32_t chunk = 0;
-    if (!core_->try_loan(chunk)) return record_damage();
-    const ChunkView view = core_->chunk_view(chunk);
-    std::memset(view.payload, 0, sizes_.request);  // value-initialized, as loan()
+    if (sizes_.request.slice ? !core_->try_loan(chunk, length_) : !core_->try_loan(chunk)) {
+      return record_damage();
+    }
+    ChunkView view = core_->chunk_view(chunk);
+    view.length = length_;
+    std::memset(view.payload, 0, sizes_.request.bytes(view));  // value-initialized, as loan()
     loaned_.emplace(core_, view, chunk, sizes_);
     return true;
   }
 
   PayloadSizes sizes_;
+  std::uint64_t length_;
   std::optional<PyRequestMut> loaned_;
 };
 
@@ -775,7 +861,13 @@ std::unique_ptr<PyRequestSend> PyRequestMut::send_operation() {
 }
 
 std::unique_ptr<PyLoanWait> PyClient::loan_operation() {
+  sizes_.request.require(false, "request");
   return std::make_unique<PyLoanWait>(core().shared_from_this(), sizes_);
+}
+
+std::unique_ptr<PyLoanWait> PyClient::loan_slice_operation(std::uint64_t length) {
+  sizes_.request.require(true, "request");
+  return std::make_unique<PyLoanWait>(core().shared_from_this(), sizes_, length);
 }
 
 std::unique_ptr<PyServerWait> PyClient::server_wait_operation() {
@@ -809,18 +901,23 @@ class PyService {
   PyService(std::shared_ptr<floe::detail::ServiceSegment> segment, PayloadSizes sizes)
       : segment_(std::move(segment)), sizes_(sizes) {}
 
-  PyClient create_client(std::optional<std::uint32_t> max_active_requests, bool block) {
+  PyClient create_client(std::optional<std::uint32_t> max_active_requests, bool block,
+                         std::optional<std::uint64_t> initial_max_slice_len) {
     const std::uint32_t max =
         port_limit(max_active_requests, limits().max_active_requests_per_client,
                    "max_active_requests_per_client");
-    return PyClient(std::make_shared<ClientCore>(segment_, max, backpressure(block)), sizes_);
+    return PyClient(std::make_shared<ClientCore>(segment_, max, backpressure(block),
+                                                 floe::detail::slice_policy(initial_max_slice_len)),
+                    sizes_);
   }
-  PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request,
-                         bool block) {
+  PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request, bool block,
+                         std::optional<std::uint64_t> initial_max_slice_len) {
     const std::uint32_t max =
         port_limit(max_loaned_responses_per_request, limits().max_loaned_responses_per_request,
                    "max_loaned_responses_per_request");
-    return PyServer(std::make_shared<ServerCore>(segment_, max, backpressure(block)), sizes_);
+    return PyServer(std::make_shared<ServerCore>(segment_, max, backpressure(block),
+                                                 floe::detail::slice_policy(initial_max_slice_len)),
+                    sizes_);
   }
   std::string name() const { return floe::detail::service_name(*segment_); }
   floe::RequestResponseLimits limits() const noexcept {
@@ -854,13 +951,19 @@ PyService open_service(const floe::Node& node, const std::string& name, const Ty
                        const std::string& mode, const std::optional<TypeTuple>& request_user_header,
                        const std::optional<TypeTuple>& response_user_header,
                        const floe::AttributeSpecifier* attributes,
-                       const floe::AttributeVerifier* required_attributes) {
+                       const floe::AttributeVerifier* required_attributes, bool request_slice,
+                       bool response_slice, std::optional<std::uint64_t> request_max_slice_len,
+                       std::optional<std::uint64_t> response_max_slice_len) {
   const auto& state = floe::detail::NodeAccess::state(node);
   floe::detail::ServiceSpec spec;
   spec.name = name;
   // The TypeInfo names view `request` and `response`, which outlive open_service().
   spec.request = type_info(request);
   spec.response = type_info(response);
+  spec.request.slice = request_slice;
+  spec.response.slice = response_slice;
+  spec.request_max_slice_len = request_max_slice_len;
+  spec.response_max_slice_len = response_max_slice_len;
   spec.request_user_header = user_header_info(request_user_header);
   spec.response_user_header = user_header_info(response_user_header);
   if (attributes != nullptr) spec.attributes = *attributes;
@@ -878,7 +981,9 @@ PyService open_service(const floe::Node& node, const std::string& name, const Ty
       {"open", floe::detail::OpenMode::open},
       {"open_or_create", floe::detail::OpenMode::open_or_create}};
   return PyService(floe::detail::open_service(*state, spec, modes.at(mode)),
-                   {std::get<1>(request), std::get<1>(response), spec.request_user_header.size,
+                   {{std::get<1>(request), request_slice},
+                    {std::get<1>(response), response_slice},
+                    spec.request_user_header.size,
                     spec.response_user_header.size});
 }
 
@@ -944,6 +1049,8 @@ py::dict service_info_fields(const floe::ServiceInfo& info) {
   fields["response_type"] = text(info.response_type);
   fields["request_user_header_type"] = text(info.request_user_header_type);
   fields["response_user_header_type"] = text(info.response_user_header_type);
+  fields["request_max_slice_len"] = info.request_max_slice_len;
+  fields["response_max_slice_len"] = info.response_max_slice_len;
   fields["limits"] = limits_by_name(info.limits);
   fields["live_nodes"] = info.live_nodes;
   fields["dead_nodes"] = info.dead_nodes;
@@ -1046,15 +1153,18 @@ PYBIND11_MODULE(_floe, m) {
 
   py::class_<PyService>(m, "Service")
       .def("create_client", &PyService::create_client, py::arg("max_active_requests"),
-           py::arg("block") = false)
+           py::arg("block") = false, py::arg("initial_max_slice_len") = std::nullopt)
       .def("create_server", &PyService::create_server, py::arg("max_loaned_responses_per_request"),
-           py::arg("block") = false)
+           py::arg("block") = false, py::arg("initial_max_slice_len") = std::nullopt)
       .def_property_readonly("name", &PyService::name)
       .def("limits", &PyService::limits_by_name);
 
   py::class_<PyClient>(m, "Client")
       .def("loan", &PyClient::loan)
       .def("loan_uninit", &PyClient::loan_uninit)
+      .def("loan_slice", &PyClient::loan_slice)
+      .def("loan_slice_uninit", &PyClient::loan_slice_uninit)
+      .def("loan_copy", &PyClient::loan_copy)
       .def("send_copy", &PyClient::send_copy)
       .def("id", &PyClient::id)
       .def("number_of_servers", &PyClient::number_of_servers)
@@ -1099,6 +1209,8 @@ PYBIND11_MODULE(_floe, m) {
       .def("has_disconnect_hint", &PyActiveRequest::has_disconnect_hint)
       .def("loan", &PyActiveRequest::loan)
       .def("loan_uninit", &PyActiveRequest::loan_uninit)
+      .def("loan_slice", &PyActiveRequest::loan_slice)
+      .def("loan_slice_uninit", &PyActiveRequest::loan_slice_uninit)
       .def("release", &PyActiveRequest::release);
   py::class_<PyResponseMut>(m, "ResponseMut")
       .def("held", &PyResponseMut::held)
@@ -1190,6 +1302,7 @@ PYBIND11_MODULE(_floe, m) {
   m.def("response_send_copy_bounded", &PyActiveRequest::send_copy_bounded);
   m.def("request_send_operation", &PyRequestMut::send_operation);
   m.def("client_loan_operation", &PyClient::loan_operation);
+  m.def("client_loan_slice_operation", &PyClient::loan_slice_operation);
   m.def("client_server_wait_operation", &PyClient::server_wait_operation);
   m.def("pending_end_reason", &PyPendingResponse::end_reason);
 }

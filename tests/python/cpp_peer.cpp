@@ -1,18 +1,25 @@
 // A C++ peer for the Python tests (tests/python/), run as a process of its own: a server of a
-// service whose requests and responses carry user headers and which has attributes, so the tests
-// check that Python reads and writes them as C++ does.
+// service whose requests and responses carry user headers and which has attributes, or of one
+// whose payloads are slices, so the tests check that Python reads and writes them as C++ does.
 //
 //   floe_python_test_peer header-server N   creates "Py/Headers" (attributes origin=cpp,
 //       version=1), prints "ready", then answers N requests, each with one response: payload
 //       2 * request, user header {request tag + 1, request payload}. Exits 0 once done, 1 if no
 //       N requests came within 10 s.
+//   floe_python_test_peer slice-server N   creates "Py/Slices" (requests floe::Slice<std::byte>,
+//       responses floe::Slice<Sample>, both at most 4096 elements), prints "ready", then answers
+//       N requests, each with one response of a Sample per request byte {request length, index,
+//       byte * 3 + index}, loaned in place. Exits 0 once done, 1 if no N requests came within
+//       10 s.
 
 #include <floe/floe.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string_view>
 #include <thread>
 
@@ -32,16 +39,18 @@ struct ResponseEcho {
   static constexpr std::string_view floe_type_name = "tests::ResponseEcho";
 };
 
-int serve_with_headers(int requests) {
-  floe::Node node = floe::Node::create("cpp-header-server");
-  auto service =
-      node.service_builder("Py/Headers")
-          .request_response<std::uint64_t, std::uint64_t>()
-          .request_user_header<RequestTag>()
-          .response_user_header<ResponseEcho>()
-          .attributes(floe::AttributeSpecifier().define("origin", "cpp").define("version", "1"))
-          .create();
-  auto server = service.server_builder().create();
+/// The element of the slice service's responses; tests/python/payloads.py declares it.
+struct Sample {
+  double weight;
+  std::uint32_t index;
+  std::uint32_t value;
+  static constexpr std::string_view floe_type_name = "tests::Sample";
+};
+
+/// Prints "ready", then answers `requests` requests of `server` with answer(active), polling.
+/// Returns 0, or 1 if they did not all come within 10 s.
+template <typename Server, typename Answer>
+int serve(Server& server, int requests, Answer answer) {
   std::printf("ready\n");
   std::fflush(stdout);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -55,17 +64,53 @@ int serve_with_headers(int requests) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
-    auto response = active->loan();
-    response.user_header() = ResponseEcho{active->user_header().tag + 1u, active->payload()};
-    response.payload() = 2 * active->payload();
-    std::move(response).send();
-    std::printf("request %llu tag %u weight %.2f\n",
-                static_cast<unsigned long long>(active->payload()), active->user_header().tag,
-                active->user_header().weight);
+    answer(*active);
     std::fflush(stdout);
     ++served;
   }
   return 0;
+}
+
+int serve_slices(int requests) {
+  floe::Node node = floe::Node::create("cpp-slice-server");
+  auto service = node.service_builder("Py/Slices")
+                     .request_response<floe::Slice<std::byte>, floe::Slice<Sample>>()
+                     .request_max_slice_len(4096)
+                     .response_max_slice_len(4096)
+                     .create();
+  auto server = service.server_builder().create();
+  return serve(server, requests, [](auto& active) {
+    const std::span<const std::byte> bytes = active.payload();
+    auto response = active.loan_slice(bytes.size());
+    const std::span<Sample> samples = response.payload();
+    for (std::uint32_t index = 0; index < bytes.size(); ++index) {
+      samples[index] = Sample{static_cast<double>(bytes.size()), index,
+                              std::to_integer<std::uint32_t>(bytes[index]) * 3 + index};
+    }
+    std::move(response).send();
+    std::printf("request of %zu bytes\n", bytes.size());
+  });
+}
+
+int serve_with_headers(int requests) {
+  floe::Node node = floe::Node::create("cpp-header-server");
+  auto service =
+      node.service_builder("Py/Headers")
+          .request_response<std::uint64_t, std::uint64_t>()
+          .request_user_header<RequestTag>()
+          .response_user_header<ResponseEcho>()
+          .attributes(floe::AttributeSpecifier().define("origin", "cpp").define("version", "1"))
+          .create();
+  auto server = service.server_builder().create();
+  return serve(server, requests, [](auto& active) {
+    auto response = active.loan();
+    response.user_header() = ResponseEcho{active.user_header().tag + 1u, active.payload()};
+    response.payload() = 2 * active.payload();
+    std::move(response).send();
+    std::printf("request %llu tag %u weight %.2f\n",
+                static_cast<unsigned long long>(active.payload()), active.user_header().tag,
+                active.user_header().weight);
+  });
 }
 
 }  // namespace
@@ -74,7 +119,10 @@ int main(int argc, char** argv) try {
   if (argc == 3 && std::string_view(argv[1]) == "header-server") {
     return serve_with_headers(std::atoi(argv[2]));
   }
-  std::fprintf(stderr, "usage: %s header-server N\n", argv[0]);
+  if (argc == 3 && std::string_view(argv[1]) == "slice-server") {
+    return serve_slices(std::atoi(argv[2]));
+  }
+  std::fprintf(stderr, "usage: %s header-server N | slice-server N\n", argv[0]);
   return 2;
 } catch (const floe::Error& e) {
   std::fprintf(stderr, "floe_python_test_peer: %s\n", e.what());

@@ -2,6 +2,8 @@
 
 import ctypes
 
+import floe
+
 
 class TransmissionData(ctypes.Structure):
     """examples/request_response/transmission_data.hpp's TransmissionData."""
@@ -43,3 +45,30 @@ def header_service_builder(node):
             .request_response(ctypes.c_uint64, ctypes.c_uint64)
             .request_user_header(RequestTag)
             .response_user_header(ResponseEcho))
+
+
+class Sample(ctypes.Structure):
+    """tests/python/cpp_peer.cpp's slice element of the responses of SLICE_SERVICE."""
+
+    _fields_ = [("weight", ctypes.c_double), ("index", ctypes.c_uint32),
+                ("value", ctypes.c_uint32)]
+    floe_type_name = "tests::Sample"
+
+
+SLICE_SERVICE = "Py/Slices"
+MAX_SLICE_LEN = 4096
+
+
+def slice_service_builder(node, element=None):
+    """The builder of cpp_peer.cpp's slice service: requests are slices of bytes (C++'s
+    std::byte), responses slices of Sample, both at most MAX_SLICE_LEN elements."""
+    return (node.service_builder(SLICE_SERVICE)
+            .request_response(floe.Slice(element or floe.byte), floe.Slice(Sample))
+            .request_max_slice_len(MAX_SLICE_LEN)
+            .response_max_slice_len(MAX_SLICE_LEN))
+
+
+def sample_answer(request_bytes):
+    """What the slice servers answer to a request of `request_bytes`: one Sample per byte."""
+    return [(float(len(request_bytes)), index, byte * 3 + index)
+            for index, byte in enumerate(request_bytes)]

@@ -14,6 +14,9 @@
     peer.py stream-client N  asks the streaming servers for N numbers and reads them with
                              `async for`, printing "first" at the first; exits 0 once all came in
                              order.
+    peer.py slice-server N   creates tests/python/cpp_peer.cpp's slice service, prints "ready",
+                             then answers N requests as its slice-server does: one response of
+                             a Sample per request byte, loaned in place.
     peer.py late-server D    prints "ready", waits for SIGUSR1, sleeps D seconds, creates a
                              server of the seed's service and prints "created <time.time()>";
                              then waits for SIGTERM (at most 30 s).
@@ -27,7 +30,8 @@ import sys
 import time
 
 import floe
-from payloads import TransmissionData, header_service_builder, open_service
+from payloads import (TransmissionData, header_service_builder, open_service, sample_answer,
+                      slice_service_builder)
 
 
 def make_server():
@@ -92,6 +96,26 @@ def echo_with_headers(active, _counter):
         response.payload().value = 2 * value
         response.send()
         print(f"request {value} tag {tag.tag} weight {tag.weight:.2f}", flush=True)
+
+def serve_slices(requests):
+    service = slice_service_builder(floe.Node.create("python-slice-server")).create()
+    server = service.server_builder().create()
+    print("ready", flush=True)
+    return serve(requests, server, answer_slice)
+
+
+def answer_slice(active, _counter):
+    with active:
+        samples = sample_answer(active.copy_payload())
+        with active.loan_slice(len(samples)) as response:
+            payload = response.payload()
+            for index, (weight, sample_index, value) in enumerate(samples):
+                payload[index].weight = weight
+                payload[index].index = sample_index
+                payload[index].value = value
+            response.send()
+    print(f"request of {len(samples)} bytes", flush=True)
+
 
 def open_stream_service(node):
     """examples/streaming/stream_service.hpp's service."""
@@ -171,5 +195,7 @@ if __name__ == "__main__":
         sys.exit(asyncio.run(serve_async(int(sys.argv[2]))))
     if sys.argv[1:2] == ["header-server"]:
         sys.exit(serve_with_headers(int(sys.argv[2])))
-    sys.exit(f"usage: {sys.argv[0]} server N | async-server N | header-server N | stream-server "
-             "| stream-client N | late-server D")
+    if sys.argv[1:2] == ["slice-server"]:
+        sys.exit(serve_slices(int(sys.argv[2])))
+    sys.exit(f"usage: {sys.argv[0]} server N | async-server N | header-server N | slice-server N "
+             "| stream-server | stream-client N | late-server D")

@@ -97,6 +97,18 @@ async def serve(server: floe.Server[ctypes.c_uint64, TransmissionData]) -> None:
         active.send_copy(TransmissionData(1, 2, 3.5))
 
 
+def frames(node: floe.Node) -> bytes:
+    service = (node.service_builder("Frames")
+               .request_response(floe.Slice(floe.byte), floe.Slice(TransmissionData))
+               .request_max_slice_len(64).response_max_slice_len(8).open_or_create())
+    client: floe.Client[floe.byte, TransmissionData] = (
+        service.client_builder().initial_max_slice_len(16).create())
+    with client.loan_slice(3) as request:
+        request.payload()[0] = 1
+        request.send().release()
+    return client.send_copy(b"abc").copy_payload()
+
+
 def look(node: floe.Node) -> list[tuple[str, int, bool]]:
     return [(n.name, n.pid, n.alive) for info in node.list_services()
             if info.state is floe.ServiceState.LIVE for n in info.nodes]
