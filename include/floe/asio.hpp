@@ -81,6 +81,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -90,6 +91,7 @@
 #include "floe/detail/reactor.hpp"
 #include "floe/error.hpp"
 #include "floe/server.hpp"
+#include "floe/slice.hpp"
 
 namespace floe {
 namespace detail {
@@ -535,6 +537,24 @@ auto async_send_copy(
       token, &active, &response);
 }
 
+/// async_send_copy for a floe::Slice<T> response: copies `response`'s elements (any contiguous
+/// range of T converts to the span) into a slice of its size when initiated, then sends it as
+/// above. error is also Errc::exceeds_max_slice_len when it is longer than the server's
+/// max_slice_len() (nothing is sent).
+template <typename RequestPayload, typename T, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_send_copy(
+    ActiveRequest<RequestPayload, Slice<T>, RequestUserHeader, ResponseUserHeader>& active,
+    std::type_identity_t<std::span<const T>> response, CompletionToken&& token) {
+  using Port = ActiveRequest<RequestPayload, Slice<T>, RequestUserHeader, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, bool)>(
+      [](auto handler, Port* port, std::span<const T> values) {
+        detail::start_asio_operation<bool>(std::move(handler),
+                                           [&] { return port->async_send_copy(values); });
+      },
+      token, &active, response);
+}
+
 /// Sends a loaned response, waiting for room like async_send_copy.
 template <typename ResponsePayload, typename ResponseUserHeader, typename CompletionToken>
 auto async_send(ResponseMut<ResponsePayload, ResponseUserHeader>&& response,
@@ -584,6 +604,25 @@ auto async_call(
                                             [&] { return call(*port, *value, wait); });
       },
       token, &client, &request, timeout);
+}
+
+/// async_call for a floe::Slice<T> request: copies `request`'s elements (any contiguous range
+/// of T converts to the span) into a slice of its size when initiated, then completes as
+/// above. error is also Errc::exceeds_max_slice_len when it is longer than the client's
+/// max_slice_len() (nothing is sent).
+template <typename T, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_call(Client<Slice<T>, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
+                std::type_identity_t<std::span<const T>> request, std::chrono::nanoseconds timeout,
+                CompletionToken&& token) {
+  using Port = Client<Slice<T>, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  using Value = Response<ResponsePayload, ResponseUserHeader>;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
+      [](auto handler, Port* port, std::span<const T> values, std::chrono::nanoseconds wait) {
+        detail::start_asio_operation<Value>(std::move(handler),
+                                            [&] { return call(*port, values, wait); });
+      },
+      token, &client, request, timeout);
 }
 
 /// The same, completing on `executor` when the token brings none (a plain callback).

@@ -3,17 +3,21 @@
 // yields the first response, all within one deadline, telling apart what the stream's end
 // alone does not (nobody got the request, nobody answered it, nobody answered in time).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "floe/client.hpp"
 #include "floe/detail/operation.hpp"
 #include "floe/error.hpp"
+#include "floe/slice.hpp"
 #include "floe/stream_end.hpp"
 
 namespace floe {
@@ -30,6 +34,9 @@ namespace floe {
 ///   Errc::cancelled    the stop token, Runtime::stop() or the Client going;
 ///   Errc::exceeds_max_loans when no request can be loaned (thrown by floe::call itself).
 /// A call waits for a free request channel too (max_active_requests), within its deadline.
+/// For a floe::Slice<T> request, `request` is a std::span<const T> (any contiguous range of T
+/// converts), copied into a slice of its size; Errc::exceeds_max_slice_len (thrown by
+/// floe::call itself) when it is longer than the client's max_slice_len().
 template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
           typename ResponseUserHeader>
 class CallOperation
@@ -41,15 +48,28 @@ class CallOperation
   using ClientType = Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
   /// What it yields.
   using ResponseType = Response<ResponsePayload, ResponseUserHeader>;
+  /// What a request holds: the payload type, or a floe::Slice's element type.
+  using RequestElement = typename detail::SliceTraits<RequestPayload>::element;
 
   /// Loans the request and copies `request` into it now; holds its own reference to the
   /// client's port (the Client may move meanwhile, and its going cancels this). Throws
   /// floe::Error(exceeds_max_loans).
   CallOperation(ClientType& client, const RequestPayload& request, std::chrono::nanoseconds timeout,
-                std::stop_token token)
+                std::stop_token token) requires(!detail::SliceTraits<RequestPayload>::is_slice)
       : detail::ClientWait<CallOperation, ResponseType>(client.core_),
         request_(client.loan_uninit()) {
     request_->payload() = request;
+    this->set_deadline(detail::Operation::Clock::now() + timeout, /*is_timeout=*/true);
+    this->set_stop_token(std::move(token));
+  }
+  /// For a floe::Slice request: loans a slice of request.size() elements and copies `request`
+  /// into it now. Throws floe::Error(exceeds_max_slice_len, exceeds_max_loans).
+  CallOperation(ClientType& client, std::span<const RequestElement> request,
+                std::chrono::nanoseconds timeout,
+                std::stop_token token) requires detail::SliceTraits<RequestPayload>::is_slice
+      : detail::ClientWait<CallOperation, ResponseType>(client.core_),
+        request_(client.loan_slice_uninit(request.size())) {
+    std::copy(request.begin(), request.end(), request_->payload().begin());
     this->set_deadline(detail::Operation::Clock::now() + timeout, /*is_timeout=*/true);
     this->set_stop_token(std::move(token));
   }
@@ -91,7 +111,7 @@ class CallOperation
     if (!core_->try_send(request_->chunk(), channel, this->failure())) {
       return static_cast<bool>(this->failure());  // Errc::corrupted; else no channel is free yet
     }
-    pending_.emplace(Pending(request_->handle_.hand_over(), channel));
+    pending_.emplace(Pending(request_->handle_.hand_over(), channel, request_->view().length));
     request_.reset();
     if (core_->end_reason(channel) == StreamEnd::no_server) {
       this->failure().set(Errc::no_server,
@@ -141,7 +161,20 @@ template <typename RequestPayload, typename ResponsePayload, typename RequestUse
           typename ResponseUserHeader>
 [[nodiscard]] CallOperation<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>
 call(Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
-     const RequestPayload& request, std::chrono::nanoseconds timeout, std::stop_token token = {}) {
+     const RequestPayload& request, std::chrono::nanoseconds timeout,
+     std::stop_token token = {}) requires(!detail::SliceTraits<RequestPayload>::is_slice) {
+  return {client, request, timeout, std::move(token)};
+}
+
+/// The call of a floe::Slice<T> service: sends a copy of `request`'s elements (any contiguous
+/// range of T converts to the span). Throws floe::Error(exceeds_max_slice_len,
+/// exceeds_max_loans) itself; everything else is thrown by the co_await.
+template <typename T, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader>
+[[nodiscard]] CallOperation<Slice<T>, ResponsePayload, RequestUserHeader, ResponseUserHeader> call(
+    Client<Slice<T>, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
+    std::type_identity_t<std::span<const T>> request, std::chrono::nanoseconds timeout,
+    std::stop_token token = {}) {
   return {client, request, timeout, std::move(token)};
 }
 

@@ -12,16 +12,19 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <utility>
 
 #include "floe/detail/forward.hpp"
 #include "floe/detail/operation.hpp"
+#include "floe/detail/payload_access.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/detail/unique_handle.hpp"
 #include "floe/error.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/slice.hpp"
 #include "floe/stream_end.hpp"
 
 namespace floe {
@@ -53,6 +56,8 @@ class ClientWait : public AwaitableOperation<Derived, Value> {
 /// thread that uses its Client (see Client).
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class Response {
+  using Access = detail::PayloadAccess<ResponsePayload>;
+
  public:
   /// Holds no response, as after a move: only for interfaces that need a value alongside an
   /// error (an Asio handler's `void(std::error_code, Response)`, floe::async_call).
@@ -65,14 +70,19 @@ class Response {
   /// until then the request slot it came through is not reused.
   ~Response() = default;
 
-  /// The payload in shared memory, valid while this Response lives.
-  const ResponsePayload& payload() const noexcept {
-    return *detail::object_at<const ResponsePayload>(handle_.held().received.view.payload);
+  /// The payload in shared memory, valid while this Response lives: for a floe::Slice<T>
+  /// payload, a std::span<const T> of the length the server sent (checked against the chunk).
+  typename Access::Const payload() const noexcept {
+    const detail::ChunkView& view = handle_.held().received.view;
+    return Access::const_at(view.payload, view.length);
   }
   /// payload().
-  const ResponsePayload& operator*() const noexcept { return payload(); }
-  /// &payload().
-  const ResponsePayload* operator->() const noexcept { return &payload(); }
+  typename Access::Const operator*() const noexcept { return payload(); }
+  /// &payload(); not for a slice (use payload() or *response).
+  const ResponsePayload* operator->() const noexcept
+      requires(!detail::SliceTraits<ResponsePayload>::is_slice) {
+    return &payload();
+  }
   /// The header the server's core wrote: its id, the request id, the sequence number.
   const ResponseHeader& header() const noexcept {
     return *detail::object_at<const ResponseHeader>(handle_.held().received.view.header);
@@ -98,6 +108,8 @@ class Response {
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class PendingResponse {
+  using RequestAccess = detail::PayloadAccess<RequestPayload>;
+
  public:
   /// What receive() and try_receive() yield.
   using ResponseType = Response<ResponsePayload, ResponseUserHeader>;
@@ -212,14 +224,18 @@ class PendingResponse {
   }
 
   /// The request this stream answers, as sent (it stays in shared memory while a server
-  /// holds it or this PendingResponse lives).
-  const RequestPayload& payload() const noexcept {
-    return *detail::object_at<const RequestPayload>(core().request_of(channel()).payload);
+  /// holds it or this PendingResponse lives): for a floe::Slice<T> payload, a
+  /// std::span<const T> of the length loaned (remembered here, not read back from the chunk).
+  typename RequestAccess::Const payload() const noexcept {
+    return RequestAccess::const_at(core().request_of(channel()).payload, request_length_);
   }
   /// payload().
-  const RequestPayload& operator*() const noexcept { return payload(); }
-  /// &payload().
-  const RequestPayload* operator->() const noexcept { return &payload(); }
+  typename RequestAccess::Const operator*() const noexcept { return payload(); }
+  /// &payload(); not for a slice (use payload() or *pending).
+  const RequestPayload* operator->() const noexcept
+      requires(!detail::SliceTraits<RequestPayload>::is_slice) {
+    return &payload();
+  }
   /// The request's header: this client's id and the request id responses carry back.
   const RequestHeader& header() const noexcept {
     return *detail::object_at<const RequestHeader>(core().request_of(channel()).header);
@@ -234,8 +250,9 @@ class PendingResponse {
   friend class floe::RequestMut;
   template <typename, typename, typename, typename>
   friend class floe::CallOperation;
-  PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel) noexcept
-      : handle_(std::move(core), {channel}) {}
+  PendingResponse(std::shared_ptr<detail::ClientCore> core, std::uint32_t channel,
+                  std::uint64_t request_length) noexcept
+      : handle_(std::move(core), {channel}), request_length_(request_length) {}
   detail::ClientCore& core() const noexcept { return handle_.core(); }
   std::uint32_t channel() const noexcept { return handle_.held().channel; }
   static std::optional<ResponseType> receive_from(detail::ClientCore& core, std::uint32_t channel,
@@ -246,6 +263,7 @@ class PendingResponse {
   }
 
   detail::UniqueHandle<std::shared_ptr<detail::ClientCore>, detail::OpenStream> handle_;
+  std::uint64_t request_length_ = 0;  // elements of a slice request, as loaned
 };
 
 /// A request loaned in shared memory: write it in place, then send it. Used by the thread that
@@ -253,6 +271,8 @@ class PendingResponse {
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class RequestMut {
+  using Access = detail::PayloadAccess<RequestPayload>;
+
  public:
   /// What send() yields.
   using Pending =
@@ -265,16 +285,25 @@ class RequestMut {
   /// An unsent request goes back to the pool.
   ~RequestMut() = default;
 
-  /// The payload to write in place, in shared memory.
-  RequestPayload& payload() noexcept { return *detail::object_at<RequestPayload>(view().payload); }
+  /// The payload to write in place, in shared memory: for a floe::Slice<T> payload, a
+  /// std::span<T> of the length loaned (Client::loan_slice(n): n elements).
+  typename Access::Mutable payload() noexcept {
+    return Access::mutable_at(view().payload, view().length);
+  }
   /// The same, read-only.
-  const RequestPayload& payload() const noexcept {
-    return *detail::object_at<RequestPayload>(view().payload);
+  typename Access::Const payload() const noexcept {
+    return Access::const_at(view().payload, view().length);
   }
   /// payload().
-  RequestPayload& operator*() noexcept { return payload(); }
-  /// &payload().
-  RequestPayload* operator->() noexcept { return &payload(); }
+  typename Access::Mutable operator*() noexcept { return payload(); }
+  /// &payload(); not for a slice (use payload() or *request).
+  RequestPayload* operator->() noexcept requires(!detail::SliceTraits<RequestPayload>::is_slice) {
+    return &payload();
+  }
+  /// The elements of a slice request: the n it was loaned with, fixed for its life.
+  std::size_t size() const noexcept requires detail::SliceTraits<RequestPayload>::is_slice {
+    return static_cast<std::size_t>(view().length);
+  }
   /// Written by the client's core: its id; the request id is 0 until send() sets it.
   const RequestHeader& header() const noexcept {
     return *detail::object_at<const RequestHeader>(view().header);
@@ -289,7 +318,7 @@ class RequestMut {
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
   send() && {
     const std::uint32_t channel = handle_.core().send(chunk());
-    return Pending(handle_.hand_over(), channel);
+    return Pending(handle_.hand_over(), channel, view().length);
   }
 
   /// Awaitable: `co_await std::move(request).async_send()` sends once the client has fewer
@@ -312,7 +341,7 @@ class RequestMut {
       if (!request_.handle_.core().try_send(request_.chunk(), channel, this->failure())) {
         return static_cast<bool>(this->failure());  // Errc::corrupted: the segment was damaged
       }
-      result_.emplace(Pending(request_.handle_.hand_over(), channel));
+      result_.emplace(Pending(request_.handle_.hand_over(), channel, request_.view().length));
       return true;
     }
     Pending take_value() noexcept { return std::move(*result_); }
@@ -357,6 +386,9 @@ class RequestMut {
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class Client {
+  static constexpr bool kSliceRequests = detail::SliceTraits<RequestPayload>::is_slice;
+  using RequestElement = typename detail::SliceTraits<RequestPayload>::element;
+
  public:
   /// A loaned request of this client.
   using Loan = RequestMut<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
@@ -436,8 +468,9 @@ class Client {
     return ServerWaitOperation(*this, timeout, std::move(token));
   }
 
-  /// A value-initialized request in shared memory. Throws floe::Error(exceeds_max_loans).
-  Loan loan() {
+  /// A value-initialized request in shared memory. Throws floe::Error(exceeds_max_loans). For
+  /// a floe::Slice request: loan_slice(n).
+  Loan loan() requires(!kSliceRequests) {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
     return make_loan(core_, view, chunk, detail::ValueInitialize{});
@@ -447,21 +480,49 @@ class Client {
   /// payload its bytes are whatever the chunk last held (an earlier request of this client),
   /// so a 64 MiB request costs no 64 MiB zero fill. Write all of it before sending. Headers
   /// are written as by loan(). Throws floe::Error(exceeds_max_loans).
-  Loan loan_uninit() {
+  Loan loan_uninit() requires(!kSliceRequests) {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
     return make_loan(core_, view, chunk, detail::DefaultInitialize{});
   }
 
-  /// Awaitable: `auto request = co_await client.async_loan();` waits, suspending only this
-  /// task, while max_loaned_requests requests are loaned. Throws floe::Error(cancelled /
-  /// timed_out) as receives do.
+  /// A request of a floe::Slice<T> service holding `n` value-initialized elements in shared
+  /// memory (payload() is a std::span<T> of size n; 0 is allowed). Throws
+  /// floe::Error(exceeds_max_slice_len) when n is above max_slice_len(), before taking a chunk;
+  /// (exceeds_max_loans) as loan() does.
+  Loan loan_slice(std::uint64_t n) requires kSliceRequests {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk, n);
+    return make_slice_loan(core_, view, chunk, detail::ValueInitializeElements{});
+  }
+
+  /// loan_slice(n) without the fill: the elements are default-initialized, so for a trivial T
+  /// they hold whatever the chunk last held, and a 1 MiB slice costs no 1 MiB zero fill. Write
+  /// all n before sending. Throws as loan_slice() does.
+  Loan loan_slice_uninit(std::uint64_t n) requires kSliceRequests {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk, n);
+    return make_slice_loan(core_, view, chunk, detail::DefaultInitializeElements{});
+  }
+
+  /// The most elements a request of this client may hold (floe::Slice services): its builder's
+  /// initial_max_slice_len, the service's request_max_slice_len unless set lower.
+  std::uint64_t max_slice_len() const noexcept requires kSliceRequests {
+    return core_->max_slice_len();
+  }
+
+  /// Awaitable: `auto request = co_await client.async_loan();` (or
+  /// `co_await client.async_loan_slice(n)`) waits, suspending only this task, while
+  /// max_loaned_requests requests are loaned. Throws floe::Error(cancelled / timed_out) as
+  /// receives do; a slice longer than max_slice_len() throws (exceeds_max_slice_len) at once,
+  /// without waiting: no chunk will ever hold it.
   class LoanOperation : public detail::ClientWait<LoanOperation, Loan> {
    public:
     /// Holds its own reference to `client`'s port (which the loan takes over): the Client may
-    /// move meanwhile, and its going cancels this.
-    explicit LoanOperation(Client& client)
-        : detail::ClientWait<LoanOperation, Loan>(client.core_) {}
+    /// move meanwhile, and its going cancels this. `length`: the elements of a slice request
+    /// (0 for a fixed payload).
+    explicit LoanOperation(Client& client, std::uint64_t length = 0)
+        : detail::ClientWait<LoanOperation, Loan>(client.core_), length_(length) {}
     /// Only before it is awaited (with_timeout moves it).
     LoanOperation(LoanOperation&&) noexcept = default;
 
@@ -470,28 +531,71 @@ class Client {
     friend class detail::ClientWait<LoanOperation, Loan>;
 
     bool attempt() noexcept {
-      if (this->core_->try_loan(chunk_)) return true;
+      if constexpr (kSliceRequests) {
+        if (length_ > this->core_->max_slice_len()) {
+          record_too_long();
+          return true;
+        }
+        if (this->core_->try_loan(chunk_, length_)) return true;
+      } else {
+        if (this->core_->try_loan(chunk_)) return true;
+      }
       if (!this->core_->damaged()) return false;
       this->core_->describe_damage(this->failure());
       return true;
     }
     Loan take_value() noexcept {
-      const detail::ChunkView view = this->core_->chunk_view(chunk_);
-      return make_loan(std::move(this->core_), view, chunk_, detail::ValueInitialize{});
+      detail::ChunkView view = this->core_->chunk_view(chunk_);
+      if constexpr (kSliceRequests) {
+        view.length = length_;
+        return make_slice_loan(std::move(this->core_), view, chunk_,
+                               detail::ValueInitializeElements{});
+      } else {
+        return make_loan(std::move(this->core_), view, chunk_, detail::ValueInitialize{});
+      }
+    }
+
+    /// No chunk will ever hold the slice: the core's exceeds_max_slice_len, as loan_slice()
+    /// throws it, completes the operation.
+    [[gnu::cold]] void record_too_long() noexcept {
+      try {
+        this->core_->check_slice_length(length_);
+      } catch (const Error& e) {
+        this->failure().set(static_cast<Errc>(e.code().value()), e.what());
+      }
     }
 
     std::uint32_t chunk_ = 0;
+    std::uint64_t length_;
   };
-  /// The awaitable loan; see LoanOperation.
-  [[nodiscard]] LoanOperation async_loan() { return LoanOperation(*this); }
+  /// The awaitable loan; see LoanOperation. For a floe::Slice request: async_loan_slice(n).
+  [[nodiscard]] LoanOperation async_loan() requires(!kSliceRequests) {
+    return LoanOperation(*this);
+  }
+  /// The awaitable loan of a slice request of `n` value-initialized elements; see
+  /// LoanOperation. Never throws itself: n above max_slice_len() completes the co_await with
+  /// floe::Error(exceeds_max_slice_len) at once.
+  [[nodiscard]] LoanOperation async_loan_slice(std::uint64_t n) requires kSliceRequests {
+    return LoanOperation(*this, n);
+  }
 
   /// Copies `request` into shared memory (one pass: the chunk is not zeroed first) and sends
   /// it. Throws as loan() and send() do.
   [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
-  send_copy(const RequestPayload& request) {
+  send_copy(const RequestPayload& request) requires(!kSliceRequests) {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = core_->loan(chunk);
     return make_loan(core_, view, chunk, detail::CopyOf<RequestPayload>{request}).send();
+  }
+
+  /// Copies the elements of `request` into a slice request of request.size() elements (one
+  /// pass, no zero fill) and sends it. Throws as loan_slice() and send() do.
+  [[nodiscard("dropping the PendingResponse withdraws a request no server took yet")]] Pending
+  send_copy(std::span<const RequestElement> request) requires kSliceRequests {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = core_->loan(chunk, request.size());
+    return make_slice_loan(core_, view, chunk, detail::CopyOfElements<RequestElement>{request})
+        .send();
   }
 
  private:
@@ -504,6 +608,12 @@ class Client {
   static Loan make_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
                         std::uint32_t chunk, BeginPayload begin_payload) {
     detail::begin_chunk<RequestUserHeader, RequestPayload>(view, begin_payload);
+    return Loan(std::move(core), view, chunk);
+  }
+  template <typename BeginElements>
+  static Loan make_slice_loan(std::shared_ptr<detail::ClientCore> core, detail::ChunkView view,
+                              std::uint32_t chunk, BeginElements begin_elements) {
+    detail::begin_slice_chunk<RequestUserHeader, RequestElement>(view, begin_elements);
     return Loan(std::move(core), view, chunk);
   }
   void cancel_waits() noexcept {
@@ -532,10 +642,20 @@ class ClientBuilder {
     backpressure_ = value;
     return *this;
   }
+  /// The most elements a request of this client may hold (floe::Slice requests): a loan above
+  /// it throws floe::Error(exceeds_max_slice_len). At most the service's request_max_slice_len,
+  /// which is the default; every request chunk has room for that many, so a lower cap bounds
+  /// what this client sends, not the memory it uses. 0 is taken as 1.
+  ClientBuilder& initial_max_slice_len(
+      std::uint64_t n) noexcept requires detail::SliceTraits<RequestPayload>::is_slice {
+    initial_max_slice_len_ = n;
+    return *this;
+  }
 
   /// A client with its own port in the service; it may outlive the Service and the builder.
   /// Throws floe::Error(exceeds_max_clients) when the service has all its clients,
-  /// (incompatible_limits) when max_active_requests is 0 or above the service's.
+  /// (incompatible_limits) when max_active_requests is 0 or above the service's, or
+  /// initial_max_slice_len above the service's request_max_slice_len.
   Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_active_requests_ == 0 || max_active_requests_ > service_max_) {
       throw Error(Errc::incompatible_limits,
@@ -546,7 +666,8 @@ class ClientBuilder {
                       "max_active_requests_per_client");
     }
     return Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
-        std::make_shared<detail::ClientCore>(segment_, max_active_requests_, backpressure_));
+        std::make_shared<detail::ClientCore>(segment_, max_active_requests_, backpressure_,
+                                             detail::slice_policy(initial_max_slice_len_)));
   }
 
  private:
@@ -563,6 +684,7 @@ class ClientBuilder {
   std::uint32_t service_max_;
   std::uint32_t max_active_requests_;
   Backpressure backpressure_ = Backpressure::discard;
+  std::optional<std::uint64_t> initial_max_slice_len_;  // the service's unless set
 };
 
 }  // namespace floe

@@ -11,16 +11,19 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <utility>
 
 #include "floe/detail/forward.hpp"
 #include "floe/detail/operation.hpp"
+#include "floe/detail/payload_access.hpp"
 #include "floe/detail/ports.hpp"
 #include "floe/detail/unique_handle.hpp"
 #include "floe/error.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/slice.hpp"
 
 namespace floe {
 
@@ -89,6 +92,8 @@ class ResponseSendOperation : public AwaitableOperation<ResponseSendOperation, b
 /// uses its ActiveRequest.
 template <typename ResponsePayload, typename ResponseUserHeader = NoUserHeader>
 class ResponseMut {
+  using Access = detail::PayloadAccess<ResponsePayload>;
+
  public:
   /// Takes over the loan; `other` holds nothing any more.
   ResponseMut(ResponseMut&&) noexcept = default;
@@ -97,18 +102,25 @@ class ResponseMut {
   /// An unsent response goes back to the pool.
   ~ResponseMut() = default;
 
-  /// The payload to write in place, in shared memory.
-  ResponsePayload& payload() noexcept {
-    return *detail::object_at<ResponsePayload>(view().payload);
+  /// The payload to write in place, in shared memory: for a floe::Slice<T> payload, a
+  /// std::span<T> of the length loaned (ActiveRequest::loan_slice(n): n elements).
+  typename Access::Mutable payload() noexcept {
+    return Access::mutable_at(view().payload, view().length);
   }
   /// The same, read-only.
-  const ResponsePayload& payload() const noexcept {
-    return *detail::object_at<ResponsePayload>(view().payload);
+  typename Access::Const payload() const noexcept {
+    return Access::const_at(view().payload, view().length);
   }
   /// payload().
-  ResponsePayload& operator*() noexcept { return payload(); }
-  /// &payload().
-  ResponsePayload* operator->() noexcept { return &payload(); }
+  typename Access::Mutable operator*() noexcept { return payload(); }
+  /// &payload(); not for a slice (use payload() or *response).
+  ResponsePayload* operator->() noexcept requires(!detail::SliceTraits<ResponsePayload>::is_slice) {
+    return &payload();
+  }
+  /// The elements of a slice response: the n it was loaned with, fixed for its life.
+  std::size_t size() const noexcept requires detail::SliceTraits<ResponsePayload>::is_slice {
+    return static_cast<std::size_t>(view().length);
+  }
   /// The user header to write in place (value-initialized by loan()). The ResponseHeader is
   /// the server core's, written when sent.
   ResponseUserHeader& user_header() noexcept {
@@ -151,6 +163,10 @@ class ResponseMut {
 template <typename RequestPayload, typename ResponsePayload,
           typename RequestUserHeader = NoUserHeader, typename ResponseUserHeader = NoUserHeader>
 class ActiveRequest {
+  using RequestAccess = detail::PayloadAccess<RequestPayload>;
+  static constexpr bool kSliceResponses = detail::SliceTraits<ResponsePayload>::is_slice;
+  using ResponseElement = typename detail::SliceTraits<ResponsePayload>::element;
+
  public:
   /// A loaned response to this request.
   using Loan = ResponseMut<ResponsePayload, ResponseUserHeader>;
@@ -167,14 +183,19 @@ class ActiveRequest {
   /// stream ends only once the last of them is sent (and delivered) or dropped.
   ~ActiveRequest() = default;
 
-  /// The request in shared memory, valid while this ActiveRequest lives.
-  const RequestPayload& payload() const noexcept {
-    return *detail::object_at<const RequestPayload>(active().request.payload);
+  /// The request in shared memory, valid while this ActiveRequest lives: for a floe::Slice<T>
+  /// payload, a std::span<const T> of the length the client sent (checked against the chunk
+  /// when received; a request whose length did not fit was refused, never delivered).
+  typename RequestAccess::Const payload() const noexcept {
+    return RequestAccess::const_at(active().request.payload, active().request.length);
   }
   /// payload().
-  const RequestPayload& operator*() const noexcept { return payload(); }
-  /// &payload().
-  const RequestPayload* operator->() const noexcept { return &payload(); }
+  typename RequestAccess::Const operator*() const noexcept { return payload(); }
+  /// &payload(); not for a slice (use payload() or *active).
+  const RequestPayload* operator->() const noexcept
+      requires(!detail::SliceTraits<RequestPayload>::is_slice) {
+    return &payload();
+  }
   /// The request's header: the client's id and the request id.
   const RequestHeader& header() const noexcept {
     return *detail::object_at<const RequestHeader>(active().request.header);
@@ -193,26 +214,58 @@ class ActiveRequest {
   /// deliver. False again once the PendingResponse is gone (is_connected() says so then).
   bool has_disconnect_hint() const noexcept { return handle_.core().has_disconnect_hint(active()); }
 
-  /// A value-initialized response. Throws floe::Error(exceeds_max_loans).
-  Loan loan() { return loan_as(detail::ValueInitialize{}); }
+  /// A value-initialized response. Throws floe::Error(exceeds_max_loans). For a floe::Slice
+  /// response: loan_slice(n).
+  Loan loan() requires(!kSliceResponses) { return loan_as(detail::ValueInitialize{}); }
 
   /// A response whose payload is default-initialized, not value-initialized: for a trivial
   /// payload its bytes are whatever the chunk last held (an earlier response on this channel),
   /// so a 64 MiB response costs no 64 MiB zero fill. Write all of it before sending. The
   /// header is written by send() as for loan(). Throws floe::Error(exceeds_max_loans).
-  Loan loan_uninit() { return loan_as(detail::DefaultInitialize{}); }
+  Loan loan_uninit() requires(!kSliceResponses) { return loan_as(detail::DefaultInitialize{}); }
 
   /// Copies `response` into shared memory (one pass: the chunk is not zeroed first) and sends
   /// it; see ResponseMut::send.
-  bool send_copy(const ResponsePayload& response) {
+  bool send_copy(const ResponsePayload& response) requires(!kSliceResponses) {
     return loan_as(detail::CopyOf<ResponsePayload>{response}).send();
   }
 
   /// Awaitable: `bool delivered = co_await active.async_send_copy(response);` Copies now; with
   /// Backpressure::block only this task waits for room. Throws floe::Error(exceeds_max_loans)
   /// at once like loan().
-  [[nodiscard]] detail::ResponseSendOperation async_send_copy(const ResponsePayload& response) {
+  [[nodiscard]] detail::ResponseSendOperation async_send_copy(
+      const ResponsePayload& response) requires(!kSliceResponses) {
     return loan_as(detail::CopyOf<ResponsePayload>{response}).async_send();
+  }
+
+  /// A response of a floe::Slice<T> service holding `n` value-initialized elements in shared
+  /// memory (payload() is a std::span<T> of size n; 0 is allowed). Throws
+  /// floe::Error(exceeds_max_slice_len) when n is above the server's max_slice_len(), before
+  /// taking a chunk; (exceeds_max_loans) as loan() does.
+  Loan loan_slice(std::uint64_t n) requires kSliceResponses {
+    return loan_slice_as(n, detail::ValueInitializeElements{});
+  }
+
+  /// loan_slice(n) without the fill: the elements are default-initialized, so for a trivial T
+  /// they hold whatever the chunk last held, and a 1 MiB slice costs no 1 MiB zero fill. Write
+  /// all n before sending. Throws as loan_slice() does.
+  Loan loan_slice_uninit(std::uint64_t n) requires kSliceResponses {
+    return loan_slice_as(n, detail::DefaultInitializeElements{});
+  }
+
+  /// Copies the elements of `response` into a slice response of response.size() elements (one
+  /// pass, no zero fill) and sends it; see ResponseMut::send. Throws as loan_slice() does.
+  bool send_copy(std::span<const ResponseElement> response) requires kSliceResponses {
+    return loan_slice_as(response.size(), detail::CopyOfElements<ResponseElement>{response}).send();
+  }
+
+  /// Awaitable: `bool delivered = co_await active.async_send_copy(span);` Copies now; with
+  /// Backpressure::block only this task waits for room. Throws floe::Error(exceeds_max_slice_len,
+  /// exceeds_max_loans) at once like loan_slice().
+  [[nodiscard]] detail::ResponseSendOperation async_send_copy(
+      std::span<const ResponseElement> response) requires kSliceResponses {
+    return loan_slice_as(response.size(), detail::CopyOfElements<ResponseElement>{response})
+        .async_send();
   }
 
  private:
@@ -227,6 +280,13 @@ class ActiveRequest {
     std::uint32_t chunk = 0;
     const detail::ChunkView view = handle_.core().loan(active(), chunk);
     detail::begin_chunk<ResponseUserHeader, ResponsePayload>(view, begin_payload);
+    return Loan(&handle_.core(), active(), view, chunk);
+  }
+  template <typename BeginElements>
+  Loan loan_slice_as(std::uint64_t n, BeginElements begin_elements) {
+    std::uint32_t chunk = 0;
+    const detail::ChunkView view = handle_.core().loan(active(), chunk, n);
+    detail::begin_slice_chunk<ResponseUserHeader, ResponseElement>(view, begin_elements);
     return Loan(&handle_.core(), active(), view, chunk);
   }
 
@@ -270,6 +330,12 @@ class Server {
   /// What a send does when a client's response buffer is full and safe overflow is off (its
   /// builder's backpressure()).
   Backpressure backpressure() const noexcept { return core_->backpressure(); }
+  /// The most elements a response of this server may hold (floe::Slice services): its builder's
+  /// initial_max_slice_len, the service's response_max_slice_len unless set lower.
+  std::uint64_t max_slice_len()
+      const noexcept requires detail::SliceTraits<ResponsePayload>::is_slice {
+    return core_->max_slice_len();
+  }
 
   /// The next request, if one is there. Never blocks. Throws Errc::corrupted once another
   /// process damaged the service's shared memory.
@@ -354,10 +420,21 @@ class ServerBuilder {
     backpressure_ = value;
     return *this;
   }
+  /// The most elements a response of this server may hold (floe::Slice responses): a loan
+  /// above it throws floe::Error(exceeds_max_slice_len). At most the service's
+  /// response_max_slice_len, which is the default; every response chunk has room for that
+  /// many, so a lower cap bounds what this server sends, not the memory it uses. 0 is taken
+  /// as 1.
+  ServerBuilder& initial_max_slice_len(
+      std::uint64_t n) noexcept requires detail::SliceTraits<ResponsePayload>::is_slice {
+    initial_max_slice_len_ = n;
+    return *this;
+  }
 
   /// A server with its own port in the service; it may outlive the Service and the builder.
   /// Throws floe::Error(exceeds_max_servers) when the service has all its servers,
-  /// (incompatible_limits) when max_loaned_responses_per_request is 0 or above the service's.
+  /// (incompatible_limits) when max_loaned_responses_per_request is 0 or above the service's,
+  /// or initial_max_slice_len above the service's response_max_slice_len.
   Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_loaned_responses_per_request_ == 0 ||
         max_loaned_responses_per_request_ > service_max_) {
@@ -370,7 +447,8 @@ class ServerBuilder {
     }
     return Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
         std::make_shared<detail::ServerCore>(segment_, max_loaned_responses_per_request_,
-                                             backpressure_));
+                                             backpressure_,
+                                             detail::slice_policy(initial_max_slice_len_)));
   }
 
  private:
@@ -386,6 +464,7 @@ class ServerBuilder {
   std::uint32_t service_max_;
   std::uint32_t max_loaned_responses_per_request_;
   Backpressure backpressure_ = Backpressure::discard;
+  std::optional<std::uint64_t> initial_max_slice_len_;  // the service's unless set
 };
 
 }  // namespace floe
