@@ -30,6 +30,7 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
                        Backpressure backpressure, SlicePolicy slices)
     : segment_(std::move(segment)),
       damaged_(&segment_->damaged_flag()),
+      max_slice_len_(port_max_slice_len(*segment_, SliceSide::request, slices)),
       port_(
           std::make_unique<const ClientPortView>(segment_->view(), segment_->claim_client_slot())),
       id_(make_port_id(port_->slot(), load(port_->record()->generation))),
@@ -40,8 +41,7 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
                          segment_->limits().max_servers),
       next_sequence_(server_generation_.size()),
       known_request_head_(segment_->limits().max_servers),
-      stream_operations_(segment_->limits().max_active_requests_per_client),
-      max_slice_len_(slices.max_len) {}
+      stream_operations_(segment_->limits().max_active_requests_per_client) {}
 
 ClientCore::~ClientCore() {
   segment_->release_client_slot(port_->slot());
@@ -117,12 +117,15 @@ void ClientCore::check_slice_length(std::uint64_t length) const {
 ChunkView ClientCore::loan(std::uint32_t& chunk, std::uint64_t length) {
   check_slice_length(length);
   ChunkView view = loan(chunk);
+  write_slice_descriptor(view.header, port_->segment().layout().request_shape(), length);
   view.length = length;
   return view;
 }
 
 bool ClientCore::try_loan(std::uint32_t& chunk, std::uint64_t length) noexcept {
-  return length <= max_slice_len_ && try_loan(chunk);
+  if (length > max_slice_len_ || !try_loan(chunk)) return false;
+  write_slice_descriptor(port_->chunk(chunk), port_->segment().layout().request_shape(), length);
+  return true;
 }
 
 void ClientCore::release_loan(std::uint32_t chunk) noexcept {
@@ -238,8 +241,16 @@ bool ClientCore::try_send(std::uint32_t chunk, std::uint32_t& channel, Failure& 
 }
 
 ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
-  const std::uint32_t chunk = port_->segment().bound_chunk(*port_->channel(channel));
-  return chunk != kNoChunk ? chunk_view(chunk) : ChunkView{};
+  const SegmentView& segment = port_->segment();
+  const std::uint32_t chunk = segment.bound_chunk(*port_->channel(channel));
+  if (chunk == kNoChunk) return ChunkView{};
+  ChunkView view = chunk_view(chunk);
+  if (segment.layout().request_shape().slice_offset != 0) {
+    // What this client wrote, unless a peer rewrote it since: bounded by the chunk either way.
+    const std::uint64_t length = segment.request_slice_length(port_->slot(), chunk);
+    view.length = length == kBadLength ? 0 : length;
+  }
+  return view;
 }
 
 std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channel,
@@ -286,13 +297,26 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
         release_response_chunk(response, chunk, ResponseChunkState::queued);
         continue;
       }
+      const ChunkShape& shape = port_->segment().layout().response_shape();
+      // A slice's length is read once, here, and only this checked copy is used after.
+      const std::uint64_t length =
+          shape.slice_offset != 0 ? response.response_slice_length_of(chunk) : 0;
+      if (length == kBadLength) {
+        log_corrupted(*segment_, "client", port_->slot(),
+                      "a server's response holds a slice length larger than its chunk; that "
+                      "server's stream of the request ends here");
+        release_response_chunk(response, chunk, ResponseChunkState::queued);
+        pending.closed |= std::uint64_t{1} << s;
+        pending.ended |= std::uint64_t{1} << s;
+        break;
+      }
       store(*response.chunk_state(chunk), static_cast<std::uint32_t>(ResponseChunkState::borrowed));
       // A server may wait for exactly this room (Backpressure::block, an awaited send).
       if (r.producer_waits) ring_server(s);
       ++pending.borrowed;
       pending.next_server = s + 1;
-      const ChunkView view =
-          view_of(response.chunk(chunk), port_->segment().layout().response_shape());
+      ChunkView view = view_of(response.chunk(chunk), shape);
+      view.length = length;
       // The header shares its cache line with the state word just written: no extra transfer.
       // A server numbers what it delivers 0, 1, 2, ...; what safe overflow evicted is a gap.
       // (A peer writing garbage can make the count wrong, never the memory accesses.)

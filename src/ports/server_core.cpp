@@ -29,12 +29,12 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
                        SlicePolicy slices)
     : segment_(std::move(segment)),
       damaged_(&segment_->damaged_flag()),
+      max_slice_len_(port_max_slice_len(*segment_, SliceSide::response, slices)),
       port_(
           std::make_unique<const ServerPortView>(segment_->view(), segment_->claim_server_slot())),
       id_(make_port_id(port_->slot(), load(port_->record()->generation))),
       max_loaned_per_request_(max_loaned_responses_per_request),
       backpressure_(backpressure),
-      max_slice_len_(slices.max_len),
       loaned_(std::size_t{segment_->limits().max_clients} *
               segment_->limits().max_active_requests_per_client),
       next_chunk_(loaned_.size()),
@@ -92,12 +92,20 @@ std::optional<ServerCore::Active> ServerCore::take_from(std::uint32_t client, bo
     if (r.status != QueueStatus::ok) break;
     const auto taken = take_queued_request(*port_, client, r.value);
     if (!taken) continue;
+    const ChunkShape& shape = segment.layout().request_shape();
+    // A slice's length is read once, here, and only this checked copy is used after.
+    const std::uint64_t length =
+        shape.slice_offset != 0 ? segment.request_slice_length(client, taken->chunk) : 0;
+    if (length == kBadLength) {
+      refuse_request(client, taken->channel, taken->request_id);
+      continue;
+    }
     sequence_[std::size_t{client} * port_->limits().max_active_requests_per_client +
               taken->channel] = 0;
-    return Active{
-        client, taken->channel, taken->request_id,
-        make_port_id(client, load(segment.client(client)->generation)),
-        view_of(segment.request_chunk(client, taken->chunk), segment.layout().request_shape())};
+    ChunkView request = view_of(segment.request_chunk(client, taken->chunk), shape);
+    request.length = length;
+    return Active{client, taken->channel, taken->request_id,
+                  make_port_id(client, load(segment.client(client)->generation)), request};
   }
   return std::nullopt;
 }
@@ -136,6 +144,7 @@ void ServerCore::check_slice_length(std::uint64_t length) const {
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk, std::uint64_t length) {
   check_slice_length(length);
   ChunkView view = loan(active, chunk);
+  write_slice_descriptor(view.header, port_->segment().layout().response_shape(), length);
   view.length = length;
   return view;
 }
@@ -189,6 +198,15 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
   if (!client_listens(active)) discard_queued_responses(channel);
   close_request(channel, active.request_id);
   ring_client(active);
+}
+
+void ServerCore::refuse_request(std::uint32_t client, std::uint32_t channel,
+                                std::uint64_t request_id) noexcept {
+  log_corrupted(*segment_, "server", port_->slot(),
+                "a client's request holds a slice length larger than its chunk; the request is "
+                "refused (its stream from this server ends)");
+  const Active refused{client, channel, request_id, 0, {}};
+  close_stream(refused, stream_index(refused));
 }
 
 void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcept {

@@ -7,6 +7,33 @@
 
 namespace floe::detail {
 
+std::uint64_t port_max_slice_len(const ServiceSegment& segment, SliceSide side,
+                                 SlicePolicy policy) {
+  const bool request = side == SliceSide::request;
+  const std::uint64_t service_max = request ? segment.layout().request_slice_capacity()
+                                            : segment.layout().response_slice_capacity();
+  if (policy.max_len == 0) return service_max;
+  const std::string role = request ? "request" : "response";
+  const std::string asked = "the " + std::string(request ? "client" : "server") +
+                            " builder's initial_max_slice_len(" + std::to_string(policy.max_len) +
+                            ")";
+  if (service_max == 0) {
+    throw Error(Errc::incompatible_limits, "floe: service '" + segment.service_name() +
+                                               "': " + asked + " is given, but its " + role +
+                                               " payload is not a floe::Slice");
+  }
+  if (policy.max_len > service_max) {
+    throw Error(Errc::incompatible_limits,
+                "floe: service '" + segment.service_name() + "': " + asked +
+                    " is more than the service's " + role +
+                    "_max_slice_len = " + std::to_string(service_max) +
+                    ", which every chunk is sized for; ask for at most that, or create the "
+                    "service with a larger " +
+                    role + "_max_slice_len");
+  }
+  return policy.max_len;
+}
+
 void throw_exceeds_max_slice_len(const ServiceSegment& segment, SliceSide side, std::uint32_t slot,
                                  std::uint64_t length, std::uint64_t max) {
   const bool request = side == SliceSide::request;

@@ -20,6 +20,14 @@ inline constexpr std::uint32_t kNoChunk = 0xffffffffu;
 /// What a slice length a peer wrote beyond the chunk's capacity decodes to.
 inline constexpr std::uint64_t kBadLength = ~std::uint64_t{0};
 
+/// Sender: writes the descriptor of a loaned chunk of a slice (shape.slice_offset != 0).
+inline void write_slice_descriptor(std::byte* chunk, const ChunkShape& shape,
+                                   std::uint64_t length) noexcept {
+  auto* descriptor = reinterpret_cast<SliceDescriptor*>(chunk + shape.slice_offset);
+  store(descriptor->length, length, std::memory_order_relaxed);
+  store(descriptor->segment, std::uint32_t{0}, std::memory_order_relaxed);
+}
+
 /// The length in the descriptor of `chunk` (shape.slice_offset != 0), loaded once, or kBadLength
 /// when it exceeds `capacity` (elements the chunk has room for, from this process's layout).
 inline std::uint64_t checked_slice_length(std::byte* chunk, const ChunkShape& shape,

@@ -7,14 +7,22 @@
 #include <unistd.h>
 #include <floe/floe.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
 #include <random>
+#include <string>
+#include <thread>
 
+#include "floe/detail/ports.hpp"
 #include "registry/names.hpp"
 #include "segment/layout.hpp"
 #include "segment/view.hpp"
 #include "support/process.hpp"
+#include "support/segments.hpp"
 
 namespace floe {
 namespace {
@@ -169,6 +177,258 @@ TEST(HostilePeer, ServiceIsUsableAgainOnceTheGarbageProcessIsGone) {
   ASSERT_TRUE(request);
   EXPECT_TRUE(request->send_copy(2));
   EXPECT_EQ(pending.try_receive()->payload(), 2u);
+}
+
+// Slices: a peer writing a length larger than the chunk into a slice's descriptor. The cores
+// are driven directly (as the typed layer and the Python binding drive them): what they hand up
+// is all a receiver ever reads.
+
+constexpr std::uint64_t kSliceMax = 64;
+constexpr const char* kSliceService = "Test/HostileSlices";
+
+/// A Slice<std::byte> -> Slice<std::byte> service of at most kSliceMax elements each way.
+std::shared_ptr<detail::ServiceSegment> slice_segment(const Node& node, detail::OpenMode mode) {
+  const auto& state = detail::NodeAccess::state(node);
+  detail::ServiceSpec spec;
+  spec.name = kSliceService;
+  spec.request = TypeInfo::of<Slice<std::byte>>();
+  spec.response = TypeInfo::of<Slice<std::byte>>();
+  spec.request_user_header = TypeInfo::of<NoUserHeader>();
+  spec.response_user_header = TypeInfo::of<NoUserHeader>();
+  spec.limits = state->config.request_response;
+  spec.limits.max_clients = 1;  // so the request chunks are the last thing in the segment
+  spec.limits.max_servers = 1;
+  spec.request_max_slice_len = kSliceMax;
+  spec.response_max_slice_len = kSliceMax;
+  return detail::open_service(*state, spec, mode);
+}
+
+/// Writes `length` into the descriptor of every request chunk of client slot 0 (`requests`) or
+/// of every response chunk server 0 keeps for client 0. Returns 0 when it did.
+int forge_slice_lengths(const std::string& object, bool requests, std::uint64_t length) {
+  test::WritableSegment segment(object);
+  if (!segment.view) return 1;
+  const detail::SegmentView& view = *segment.view;
+  const detail::SegmentLayout& layout = view.layout();
+  const auto forge = [&](std::byte* chunk, const detail::ChunkShape& shape) {
+    auto* descriptor = reinterpret_cast<detail::SliceDescriptor*>(chunk + shape.slice_offset);
+    __atomic_store_n(&descriptor->length, length, __ATOMIC_RELAXED);
+  };
+  if (requests) {
+    for (std::uint32_t i = 0; i < layout.request_chunks_per_client(); ++i) {
+      forge(view.request_chunk(0, i), layout.request_shape());
+    }
+    return 0;
+  }
+  for (std::uint32_t k = 0; k < layout.limits().max_active_requests_per_client; ++k) {
+    const detail::ResponseChannel channel = view.response_channel(0, 0, k);
+    for (std::uint32_t i = 0; i < channel.chunk_count(); ++i) {
+      forge(channel.chunk(i), layout.response_shape());
+    }
+  }
+  return 0;
+}
+
+/// Loans a slice of `length` bytes, each `value`, and sends it; returns its channel.
+std::uint32_t send_bytes(detail::ClientCore& client, std::uint64_t length, std::uint8_t value) {
+  std::uint32_t chunk = 0;
+  const detail::ChunkView view = client.loan(chunk, length);
+  std::memset(view.payload, value, length);
+  return client.send(chunk);
+}
+
+/// Whether `view` holds `length` bytes, each `value`.
+bool holds_bytes(const detail::ChunkView& view, std::uint64_t length, std::uint8_t value) {
+  if (view.length != length) return false;
+  for (std::uint64_t i = 0; i < length; ++i) {
+    if (view.payload[i] != std::byte{value}) return false;
+  }
+  return true;
+}
+
+/// The next request within 10 s.
+std::optional<detail::ServerCore::Active> receive_request(detail::ServerCore& server) {
+  std::optional<detail::ServerCore::Active> active;
+  test::eventually([&] {
+    detail::Failure failure;
+    active = server.try_receive(failure);
+    return active.has_value();
+  });
+  return active;
+}
+
+/// Counts the log lines that say a slice length was refused.
+class ForgedLengthLog {
+ public:
+  ForgedLengthLog() {
+    set_log_level(LogLevel::error);
+    set_log_sink([this](LogLevel, std::string_view line) {
+      if (line.find("slice length larger than its chunk") != std::string_view::npos) ++count_;
+    });
+  }
+  ForgedLengthLog(const ForgedLengthLog&) = delete;
+  ForgedLengthLog& operator=(const ForgedLengthLog&) = delete;
+  ~ForgedLengthLog() {
+    set_log_sink(nullptr);
+    set_log_level(LogLevel::off);
+  }
+  int count() const noexcept { return count_.load(); }
+
+ private:
+  std::atomic<int> count_{0};
+};
+
+const std::uint64_t kForgedLengths[] = {kSliceMax + 1, std::uint64_t{1} << 32,
+                                        std::numeric_limits<std::uint64_t>::max()};
+
+TEST(HostilePeer, ForgedSliceLengthIsRejected) {
+  const Config config = test::isolated_config();
+  Node node = Node::create("slice-server", config);
+  const auto segment = slice_segment(node, detail::OpenMode::create);
+  const std::string object = detail::service_object_name(config.domain, kSliceService);
+  ForgedLengthLog log;
+
+  // Requests: the server refuses the forged one (its client sees the stream end) and serves
+  // the next request of the same client.
+  {
+    auto server = std::make_shared<detail::ServerCore>(segment, 2, Backpressure::discard);
+    for (const std::uint64_t forged : kForgedLengths) {
+      Signal sent, checked, ended;
+      ChildProcess client_process([&] {
+        Node other = Node::create("slice-client", config);
+        auto client = std::make_shared<detail::ClientCore>(
+            slice_segment(other, detail::OpenMode::open), 4, Backpressure::discard);
+        const std::uint32_t channel = send_bytes(*client, 8, 0xab);
+        sent.notify();
+        if (checked.wait() != 1) return 2;
+        // The refused request's stream ends: the server closed it.
+        if (!test::eventually([&] { return client->stream_ended(channel); })) return 3;
+        client->drop_pending(channel);
+        ended.notify();
+        const std::uint32_t next = send_bytes(*client, kSliceMax, 0xcd);
+        if (!test::eventually([&] { return client->stream_ended(next); })) return 4;
+        client->drop_pending(next);
+        return 0;
+      });
+      ASSERT_EQ(sent.wait(), 1);
+      ChildProcess attacker([&] { return forge_slice_lengths(object, true, forged); });
+      ASSERT_EQ(attacker.wait(), 0);
+      const int logged = log.count();
+      detail::Failure failure;
+      EXPECT_FALSE(server->try_receive(failure).has_value()) << forged;
+      EXPECT_FALSE(failure);
+      EXPECT_EQ(log.count(), logged + 1) << "the refusal is logged";
+      checked.notify();
+      ASSERT_EQ(ended.wait(), 1) << "the client did not see its stream end";
+      const auto active = receive_request(*server);
+      ASSERT_TRUE(active.has_value()) << "the server stopped serving after a forged length";
+      EXPECT_TRUE(holds_bytes(active->request, kSliceMax, 0xcd));
+      server->end(*active);
+      EXPECT_EQ(client_process.wait(), 0);
+    }
+  }
+
+  // Responses: the client ends that server's stream and frees the chunk, and reads the good
+  // responses before it.
+  auto client = std::make_shared<detail::ClientCore>(segment, 4, Backpressure::discard);
+  for (const std::uint64_t forged : kForgedLengths) {
+    Signal ready, next, sent, done;
+    ChildProcess server_process([&] {
+      Node other = Node::create("slice-server-process", config);
+      auto server = std::make_shared<detail::ServerCore>(
+          slice_segment(other, detail::OpenMode::open), 2, Backpressure::discard);
+      ready.notify();
+      const auto active = receive_request(*server);
+      if (!active || !holds_bytes(active->request, 3, 0x11)) return 2;
+      for (const std::uint8_t value : {0x22, 0x33}) {
+        std::uint32_t chunk = 0;
+        const detail::ChunkView view = server->loan(*active, chunk, 5);
+        std::memset(view.payload, value, 5);
+        if (!server->send(*active, chunk)) return 3;
+        sent.notify();
+        if (next.wait() != 1) return 4;
+      }
+      // The stream stays open from the server's side: only the forged length ends it.
+      return done.wait() == 1 ? 0 : 5;
+    });
+    ASSERT_EQ(ready.wait(), 1);
+    const std::uint32_t channel = send_bytes(*client, 3, 0x11);
+    ASSERT_EQ(sent.wait(), 1);
+    std::optional<detail::ClientCore::Received> received;
+    detail::Failure failure;
+    ASSERT_TRUE(test::eventually([&] {
+      received = client->try_receive(channel, failure);
+      return received.has_value();
+    }));
+    EXPECT_TRUE(holds_bytes(received->view, 5, 0x22));
+    client->release_response(channel, received->server, received->chunk);
+    next.notify();
+    ASSERT_EQ(sent.wait(), 1);
+    ChildProcess attacker([&] { return forge_slice_lengths(object, false, forged); });
+    ASSERT_EQ(attacker.wait(), 0);
+    const int logged = log.count();
+    EXPECT_FALSE(client->try_receive(channel, failure).has_value()) << forged;
+    EXPECT_FALSE(failure);
+    EXPECT_EQ(log.count(), logged + 1);
+    EXPECT_TRUE(client->stream_ended(channel, false))
+        << "the stream of the server that forged ends";
+    EXPECT_EQ(detail::service_usage(*segment).response_chunks_in_use, 0u)
+        << "the forged response's chunk is free again";
+    next.notify();
+    done.notify();
+    EXPECT_EQ(server_process.wait(), 0);
+    client->drop_pending(channel);
+  }
+}
+
+TEST(HostilePeer, SliceLengthRewrittenAfterReceiveIsNotReread) {
+  const Config config = test::isolated_config();
+  Node node = Node::create("slice-server", config);
+  const auto segment = slice_segment(node, detail::OpenMode::create);
+  const std::string object = detail::service_object_name(config.domain, kSliceService);
+  auto server = std::make_shared<detail::ServerCore>(segment, 1, Backpressure::discard);
+  Signal sent, done;
+  ChildProcess client_process([&] {
+    Node other = Node::create("slice-client", config);
+    auto client = std::make_shared<detail::ClientCore>(slice_segment(other, detail::OpenMode::open),
+                                                       4, Backpressure::discard);
+    send_bytes(*client, 16, 0x5a);
+    sent.notify();
+    return done.wait() == 1 ? 0 : 2;
+  });
+  ASSERT_EQ(sent.wait(), 1);
+  const auto active = receive_request(*server);
+  ASSERT_TRUE(active.has_value());
+  // A peer now flips the length between huge and small while the server reads the request.
+  Signal flipping;
+  ChildProcess attacker([&] {
+    test::WritableSegment writable(object);
+    if (!writable.view) return 1;
+    const detail::SegmentLayout& layout = writable.view->layout();
+    flipping.notify();
+    const auto end = std::chrono::steady_clock::now() + 300ms;
+    for (std::uint64_t n = 0; std::chrono::steady_clock::now() < end; ++n) {
+      for (std::uint32_t i = 0; i < layout.request_chunks_per_client(); ++i) {
+        auto* descriptor = reinterpret_cast<detail::SliceDescriptor*>(
+            writable.view->request_chunk(0, i) + layout.request_shape().slice_offset);
+        __atomic_store_n(&descriptor->length, n % 2 == 0 ? ~std::uint64_t{0} : 1, __ATOMIC_RELAXED);
+      }
+    }
+    return 0;
+  });
+  ASSERT_EQ(flipping.wait(), 1);
+  const auto end = std::chrono::steady_clock::now() + 200ms;
+  int reads = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    // What the typed layer does with a received request, every time: its length and bytes.
+    ASSERT_TRUE(holds_bytes(active->request, 16, 0x5a));
+    ++reads;
+  }
+  EXPECT_GT(reads, 0);
+  EXPECT_EQ(attacker.wait(), 0);
+  server->end(*active);
+  done.notify();
+  EXPECT_EQ(client_process.wait(), 0);
 }
 
 }  // namespace

@@ -201,6 +201,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 
   std::shared_ptr<ServiceSegment> segment_;
   const std::atomic<bool>* damaged_;
+  // Before port_: checked before the slot is taken, so a refusal takes nothing.
+  std::uint64_t max_slice_len_;
   // This client's slot of the segment, its pointers resolved once here.
   std::unique_ptr<const ClientPortView> port_;
   ClientId id_;
@@ -222,7 +224,6 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::uint32_t orphaned_channels_ = 0;
   std::shared_ptr<ClientCore> kept_alive_;
   std::uint8_t limits_logged_ = 0;  // the limits this port logged hitting (ports/port_log.hpp)
-  std::uint64_t max_slice_len_ = 0;
   /// A loan or channel came free: a task waiting for one (maybe asleep in an io_context that
   /// runs other handlers meanwhile) must look again.
   void notify_slot_freed() const noexcept;
@@ -309,6 +310,10 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// departures in its doorbell word moved on.
   void note_departed_clients() noexcept;
   void stop_waiting_for_room(std::size_t stream, IndexQueue& queue) noexcept;
+  /// A request taken whose slice length is more than its chunk holds (a peer forged it): logged
+  /// and closed, so its client sees this server's stream end.
+  [[gnu::cold, gnu::noinline]] void refuse_request(std::uint32_t client, std::uint32_t channel,
+                                                   std::uint64_t request_id) noexcept;
   /// What ending a stream does to shared memory: its queue given up if nobody reads, the request
   /// closed, the client rung.
   void close_stream(const Active& active, std::size_t stream) noexcept;
@@ -322,12 +327,13 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   std::shared_ptr<ServiceSegment> segment_;
   const std::atomic<bool>* damaged_;
+  // Before port_: checked before the slot is taken, so a refusal takes nothing.
+  std::uint64_t max_slice_len_;
   // This server's slot of the segment, its pointers resolved once here.
   std::unique_ptr<const ServerPortView> port_;
   ServerId id_;
   std::uint32_t max_loaned_per_request_;
   Backpressure backpressure_;
-  std::uint64_t max_slice_len_ = 0;
   std::uint32_t next_client_ = 0;
   std::uint8_t limits_logged_ = 0;  // the limits this port logged hitting (ports/port_log.hpp)
   // Responses loaned and not yet sent, per (client, channel): an ActiveRequest may move, the
