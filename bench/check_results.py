@@ -26,7 +26,8 @@ import sys
 PLACEMENTS = {"pinned", "unpinned", "one-core"}
 PERCENTILES = ["p0", "p10", "p25", "p50", "p75", "p90", "p99", "p99_9", "p100"]
 NAME = re.compile(
-    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*|idle|micro|shm)"
+    r"^(?P<workload>round_trip|payload_[1-9][0-9]*|slice_[1-9][0-9]*|stream|fan_in_[1-9][0-9]*"
+    r"|idle|micro|shm)"
     r"/(?P<transport>[a-z0-9][a-z0-9 +._-]*)/(?P<mode>[a-z0-9_]+)"
     r"(/(iterations:[0-9]+|repeats:[0-9]+|threads:[0-9]+|min_time:[0-9.]+s?"
     r"|min_warmup_time:[0-9.]+s?|manual_time|real_time|process_time))*$")
@@ -120,8 +121,8 @@ def check(path):
         match = NAME.match(name)
         if not match:
             problems.append(f"{name!r}: not <workload>/<transport>/<mode> (workloads: "
-                            "round_trip, payload_<bytes>, stream, fan_in_<n>, idle, micro, "
-                            "shm; lower case)")
+                            "round_trip, payload_<bytes>, slice_<bytes>, stream, fan_in_<n>, "
+                            "idle, micro, shm; lower case)")
             continue
         if run.get("error_occurred"):
             message = run.get("error_message", "")

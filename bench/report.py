@@ -23,7 +23,7 @@ PERCENTILES = [("p0", 0.0), ("p10", 0.10), ("p25", 0.25), ("p50", 0.50), ("p75",
                ("p90", 0.90), ("p99", 0.99), ("p99_9", 0.999), ("p100", 1.0)]
 PLACEMENTS = ["pinned", "unpinned", "one-core"]
 MODE_ORDER = ["polling", "default_spin", "asleep", "blocking", "asio", "co_await", "async",
-              "asyncio", "loan", "copy"]
+              "asyncio", "loan", "loan_fill", "copy"]
 
 # Modes compared with each other: busy ones spin on the peer's memory (floe's default spin does
 # with a prompt peer), waiting ones sleep in the kernel until the peer wakes them.
@@ -41,7 +41,7 @@ PLOT_ROUND_TRIP = "bench-round-trip.png"
 PLOT_PAYLOAD = "bench-payload.png"
 PLOT_FAN_IN = "bench-fan-in.png"
 
-WORKLOAD = re.compile(r"^(round_trip|payload_(\d+)|stream|fan_in_(\d+)|idle)$")
+WORKLOAD = re.compile(r"^(round_trip|payload_(\d+)|stream|fan_in_(\d+)|idle|slice_(\d+))$")
 
 
 def family(mode):
@@ -90,16 +90,18 @@ def series_key(item):
 def workload_key(workload):
     match = WORKLOAD.match(workload)
     if not match:
-        return (5, 0, workload)
+        return (6, 0, workload)
     if match.group(1) == "round_trip":
         return (0, 0, workload)
     if match.group(2):
         return (1, int(match.group(2)), workload)
+    if match.group(4):
+        return (2, int(match.group(4)), workload)
     if workload == "stream":
-        return (2, 0, workload)
+        return (3, 0, workload)
     if match.group(3):
-        return (3, int(match.group(3)), workload)
-    return (4, 0, workload)
+        return (4, int(match.group(3)), workload)
+    return (5, 0, workload)
 
 
 class Row:
@@ -335,6 +337,15 @@ def targets(results):
 
     found.append(ratio_target(results, "loaned round trip, 16 MiB vs 8 B",
                               "payload_16777216/floe/loan", "payload_8/floe/loan", 1.10))
+    found.append(ratio_target(results, "1 MiB slice loaned vs 1 MiB fixed payload",
+                              "slice_1048576/floe/loan", "payload_1048576/floe/loan", 1.10))
+    found.append(ratio_target(results, "8-byte slice loaned vs 8-byte fixed payload",
+                              "slice_8/floe/loan", "payload_8/floe/loan", 1.05))
+    found.append(informational_ratio(
+        results, "1 MiB slice produced in place vs copied (informational)",
+        "slice_1048576/floe/loan_fill", "slice_1048576/floe/copy",
+        "the copy against the fixed payload's: `slice_1048576/floe/copy` / "
+        "`payload_1048576/floe/copy`", "payload_1048576/floe/copy"))
 
     per_second = results.median("stream/floe/co_await", "responses_per_s")
     raw = results.median(RAW_CACHE_LINE)
@@ -845,6 +856,57 @@ def real_time_ns(row, counter="real_time"):
     return statistics.median(values) if values else None
 
 
+# The payload row each slice mode is set against: a loan against the loan, and the two that
+# write every byte (in place, or copied in) against the fixed payload's copy.
+SLICE_MODES = {"loan": "loan", "loan_fill": "copy", "copy": "copy"}
+
+
+def slices_section(results, rows):
+    """The "Slices" section: each slice row beside the fixed-size payload row of its size (the
+    loan rows against `payload_<bytes>/floe/loan`, the copy against its copy), and the memory of
+    a slice service against a fixed one. Empty without slice rows."""
+    slice_rows = [r for r in rows if r.workload.startswith("slice_")]
+    if not slice_rows:
+        return []
+    lines = []
+    for r in slice_rows:
+        fixed = f"payload_{r.workload.split('_')[1]}/floe/{SLICE_MODES.get(r.mode, r.mode)}"
+        problem = r.problem()
+        if problem:
+            lines.append([f"`{r.name}`", problem] + ["–"] * 7)
+            continue
+        fixed_median = results.median(fixed)
+        lines.append([f"`{r.name}`"] + percentile_cells(r) +
+                     [f"`{fixed}` {ns(fixed_median)}",
+                      ratio(divide(r.median("p50"), fixed_median)),
+                      number(r.median("cpu_ns_per_op")), number(r.median("allocs_per_op"), 2)])
+    out = ["## Slices", "",
+           "Requests of `floe::Slice<std::byte>` (a service whose request is a run of bytes of "
+           "any length up to its `request_max_slice_len`, here the row's size), answered by one "
+           "8-byte response: `loan` is `loan_slice_uninit(n)` with 8 bytes written at each end, "
+           "`loan_fill` the same with every byte written in place (a request produced in shared "
+           "memory), `copy` is `send_copy(span)` of a prepared buffer. *against* is the "
+           "`payload_<bytes>` row of the same size (a `std::array<std::byte, n>` request) it "
+           "compares with: `loan` with the fixed loan (what a slice's length costs), `loan_fill` "
+           "and `copy` with the fixed copy (each writes every byte once); */ against* is the "
+           "ratio of the medians.", ""]
+    out += table(["row", "median", "p99", "p99.9", "max", "against", "/ against", "CPU ns/op",
+                  "allocs/op"], lines, right=[1, 2, 3, 4, 6, 7, 8])
+    out.append("")
+    fixed, sliced = (results.row("shm/floe/fixed_1mib"), results.row("shm/floe/slice_max_1mib"))
+    if fixed is not None and sliced is not None:
+        out += ["Memory: a service of 1 MiB responses against one whose responses are slices "
+                "of at most 1 MiB, with the same limits (Cost, below): "
+                f"{bytes_(fixed.median('shm_segment_bytes'))} for the fixed one, "
+                f"{bytes_(sliced.median('shm_segment_bytes'))} for the slices ("
+                + ratio(divide(sliced.median("shm_segment_bytes"),
+                               fixed.median("shm_segment_bytes")))
+                + "). Every chunk of a slice service is reserved at its maximum length when the "
+                "service is created, so a slice saves the copy and the fixed length, not "
+                "memory.", ""]
+    return out
+
+
 def document(results, found, plots, json_paths):
     context = results.contexts.get(results.main, {})
     quick = context.get("quick") == "1"
@@ -877,13 +939,15 @@ def document(results, found, plots, json_paths):
       "through the standard library, have a section of their own (Python).")
     w("")
     w("- **Workloads**: `round_trip`, an 8-byte request answered by one 8-byte response; "
-      "`payload_<bytes>`, a request of that size and an 8-byte response; `stream`, one request "
+      "`payload_<bytes>`, a request of that size and an 8-byte response; `slice_<bytes>`, the "
+      "same with a request that is a slice of bytes of that length; `stream`, one request "
       "answered by a stream of 8-byte responses; `fan_in_<n>`, n client processes against one "
       "server; `idle`, the CPU a process waiting for messages that do not come burns.")
     w("- **Modes**, how the two sides wait: `polling` (busy loops), `asleep` (in the kernel, for "
       "every message), `default_spin` (floe's runtime with its default spin budget, then "
-      "asleep), `asio` (inside an Asio `io_context`), `co_await`, `blocking`; `loan` and `copy` "
-      "say how floe's request is written (in place in shared memory, or copied in).")
+      "asleep), `asio` (inside an Asio `io_context`), `co_await`, `blocking`; `loan`, "
+      "`loan_fill` and `copy` say how floe's request is written (in place in shared memory, "
+      "every byte of it in place, or copied in).")
     w("- **How**: the server is a forked process, the client the benchmark process; each message "
       "is timed on its own (`steady_clock`, about 20 ns of which is the clock), giving the "
       "percentiles of a run. Each row runs several times (repetitions; one in a quick run), "
@@ -948,8 +1012,7 @@ def document(results, found, plots, json_paths):
     rows = results.main_rows()
     workloads = sorted({r.workload for r in rows}, key=workload_key)
     for workload in workloads:
-        if workload.startswith("payload_") or workload.startswith("fan_in_") \
-                or workload in ("micro", "shm"):
+        if workload.startswith(("payload_", "slice_", "fan_in_")) or workload in ("micro", "shm"):
             continue
         these = [r for r in rows if r.workload == workload]
         counter = throughput_counter(workload)
@@ -994,6 +1057,8 @@ def document(results, found, plots, json_paths):
             out += latency_table(results, [r for r in payload_rows if r.workload == workload])
             w("")
 
+    out += slices_section(results, rows)
+
     fan_in_rows = [r for r in rows if r.workload.startswith("fan_in_")]
     if fan_in_rows:
         w("## Fan-in")
@@ -1028,13 +1093,19 @@ def document(results, found, plots, json_paths):
         if shm_rows:
             context = results.contexts.get(results.main, {})
             large = context.get("shm_large_limits")
-            w("A service of 8-byte requests and responses, one client and one server, after one "
-              "round trip: *segment* is its /dev/shm object, *held by tmpfs* what tmpfs "
+            one_mib = context.get("shm_1mib_limits")
+            w("A service, one client and one server, after one round trip: *segment* is its "
+              "/dev/shm object, *held by tmpfs* what tmpfs "
               "allocated for it (floe reserves every page when it creates the service), "
               "*resident* what each process has resident of its mapping (Rss in "
               "/proc/<pid>/smaps), *creation* the time the service's create() took. "
-              "`default_limits` is floe's defaults (`floe/limits.hpp`); `large_limits`: "
-              + (f"`{large}`." if large else "see `bench/suite/cost_rows.cpp`."))
+              "`default_limits` and `large_limits` carry 8-byte requests and responses, with "
+              "floe's defaults (`floe/limits.hpp`) and with "
+              + (f"`{large}`" if large else "the limits in `bench/suite/cost_rows.cpp`")
+              + "; `fixed_1mib` and `slice_max_1mib` carry 8-byte requests and responses of a "
+              "`std::array<std::byte, 1048576>` or of a `floe::Slice<std::byte>` of at most "
+              "1 MiB (Slices, below), with "
+              + (f"`{one_mib}`." if one_mib else "the limits in `bench/suite/cost_rows.cpp`."))
             w("")
             out += shm_table(shm_rows)
             w("")

@@ -11,6 +11,9 @@
 #      clients; the Python package is imported from the build tree.
 #   5. complex_types: orders with a name and a list (floe::FixedString, floe::FixedVector),
 #      one of them refused for too many items before it is sent.
+#   6. dynamic_data: 2 servers, 2 clients exchanging slices: requests of 0 to 16 KiB written in
+#      place, answered by streams of responses of varying length; a request one byte longer
+#      than the service's maximum is refused before it is sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +22,7 @@ build=${FLOE_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOE_BUILD_PYTHON=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target request_response_server request_response_client \
   streaming_server streaming_client asio_server asio_client complex_types_server \
-  complex_types_client floe_python
+  complex_types_client dynamic_data_server dynamic_data_client floe_python
 # The interpreter the package was built for, importing it from the build tree.
 python=$(sed -n 's/^_\?Python_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt" | head -n 1)
 PYTHONPATH=$(cd "$build/python" && pwd)
@@ -82,3 +85,4 @@ run_group "request_response: 2 Python servers (synchronous and asyncio), 2 C++ c
   "C++ client 1" "$examples/request_response_client --seconds 3" \
   "C++ client 2" "$examples/request_response_client --seconds 3"
 pair complex_types_server "--seconds 3" complex_types_client ""
+run_example dynamic_data "--seconds 5" ""

@@ -4,18 +4,26 @@
 // (shm_allocated_bytes: st_blocks; floe reserves every page at creation), and what each process
 // has resident of its mapping after the round trip (shm_client_resident_bytes,
 // shm_server_resident_bytes, from /proc/<pid>/smaps). The row's time is the service's creation.
+//
+// Two more rows weigh a service of 1 MiB responses against one whose responses are slices of at
+// most 1 MiB (floe::Slice<std::byte>, response_max_slice_len(1 MiB)), with small limits so that
+// a CI machine's /dev/shm holds them; each answers with 8 bytes.
 
 #include <benchmark/benchmark.h>
 #include <sys/stat.h>
 #include <floe/floe.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -40,6 +48,15 @@ constexpr RequestResponseLimits kLargeLimits{
     .max_response_buffer_size = 64,
     .max_borrowed_responses_per_pending_response = 8,
     .max_loaned_responses_per_request = 8,
+};
+
+/// The 1 MiB rows': one server, two clients, one active request each, a stream buffer of two
+/// (P = 2 + 2 + 2 = 6 response chunks per request: 12 response chunks of 1 MiB).
+constexpr RequestResponseLimits kOneMiBLimits{
+    .max_clients = 2,
+    .max_servers = 1,
+    .max_active_requests_per_client = 1,
+    .max_response_buffer_size = 2,
 };
 
 std::string describe(const RequestResponseLimits& limits) {
@@ -92,13 +109,76 @@ std::int64_t resident_bytes(const char* pid, const std::vector<struct stat>& obj
   return total;
 }
 
-auto cost_service(floe::Node& node) {
-  return node.service_builder("Bench/Cost").request_response<std::uint64_t, std::uint64_t>();
+/// 8-byte requests and responses; the server echoes the request.
+struct EightBytes {
+  static auto builder(floe::Node& node) {
+    return node.service_builder("Bench/Cost").request_response<std::uint64_t, std::uint64_t>();
+  }
+  template <typename Active>
+  static void answer(Active& request) {
+    request.send_copy(request.payload());
+  }
+  template <typename Response>
+  static std::uint64_t read(const Response& response) {
+    return response.payload();
+  }
+};
+
+/// 8-byte requests, 1 MiB responses: a fixed-size array, or a slice of up to 1 MiB. The server
+/// answers with the request's value in the response's first 8 bytes (a slice of 8 bytes).
+template <bool slice>
+struct OneMiBResponses {
+  static constexpr std::size_t kBytes = std::size_t{1} << 20;
+  static auto builder(floe::Node& node) {
+    auto named = node.service_builder("Bench/Cost");
+    if constexpr (slice) {
+      return named.request_response<std::uint64_t, floe::Slice<std::byte>>().response_max_slice_len(
+          kBytes);
+    } else {
+      return named.request_response<std::uint64_t, std::array<std::byte, kBytes>>();
+    }
+  }
+  template <typename Active>
+  static void answer(Active& request) {
+    const std::uint64_t value = request.payload();
+    auto response = [&] {
+      if constexpr (slice) {
+        return request.loan_slice_uninit(sizeof value);
+      } else {
+        return request.loan_uninit();
+      }
+    }();
+    const std::span<std::byte> bytes = response.payload();
+    std::memcpy(bytes.data(), &value, sizeof value);
+    std::move(response).send();
+  }
+  template <typename Response>
+  static std::uint64_t read(const Response& response) {
+    const std::span<const std::byte> bytes = response.payload();
+    std::uint64_t value = 0;
+    if (bytes.size() >= sizeof value) std::memcpy(&value, bytes.data(), sizeof value);
+    return value;
+  }
+};
+
+/// Sets every limit of `limits` on `builder`.
+template <typename Builder>
+void apply(Builder& builder, const RequestResponseLimits& limits) {
+  builder.max_clients(limits.max_clients)
+      .max_servers(limits.max_servers)
+      .max_nodes(limits.max_nodes)
+      .max_active_requests_per_client(limits.max_active_requests_per_client)
+      .max_loaned_requests(limits.max_loaned_requests)
+      .max_response_buffer_size(limits.max_response_buffer_size)
+      .max_borrowed_responses_per_pending_response(
+          limits.max_borrowed_responses_per_pending_response)
+      .max_loaned_responses_per_request(limits.max_loaned_responses_per_request);
 }
 
-/// One row: a service with `limits` (those of floe::Config when `large` is false), its client
+/// One row: a service of `Kind` with `limits` (those of floe::Config when null), its client
 /// here, its server forked, one round trip, then the counters.
-void shm_floe(benchmark::State& state, bool large) {
+template <typename Kind>
+void shm_floe(benchmark::State& state, const RequestResponseLimits* limits) {
   place_client();
   floe::Config config;
   config.domain = unique_name("cost");
@@ -106,18 +186,8 @@ void shm_floe(benchmark::State& state, bool large) {
   std::string error;
   for (auto _ : state) {
     const auto start = Clock::now();
-    auto builder = cost_service(node);
-    if (large) {
-      builder.max_clients(kLargeLimits.max_clients)
-          .max_servers(kLargeLimits.max_servers)
-          .max_nodes(kLargeLimits.max_nodes)
-          .max_active_requests_per_client(kLargeLimits.max_active_requests_per_client)
-          .max_loaned_requests(kLargeLimits.max_loaned_requests)
-          .max_response_buffer_size(kLargeLimits.max_response_buffer_size)
-          .max_borrowed_responses_per_pending_response(
-              kLargeLimits.max_borrowed_responses_per_pending_response)
-          .max_loaned_responses_per_request(kLargeLimits.max_loaned_responses_per_request);
-    }
+    auto builder = Kind::builder(node);
+    if (limits != nullptr) apply(builder, *limits);
     auto service = builder.create();
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
 
@@ -127,13 +197,13 @@ void shm_floe(benchmark::State& state, bool large) {
     ReadyFlag ready, server_measured, client_measured;
     ForkedServer server([&] {
       floe::Node n = floe::Node::create("bench-server", config);
-      auto opened = cost_service(n).open();
+      auto opened = Kind::builder(n).open();
       auto port = opened.server_builder().create();
       ready.raise();
       const auto deadline = Clock::now() + 10s;
       for (;;) {
         if (auto request = port.try_receive()) {
-          request->send_copy(request->payload());
+          Kind::answer(*request);
           break;
         }
         if (Clock::now() > deadline) return 1;
@@ -153,7 +223,7 @@ void shm_floe(benchmark::State& state, bool large) {
       const auto deadline = Clock::now() + 5s;
       std::optional<std::uint64_t> answer;
       while (!answer && Clock::now() < deadline) {
-        if (auto response = pending.try_receive()) answer = response->payload();
+        if (auto response = pending.try_receive()) answer = Kind::read(*response);
       }
       if (answer != 42u) error = "no echo within 5 s";
       const std::vector<struct stat> objects = domain_objects(config.domain);
@@ -184,10 +254,17 @@ void shm_floe(benchmark::State& state, bool large) {
 
 [[maybe_unused]] const bool registered = [] {
   benchmark::AddCustomContext("shm_large_limits", describe(kLargeLimits));
-  for (const bool large : {false, true}) {
-    register_whole_run(large ? "shm/floe/large_limits" : "shm/floe/default_limits",
-                       [large](benchmark::State& state) { shm_floe(state, large); });
-  }
+  benchmark::AddCustomContext("shm_1mib_limits", describe(kOneMiBLimits));
+  register_whole_run("shm/floe/default_limits",
+                     [](benchmark::State& state) { shm_floe<EightBytes>(state, nullptr); });
+  register_whole_run("shm/floe/large_limits",
+                     [](benchmark::State& state) { shm_floe<EightBytes>(state, &kLargeLimits); });
+  register_whole_run("shm/floe/fixed_1mib", [](benchmark::State& state) {
+    shm_floe<OneMiBResponses<false>>(state, &kOneMiBLimits);
+  });
+  register_whole_run("shm/floe/slice_max_1mib", [](benchmark::State& state) {
+    shm_floe<OneMiBResponses<true>>(state, &kOneMiBLimits);
+  });
   return true;
 }();
 
