@@ -437,10 +437,10 @@ TEST(LogChild, CreatesAndRemovesAService) {
 TEST(FloeLogEnvironment, InfoLogsOneLinePerEventToStderr) {
   const std::string output = stderr_of_child_with_floe_log("info");
   const std::regex created(
-      R"(floe\[pid \d+\] info: service 'Log/Child' \(domain test\d+_0\) created by pid \d+ \([0-9.]+ [KMG]iB at /dev/shm/floe\.test\d+_0\.[0-9a-f]{16}\)\n)");
+      R"(floe\[pid \d+\] info: service 'Log/Child' \(domain test\d+_\d+_0\) created by pid \d+ \([0-9.]+ [KMG]iB at /dev/shm/floe\.test\d+_\d+_0\.[0-9a-f]{16}\)\n)");
   EXPECT_TRUE(std::regex_search(output, created)) << output;
   const std::regex removed(
-      R"(floe\[pid \d+\] info: service 'Log/Child' \(domain test\d+_0\) removed: its last node)");
+      R"(floe\[pid \d+\] info: service 'Log/Child' \(domain test\d+_\d+_0\) removed: its last node)");
   EXPECT_TRUE(std::regex_search(output, removed)) << output;
 }
 
