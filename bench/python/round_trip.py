@@ -448,11 +448,12 @@ def micro_send_receive(count, row):
     # The binding's internals, on purpose: what the package's Python layer costs is the
     # difference.
     raw_client, raw_server, payload = client._raw, server._raw, ctypes.c_uint64(7)
+    answer = floe._floe.response_send_copy_bounded  # what ActiveRequest.send_copy calls
 
     def one_module(_):
         pending = raw_client.send_copy(payload)
         active = raw_server.try_receive()
-        active.send_copy(payload)
+        answer(active, payload, floe.SEND_TIMEOUT_SECONDS)
         active.release()
         response = pending.try_receive()
         response.release()
