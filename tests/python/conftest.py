@@ -94,17 +94,23 @@ def built_program(variable, what):
 
 
 @pytest.fixture
-def header_peer(start_peer, python_peer):
-    """header_peer(language, requests): tests/python/cpp_peer.cpp's header-server, or peer.py's
-    in Python, once it said it is ready."""
+def ready_peer(start_peer, python_peer):
+    """ready_peer(mode, language, requests): tests/python/cpp_peer.cpp run in `mode`, or
+    peer.py's in Python, once it said it is ready (it created its service)."""
 
-    def start(language, requests):
+    def start(mode, language, requests):
         if language == "cpp":
             peer = start_peer(built_program("FLOE_PYTHON_TEST_PEER", "floe_python_test_peer"),
-                              "header-server", requests)
+                              mode, requests)
         else:
-            peer = python_peer("header-server", requests)
+            peer = python_peer(mode, requests)
         assert peer.process.stdout.readline() == "ready\n", peer.process.stderr.read()
         return peer
 
     return start
+
+
+@pytest.fixture
+def header_peer(ready_peer):
+    """header_peer(language, requests): ready_peer's header-server."""
+    return lambda language, requests: ready_peer("header-server", language, requests)

@@ -8,26 +8,16 @@ import ctypes
 import pytest
 
 import floe
-from conftest import built_program, wait_until
+from conftest import wait_until
 from payloads import (MAX_SLICE_LEN, RequestTag, ResponseEcho, Sample, sample_answer,
                       slice_service_builder)
 
 
 @pytest.fixture
-def slice_peer(start_peer, python_peer):
-    """slice_peer(language, requests): cpp_peer.cpp's slice-server, or peer.py's in Python,
-    once it said it is ready (it created the slice service)."""
-
-    def start(language, requests):
-        if language == "cpp":
-            peer = start_peer(built_program("FLOE_PYTHON_TEST_PEER", "floe_python_test_peer"),
-                              "slice-server", requests)
-        else:
-            peer = python_peer("slice-server", requests)
-        assert peer.process.stdout.readline() == "ready\n", peer.process.stderr.read()
-        return peer
-
-    return start
+def slice_peer(ready_peer):
+    """slice_peer(language, requests): ready_peer's slice-server (it creates the slice
+    service)."""
+    return lambda language, requests: ready_peer("slice-server", language, requests)
 
 
 def pattern(length):
