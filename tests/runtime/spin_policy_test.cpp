@@ -215,6 +215,13 @@ TEST_F(SharedCore, LoopsOnOneCpuStopSpinningAtEachOther) {
 // both CPUs were idle just before it; a machine that never has two idle CPUs within the tries
 // cannot show the behaviour (a CI run on a busy host: the test is skipped, saying so).
 TEST_F(SharedCore, LoopsOnTwoCpusKeepSpinning) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Instrumented, a round trip can take longer than the spin budget even with both CPUs free
+  // (0.2 spins per round trip on the CI host under a sanitizer): the spins are futile there and
+  // the loop rightly sleeps. What this observes is a matter of timing, which only the plain
+  // build shows; the sanitizer builds still run the policy's own tests above.
+  GTEST_SKIP() << "timing under a sanitizer is not the timing the spin budget is made for";
+#endif
   const std::vector<int> cpus = allowed_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "one CPU only";
   constexpr double kIdleEnough = 0.9;
