@@ -40,7 +40,8 @@ COSTS = ["cpu_ns_per_op", "allocs_per_op", "syscalls_per_op", "shm_allocated_byt
 # The building blocks (bench/suite/micro_rows.cpp), "micro/<block>/<variant>": ordinary Google
 # Benchmark loops, every one in the pinned placement's file (the others do not run them).
 MICRO_ROWS = ["micro/loan_release/request", "micro/loan_release/response",
-              "micro/send_receive/one_process", "micro/index_queue/push_pop",
+              "micro/send_receive/one_process", "micro/send_receive/one_process_slice_8",
+              "micro/index_queue/push_pop",
               "micro/co_await/ready", "micro/task/inline", "micro/task/resume"]
 # The Python rows (bench/python/round_trip.py), every one in the pinned placement's file.
 PYTHON_ROWS = ["round_trip/python floe/polling", "round_trip/python floe/asyncio",

@@ -751,6 +751,9 @@ MICRO_ROWS = [
     ("micro/send_receive/one_process", "client and server of one service in one process: loan, "
      "send, server `try_receive`, loan the response, send, drop the request, client "
      "`try_receive`, release all"),
+    ("micro/send_receive/one_process_slice_8", "the same with a request of "
+     "`floe::Slice<std::byte>`, 8 elements loaned with `loan_slice_uninit(8)` (what a slice's "
+     "length costs on the way)"),
     ("micro/index_queue/push_pop", "one push and one pop of floe's lock-free index queue, by "
      "one thread"),
     ("micro/co_await/ready", "`co_await client.async_loan()` that completes at once in a "

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -81,25 +82,53 @@ void micro_loan_release_response(benchmark::State& state) {
 
 /// A whole exchange between a client and a server of one service in this process: the client
 /// loans and sends a request, the server takes it, loans and sends a response and drops the
-/// request, the client receives the response; then everything is released.
+/// request, the client receives the response; then everything is released. `Slice`: the request
+/// is a floe::Slice<std::byte> of 8 elements instead of one std::uint64_t, what a slice's length
+/// costs on the way.
+template <bool Slice>
 void micro_send_receive_one_process(benchmark::State& state) {
   floe::Node node = floe::Node::create("bench-micro", micro_config());
-  auto service = micro_service(node).max_clients(1).max_servers(1).create();
+  auto service = [&] {
+    if constexpr (Slice) {
+      return node.service_builder("Bench/MicroSlice")
+          .request_response<floe::Slice<std::byte>, std::uint64_t>()
+          .request_max_slice_len(sizeof(std::uint64_t))
+          .max_clients(1)
+          .max_servers(1)
+          .create();
+    } else {
+      return micro_service(node).max_clients(1).max_servers(1).create();
+    }
+  }();
   auto server = service.server_builder().create();
   auto client = service.client_builder().create();
   std::uint64_t value = 0;
   AllocationsPerOp allocs(state);
   for (auto _ : state) {
-    auto request = client.loan();
-    *request = value;
-    auto pending = std::move(request).send();
+    auto pending = [&] {
+      if constexpr (Slice) {
+        auto request = client.loan_slice_uninit(sizeof value);
+        std::memcpy(request.payload().data(), &value, sizeof value);
+        return std::move(request).send();
+      } else {
+        auto request = client.loan();
+        *request = value;
+        return std::move(request).send();
+      }
+    }();
     auto active = server.try_receive();
     if (!active) {
       state.SkipWithError("the server did not receive the request sent to it");
       break;
     }
+    std::uint64_t received = 0;
+    if constexpr (Slice) {
+      std::memcpy(&received, active->payload().data(), sizeof received);
+    } else {
+      received = active->payload();
+    }
     auto response = active->loan();
-    *response = active->payload() + 1;
+    *response = received + 1;
     if (!std::move(response).send()) {
       state.SkipWithError("the response was not delivered");
       break;
@@ -205,7 +234,10 @@ void register_micro(const std::string& name, std::int64_t count, void (*body)(be
 [[maybe_unused]] const bool registered = [] {
   register_micro("micro/loan_release/request", 10'000'000, micro_loan_release_request);
   register_micro("micro/loan_release/response", 10'000'000, micro_loan_release_response);
-  register_micro("micro/send_receive/one_process", 2'000'000, micro_send_receive_one_process);
+  register_micro("micro/send_receive/one_process", 2'000'000,
+                 micro_send_receive_one_process<false>);
+  register_micro("micro/send_receive/one_process_slice_8", 2'000'000,
+                 micro_send_receive_one_process<true>);
   register_micro("micro/index_queue/push_pop", 40'000'000, micro_index_queue_push_pop);
   register_micro("micro/co_await/ready", 10'000'000, micro_co_await_ready);
   register_micro("micro/task/inline", 8'000'000, micro_task_inline);
