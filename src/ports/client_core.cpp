@@ -415,7 +415,8 @@ void ClientCore::update_ended(std::uint32_t channel, bool check_liveness) noexce
       }
       if (request_open && !gone) continue;
       pending.closed |= bit;
-      if (request_open) pending.vanished |= bit;
+      // Open when the server went, or marked so by whoever reclaimed it first.
+      if (request_open || did_server_go(response, pending.request_id)) pending.vanished |= bit;
     }
     // The queue is looked at only after the close was seen: a server pushes its last response
     // before it closes, so a closed stream with an empty queue has nothing more.

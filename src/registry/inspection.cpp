@@ -135,7 +135,9 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
     for (std::uint32_t c = 0; c < limits.max_clients; ++c) {
       for (std::uint32_t k = 0; k < limits.max_active_requests_per_client; ++k) {
         const ResponseChannel channel = segment.response_channel(s, c, k);
-        if (load(channel.head()->open_request_id) == 0) continue;
+        const std::uint64_t open = load(channel.head()->open_request_id);
+        // A request a former server of this slot left open at its death is no one's now.
+        if (open == 0 || (open & kServerGoneBit) != 0) continue;
         // The server's flag stays up after a refused send until it next delivers: only a queue
         // still full says it is held back now.
         const IndexQueue queue = channel.queue();

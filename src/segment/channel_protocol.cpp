@@ -96,7 +96,7 @@ void reset_server_resources(const SegmentView& segment, std::uint32_t server) no
     const bool client_gone = load(segment.client(c)->state) != kActive;
     for (std::uint32_t k = 0; k < l.max_active_requests_per_client; ++k) {
       const ResponseChannel channel = segment.response_channel(server, c, k);
-      store(channel.head()->open_request_id, std::uint64_t{0});
+      mark_server_gone(channel);
       if (client_gone) {
         // Queued and borrowed responses stay for a live client to read; a gone one reads no more.
         channel.queue().drain([](std::uint64_t) {});

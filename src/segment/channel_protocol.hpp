@@ -11,6 +11,10 @@
 //                                 v                                 v
 //                                 0                                 0
 //
+// A server that dies leaves its requests open; reclaiming its port (reset_server_resources)
+// turns each open id into id|server_gone (mark_server_gone), which the client reads as the end
+// of that server's stream with the server gone. The client's next open_request overwrites it.
+//
 // take and withdraw are compare-and-swaps from the same value, so exactly one wins: a request is
 // either taken by the server or withdrawn by the client, never both. A channel is reused only
 // once no PendingResponse and no server holds it (release_unheld_channel).
@@ -68,6 +72,22 @@ inline bool withdraw_request(const ResponseChannel& channel, std::uint64_t reque
 inline void close_request(const ResponseChannel& channel, std::uint64_t request_id) noexcept {
   std::uint64_t received = request_id | kReceivedBit;
   compare_exchange(channel.head()->open_request_id, received, std::uint64_t{0});
+}
+
+/// Reclaim of a dead server's port: marks the request it left open on the channel, if any, as
+/// ended by the server's death. A compare-and-swap: the client may withdraw an untaken request
+/// meanwhile, and then nothing is left to mark.
+inline void mark_server_gone(const ResponseChannel& channel) noexcept {
+  std::uint64_t open = load(channel.head()->open_request_id);
+  while (open != 0 && (open & kServerGoneBit) == 0 &&
+         !compare_exchange(channel.head()->open_request_id, open,
+                           (open & ~kReceivedBit) | kServerGoneBit)) {
+  }
+}
+
+/// Whether the server of the channel died with `request_id` open (mark_server_gone).
+inline bool did_server_go(const ResponseChannel& channel, std::uint64_t request_id) noexcept {
+  return load(channel.head()->open_request_id) == (request_id | kServerGoneBit);
 }
 
 /// Whether `request_id` is open on the channel, taken or not.
@@ -177,8 +197,9 @@ void collect_orphaned_channels(const SegmentView& segment) noexcept;
 /// after the slot's state says free.
 void reset_client_resources(const SegmentView& segment, std::uint32_t client) noexcept;
 
-/// The same for a server port: its request queues emptied, every request it holds closed, its
-/// loans freed; what it queued stays for clients that still read, unless the client is gone.
+/// The same for a server port: its request queues emptied, every request it left open marked
+/// as ended by its death (mark_server_gone), its loans freed; what it queued stays for clients that
+/// still read, unless the client is gone.
 void reset_server_resources(const SegmentView& segment, std::uint32_t server) noexcept;
 
 /// What the segment holds right now (every index computed, none read from it).

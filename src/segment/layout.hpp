@@ -41,8 +41,8 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // start on the tail's cache line; 8: attributes and payload alignments in the header,
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
 // departed client's requests; 9: NodeRecord holds the node's name; 10: slice lengths in the
-// header, SliceDescriptor in the chunks of a slice payload
-inline constexpr std::uint32_t kLayoutVersion = 10;
+// header, SliceDescriptor in the chunks of a slice payload; 11: kServerGoneBit
+inline constexpr std::uint32_t kLayoutVersion = 11;
 inline constexpr std::uint32_t kMaxTypeNameLength = kMaxTypeNameBytes;
 /// Node::create's bound on a node's name.
 inline constexpr std::uint32_t kMaxNodeNameLength = 255;
@@ -187,6 +187,11 @@ enum class ResponseChunkState : std::uint32_t { free = 0, loaned = 1, queued = 2
 /// the ActiveRequest) or discards the request. A client whose PendingResponse is gone withdraws
 /// a request no server has taken yet by clearing it, so an unread request never pins a channel.
 inline constexpr std::uint64_t kReceivedBit = std::uint64_t{1} << 63;
+/// Set, with the request id and in place of kReceivedBit, by whoever reclaims a dead server's
+/// port on each request that server left open: every client of it then reads its stream's end
+/// as server_gone, not only the one that found the server dead. Request ids are below 2^48
+/// (pack_entry), so neither bit is ever part of one.
+inline constexpr std::uint64_t kServerGoneBit = std::uint64_t{1} << 62;
 
 struct alignas(64) ResponseChannelHead {
   std::uint64_t open_request_id;

@@ -291,6 +291,47 @@ TEST_F(ServerWaitTest, AStreamWhoseServerProcessWasKilledEndsAsServerGone) {
   EXPECT_EQ(pending.end_reason(), StreamEnd::server_gone);
 }
 
+// Not only the client that finds the killed server dead and reclaims its port: every client of
+// it, each in its own process, reads server_gone (a SIGKILLed server used to look like a clean
+// finish to all but that one).
+TEST_F(ServerWaitTest, EveryClientOfAKilledServerReadsServerGone) {
+  constexpr int kClients = 3;
+  auto service = builder().max_clients(kClients).create();
+  Signal holding, sent, killed;
+  ChildProcess server_process = started([&](const Signal& ready) {
+    auto server = open_as("server").server_builder().create();
+    ready.notify();
+    std::vector<decltype(receive_within(server))> held;
+    for (int i = 0; i < kClients; ++i) {
+      held.push_back(receive_within(server));
+      FLOE_CHILD_CHECK(held.back());
+    }
+    holding.notify();
+    return wait_to_be_killed();
+  });
+  std::vector<ChildProcess> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      const std::string name = "client-" + std::to_string(i);
+      auto client = open_as(name.c_str()).client_builder().create();
+      auto pending = client.send_copy(static_cast<std::uint64_t>(i));
+      sent.notify();
+      FLOE_CHILD_CHECK(killed.wait() == 1);
+      FLOE_CHILD_CHECK(eventually([&] { return !pending.is_connected(); }));
+      return pending.end_reason() == StreamEnd::server_gone ? 0 : 2;
+    });
+  }
+  for (int i = 0; i < kClients; ++i)
+    ASSERT_EQ(sent.wait(), 1);
+  ASSERT_EQ(holding.wait(), 1);
+  ::kill(server_process.pid(), SIGKILL);
+  EXPECT_EQ(server_process.wait(), 128 + SIGKILL);
+  for (int i = 0; i < kClients; ++i)
+    killed.notify();
+  for (ChildProcess& client : clients)
+    EXPECT_EQ(client.wait(), 0);
+}
+
 // floe::call: the one-call single-response RPC.
 
 class CallTest : public ServerWaitTest {
