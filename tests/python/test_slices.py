@@ -4,6 +4,7 @@ the length sent, across processes and with C++."""
 
 import asyncio
 import ctypes
+import time
 
 import pytest
 
@@ -103,6 +104,49 @@ def test_lengths_0_1_max(domain, slice_peer, language):
     code, out, err = peer.finish()
     assert code == 0, err
     assert out.splitlines()[:2] == ["request of 0 bytes"] * 2
+
+
+def test_the_async_response_loan_waits_for_a_sent_response(domain):
+    service = (slice_service_builder(floe.Node.create("slice-response-async"))
+               .max_loaned_responses_per_request(1).create())
+    client = service.client_builder().create()
+    server = service.server_builder().create()
+
+    async def main():
+        pending = client.send_copy(b"ab")
+        active = await asyncio.wait_for(server.receive_async(), 5)
+        held = active.loan_slice(1)
+        with pytest.raises(floe.ExceedsMaxLoans):
+            active.loan_slice(1)
+        with pytest.raises(floe.ExceedsMaxSliceLen):
+            await asyncio.wait_for(active.loan_slice_async(MAX_SLICE_LEN + 1), 5)  # never waits
+        waiting = asyncio.ensure_future(active.loan_slice_async(2))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        held.payload()[0].value = 1
+        sent = time.monotonic()
+        assert held.send()
+        second = await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - sent < 0.5  # rung by the send, not the 1 s safety recheck
+        assert second.copy_payload() == bytes(2 * ctypes.sizeof(Sample))  # zeroed
+        second.payload()[1].value = 2
+        # Cancelled while waiting, it takes nothing; released meanwhile, the request cancels it.
+        cancelled = asyncio.ensure_future(active.loan_slice_async(1))
+        await asyncio.sleep(0.02)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert service.usage().response_chunks_in_use == 2  # the first one queued, the second
+        orphaned = asyncio.ensure_future(active.loan_slice_async(1))
+        await asyncio.sleep(0.02)
+        active.release()
+        with pytest.raises(floe.Cancelled):
+            await asyncio.wait_for(orphaned, 5)
+        assert second.send()  # the stream ends with it
+        with pending:
+            assert [samples_of(receive_one(pending))[0][2] for _ in range(2)] == [1, 0]
+
+    asyncio.run(main())
 
 
 def test_max_plus_one_raises(domain):
