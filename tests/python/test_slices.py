@@ -9,7 +9,7 @@ import time
 import pytest
 
 import floe
-from conftest import wait_until
+from conftest import built_program, wait_until
 from payloads import (MAX_SLICE_LEN, RequestTag, ResponseEcho, Sample, sample_answer,
                       slice_service_builder)
 
@@ -104,6 +104,38 @@ def test_lengths_0_1_max(domain, slice_peer, language):
     code, out, err = peer.finish()
     assert code == 0, err
     assert out.splitlines()[:2] == ["request of 0 bytes"] * 2
+
+
+def test_a_cpp_client_and_a_python_server(domain, start_peer):
+    """The reverse of test_lengths_0_1_max: a C++ client in another process (cpp_peer.cpp's
+    slice-client) sends slices of 0, 1 and max bytes, loaned in place and copied, to a Python
+    server, which answers each with a Sample per byte in a slice awaited with loan_slice_async;
+    the client checks every Sample."""
+    service = slice_service_builder(floe.Node.create("python-slice-server")).create()
+    server = service.server_builder().create()
+    peer = start_peer(built_program("FLOE_PYTHON_TEST_PEER", "floe_python_test_peer"),
+                      "slice-client")
+
+    async def serve(requests):
+        lengths = []
+        for _ in range(requests):
+            with await asyncio.wait_for(server.receive_async(), 10) as active:
+                data = active.copy_payload()
+                with await active.loan_slice_async(len(data)) as response:
+                    samples = response.payload()
+                    assert len(samples) == len(data)
+                    for index, (weight, sample_index, value) in enumerate(sample_answer(data)):
+                        samples[index].weight = weight
+                        samples[index].index = sample_index
+                        samples[index].value = value
+                    assert response.send()
+                lengths.append(len(data))
+        return lengths
+
+    assert asyncio.run(serve(6)) == [0, 0, 1, 1, MAX_SLICE_LEN, MAX_SLICE_LEN]
+    code, out, err = peer.finish()
+    assert code == 0, err
+    assert out.splitlines() == [f"response of {n} samples" for n in (0, 0, 1, 1, 4096, 4096)]
 
 
 def test_the_async_response_loan_waits_for_a_sent_response(domain):
