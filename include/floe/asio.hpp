@@ -568,6 +568,42 @@ auto async_send(ResponseMut<ResponsePayload, ResponseUserHeader>&& response,
       token, &response);
 }
 
+/// Loans a value-initialized response to `active`, waiting without blocking the thread while
+/// it has max_loaned_responses_per_request responses loaned (see ActiveRequest::LoanOperation).
+/// Completes with (error, ResponseMut); error is operation_aborted when cancelled (or when the
+/// ActiveRequest goes away first; nothing is then loaned). The ResponseMut is empty on error.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_loan(
+    ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& active,
+    CompletionToken&& token) {
+  using Port =
+      ActiveRequest<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  using Value = typename Port::Loan;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
+      [](auto handler, Port* port) {
+        detail::start_asio_operation<Value>(std::move(handler), [&] { return port->async_loan(); });
+      },
+      token, &active);
+}
+
+/// async_loan for a floe::Slice<T> response of `n` value-initialized elements. error is also
+/// Errc::exceeds_max_slice_len, at once, when n is above the server's max_slice_len().
+template <typename RequestPayload, typename T, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_loan_slice(
+    ActiveRequest<RequestPayload, Slice<T>, RequestUserHeader, ResponseUserHeader>& active,
+    std::uint64_t n, CompletionToken&& token) {
+  using Port = ActiveRequest<RequestPayload, Slice<T>, RequestUserHeader, ResponseUserHeader>;
+  using Value = typename Port::Loan;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
+      [](auto handler, Port* port, std::uint64_t length) {
+        detail::start_asio_operation<Value>(std::move(handler),
+                                            [&] { return port->async_loan_slice(length); });
+      },
+      token, &active, n);
+}
+
 /// Waits until the client's service has a server. Completes with (error, found): found is true
 /// once a server is there (at once if one is), false when `timeout` passed first; error is
 /// operation_aborted when cancelled (or when the Client goes away first).

@@ -541,7 +541,7 @@ class Client {
     bool attempt() noexcept {
       if constexpr (kSliceRequests) {
         if (length_ > this->core_->max_slice_len()) {
-          record_too_long();
+          detail::record_slice_too_long(*this->core_, length_, this->failure());
           return true;
         }
         if (this->core_->try_loan(chunk_, length_)) return true;
@@ -560,16 +560,6 @@ class Client {
                                detail::ValueInitializeElements{});
       } else {
         return make_loan(std::move(this->core_), view, chunk_, detail::ValueInitialize{});
-      }
-    }
-
-    /// No chunk will ever hold the slice: the core's exceeds_max_slice_len, as loan_slice()
-    /// throws it, completes the operation.
-    [[gnu::cold]] void record_too_long() noexcept {
-      try {
-        this->core_->check_slice_length(length_);
-      } catch (const Error& e) {
-        this->failure().set(static_cast<Errc>(e.code().value()), e.what());
       }
     }
 

@@ -92,6 +92,9 @@ class ResponseMut {
   using Access = detail::PayloadAccess<ResponsePayload>;
 
  public:
+  /// Holds no loan, as after a move: only for interfaces that need a value alongside an error
+  /// (an Asio handler's `void(std::error_code, ResponseMut)`).
+  ResponseMut() noexcept = default;
   /// Takes over the loan; `other` holds nothing any more.
   ResponseMut(ResponseMut&&) noexcept = default;
   /// Returns the loan held to the pool, then takes over `other`'s.
@@ -248,6 +251,101 @@ class ActiveRequest {
   /// all n before sending. Throws as loan_slice() does.
   Loan loan_slice_uninit(std::uint64_t n) requires kSliceResponses {
     return loan_slice_as(n, detail::DefaultInitializeElements{});
+  }
+
+  /// Awaitable: `auto response = co_await active.async_loan();` (or
+  /// `co_await active.async_loan_slice(n)`) waits, suspending only this task, while this
+  /// request has max_loaned_responses_per_request responses loaned: woken when one of them is
+  /// sent (or its awaited send settles) or dropped. It also waits while every chunk of the
+  /// stream is queued or held by the client, which an honest client never lets happen (each
+  /// stream has a chunk per loan besides the client's buffer and borrows); such a chunk freed
+  /// is seen at the next wake-up, the loop's safety recheck at the latest, and a client that
+  /// died is reclaimed, its chunks freed. Throws floe::Error(cancelled) when `token` is
+  /// stopped, the runtime stops or this ActiveRequest goes (the Server going changes nothing:
+  /// the ActiveRequest holds the port); (timed_out) under floe::with_timeout; (corrupted). A
+  /// slice longer than the server's max_slice_len() throws (exceeds_max_slice_len) at once,
+  /// without waiting: no chunk will ever hold it.
+  class LoanOperation : public detail::AwaitableOperation<LoanOperation, Loan> {
+   public:
+    /// Waits on `request`'s stream, which may move meanwhile (its going cancels this); holds
+    /// its own reference to the port. `length`: the elements of a slice response (0 for a
+    /// fixed payload).
+    LoanOperation(ActiveRequest& request, std::uint64_t length, std::stop_token token)
+        : core_(request.handle_.core().shared_from_this()),
+          active_(request.active()),
+          length_(length) {
+      this->set_stop_token(std::move(token));
+    }
+    /// Only before it is awaited (with_timeout moves it).
+    LoanOperation(LoanOperation&&) noexcept = default;
+
+   private:
+    friend class detail::AwaitableOperation<LoanOperation, Loan>;
+    using PollContext = detail::Operation::PollContext;
+
+    bool attempt() noexcept {
+      std::uint32_t chunk = 0;
+      if constexpr (kSliceResponses) {
+        if (length_ > core_->max_slice_len()) {
+          detail::record_slice_too_long(*core_, length_, this->failure());
+          return true;
+        }
+        if (!core_->try_loan(active_, chunk, length_)) return record_damage();
+      } else {
+        if (!core_->try_loan(active_, chunk)) return record_damage();
+      }
+      detail::ChunkView view = core_->chunk_view(active_, chunk);
+      view.length = length_;
+      loan_ = LoanHandle(core_.get(), {active_, view, chunk});
+      return true;
+    }
+    Loan take_value() noexcept {
+      const detail::ChunkView view = loan_.held().view;
+      if constexpr (kSliceResponses) {
+        detail::begin_slice_chunk<ResponseUserHeader, ResponseElement>(
+            view, detail::ValueInitializeElements{});
+      } else {
+        detail::begin_chunk<ResponseUserHeader, ResponsePayload>(view, detail::ValueInitialize{});
+      }
+      return Loan(loan_.hand_over(), active_, view, loan_.held().chunk);
+    }
+    bool record_damage() noexcept {
+      if (!core_->damaged()) return false;
+      core_->describe_damage(this->failure());
+      return true;
+    }
+    bool poll(const PollContext& context) noexcept override {
+      if (context.peers_changed) core_->recheck_client(active_);
+      return attempt();
+    }
+    detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+    void watch_processes(detail::WakeSources& sources) const override {
+      core_->watch_client(active_, sources);
+    }
+    detail::PortOperations* port_operations() const noexcept override {
+      return &core_->stream_operations(active_);
+    }
+    const char* awaited() const noexcept override {
+      return "a response to loan (max_loaned_responses_per_request)";
+    }
+
+    using LoanHandle = detail::UniqueHandle<detail::ServerCore*, detail::LoanedResponse>;
+    std::shared_ptr<detail::ServerCore> core_;  // declared first: the loan gives back before
+    detail::ServerCore::Active active_;
+    std::uint64_t length_;
+    LoanHandle loan_;  // the chunk taken, until the awaiting task takes it over
+  };
+  /// The awaitable loan; see LoanOperation. For a floe::Slice response: async_loan_slice(n).
+  /// Never throws itself.
+  [[nodiscard]] LoanOperation async_loan(std::stop_token token = {}) requires(!kSliceResponses) {
+    return LoanOperation(*this, 0, std::move(token));
+  }
+  /// The awaitable loan of a slice response of `n` value-initialized elements; see
+  /// LoanOperation. Never throws itself: n above the server's max_slice_len() completes the
+  /// co_await with floe::Error(exceeds_max_slice_len) at once.
+  [[nodiscard]] LoanOperation async_loan_slice(std::uint64_t n, std::stop_token token = {}) requires
+      kSliceResponses {
+    return LoanOperation(*this, n, std::move(token));
   }
 
   /// Copies the elements of `response` into a slice response of response.size() elements (one

@@ -932,6 +932,19 @@ class ActiveRequest(_Message):
         """loan_slice() without the zero fill: write every element."""
         return ResponseMut(self._raw.loan_slice_uninit(length), self._types)
 
+    async def loan_async(self):
+        """loan() that waits, in the running asyncio loop, while this request has
+        max_loaned_responses_per_request responses loaned (woken when one is sent or released).
+        Cancelled, or the request released meanwhile (floe.Cancelled), it takes nothing."""
+        raw = await _complete(_floe.response_loan_operation(self._raw))
+        return ResponseMut(raw, self._types)
+
+    async def loan_slice_async(self, length):
+        """loan_slice() that waits as loan_async() does; ExceedsMaxSliceLen at once, never a
+        wait."""
+        raw = await _complete(_floe.response_loan_slice_operation(self._raw, length))
+        return ResponseMut(raw, self._types)
+
     def send_copy(self, value, timeout=SEND_TIMEOUT_SECONDS):
         """Copies `value` into shared memory and sends it as ResponseMut.send(timeout) does;
         False when the client stopped listening. Of a slice service, `value` is a buffer or a

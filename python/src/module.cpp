@@ -127,6 +127,7 @@ class PyStreamReceive;
 class PyResponseSend;
 class PyRequestSend;
 class PyLoanWait;
+class PyResponseLoanWait;
 class PyServerWait;
 
 struct PayloadSizes {
@@ -420,6 +421,10 @@ class PyActiveRequest {
   bool send_copy_bounded(const py::buffer& payload, double timeout_seconds) {
     return loan_copy(payload).send_bounded(timeout_seconds);
   }
+  /// loan() / loan_slice(length) as an awaited operation that waits for a response to be sent
+  /// or given back.
+  std::unique_ptr<PyResponseLoanWait> loan_operation();
+  std::unique_ptr<PyResponseLoanWait> loan_slice_operation(std::uint64_t length);
 
  private:
   ServerCore& core() const {
@@ -794,6 +799,63 @@ class PyLoanWait final : public PyClientWait {
   std::optional<PyRequestMut> loaned_;
 };
 
+/// A response loan that waits while its request has max_loaned_responses_per_request responses
+/// loaned, as C++'s ActiveRequest::LoanOperation: listed with the stream's waits, so releasing
+/// the ActiveRequest cancels it. Cancelled, it takes nothing.
+class PyResponseLoanWait final : public PyWait {
+ public:
+  /// A loan of the fixed payload, or of a slice of `length` elements (which must be within
+  /// the server's max: a loan that could never succeed fails here, it does not wait).
+  PyResponseLoanWait(std::shared_ptr<ServerCore> core, const ServerCore::Active& active,
+                     PayloadSizes sizes, std::uint64_t length = 0)
+      : core_(std::move(core)), active_(active), sizes_(sizes), length_(length) {
+    if (sizes_.response.slice) core_->check_slice_length(length_);
+  }
+  /// Leaves the reactor and the stream's list before core_ (maybe the last reference to the
+  /// port that lists it) goes.
+  ~PyResponseLoanWait() override { abandon(); }
+  PyResponseMut result() {
+    check();
+    return std::move(*loaned_);
+  }
+  bool has_value() const noexcept { return loaned_.has_value() && !failed(); }
+  /// One try before it waits: true when done, so a free loan never goes through the loop.
+  bool try_complete() noexcept { return attempt(); }
+
+ private:
+  bool attempt() noexcept {
+    std::uint32_t chunk = 0;
+    if (sizes_.response.slice ? !core_->try_loan(active_, chunk, length_)
+                              : !core_->try_loan(active_, chunk)) {
+      if (!core_->damaged()) return false;
+      core_->describe_damage(failure());
+      return true;
+    }
+    ChunkView view = core_->chunk_view(active_, chunk);
+    view.length = length_;
+    std::memset(view.payload, 0, sizes_.response.bytes(view));  // value-initialized, as loan()
+    loaned_.emplace(core_, active_, view, chunk, sizes_);
+    return true;
+  }
+  bool poll(const PollContext& context) noexcept override {
+    if (context.peers_changed) core_->recheck_client(active_);
+    return attempt();
+  }
+  floe::detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  void watch_processes(floe::detail::WakeSources& sources) const override {
+    core_->watch_client(active_, sources);
+  }
+  floe::detail::PortOperations* port_operations() const noexcept override {
+    return &core_->stream_operations(active_);
+  }
+
+  std::shared_ptr<ServerCore> core_;
+  ServerCore::Active active_;
+  PayloadSizes sizes_;
+  std::uint64_t length_;
+  std::optional<PyResponseMut> loaned_;
+};
+
 /// The wait for a server of the service, as C++'s Client::ServerWaitOperation: woken by the
 /// server's creation (a published server port rings every client's doorbell). Its timeout is
 /// the package's timer, which cancels it.
@@ -868,6 +930,16 @@ std::unique_ptr<PyLoanWait> PyClient::loan_operation() {
 std::unique_ptr<PyLoanWait> PyClient::loan_slice_operation(std::uint64_t length) {
   sizes_.request.require(true, "request");
   return std::make_unique<PyLoanWait>(core().shared_from_this(), sizes_, length);
+}
+
+std::unique_ptr<PyResponseLoanWait> PyActiveRequest::loan_operation() {
+  sizes_.response.require(false, "response");
+  return std::make_unique<PyResponseLoanWait>(core().shared_from_this(), active(), sizes_);
+}
+
+std::unique_ptr<PyResponseLoanWait> PyActiveRequest::loan_slice_operation(std::uint64_t length) {
+  sizes_.response.require(true, "response");
+  return std::make_unique<PyResponseLoanWait>(core().shared_from_this(), active(), sizes_, length);
 }
 
 std::unique_ptr<PyServerWait> PyClient::server_wait_operation() {
@@ -1295,6 +1367,8 @@ PYBIND11_MODULE(_floe, m) {
   bind_wait<PyResponseSend>(m, "ResponseSend").def("try_complete", &PyResponseSend::try_complete);
   bind_client_wait<PyRequestSend>(m, "RequestSend");
   bind_client_wait<PyLoanWait>(m, "LoanWait");
+  bind_wait<PyResponseLoanWait>(m, "ResponseLoanWait")
+      .def("try_complete", &PyResponseLoanWait::try_complete);
   bind_client_wait<PyServerWait>(m, "ServerWait");
   m.def("response_send_operation", &PyResponseMut::send_operation);
   m.def("response_send_bounded", &PyResponseMut::send_bounded);
@@ -1303,6 +1377,8 @@ PYBIND11_MODULE(_floe, m) {
   m.def("request_send_operation", &PyRequestMut::send_operation);
   m.def("client_loan_operation", &PyClient::loan_operation);
   m.def("client_loan_slice_operation", &PyClient::loan_slice_operation);
+  m.def("response_loan_operation", &PyActiveRequest::loan_operation);
+  m.def("response_loan_slice_operation", &PyActiveRequest::loan_slice_operation);
   m.def("client_server_wait_operation", &PyClient::server_wait_operation);
   m.def("pending_end_reason", &PyPendingResponse::end_reason);
 }

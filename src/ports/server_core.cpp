@@ -149,11 +149,17 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk, std::uint
   return view;
 }
 
+bool ServerCore::try_loan(const Active& active, std::uint32_t& chunk,
+                          std::uint64_t length) noexcept {
+  if (length > max_slice_len_ || !try_loan(active, chunk)) return false;
+  write_slice_descriptor(chunk_view(active, chunk).header,
+                         port_->segment().layout().response_shape(), length);
+  return true;
+}
+
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
   if (damaged()) segment_->throw_damaged();
-  const std::size_t index = stream_index(active);
-  std::uint32_t& loaned = loaned_[index];
-  if (loaned >= max_loaned_per_request_) {
+  if (loaned_[stream_index(active)] >= max_loaned_per_request_) {
     log_limit_once(limits_logged_, PortLimit::max_loaned_responses, max_loaned_per_request_,
                    *segment_, "server", port_->slot());
     throw Error(Errc::exceeds_max_loans,
@@ -161,8 +167,24 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
                     "the active request", "max_loaned_responses_per_request",
                     max_loaned_per_request_, LimitId::max_loaned_responses_per_request,
                     port_->limits().max_loaned_responses_per_request, "responses loaned",
-                    "send or drop a loaned response first"));
+                    "send or drop a loaned response first (or await the loan: async_loan)"));
   }
+  if (!try_loan(active, chunk)) {
+    log_limit_once(limits_logged_, PortLimit::response_chunks, 0, *segment_, "server",
+                   port_->slot());
+    throw Error(Errc::exceeds_max_loans,
+                "floe: every response chunk of this request is queued or held by the client; "
+                "wait for the client to receive and drop responses. " +
+                    how_to_raise(LimitId::max_response_buffer_size));
+  }
+  return chunk_view(active, chunk);
+}
+
+bool ServerCore::try_loan(const Active& active, std::uint32_t& chunk) noexcept {
+  if (damaged()) return false;
+  const std::size_t index = stream_index(active);
+  std::uint32_t& loaned = loaned_[index];
+  if (loaned >= max_loaned_per_request_) return false;
   const ResponseChannel channel = port_->response_channel(active.client, active.channel);
   // Chunks are handed out round-robin: in a long stream the ones just sent are still queued,
   // and the next free one is most likely the one after the last loan.
@@ -177,14 +199,20 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
       ++loaned;
       cursor = i + 1;
       chunk = i;
-      return view_of(channel.chunk(i), port_->segment().layout().response_shape());
+      return true;
     }
   }
-  log_limit_once(limits_logged_, PortLimit::response_chunks, 0, *segment_, "server", port_->slot());
-  throw Error(Errc::exceeds_max_loans,
-              "floe: every response chunk of this request is queued or held by the client; wait "
-              "for the client to receive and drop responses. " +
-                  how_to_raise(LimitId::max_response_buffer_size));
+  return false;
+}
+
+ChunkView ServerCore::chunk_view(const Active& active, std::uint32_t chunk) const noexcept {
+  return view_of(port_->response_channel(active.client, active.channel).chunk(chunk),
+                 port_->segment().layout().response_shape());
+}
+
+void ServerCore::notify_loan_freed(std::size_t stream) const noexcept {
+  // Rings this server's own doorbell, which the waiting loan's loop sleeps on.
+  if (!stream_operations_[stream].empty()) ring(doorbell());
 }
 
 // Inlined into end(), its hot caller.
@@ -214,6 +242,7 @@ void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcep
         static_cast<std::uint32_t>(ResponseChunkState::free));
   const std::size_t stream = stream_index(active);
   --loaned_[stream];
+  notify_loan_freed(stream);
   if (ending_[stream] != 0) loan_settled(active, stream);
 }
 
@@ -257,6 +286,7 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
   if (!client_listens(active)) {
     --loaned_[stream];
     release_response_chunk(channel, chunk, ResponseChunkState::loaned);
+    notify_loan_freed(stream);
     if (ending_[stream] != 0) loan_settled(active, stream);
     return SendStatus::not_delivered;
   }
@@ -292,6 +322,7 @@ ServerCore::SendStatus ServerCore::try_send(const Active& active, std::uint32_t 
     status = result.status;
   }
   --loaned_[stream];
+  notify_loan_freed(stream);
   stop_waiting_for_room(stream, queue);
   if (status != QueueStatus::ok) {
     release_response_chunk(channel, chunk, ResponseChunkState::queued);

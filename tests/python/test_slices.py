@@ -4,11 +4,12 @@ the length sent, across processes and with C++."""
 
 import asyncio
 import ctypes
+import time
 
 import pytest
 
 import floe
-from conftest import wait_until
+from conftest import built_program, wait_until
 from payloads import (MAX_SLICE_LEN, RequestTag, ResponseEcho, Sample, sample_answer,
                       slice_service_builder)
 
@@ -103,6 +104,81 @@ def test_lengths_0_1_max(domain, slice_peer, language):
     code, out, err = peer.finish()
     assert code == 0, err
     assert out.splitlines()[:2] == ["request of 0 bytes"] * 2
+
+
+def test_a_cpp_client_and_a_python_server(domain, start_peer):
+    """The reverse of test_lengths_0_1_max: a C++ client in another process (cpp_peer.cpp's
+    slice-client) sends slices of 0, 1 and max bytes, loaned in place and copied, to a Python
+    server, which answers each with a Sample per byte in a slice awaited with loan_slice_async;
+    the client checks every Sample."""
+    service = slice_service_builder(floe.Node.create("python-slice-server")).create()
+    server = service.server_builder().create()
+    peer = start_peer(built_program("FLOE_PYTHON_TEST_PEER", "floe_python_test_peer"),
+                      "slice-client")
+
+    async def serve(requests):
+        lengths = []
+        for _ in range(requests):
+            with await asyncio.wait_for(server.receive_async(), 10) as active:
+                data = active.copy_payload()
+                with await active.loan_slice_async(len(data)) as response:
+                    samples = response.payload()
+                    assert len(samples) == len(data)
+                    for index, (weight, sample_index, value) in enumerate(sample_answer(data)):
+                        samples[index].weight = weight
+                        samples[index].index = sample_index
+                        samples[index].value = value
+                    assert response.send()
+                lengths.append(len(data))
+        return lengths
+
+    assert asyncio.run(serve(6)) == [0, 0, 1, 1, MAX_SLICE_LEN, MAX_SLICE_LEN]
+    code, out, err = peer.finish()
+    assert code == 0, err
+    assert out.splitlines() == [f"response of {n} samples" for n in (0, 0, 1, 1, 4096, 4096)]
+
+
+def test_the_async_response_loan_waits_for_a_sent_response(domain):
+    service = (slice_service_builder(floe.Node.create("slice-response-async"))
+               .max_loaned_responses_per_request(1).create())
+    client = service.client_builder().create()
+    server = service.server_builder().create()
+
+    async def main():
+        pending = client.send_copy(b"ab")
+        active = await asyncio.wait_for(server.receive_async(), 5)
+        held = active.loan_slice(1)
+        with pytest.raises(floe.ExceedsMaxLoans):
+            active.loan_slice(1)
+        with pytest.raises(floe.ExceedsMaxSliceLen):
+            await asyncio.wait_for(active.loan_slice_async(MAX_SLICE_LEN + 1), 5)  # never waits
+        waiting = asyncio.ensure_future(active.loan_slice_async(2))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        held.payload()[0].value = 1
+        sent = time.monotonic()
+        assert held.send()
+        second = await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - sent < 0.5  # rung by the send, not the 1 s safety recheck
+        assert second.copy_payload() == bytes(2 * ctypes.sizeof(Sample))  # zeroed
+        second.payload()[1].value = 2
+        # Cancelled while waiting, it takes nothing; released meanwhile, the request cancels it.
+        cancelled = asyncio.ensure_future(active.loan_slice_async(1))
+        await asyncio.sleep(0.02)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert service.usage().response_chunks_in_use == 2  # the first one queued, the second
+        orphaned = asyncio.ensure_future(active.loan_slice_async(1))
+        await asyncio.sleep(0.02)
+        active.release()
+        with pytest.raises(floe.Cancelled):
+            await asyncio.wait_for(orphaned, 5)
+        assert second.send()  # the stream ends with it
+        with pending:
+            assert [samples_of(receive_one(pending))[0][2] for _ in range(2)] == [1, 0]
+
+    asyncio.run(main())
 
 
 def test_max_plus_one_raises(domain):

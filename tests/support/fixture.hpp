@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <floe/floe.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -158,6 +160,24 @@ Task<Errc> error_of_await(Operation operation) {
   co_return Errc{};
 }
 
+/// A request as the server holds it, with one response to it loaned and held.
+struct HeldLoanStream {
+  U64Pending pending;
+  U64Active active;
+  std::optional<U64Active::Loan> held;
+};
+
+/// A request `client` sends now, as `server` receives it (within 10 s, else
+/// std::bad_optional_access), with one response loaned: under a service's
+/// max_loaned_responses_per_request(1), the next loan of it waits for that one.
+inline HeldLoanStream held_loan_stream(U64Client& client, U64Server& server,
+                                       std::uint64_t request) {
+  U64Pending pending = client.send_copy(request);
+  U64Active active = receive_within(server).value();
+  std::optional<U64Active::Loan> held = active.loan();
+  return HeldLoanStream{std::move(pending), std::move(active), std::move(held)};
+}
+
 /// A U64 service whose tests wait in floe::Runtimes that never spin: every wait really sleeps,
 /// so the notifier is what wakes it.
 class AsyncServiceTest : public U64ServiceTest {
@@ -176,6 +196,32 @@ class AsyncServiceTest : public U64ServiceTest {
       auto active = co_await with_timeout(server.receive(), 10s);
       co_return co_await answer(active, runtime);
     }());
+  }
+
+  /// A client in another process, in a runtime of its own: sends each of `requests` at once,
+  /// then receives each stream to its end and checks that it holds exactly
+  /// `expected(request)`, in any order.
+  template <typename Expected>
+  ChildProcess client_expecting(std::vector<std::uint64_t> requests, Expected expected) {
+    return ChildProcess([this, requests, expected] {
+      auto client = open_as("client").client_builder().create();
+      Runtime runtime(asleep);
+      return runtime.block_on([&]() -> Task<int> {
+        std::vector<U64Pending> pendings;
+        for (const std::uint64_t r : requests)
+          pendings.push_back(client.send_copy(r));
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+          std::vector<std::uint64_t> seen;
+          while (auto response = co_await with_timeout(pendings[i].receive(), 10s))
+            seen.push_back(response->payload());
+          std::vector<std::uint64_t> wanted = expected(requests[i]);
+          std::sort(seen.begin(), seen.end());
+          std::sort(wanted.begin(), wanted.end());
+          FLOE_CHILD_CO_CHECK(seen == wanted);
+        }
+        co_return 0;
+      }());
+    });
   }
 
   /// A server in another process, waiting in a runtime for one request: it answers with

@@ -269,8 +269,18 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// A free response chunk for `active`, as the last response left it: the typed loan()
   /// value-initializes it, loan_uninit() does not. Throws Errc::exceeds_max_loans.
   ChunkView loan(const Active& active, std::uint32_t& chunk);
+  /// The same, or false when `active` has max_loaned_responses_per_request responses loaned,
+  /// every chunk of its stream is queued or held by the client (for a loan that waits), or
+  /// damaged(). Then chunk_view(active, chunk).
+  bool try_loan(const Active& active, std::uint32_t& chunk) noexcept;
   /// A loan of a response slice of `length` elements, as ClientCore::loan(chunk, length).
   ChunkView loan(const Active& active, std::uint32_t& chunk, std::uint64_t length);
+  /// The same, or false as try_loan(active, chunk) or when `length` > max_slice_len() (the
+  /// caller checks the length first, as ClientCore::try_loan(chunk, length) says). Then
+  /// chunk_view(active, chunk) with its `length` set to `length`.
+  bool try_loan(const Active& active, std::uint32_t& chunk, std::uint64_t length) noexcept;
+  /// Where the response chunk `chunk` of `active`'s stream is.
+  ChunkView chunk_view(const Active& active, std::uint32_t chunk) const noexcept;
   /// The most elements a response slice of this server may hold (0: responses are not slices).
   std::uint64_t max_slice_len() const noexcept { return max_slice_len_; }
   /// As ClientCore::check_slice_length.
@@ -293,12 +303,20 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// Whether the client of `active` said it will stop listening soon (one load each of two
   /// words of its channel record; no syscall).
   bool has_disconnect_hint(const Active& active) const noexcept;
+  /// For an operation waiting on the stream of `active` once a watched process died: looks
+  /// whether the segment was shrunk, and reclaims the client if it died (the response chunks
+  /// it held come free).
+  void recheck_client(const Active& active) noexcept {
+    check_size();
+    is_connected(active);
+  }
   /// Ends the stream for the client; operations waiting on it are cancelled first.
   void end(const Active& active) noexcept;
 
   /// Operations waiting for a request (the Server's receives).
   PortOperations& receive_operations() noexcept { return receive_operations_; }
-  /// Operations waiting for room in the stream of `active` (its sends).
+  /// Operations waiting on the stream of `active`: its sends waiting for room, its loans
+  /// waiting for a response to be sent or given back.
   PortOperations& stream_operations(const Active& active) noexcept {
     return stream_operations_[stream_index(active)];
   }
@@ -329,6 +347,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   [[gnu::cold, gnu::noinline]] void end_later(std::size_t stream) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
+  /// A response of `stream` was sent or given back: a loan of it waiting for one (maybe in an
+  /// event loop asleep on this server's doorbell) must look again. A list check when none waits.
+  void notify_loan_freed(std::size_t stream) const noexcept;
 
   std::shared_ptr<ServiceSegment> segment_;
   const std::atomic<bool>* damaged_;
@@ -368,6 +389,18 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   PortOperations receive_operations_;
   std::vector<PortOperations> stream_operations_;  // per (client, channel)
 };
+
+/// For an awaited loan of a slice no chunk will ever hold: records the exceeds_max_slice_len
+/// that `core`'s loan would throw, naming the port, `length`, the max and the fix.
+template <typename Core>
+[[gnu::cold]] void record_slice_too_long(const Core& core, std::uint64_t length,
+                                         Failure& failure) noexcept {
+  try {
+    core.check_slice_length(length);
+  } catch (const Error& e) {
+    failure.set(static_cast<Errc>(e.code().value()), e.what());
+  }
+}
 
 // What each message type holds besides its port's core, and how it is given back (see
 // UniqueHandle).
