@@ -784,9 +784,10 @@ class PyLoanWait final : public PyClientWait {
  private:
   bool attempt() noexcept override {
     std::uint32_t chunk = 0;
-    if (sizes_.request.slice ? !core_->try_loan(chunk, length_) : !core_->try_loan(chunk)) {
-      return record_damage();
-    }
+    const bool done = sizes_.request.slice ? core_->try_loan(chunk, length_, failure())
+                                           : core_->try_loan(chunk);
+    if (!done) return record_damage();
+    if (failed()) return true;  // nothing was taken
     ChunkView view = core_->chunk_view(chunk);
     view.length = length_;
     std::memset(view.payload, 0, sizes_.request.bytes(view));  // value-initialized, as loan()
@@ -825,14 +826,19 @@ class PyResponseLoanWait final : public PyWait {
  private:
   bool attempt() noexcept {
     std::uint32_t chunk = 0;
-    if (sizes_.response.slice ? !core_->try_loan(active_, chunk, length_)
-                              : !core_->try_loan(active_, chunk)) {
+    ChunkView view;
+    bool done = false;
+    if (sizes_.response.slice) {
+      done = core_->try_loan(active_, chunk, length_, view, failure());
+    } else if ((done = core_->try_loan(active_, chunk))) {
+      view = core_->chunk_view(active_, chunk);
+    }
+    if (!done) {
       if (!core_->damaged()) return false;
       core_->describe_damage(failure());
       return true;
     }
-    ChunkView view = core_->chunk_view(active_, chunk);
-    view.length = length_;
+    if (failed()) return true;  // nothing was taken
     std::memset(view.payload, 0, sizes_.response.bytes(view));  // value-initialized, as loan()
     loaned_.emplace(core_, active_, view, chunk, sizes_);
     return true;

@@ -41,7 +41,8 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // start on the tail's cache line; 8: attributes and payload alignments in the header,
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
 // departed client's requests; 9: NodeRecord holds the node's name; 10: slice lengths in the
-// header, SliceDescriptor in the chunks of a slice payload; 11: kServerGoneBit
+// header, SliceDescriptor in the chunks of a slice payload; 11: kServerGoneBit,
+// SliceDescriptor::segment names a data segment of the writing port (segment/data_segment.hpp)
 inline constexpr std::uint32_t kLayoutVersion = 11;
 inline constexpr std::uint32_t kMaxTypeNameLength = kMaxTypeNameBytes;
 /// Node::create's bound on a node's name.
@@ -216,11 +217,11 @@ inline constexpr ClientId make_port_id(std::uint32_t slot, std::uint32_t generat
 
 /// The length of a slice payload, in every chunk of one, on the line of the chunk's header (and
 /// state word). Written by the sender's core at loan; a receiver reads it once and checks it
-/// against the capacity it computed itself (SegmentView::request_slice_length,
-/// ResponseChannel::response_slice_length_of), never trusting it further.
+/// against the capacity it computed itself (SegmentView::request_slice,
+/// ResponseChannel::response_slice_of), never trusting it further.
 struct SliceDescriptor {
   std::uint64_t length;   // elements
-  std::uint32_t segment;  // 0: the elements follow in this chunk
+  std::uint32_t segment;  // 0: the elements follow in this chunk; n: in the writer's data segment n
   std::uint32_t reserved;
 };
 static_assert(sizeof(SliceDescriptor) == 16 && std::is_trivially_copyable_v<SliceDescriptor>);
@@ -262,6 +263,13 @@ class SegmentLayout {
   /// this process validated: what a received length is checked against.
   std::uint64_t request_slice_capacity() const noexcept { return request_slice_capacity_; }
   std::uint64_t response_slice_capacity() const noexcept { return response_slice_capacity_; }
+  /// The size of one element of a request / response slice, and where slice payloads start: the
+  /// larger of the element's alignment and the service's payload alignment. What a data segment's
+  /// geometry is computed from (segment/data_segment.hpp).
+  std::uint64_t request_element_size() const noexcept { return request_element_size_; }
+  std::uint64_t response_element_size() const noexcept { return response_element_size_; }
+  std::uint64_t request_payload_alignment() const noexcept { return request_payload_alignment_; }
+  std::uint64_t response_payload_alignment() const noexcept { return response_payload_alignment_; }
   /// Bytes of all response chunks, of all request chunks: what the limits multiply the payload
   /// sizes by. The rest of the segment is small bookkeeping.
   std::uint64_t response_chunk_bytes() const noexcept;
@@ -284,6 +292,7 @@ class SegmentLayout {
   ChunkShape response_shape_;
   std::uint64_t request_slice_capacity_ = 0, response_slice_capacity_ = 0;
   std::uint64_t request_element_size_ = 0, response_element_size_ = 0;
+  std::uint64_t request_payload_alignment_ = 1, response_payload_alignment_ = 1;
   std::uint64_t nodes_ = 0, clients_ = 0, servers_ = 0, client_channels_ = 0;
   std::uint64_t request_chunk_states_ = 0, request_queues_ = 0, request_queue_stride_ = 0;
   std::uint64_t response_channels_ = 0, response_channel_stride_ = 0;

@@ -4,6 +4,10 @@
 
 #include <floe/error.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -87,6 +91,76 @@ TEST(Names, ObjectNamesDependOnDomainAndServiceAndFitAFileName) {
   EXPECT_EQ(a, service_object_name("one", "My/Service"));
   EXPECT_EQ(a.find('/', 1), std::string::npos);
   EXPECT_LT(service_object_name(std::string(64, 'd'), std::string(255, 's')).size(), 255u);
+}
+
+TEST(Names, DataSegmentNamesSayServiceWriterSlotGenerationAndNumber) {
+  const std::string service = service_object_name("dom_1", "My/Service");
+  const std::string name = data_segment_name(service, DataSegmentWriter::server, 3, 17, 2);
+  EXPECT_EQ(name, "/floe_d." + service.substr(6) + ".s3-17-2");
+  const auto parsed = parse_data_segment_name(name);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->service_object, service);
+  EXPECT_EQ(parsed->writer, DataSegmentWriter::server);
+  EXPECT_EQ(parsed->slot, 3u);
+  EXPECT_EQ(parsed->generation, 17u);
+  EXPECT_EQ(parsed->number, 2u);
+  // Not a service object: what lists services never sees it, nor takes a domain from it.
+  EXPECT_EQ(domain_of_object(name), "");
+  EXPECT_FALSE(name.starts_with("/" + domain_object_prefix("dom_1")));
+  const std::string longest = data_segment_name(service_object_name(std::string(64, 'd'), "s"),
+                                                DataSegmentWriter::client, ~0u, ~0u, 255);
+  EXPECT_LT(longest.size(), 255u);
+  EXPECT_EQ(parse_data_segment_name(longest)->slot, ~0u);
+}
+
+TEST(Names, DataSegmentPrefixesMatchOnePortLifeOrOneService) {
+  const std::string service = service_object_name("d", "a");
+  const std::string port = data_segment_prefix(service, DataSegmentWriter::client, 3, 7);
+  const std::string whole = data_segment_prefix(service);
+  EXPECT_TRUE(data_segment_name(service, DataSegmentWriter::client, 3, 7, 0).starts_with(port));
+  EXPECT_TRUE(data_segment_name(service, DataSegmentWriter::client, 3, 7, 12).starts_with(port));
+  for (const std::string& other :
+       {data_segment_name(service, DataSegmentWriter::client, 31, 7, 0),
+        data_segment_name(service, DataSegmentWriter::client, 3, 71, 0),
+        data_segment_name(service, DataSegmentWriter::server, 3, 7, 0)}) {
+    EXPECT_FALSE(other.starts_with(port)) << other;
+    EXPECT_TRUE(other.starts_with(whole)) << other;
+  }
+  EXPECT_FALSE(data_segment_name(service_object_name("d", "b"), DataSegmentWriter::client, 3, 7, 0)
+                   .starts_with(whole));
+  EXPECT_FALSE(data_segment_name(service_object_name("dd", "a"), DataSegmentWriter::client, 3, 7, 0)
+                   .starts_with(domain_data_segment_prefix("d")));
+  EXPECT_TRUE(whole.starts_with(domain_data_segment_prefix("d")));
+}
+
+TEST(Names, OtherNamesAreNotDataSegments) {
+  const std::string stem = "/floe_d.dom.0123456789abcdef.";
+  EXPECT_TRUE(parse_data_segment_name(stem + "c0-0-0"));
+  for (const std::string& name :
+       {service_object_name("dom", "x"), stem, stem + "c0-0", stem + "c0-0-", stem + "x0-0-0",
+        stem + "c-1-0-0", stem + "c01-0-0", stem + "c0-0-0x", stem + "c0-0-4294967296",
+        std::string("/floe_d.dom.0123456789abcdeF.c0-0-0"), std::string("/floe_d.dom.0123.c0-0-0"),
+        std::string("/floe_d.d.o.0123456789abcdef.c0-0-0"), std::string("floe_d.dom.x")}) {
+    EXPECT_FALSE(parse_data_segment_name(name)) << name;
+  }
+}
+
+TEST(Names, UnlinkingByPrefixRemovesOnlyThoseObjects) {
+  const std::string service = service_object_name("names_test" + std::to_string(::getpid()), "s");
+  const std::string mine = data_segment_name(service, DataSegmentWriter::server, 1, 2, 0);
+  const std::string newer = data_segment_name(service, DataSegmentWriter::server, 1, 2, 1);
+  const std::string other = data_segment_name(service, DataSegmentWriter::server, 1, 3, 0);
+  for (const std::string& name : {mine, newer, other}) {
+    const int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    ASSERT_GE(fd, 0) << name;
+    ::close(fd);
+  }
+  const std::string port = data_segment_prefix(service, DataSegmentWriter::server, 1, 2);
+  EXPECT_EQ(objects_with_prefix(port), (std::vector<std::string>{mine, newer}));
+  EXPECT_EQ(unlink_objects_with_prefix(port), 2u);
+  EXPECT_EQ(objects_with_prefix(data_segment_prefix(service)), std::vector<std::string>{other});
+  EXPECT_EQ(unlink_objects_with_prefix(data_segment_prefix(service)), 1u);
+  EXPECT_EQ(unlink_objects_with_prefix(data_segment_prefix(service)), 0u);
 }
 
 }  // namespace

@@ -13,13 +13,14 @@
 
 namespace floe::test {
 
-/// Every object of `config`'s domain in /dev/shm, temporaries included.
+/// Every object of `config`'s domain in /dev/shm, temporaries and data segments included.
 inline std::vector<std::string> objects_of_domain(const Config& config) {
   const std::string prefix = detail::domain_object_prefix(config.domain);
+  const std::string data_prefix = detail::domain_data_segment_prefix(config.domain).substr(1);
   std::vector<std::string> found;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
     std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) == 0) found.push_back(std::move(name));
+    if (name.starts_with(prefix) || name.starts_with(data_prefix)) found.push_back(std::move(name));
   }
   return found;
 }
