@@ -53,7 +53,7 @@ TEST_F(SliceCore, PortMaxIsTheServicesOrLessAndALongerLoanTakesNothing) {
             "elements: it may loan at most 8. Loan fewer, or raise the port's "
             "initial_max_slice_len (up to the service's request_max_slice_len) or the service's "
             "request_max_slice_len (set when it is created)");
-  Failure failure;
+  detail::Failure failure;
   EXPECT_TRUE(client->try_loan(chunk, 9, failure)) << "done: it can never succeed";
   EXPECT_EQ(failure.code(), Errc::exceeds_max_slice_len);
   EXPECT_EQ(usage().request_chunks_in_use, 0u) << "a refused loan takes no chunk";
