@@ -1402,6 +1402,8 @@ class ServiceUsage:
     clients: int
     servers: int
     segment_size: int
+    data_segments: int       # data segments of its ports that grew (AllocationStrategy)
+    data_segment_bytes: int  # their bytes together
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1458,6 +1460,8 @@ class DeadNodeCleanup:
     nodes: int             # node records of processes that are gone
     ports: int             # their clients and servers: the slots are free again
     removed_services: int  # services no live process held any more, removed
+    # data segments removed: of the dead ports, and those left of services that no longer exist
+    removed_data_segments: int = 0
 
 
 # Configuration -----------------------------------------------------------------------------

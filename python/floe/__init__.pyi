@@ -325,6 +325,8 @@ class ServiceUsage:
     clients: int
     servers: int
     segment_size: int
+    data_segments: int
+    data_segment_bytes: int
 
 @dataclass(frozen=True)
 class NodeInfo:
@@ -358,6 +360,7 @@ class DeadNodeCleanup:
     nodes: int
     ports: int
     removed_services: int
+    removed_data_segments: int = ...
 
 # Configuration -----------------------------------------------------------------------------
 

@@ -1018,6 +1018,8 @@ py::dict usage_fields(const floe::ServiceUsage& usage) {
   fields["clients"] = usage.clients;
   fields["servers"] = usage.servers;
   fields["segment_size"] = usage.segment_size;
+  fields["data_segments"] = usage.data_segments;
+  fields["data_segment_bytes"] = usage.data_segment_bytes;
   return fields;
 }
 
@@ -1281,7 +1283,8 @@ PYBIND11_MODULE(_floe, m) {
   });
   m.def("clean_up_dead_nodes", [](const floe::Node& node) {
     const floe::DeadNodeCleanup cleanup = node.clean_up_dead_nodes();
-    return std::make_tuple(cleanup.nodes, cleanup.ports, cleanup.removed_services);
+    return std::make_tuple(cleanup.nodes, cleanup.ports, cleanup.removed_services,
+                           cleanup.removed_data_segments);
   });
   m.def("create_node", [](const std::string& name, const ConfigTuple& config) {
     return floe::Node::create(name, config_from(config));
