@@ -114,9 +114,10 @@ bool is_one_of_my_groups(gid_t gid) {
 /// Opens the object behind the name, never following a symbolic link (glibc's shm_open adds
 /// O_NOFOLLOW; so do we, to say so) and never blocking on a FIFO or taking a terminal.
 /// std::nullopt if there is none; a floe::Error that says what is there otherwise.
-std::optional<FileDescriptor> open_object(const std::string& name) {
-  const int fd =
-      ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
+std::optional<FileDescriptor> open_object(const std::string& name,
+                                          Access access = Access::read_write) {
+  const int mode = access == Access::read_only ? O_RDONLY : O_RDWR;
+  const int fd = ::shm_open(name.c_str(), mode | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
   if (fd >= 0) return FileDescriptor(fd);
   const int error = errno;
   const std::string path = path_of(name);
@@ -222,8 +223,9 @@ bool SharedMemoryObject::publish_as(const std::string& name) {
 }
 
 std::optional<SharedMemoryObject> SharedMemoryObject::open_existing(const std::string& name,
-                                                                    bool group_access) {
-  auto fd = open_object(name);
+                                                                    bool group_access,
+                                                                    Access access) {
+  auto fd = open_object(name, access);
   if (!fd) return std::nullopt;
   SharedMemoryObject object(name, std::move(*fd));
   if (const auto refusal = refusal_to_join(object.status(), group_access)) {
@@ -292,8 +294,9 @@ struct stat SharedMemoryObject::status() const {
   return st;
 }
 
-Mapping::Mapping(int fd, std::size_t size) : size_(size) {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+Mapping::Mapping(int fd, std::size_t size, Access access) : size_(size) {
+  const int protection = access == Access::read_only ? PROT_READ : PROT_READ | PROT_WRITE;
+  void* p = ::mmap(nullptr, size, protection, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw_errno("mmap(" + std::to_string(size) + " bytes)");
   data_ = static_cast<std::byte*>(p);
   try {

@@ -41,6 +41,10 @@ std::optional<std::string> refusal_to_join(const struct stat& status, bool group
 /// floe's. Reading such an object could make tmpfs allocate a page for every page read.
 std::optional<std::string> implausible_size(const struct stat& status);
 
+/// How an object is opened and mapped: writers read and write; a receiver of data segments only
+/// reads, so it cannot scribble on a writer's payloads either.
+enum class Access { read_write, read_only };
+
 /// A named object under /dev/shm. Creating and opening never truncates someone else's object,
 /// and never follows a symbolic link.
 class SharedMemoryObject {
@@ -56,8 +60,8 @@ class SharedMemoryObject {
   /// is none. Throws floe::Error(Errc::permission_denied) for one it may not join or cannot open,
   /// naming its owner and mode; checked on the opened object (fstat), so the name cannot change
   /// under the check.
-  static std::optional<SharedMemoryObject> open_existing(const std::string& name,
-                                                         bool group_access);
+  static std::optional<SharedMemoryObject> open_existing(const std::string& name, bool group_access,
+                                                         Access access = Access::read_write);
   /// Opens whatever object is at the name, to look at it, not to join it: the caller decides
   /// from status(). std::nullopt if there is none; throws floe::Error as open_existing does
   /// for what cannot be opened.
@@ -95,12 +99,12 @@ class SharedMemoryObject {
   FileDescriptor fd_;
 };
 
-/// A read-write shared mapping of a whole object, guarded against the object shrinking under it
-/// (platform/sigbus_guard.hpp). Throws floe::Error when mmap fails.
+/// A shared mapping (read-write unless `access` says otherwise) of a whole object, guarded against
+/// the object shrinking under it (platform/sigbus_guard.hpp). Throws floe::Error when mmap fails.
 class Mapping {
  public:
   Mapping() noexcept = default;
-  Mapping(int fd, std::size_t size);
+  Mapping(int fd, std::size_t size, Access access = Access::read_write);
   Mapping(Mapping&& other) noexcept;
   Mapping& operator=(Mapping&& other) noexcept;
   Mapping(const Mapping&) = delete;

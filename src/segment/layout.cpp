@@ -113,6 +113,8 @@ std::optional<SegmentLayout> SegmentLayout::compute(
   l.response_slice_capacity_ = response_max_slice_len;
   l.request_element_size_ = request.size;
   l.response_element_size_ = response.size;
+  l.request_payload_alignment_ = std::max(request_payload_alignment, request.alignment);
+  l.response_payload_alignment_ = std::max(response_payload_alignment, response.alignment);
   l.request_shape_ = *request_shape;
   l.response_shape_ = *response_shape;
 

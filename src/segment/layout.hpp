@@ -257,6 +257,13 @@ class SegmentLayout {
   /// this process validated: what a received length is checked against.
   std::uint64_t request_slice_capacity() const noexcept { return request_slice_capacity_; }
   std::uint64_t response_slice_capacity() const noexcept { return response_slice_capacity_; }
+  /// The size of one element of a request / response slice, and where slice payloads start: the
+  /// larger of the element's alignment and the service's payload alignment. What a data segment's
+  /// geometry is computed from (segment/data_segment.hpp).
+  std::uint64_t request_element_size() const noexcept { return request_element_size_; }
+  std::uint64_t response_element_size() const noexcept { return response_element_size_; }
+  std::uint64_t request_payload_alignment() const noexcept { return request_payload_alignment_; }
+  std::uint64_t response_payload_alignment() const noexcept { return response_payload_alignment_; }
   /// Bytes of all response chunks, of all request chunks: what the limits multiply the payload
   /// sizes by. The rest of the segment is small bookkeeping.
   std::uint64_t response_chunk_bytes() const noexcept;
@@ -279,6 +286,7 @@ class SegmentLayout {
   ChunkShape response_shape_;
   std::uint64_t request_slice_capacity_ = 0, response_slice_capacity_ = 0;
   std::uint64_t request_element_size_ = 0, response_element_size_ = 0;
+  std::uint64_t request_payload_alignment_ = 1, response_payload_alignment_ = 1;
   std::uint64_t nodes_ = 0, clients_ = 0, servers_ = 0, client_channels_ = 0;
   std::uint64_t request_chunk_states_ = 0, request_queues_ = 0, request_queue_stride_ = 0;
   std::uint64_t response_channels_ = 0, response_channel_stride_ = 0;
