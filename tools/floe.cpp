@@ -335,7 +335,10 @@ Json inspect_json(const SegmentReport& r) {
                {"alive", port.alive},
                {"data_segments", port.data_segments},
                {"data_segment_bytes", port.data_segment_bytes}};
-    if (port.data_segments > 0) entry["newest_data_segment"] = port.newest_data_segment;
+    if (port.data_segments > 0) {
+      entry["newest_data_segment"] = port.newest_data_segment;
+      entry["newest_max_slice_len"] = port.newest_max_slice_len;
+    }
     if (port.server) {
       servers.push_back(entry);
       continue;
@@ -420,13 +423,17 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
                                              : ", " + std::to_string(port.active_requests) +
                                                    " active request" +
                                                    (port.active_requests == 1 ? "" : "s") + queues;
+    const std::string newest_max =
+        port.newest_max_slice_len == 0
+            ? std::string(", its header not valid")
+            : ", max slice length " + std::to_string(port.newest_max_slice_len);
     const std::string data = port.data_segments == 0
                                  ? std::string()
                                  : ", " + std::to_string(port.data_segments) + " data segment" +
                                        (port.data_segments == 1 ? "" : "s") + " (" +
                                        std::to_string(port.data_segment_bytes) +
                                        " bytes, newest number " +
-                                       std::to_string(port.newest_data_segment) + ")";
+                                       std::to_string(port.newest_data_segment) + newest_max + ")";
     std::printf("%-6s %-3u generation %-6u pid %-8llu %s, node %s%s%s\n",
                 port.server ? "server" : "client", port.slot, port.generation,
                 static_cast<unsigned long long>(port.pid), port.alive ? "alive" : "dead",

@@ -12,6 +12,7 @@
 #include "log.hpp"
 #include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
+#include "registry/data_segments.hpp"
 #include "registry/limits.hpp"
 #include "registry/names.hpp"
 #include "registry/segment_header.hpp"
@@ -54,8 +55,10 @@ std::vector<std::string> list_objects(const std::string& domain) {
 
 namespace {
 
-/// The data segments of the port's life, from their names and sizes in /dev/shm.
-void add_data_segments_of_port(PortReport& port, const std::string& service_object) {
+/// The data segments of the port's life, from their names and sizes in /dev/shm, and the newest
+/// one's max slice length from its header, if that validates against the service's layout.
+void add_data_segments_of_port(PortReport& port, const std::string& service_object,
+                               const SegmentLayout& layout, bool group_access) {
   const auto writer = port.server ? DataSegmentWriter::server : DataSegmentWriter::client;
   for (const std::string& object : objects_with_prefix(
            data_segment_prefix(service_object, writer, port.slot, port.generation))) {
@@ -66,14 +69,21 @@ void add_data_segments_of_port(PortReport& port, const std::string& service_obje
     port.data_segment_bytes += static_cast<std::uint64_t>(status->st_size);
     port.newest_data_segment = std::max(port.newest_data_segment, name->number);
   }
+  if (port.data_segments == 0) return;
+  const DataSegmentOpening newest =
+      open_data_segment(data_segment_name(service_object, writer, port.slot, port.generation,
+                                          port.newest_data_segment),
+                        layout, port.server ? DataSegmentKind::response : DataSegmentKind::request,
+                        port.slot, port.generation, port.newest_data_segment, group_access);
+  if (newest.segment) port.newest_max_slice_len = newest.segment->geometry().max_slice_len;
 }
 
 /// Reads the segment of an object this process may join. Every allocation and every page read
 /// is bounded by the mapping: the layout is used only once its total size equals the object's
 /// size, so the records and queues counted (max_nodes, max_clients, max_servers, channels) fit
 /// in it, and a node's name is read within its record.
-void read_report(SegmentReport& report, const SharedMemoryObject& opened,
-                 const struct stat& status) {
+void read_report(SegmentReport& report, const SharedMemoryObject& opened, const struct stat& status,
+                 bool group_access) {
   // Whether anyone uses it is the kernel's word (liveness marks), whatever the bytes say.
   report.held = is_segment_held(opened);
   const SegmentRead read = read_segment(opened, status);
@@ -139,7 +149,7 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
           entry.active_requests += load(segment.client_channel(slot, k)->pending_alive) != 0;
         }
       }
-      add_data_segments_of_port(entry, report.object);
+      add_data_segments_of_port(entry, report.object, layout, group_access);
       report.ports.push_back(std::move(entry));
     }
   };
@@ -198,7 +208,7 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
       report.problem = *refusal + "; floe refuses to join it";
       return report;
     }
-    read_report(report, *opened, status);
+    read_report(report, *opened, status, group_access);
   } catch (const Error& e) {
     report.problem = cause_of(e);
   } catch (const std::exception& e) {
@@ -238,7 +248,7 @@ Removal remove_if_unused(const std::string& object, bool group_access, std::stri
     ExclusiveLock lock(opened->fd());
     // Judged from the object locked, not from whatever the name holds by now.
     SegmentReport report = report_of(object);
-    read_report(report, *opened, opened->status());
+    read_report(report, *opened, opened->status(), group_access);
     if (!report.stale()) return Removal{Removal::kept, "a process uses it"};
     // As ServiceSegment does, and with the same call: unlinked only if the name is still this
     // object, then marked removed, under the lock.

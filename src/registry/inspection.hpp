@@ -48,10 +48,12 @@ struct PortReport {
   // requests whose PendingResponse still exists.
   std::vector<QueueFill> queued_to_server;
   std::uint32_t active_requests = 0;
-  // The data segments this port life wrote slices into (from /dev/shm), and the newest's number.
+  // The data segments this port life wrote slices into (from /dev/shm), the newest's number and
+  // its max slice length (0 when its header does not validate against its size and the service).
   std::uint32_t data_segments = 0;
   std::uint64_t data_segment_bytes = 0;
   std::uint32_t newest_data_segment = 0;
+  std::uint64_t newest_max_slice_len = 0;
 };
 
 struct SegmentReport {
