@@ -233,6 +233,9 @@ std::uint32_t ServiceSegment::claim_client_slot() {
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     reset_client_resources(view_, c);
     collect_client_channels(view_, c);
+    // What the slot's last life left, if its process died between freeing the slot and
+    // unlinking its data segments (none were left otherwise: the prefix finds nothing).
+    unlink_data_segments_locked(DataSegmentWriter::client, c, load(port->generation));
     crash_point("port.reset");
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
@@ -258,6 +261,7 @@ std::uint32_t ServiceSegment::claim_server_slot() {
     PortRecord* port = view_.server(s);
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     reset_server_resources(view_, s);
+    unlink_data_segments_locked(DataSegmentWriter::server, s, load(port->generation));
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
     store(port->state, static_cast<std::uint32_t>(SlotState::active));

@@ -115,6 +115,16 @@ TEST_F(DataSegmentCleanupTest, ADeadWritersSegmentsGoAtReclaimAndNoOneElses) {
   EXPECT_EQ(service.usage().data_segments, 2u);
 }
 
+TEST_F(DataSegmentCleanupTest, ASlotsNextLifeRemovesWhatItsLastLifeLeft) {
+  auto service = builder(node).create();
+  { auto first = service.client_builder().create(); }  // slot 0, generation 1, closed
+  const std::string left = detail::data_segment_name(object, DataSegmentWriter::client, 0, 1, 1);
+  make_object(left);  // as if its process died after freeing the slot, before unlinking this
+  auto second = service.client_builder().create();
+  EXPECT_EQ(port_of(false).generation, 2u);
+  EXPECT_FALSE(exists(left));
+}
+
 TEST_F(DataSegmentCleanupTest, AServiceRemovedTakesItsDataSegmentsAlong) {
   const std::string other_service = detail::service_object_name(config.domain, "Other");
   const std::string others =
