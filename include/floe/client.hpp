@@ -659,6 +659,15 @@ class ClientBuilder {
     initial_max_slice_len_ = n;
     return *this;
   }
+  /// What a loan of more elements than this port may loan now does (floe::Slice requests):
+  /// AllocationStrategy::fixed (the default) throws floe::Error(exceeds_max_slice_len);
+  /// power_of_two and best_fit grow the port, within the service's request_max_slice_len for free,
+  /// beyond it into data segments of the port's own (a slow path: see AllocationStrategy).
+  ClientBuilder& allocation_strategy(
+      AllocationStrategy strategy) noexcept requires detail::SliceTraits<RequestPayload>::is_slice {
+    allocation_strategy_ = strategy;
+    return *this;
+  }
 
   /// A client with its own port in the service; it may outlive the Service and the builder.
   /// Throws floe::Error(exceeds_max_clients) when the service has all its clients,
@@ -674,8 +683,9 @@ class ClientBuilder {
                       "max_active_requests_per_client");
     }
     return Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
-        std::make_shared<detail::ClientCore>(segment_, max_active_requests_, backpressure_,
-                                             detail::slice_policy(initial_max_slice_len_)));
+        std::make_shared<detail::ClientCore>(
+            segment_, max_active_requests_, backpressure_,
+            detail::slice_policy(initial_max_slice_len_, allocation_strategy_)));
   }
 
  private:
@@ -693,6 +703,7 @@ class ClientBuilder {
   std::uint32_t max_active_requests_;
   Backpressure backpressure_ = Backpressure::discard;
   std::optional<std::uint64_t> initial_max_slice_len_;  // the service's unless set
+  AllocationStrategy allocation_strategy_ = AllocationStrategy::fixed;
 };
 
 }  // namespace floe

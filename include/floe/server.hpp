@@ -428,6 +428,15 @@ class ServerBuilder {
     initial_max_slice_len_ = n;
     return *this;
   }
+  /// What a loan of more elements than this port may loan now does (floe::Slice responses):
+  /// AllocationStrategy::fixed (the default) throws floe::Error(exceeds_max_slice_len);
+  /// power_of_two and best_fit grow the port, within the service's response_max_slice_len for free,
+  /// beyond it into data segments of the port's own (a slow path: see AllocationStrategy).
+  ServerBuilder& allocation_strategy(AllocationStrategy strategy) noexcept requires
+      detail::SliceTraits<ResponsePayload>::is_slice {
+    allocation_strategy_ = strategy;
+    return *this;
+  }
 
   /// A server with its own port in the service; it may outlive the Service and the builder.
   /// Throws floe::Error(exceeds_max_servers) when the service has all its servers,
@@ -444,9 +453,9 @@ class ServerBuilder {
                       "max_loaned_responses_per_request");
     }
     return Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>(
-        std::make_shared<detail::ServerCore>(segment_, max_loaned_responses_per_request_,
-                                             backpressure_,
-                                             detail::slice_policy(initial_max_slice_len_)));
+        std::make_shared<detail::ServerCore>(
+            segment_, max_loaned_responses_per_request_, backpressure_,
+            detail::slice_policy(initial_max_slice_len_, allocation_strategy_)));
   }
 
  private:
@@ -463,6 +472,7 @@ class ServerBuilder {
   std::uint32_t max_loaned_responses_per_request_;
   Backpressure backpressure_ = Backpressure::discard;
   std::optional<std::uint64_t> initial_max_slice_len_;  // the service's unless set
+  AllocationStrategy allocation_strategy_ = AllocationStrategy::fixed;
 };
 
 }  // namespace floe

@@ -4,6 +4,8 @@
 
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
+#include "ports/data_mappings.hpp"
+#include "ports/data_pool.hpp"
 #include "ports/port_log.hpp"
 #include "ports/slice_limits.hpp"
 #include "registry/limits.hpp"
@@ -41,9 +43,29 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
                          segment_->limits().max_servers),
       next_sequence_(server_generation_.size()),
       known_request_head_(segment_->limits().max_servers),
-      stream_operations_(segment_->limits().max_active_requests_per_client) {}
+      stream_operations_(segment_->limits().max_active_requests_per_client) {
+  const SegmentLayout& layout = segment_->layout();
+  loanable_slice_len_ = max_slice_len_;
+  if (max_slice_len_ != 0 && slices.strategy != AllocationStrategy::fixed) {
+    loanable_slice_len_ = kMaxSliceLen;
+    const ClientPortView* port = port_.get();
+    data_pool_ = std::make_unique<DataPool>(
+        *segment_, DataSegmentKind::request, port->slot(), load(port->record()->generation),
+        slices.strategy, [port](std::uint64_t slot) {
+          return load(*port->chunk_state(static_cast<std::uint32_t>(slot))) ==
+                 static_cast<std::uint32_t>(RequestChunkState::free);
+        });
+    request_elements_.resize(layout.request_chunks_per_client());
+  }
+  if (layout.response_slice_capacity() != 0) {
+    data_mappings_ = std::make_unique<DataMappings>(*segment_, DataSegmentKind::response);
+    response_mapping_.resize(std::size_t{layout.limits().max_active_requests_per_client} *
+                             layout.limits().max_servers * layout.response_chunks_per_channel());
+  }
+}
 
 ClientCore::~ClientCore() {
+  data_pool_.reset();  // its segments unlinked while the slot is still this client's
   segment_->release_client_slot(port_->slot());
 }
 
@@ -57,7 +79,11 @@ void ClientCore::describe_damage(Failure& failure) const {
 }
 
 ChunkView ClientCore::chunk_view(std::uint32_t chunk) const noexcept {
-  return view_of(port_->chunk(chunk), port_->segment().layout().request_shape());
+  ChunkView view = view_of(port_->chunk(chunk), port_->segment().layout().request_shape());
+  if (!request_elements_.empty() && request_elements_[chunk] != nullptr) [[unlikely]] {
+    view.payload = request_elements_[chunk];
+  }
+  return view;
 }
 
 ChunkView ClientCore::loan(std::uint32_t& chunk) {
@@ -108,23 +134,47 @@ bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
 }
 
 void ClientCore::check_slice_length(std::uint64_t length) const {
-  if (length > max_slice_len_) {
+  if (length > loanable_slice_len_) {
     throw_exceeds_max_slice_len(*segment_, SliceSide::request, port_->slot(), length,
                                 max_slice_len_);
   }
 }
 
+void ClientCore::place_request_slice(ChunkView& view, std::uint32_t chunk, std::uint64_t length) {
+  const SegmentLayout& layout = port_->segment().layout();
+  std::uint32_t number = 0;
+  if (length > layout.request_slice_capacity()) {
+    try {
+      view.payload = data_pool_->place(request_data_slot(chunk), length, number);
+    } catch (...) {
+      release_loan(chunk);
+      throw;
+    }
+  }
+  if (data_pool_) {
+    request_elements_[chunk] = number != 0 ? view.payload : nullptr;
+    // loan() gave where the chunk's last slice was: inline now, whatever it was then.
+    if (number == 0) view.payload = view_of(view.header, layout.request_shape()).payload;
+  }
+  write_slice_descriptor(view.header, layout.request_shape(), length, number);
+  view.length = length;
+}
+
 ChunkView ClientCore::loan(std::uint32_t& chunk, std::uint64_t length) {
   check_slice_length(length);
   ChunkView view = loan(chunk);
-  write_slice_descriptor(view.header, port_->segment().layout().request_shape(), length);
-  view.length = length;
+  place_request_slice(view, chunk, length);
   return view;
 }
 
 bool ClientCore::try_loan(std::uint32_t& chunk, std::uint64_t length) noexcept {
-  if (length > max_slice_len_ || !try_loan(chunk)) return false;
-  write_slice_descriptor(port_->chunk(chunk), port_->segment().layout().request_shape(), length);
+  if (length > loanable_slice_len_ || !try_loan(chunk)) return false;
+  ChunkView view = chunk_view(chunk);
+  try {
+    place_request_slice(view, chunk, length);
+  } catch (...) {
+    return false;  // the growth failed; the loan was given back
+  }
   return true;
 }
 
@@ -247,8 +297,12 @@ ChunkView ClientCore::request_of(std::uint32_t channel) const noexcept {
   ChunkView view = chunk_view(chunk);
   if (segment.layout().request_shape().slice_offset != 0) {
     // What this client wrote, unless a peer rewrote it since: bounded by the chunk either way.
-    const std::uint64_t length = segment.request_slice_length(port_->slot(), chunk);
-    view.length = length == kBadLength ? 0 : length;
+    const SliceRef ref = segment.request_slice(port_->slot(), chunk);
+    view.length = ref.length == kBadLength ? 0 : ref.length;
+    // Elements in a data segment: only as long as this client put them there itself.
+    if (ref.segment != 0 && (request_elements_.empty() || request_elements_[chunk] == nullptr)) {
+      view.length = 0;
+    }
   }
   return view;
 }
@@ -299,9 +353,9 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       }
       const ChunkShape& shape = port_->segment().layout().response_shape();
       // A slice's length is read once, here, and only this checked copy is used after.
-      const std::uint64_t length =
-          shape.slice_offset != 0 ? response.response_slice_length_of(chunk) : 0;
-      if (length == kBadLength) {
+      const SliceRef slice =
+          shape.slice_offset != 0 ? response.response_slice_of(chunk) : SliceRef{};
+      if (slice.length == kBadLength) {
         log_corrupted(*segment_, "client", port_->slot(),
                       "a server's response holds a slice length larger than its chunk; that "
                       "server's stream of the request ends here");
@@ -316,7 +370,15 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
       ++pending.borrowed;
       pending.next_server = s + 1;
       ChunkView view = view_of(response.chunk(chunk), shape);
-      view.length = length;
+      view.length = slice.length;
+      if (slice.segment != 0 && !hold_response_elements(channel, s, chunk, slice, view, failure))
+          [[unlikely]] {
+        release_response_chunk(response, chunk, ResponseChunkState::borrowed);
+        --pending.borrowed;
+        pending.closed |= std::uint64_t{1} << s;
+        pending.ended |= std::uint64_t{1} << s;
+        break;
+      }
       // The header shares its cache line with the state word just written: no extra transfer.
       // A server numbers what it delivers 0, 1, 2, ...; what safe overflow evicted is a gap.
       // (A peer writing garbage can make the count wrong, never the memory accesses.)
@@ -334,8 +396,47 @@ std::optional<ClientCore::Received> ClientCore::try_receive(std::uint32_t channe
   return std::nullopt;
 }
 
+bool ClientCore::hold_response_elements(std::uint32_t channel, std::uint32_t s, std::uint32_t chunk,
+                                        const SliceRef& ref, ChunkView& view, Failure& failure) {
+  const SegmentLayout& layout = port_->segment().layout();
+  const std::uint32_t generation =
+      server_generation_[std::size_t{channel} * layout.limits().max_servers + s];
+  DataMappings::Held held;
+  try {
+    held =
+        data_mappings_->hold(s, generation, ref.segment,
+                             response_data_slot(layout, port_->slot(), channel, chunk), ref.length);
+  } catch (const Error& e) {
+    failure.set(Errc::out_of_memory, e.what());  // mapping failed: address space, descriptors
+    return false;
+  }
+  if (held.outcome == DataMappings::Held::Outcome::gone) return false;
+  if (held.outcome == DataMappings::Held::Outcome::refused) {
+    const std::string what =
+        "a server's response " + held.problem + "; that server's stream of the request ends here";
+    log_corrupted(*segment_, "client", port_->slot(), what.c_str());
+    return false;
+  }
+  view.payload = const_cast<std::byte*>(held.payload);
+  response_mapping_[(std::size_t{channel} * layout.limits().max_servers + s) *
+                        layout.response_chunks_per_channel() +
+                    chunk] = held.mapping;
+  return true;
+}
+
 void ClientCore::release_response(std::uint32_t channel, std::uint32_t server,
                                   std::uint32_t chunk) noexcept {
+  if (!response_mapping_.empty()) {
+    const SegmentLayout& layout = port_->segment().layout();
+    DataMapping*& held =
+        response_mapping_[(std::size_t{channel} * layout.limits().max_servers + server) *
+                              layout.response_chunks_per_channel() +
+                          chunk];
+    if (held != nullptr) [[unlikely]] {
+      data_mappings_->release(held);
+      held = nullptr;
+    }
+  }
   release_response_chunk(port_->response_channel(server, channel), chunk,
                          ResponseChunkState::borrowed);
   PendingState& pending = pending_[channel];

@@ -4,6 +4,8 @@
 #include "floe/detail/ports.hpp"
 #include "floe/error.hpp"
 #include "platform/cpu_relax.hpp"
+#include "ports/data_mappings.hpp"
+#include "ports/data_pool.hpp"
 #include "ports/port_log.hpp"
 #include "ports/slice_limits.hpp"
 #include "registry/limits.hpp"
@@ -44,9 +46,32 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
       departed_(segment_->limits().max_clients),
       waiting_for_room_(loaned_.size()),
       ending_(loaned_.size()),
-      stream_operations_(loaned_.size()) {}
+      stream_operations_(loaned_.size()) {
+  const SegmentLayout& layout = segment_->layout();
+  loanable_slice_len_ = max_slice_len_;
+  if (max_slice_len_ != 0 && slices.strategy != AllocationStrategy::fixed) {
+    loanable_slice_len_ = kMaxSliceLen;
+    const ServerPortView* port = port_.get();
+    const std::uint64_t chunks = layout.response_chunks_per_channel();
+    const std::uint64_t active = layout.limits().max_active_requests_per_client;
+    data_pool_ = std::make_unique<DataPool>(
+        *segment_, DataSegmentKind::response, port->slot(), load(port->record()->generation),
+        slices.strategy, [port, chunks, active](std::uint64_t slot) {
+          // The inverse of response_data_slot.
+          const auto client = static_cast<std::uint32_t>(slot / (active * chunks));
+          const auto channel = static_cast<std::uint32_t>(slot / chunks % active);
+          const auto chunk = static_cast<std::uint32_t>(slot % chunks);
+          return load(*port->response_channel(client, channel).chunk_state(chunk)) ==
+                 static_cast<std::uint32_t>(ResponseChunkState::free);
+        });
+  }
+  if (layout.request_slice_capacity() != 0) {
+    data_mappings_ = std::make_unique<DataMappings>(*segment_, DataSegmentKind::request);
+  }
+}
 
 ServerCore::~ServerCore() {
+  data_pool_.reset();  // its segments unlinked while the slot is still this server's
   segment_->release_server_slot(port_->slot());
 }
 
@@ -94,18 +119,23 @@ std::optional<ServerCore::Active> ServerCore::take_from(std::uint32_t client, bo
     if (!taken) continue;
     const ChunkShape& shape = segment.layout().request_shape();
     // A slice's length is read once, here, and only this checked copy is used after.
-    const std::uint64_t length =
-        shape.slice_offset != 0 ? segment.request_slice_length(client, taken->chunk) : 0;
-    if (length == kBadLength) {
-      refuse_request(client, taken->channel, taken->request_id);
+    const SliceRef slice =
+        shape.slice_offset != 0 ? segment.request_slice(client, taken->chunk) : SliceRef{};
+    if (slice.length == kBadLength) {
+      refuse_request(client, taken->channel, taken->request_id,
+                     "a client's request holds a slice length larger than its chunk");
+      continue;
+    }
+    ChunkView request = view_of(segment.request_chunk(client, taken->chunk), shape);
+    request.length = slice.length;
+    Active active{client, taken->channel, taken->request_id,
+                  make_port_id(client, load(segment.client(client)->generation)), request};
+    if (slice.segment != 0 && !hold_request_elements(active, taken->chunk, slice)) [[unlikely]] {
       continue;
     }
     sequence_[std::size_t{client} * port_->limits().max_active_requests_per_client +
               taken->channel] = 0;
-    ChunkView request = view_of(segment.request_chunk(client, taken->chunk), shape);
-    request.length = length;
-    return Active{client, taken->channel, taken->request_id,
-                  make_port_id(client, load(segment.client(client)->generation)), request};
+    return active;
   }
   return std::nullopt;
 }
@@ -134,8 +164,30 @@ bool ServerCore::has_requests() const noexcept {
   return false;
 }
 
+bool ServerCore::hold_request_elements(Active& active, std::uint32_t chunk, const SliceRef& ref) {
+  DataMappings::Held held;
+  try {
+    held = data_mappings_->hold(active.client, static_cast<std::uint32_t>(active.client_id >> 32),
+                                ref.segment, request_data_slot(chunk), ref.length);
+  } catch (const Error& e) {
+    held.problem = std::string("could not be mapped: ") + e.what();
+  }
+  if (held.outcome == DataMappings::Held::Outcome::held) {
+    active.request.payload = const_cast<std::byte*>(held.payload);
+    active.request_elements = held.mapping;
+    return true;
+  }
+  const std::string why = held.outcome == DataMappings::Held::Outcome::gone
+                              ? std::string(
+                                    "a client that is gone sent a request in a data "
+                                    "segment that is gone too")
+                              : "a client's request " + held.problem;
+  refuse_request(active.client, active.channel, active.request_id, why.c_str());
+  return false;
+}
+
 void ServerCore::check_slice_length(std::uint64_t length) const {
-  if (length > max_slice_len_) {
+  if (length > loanable_slice_len_) {
     throw_exceeds_max_slice_len(*segment_, SliceSide::response, port_->slot(), length,
                                 max_slice_len_);
   }
@@ -144,7 +196,18 @@ void ServerCore::check_slice_length(std::uint64_t length) const {
 ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk, std::uint64_t length) {
   check_slice_length(length);
   ChunkView view = loan(active, chunk);
-  write_slice_descriptor(view.header, port_->segment().layout().response_shape(), length);
+  const SegmentLayout& layout = port_->segment().layout();
+  std::uint32_t number = 0;
+  if (length > layout.response_slice_capacity()) {
+    try {
+      view.payload = data_pool_->place(
+          response_data_slot(layout, active.client, active.channel, chunk), length, number);
+    } catch (...) {
+      release_loan(active, chunk);
+      throw;
+    }
+  }
+  write_slice_descriptor(view.header, layout.response_shape(), length, number);
   view.length = length;
   return view;
 }
@@ -201,10 +264,10 @@ ChunkView ServerCore::loan(const Active& active, std::uint32_t& chunk) {
 }
 
 void ServerCore::refuse_request(std::uint32_t client, std::uint32_t channel,
-                                std::uint64_t request_id) noexcept {
-  log_corrupted(*segment_, "server", port_->slot(),
-                "a client's request holds a slice length larger than its chunk; the request is "
-                "refused (its stream from this server ends)");
+                                std::uint64_t request_id, const char* why) noexcept {
+  const std::string what =
+      std::string(why) + "; the request is refused (its stream from this server ends)";
+  log_corrupted(*segment_, "server", port_->slot(), what.c_str());
   const Active refused{client, channel, request_id, 0, {}};
   close_stream(refused, stream_index(refused));
 }
@@ -397,6 +460,9 @@ bool ServerCore::is_connected(const Active& active) const noexcept {
 }
 
 void ServerCore::end(const Active& active) noexcept {
+  if (active.request_elements != nullptr) [[unlikely]] {
+    data_mappings_->release(active.request_elements);
+  }
   stream_operations(active).cancel_all();
   const std::size_t stream = stream_index(active);
   if (loaned_[stream] != 0) [[unlikely]] {

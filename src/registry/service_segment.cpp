@@ -403,4 +403,9 @@ const AttributeSet& service_attributes(const ServiceSegment& segment) noexcept {
   return segment.attributes();
 }
 
+bool ServiceSegment::shared_with_group() const noexcept {
+  struct stat status {};
+  return ::fstat(object_.fd(), &status) == 0 && (status.st_mode & 0070) != 0;
+}
+
 }  // namespace floe::detail

@@ -66,6 +66,11 @@ class ServiceSegment {
   const SegmentLayout& layout() const noexcept { return view_.layout(); }
   const StoredLimits& limits() const noexcept { return view_.limits(); }
   const std::string& service_name() const noexcept { return service_name_; }
+  /// The segment's object name ("/floe.<domain>.<hash>"): what data segment names start from.
+  const std::string& object_name() const noexcept { return object_.name(); }
+  /// Whether the segment is shared with its group (mode 0660, group_access), as the data
+  /// segments of its ports must be too. One fstat: cold paths only.
+  bool shared_with_group() const noexcept;
   /// As the header held them when this process created or opened the service: the header is
   /// read once, so a writer cannot change them under a caller.
   const AttributeSet& attributes() const noexcept { return attributes_; }

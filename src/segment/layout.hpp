@@ -41,8 +41,9 @@ inline constexpr std::uint64_t kSegmentMagic = 0x3172722d656f6c66ull;  // "floe-
 // start on the tail's cache line; 8: attributes and payload alignments in the header,
 // ClientChannel::pending_alive carries the disconnect hint, HeadCursor::departed_until marks a
 // departed client's requests; 9: NodeRecord holds the node's name; 10: slice lengths in the
-// header, SliceDescriptor in the chunks of a slice payload
-inline constexpr std::uint32_t kLayoutVersion = 10;
+// header, SliceDescriptor in the chunks of a slice payload; 11: SliceDescriptor::segment names a
+// data segment of the writing port (segment/data_segment.hpp)
+inline constexpr std::uint32_t kLayoutVersion = 11;
 inline constexpr std::uint32_t kMaxTypeNameLength = kMaxTypeNameBytes;
 /// Node::create's bound on a node's name.
 inline constexpr std::uint32_t kMaxNodeNameLength = 255;
@@ -211,11 +212,11 @@ inline constexpr ClientId make_port_id(std::uint32_t slot, std::uint32_t generat
 
 /// The length of a slice payload, in every chunk of one, on the line of the chunk's header (and
 /// state word). Written by the sender's core at loan; a receiver reads it once and checks it
-/// against the capacity it computed itself (SegmentView::request_slice_length,
-/// ResponseChannel::response_slice_length_of), never trusting it further.
+/// against the capacity it computed itself (SegmentView::request_slice,
+/// ResponseChannel::response_slice_of), never trusting it further.
 struct SliceDescriptor {
   std::uint64_t length;   // elements
-  std::uint32_t segment;  // 0: the elements follow in this chunk
+  std::uint32_t segment;  // 0: the elements follow in this chunk; n: in the writer's data segment n
   std::uint32_t reserved;
 };
 static_assert(sizeof(SliceDescriptor) == 16 && std::is_trivially_copyable_v<SliceDescriptor>);

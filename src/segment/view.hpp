@@ -3,7 +3,7 @@
 // the two never travel apart. Accessors take indices the caller checked against the limits; an
 // index read from shared memory is checked by the one function below that decodes it
 // (channel_of, response_chunk_of, bound_chunk), never used raw; so is a slice length
-// (request_slice_length, response_slice_length_of), read once.
+// (request_slice, response_slice_of), read once.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,21 +20,34 @@ inline constexpr std::uint32_t kNoChunk = 0xffffffffu;
 /// What a slice length a peer wrote beyond the chunk's capacity decodes to.
 inline constexpr std::uint64_t kBadLength = ~std::uint64_t{0};
 
-/// Sender: writes the descriptor of a loaned chunk of a slice (shape.slice_offset != 0).
-inline void write_slice_descriptor(std::byte* chunk, const ChunkShape& shape,
-                                   std::uint64_t length) noexcept {
+/// Sender: writes the descriptor of a loaned chunk of a slice (shape.slice_offset != 0): its
+/// length, and the data segment holding its elements (0: inline, in the chunk).
+inline void write_slice_descriptor(std::byte* chunk, const ChunkShape& shape, std::uint64_t length,
+                                   std::uint32_t segment = 0) noexcept {
   auto* descriptor = reinterpret_cast<SliceDescriptor*>(chunk + shape.slice_offset);
   store(descriptor->length, length, std::memory_order_relaxed);
-  store(descriptor->segment, std::uint32_t{0}, std::memory_order_relaxed);
+  store(descriptor->segment, segment, std::memory_order_relaxed);
 }
 
-/// The length in the descriptor of `chunk` (shape.slice_offset != 0), loaded once, or kBadLength
-/// when it exceeds `capacity` (elements the chunk has room for, from this process's layout).
-inline std::uint64_t checked_slice_length(std::byte* chunk, const ChunkShape& shape,
-                                          std::uint64_t capacity) noexcept {
+/// A slice descriptor as a receiver read it, once. segment 0: the elements are inline and
+/// `length` was checked against the chunk's capacity (kBadLength when it exceeded it); else they
+/// are in the writer's data segment `segment` and `length` is unchecked until that segment's
+/// max is known (ports/data_mappings.hpp checks it).
+struct SliceRef {
+  std::uint64_t length = 0;
+  std::uint32_t segment = 0;
+};
+
+/// The descriptor of `chunk` (shape.slice_offset != 0), each word loaded once; see SliceRef.
+/// `capacity`: elements the chunk has room for, from this process's layout.
+inline SliceRef checked_slice(std::byte* chunk, const ChunkShape& shape,
+                              std::uint64_t capacity) noexcept {
   auto* descriptor = reinterpret_cast<SliceDescriptor*>(chunk + shape.slice_offset);
-  const std::uint64_t length = load(descriptor->length, std::memory_order_relaxed);
-  return length <= capacity ? length : kBadLength;
+  SliceRef ref;
+  ref.length = load(descriptor->length, std::memory_order_relaxed);
+  ref.segment = load(descriptor->segment, std::memory_order_relaxed);
+  if (ref.segment == 0 && ref.length > capacity) ref.length = kBadLength;
+  return ref;
 }
 
 /// One response channel (server, client, request slot): its open marker, queue and chunk pool.
@@ -63,10 +76,9 @@ class ResponseChannel {
     const std::uint32_t i = entry_index(entry);
     return i < chunk_count() ? i : kNoChunk;
   }
-  /// The length of the response slice in chunk i (from response_chunk_of), or kBadLength.
-  std::uint64_t response_slice_length_of(std::uint32_t i) const noexcept {
-    return checked_slice_length(chunk(i), layout_->response_shape_,
-                                layout_->response_slice_capacity_);
+  /// The descriptor of the response slice in chunk i (from response_chunk_of), see SliceRef.
+  SliceRef response_slice_of(std::uint32_t i) const noexcept {
+    return checked_slice(chunk(i), layout_->response_shape_, layout_->response_slice_capacity_);
   }
 
  private:
@@ -130,10 +142,10 @@ class SegmentView {
     const std::uint32_t k = entry_index(request_entry);
     return k < limits().max_active_requests_per_client ? k : kNoChunk;
   }
-  /// The length of the request slice in client c's chunk i (from bound_chunk), or kBadLength.
-  std::uint64_t request_slice_length(std::uint32_t c, std::uint32_t i) const noexcept {
-    return checked_slice_length(request_chunk(c, i), layout_.request_shape_,
-                                layout_.request_slice_capacity_);
+  /// The descriptor of the request slice in client c's chunk i (from bound_chunk), see SliceRef.
+  SliceRef request_slice(std::uint32_t c, std::uint32_t i) const noexcept {
+    return checked_slice(request_chunk(c, i), layout_.request_shape_,
+                         layout_.request_slice_capacity_);
   }
   /// The request chunk bound to a client channel, or kNoChunk when none is (or a peer wrote one
   /// out of range).

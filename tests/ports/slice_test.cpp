@@ -72,17 +72,7 @@ bool aligned_start(std::span<T> elements) {
 
 class SliceTest : public ::testing::Test {
  protected:
-  Config config = [] {
-    Config c = isolated_config();
-    c.request_response.max_clients = 2;
-    c.request_response.max_servers = 1;
-    c.request_response.max_active_requests_per_client = 2;
-    c.request_response.max_loaned_requests = 2;
-    c.request_response.max_response_buffer_size = 4;
-    c.request_response.max_borrowed_responses_per_pending_response = 2;
-    c.request_response.max_loaned_responses_per_request = 2;
-    return c;
-  }();
+  Config config = small_slice_config();
   Node node = Node::create("slice-test", config);
 
   /// Requests of up to kRequestMax bytes, answered by up to kResponseMax samples.

@@ -75,6 +75,20 @@ auto receive_stream(Pending& pending, std::chrono::milliseconds timeout = 10s) {
   return values;
 }
 
+/// A domain of the test's own with small limits for slice services: 2 clients, 1 server, 2
+/// active requests and 2 loans each, 4 buffered responses, 2 borrowed and 2 loaned per request.
+inline Config small_slice_config() {
+  Config c = isolated_config();
+  c.request_response.max_clients = 2;
+  c.request_response.max_servers = 1;
+  c.request_response.max_active_requests_per_client = 2;
+  c.request_response.max_loaned_requests = 2;
+  c.request_response.max_response_buffer_size = 4;
+  c.request_response.max_borrowed_responses_per_pending_response = 2;
+  c.request_response.max_loaned_responses_per_request = 2;
+  return c;
+}
+
 using U64Service = Service<std::uint64_t, std::uint64_t>;
 using U64Server = Server<std::uint64_t, std::uint64_t>;
 using U64Client = Client<std::uint64_t, std::uint64_t>;

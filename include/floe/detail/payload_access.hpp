@@ -72,12 +72,12 @@ struct CopyOfElements {
   }
 };
 
-/// What a port builder's initial_max_slice_len(n) asks of the core: nothing set, the
-/// service's max (SlicePolicy's 0); 0 is taken as 1, as for limits.
-inline SlicePolicy slice_policy(
-    const std::optional<std::uint64_t>& initial_max_slice_len) noexcept {
-  if (!initial_max_slice_len) return {};
-  return SlicePolicy{std::max<std::uint64_t>(*initial_max_slice_len, 1)};
+/// What a port builder's initial_max_slice_len(n) and allocation_strategy(s) ask of the core:
+/// nothing set, the service's max (SlicePolicy's 0); 0 is taken as 1, as for limits.
+inline SlicePolicy slice_policy(const std::optional<std::uint64_t>& initial_max_slice_len,
+                                AllocationStrategy strategy = AllocationStrategy::fixed) noexcept {
+  if (!initial_max_slice_len) return SlicePolicy{0, strategy};
+  return SlicePolicy{std::max<std::uint64_t>(*initial_max_slice_len, 1), strategy};
 }
 
 /// begin_chunk for a slice of `view.length` elements of T.

@@ -18,11 +18,15 @@
 #include "floe/detail/wake_sources.hpp"
 #include "floe/header.hpp"
 #include "floe/shm_compatible.hpp"
+#include "floe/slice.hpp"
 #include "floe/stream_end.hpp"
 
 namespace floe::detail {
 
 class ServiceSegment;
+class DataPool;
+class DataMappings;
+struct DataMapping;
 class IndexQueue;
 class ClientPortView;
 class ServerPortView;
@@ -49,6 +53,8 @@ struct SlicePolicy {
   /// service's request_max_slice_len / response_max_slice_len. More than the service's:
   /// the core's constructor throws Errc::incompatible_limits.
   std::uint64_t max_len = 0;
+  /// What a longer loan does: refuse, or grow the port (floe::AllocationStrategy).
+  AllocationStrategy strategy = AllocationStrategy::fixed;
 };
 
 // How a loaned payload begins its life: value-initialized (loan()), default-initialized so a
@@ -80,6 +86,8 @@ void begin_chunk(const ChunkView& view, BeginPayload begin_payload) {
   }
   begin_payload(reinterpret_cast<Payload*>(view.payload));
 }
+
+struct SliceRef;
 
 class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
@@ -118,8 +126,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// caller checks the length first (check_slice_length), as an impossible length must fail,
   /// not wait. Then chunk_view(chunk) with its `length` set to `length`.
   bool try_loan(std::uint32_t& chunk, std::uint64_t length) noexcept;
-  /// The most elements a request slice of this client may hold (0: requests are not slices).
-  std::uint64_t max_slice_len() const noexcept { return max_slice_len_; }
+  /// The most elements a request slice of this client may be loaned with (0: requests are not
+  /// slices): its initial_max_slice_len, or kMaxSliceLen for a port that grows (a growth may
+  /// still fail: Errc::exceeds_max_slice_len, out_of_memory).
+  std::uint64_t max_slice_len() const noexcept { return loanable_slice_len_; }
   /// Throws Errc::exceeds_max_slice_len, naming this client, `length`, the max and the fix,
   /// when `length` > max_slice_len().
   void check_slice_length(std::uint64_t length) const;
@@ -206,6 +216,23 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   // This client's slot of the segment, its pointers resolved once here.
   std::unique_ptr<const ClientPortView> port_;
   ClientId id_;
+  std::uint64_t loanable_slice_len_;
+  // Growth (floe::AllocationStrategy): the data segments this client's requests grew into,
+  // and where each request chunk's elements are when not inline (nullptr: inline).
+  std::unique_ptr<DataPool> data_pool_;
+  std::vector<std::byte*> request_elements_;
+  // The servers' data segments this client mapped, and the mapping each borrowed response
+  // holds, [channel][server][chunk] (nullptr: inline).
+  std::unique_ptr<DataMappings> data_mappings_;
+  std::vector<DataMapping*> response_mapping_;
+  /// Puts a loaned request's slice of `length` elements inline or in a data segment, writing its
+  /// descriptor. Throws (the loan given back) when a growth fails.
+  void place_request_slice(ChunkView& view, std::uint32_t chunk, std::uint64_t length);
+  /// A borrowed response whose elements are in server `s`'s data segment: mapped and held, or
+  /// false (logged) when the server is gone or wrote what no correct server writes.
+  [[gnu::cold, gnu::noinline]] bool hold_response_elements(std::uint32_t channel, std::uint32_t s,
+                                                           std::uint32_t chunk, const SliceRef& ref,
+                                                           ChunkView& view, Failure& failure);
   std::uint32_t max_active_;
   Backpressure backpressure_;
   std::uint32_t loaned_ = 0;
@@ -258,6 +285,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     std::uint64_t request_id = 0;
     ClientId client_id = 0;
     ChunkView request;
+    /// The client's data segment holding the request's elements, held until end(); nullptr
+    /// when they are inline.
+    DataMapping* request_elements = nullptr;
   };
 
   /// The next request, if one is there; nothing with Errc::corrupted recorded in `failure` when
@@ -271,8 +301,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   ChunkView loan(const Active& active, std::uint32_t& chunk);
   /// A loan of a response slice of `length` elements, as ClientCore::loan(chunk, length).
   ChunkView loan(const Active& active, std::uint32_t& chunk, std::uint64_t length);
-  /// The most elements a response slice of this server may hold (0: responses are not slices).
-  std::uint64_t max_slice_len() const noexcept { return max_slice_len_; }
+  /// The most elements a response slice of this server may be loaned with (0: responses are not
+  /// slices), as ClientCore::max_slice_len().
+  std::uint64_t max_slice_len() const noexcept { return loanable_slice_len_; }
   /// As ClientCore::check_slice_length.
   void check_slice_length(std::uint64_t length) const;
   void release_loan(const Active& active, std::uint32_t chunk) noexcept;
@@ -318,7 +349,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// A request taken whose slice length is more than its chunk holds (a peer forged it): logged
   /// and closed, so its client sees this server's stream end.
   [[gnu::cold, gnu::noinline]] void refuse_request(std::uint32_t client, std::uint32_t channel,
-                                                   std::uint64_t request_id) noexcept;
+                                                   std::uint64_t request_id,
+                                                   const char* why) noexcept;
   /// What ending a stream does to shared memory: its queue given up if nobody reads, the request
   /// closed, the client rung.
   void close_stream(const Active& active, std::size_t stream) noexcept;
@@ -337,6 +369,15 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   // This server's slot of the segment, its pointers resolved once here.
   std::unique_ptr<const ServerPortView> port_;
   ServerId id_;
+  std::uint64_t loanable_slice_len_;
+  // Growth: the data segments this server's responses grew into; the clients' data segments
+  // this server mapped (see ClientCore).
+  std::unique_ptr<DataPool> data_pool_;
+  std::unique_ptr<DataMappings> data_mappings_;
+  /// A taken request whose elements are in its client's data segment: mapped and held into
+  /// `active`, or false (logged when the client wrote what no correct client writes).
+  [[gnu::cold, gnu::noinline]] bool hold_request_elements(Active& active, std::uint32_t chunk,
+                                                          const SliceRef& ref);
   std::uint32_t max_loaned_per_request_;
   Backpressure backpressure_;
   std::uint32_t next_client_ = 0;

@@ -1,0 +1,60 @@
+#pragma once
+// The data segments one slice-writing port (a client's requests, a server's responses) grew:
+// where its loans longer than the service segment holds inline go.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "floe/slice.hpp"
+#include "registry/data_segments.hpp"
+
+namespace floe::detail {
+
+class ServiceSegment;
+
+class DataPool {
+ public:
+  /// Whether the chunk of a slot is free again, so no reader holds what was written in it.
+  using SlotIsFree = std::function<bool(std::uint64_t slot)>;
+
+  /// A pool of no segments yet for the port (`kind`, `writer_slot`, `writer_generation`).
+  DataPool(const ServiceSegment& segment, DataSegmentKind kind, std::uint32_t writer_slot,
+           std::uint32_t writer_generation, AllocationStrategy strategy, SlotIsFree slot_is_free);
+  DataPool(const DataPool&) = delete;
+  DataPool& operator=(const DataPool&) = delete;
+  /// Unmaps every segment and unlinks those no chunk still queued or held refers to; receivers
+  /// keep what they mapped until they let it go.
+  ~DataPool();
+
+  /// Where the elements of a loan of `length` elements in slot `slot` go: the newest segment's
+  /// slot, after growing one whose max holds `length` (the strategy's size) if the newest does
+  /// not. `number` gets the segment's number. Throws Errc::exceeds_max_slice_len when the port
+  /// grew 255 times or holds 8 segments still read, Errc::out_of_memory when /dev/shm is full.
+  std::byte* place(std::uint64_t slot, std::uint64_t length, std::uint32_t& number);
+  /// Frees the old segments no chunk refers to any more (cold: a pass over the slots).
+  void sweep() noexcept;
+
+ private:
+  void sweep_locked() noexcept;
+  /// A new segment whose max holds `length`, as the newest.
+  void grow_locked(std::uint64_t length);
+  [[noreturn]] void refuse_growth(std::uint64_t length, const std::string& why) const;
+
+  const ServiceSegment& segment_;
+  DataSegmentKind kind_;
+  std::uint32_t writer_slot_;
+  std::uint32_t writer_generation_;
+  AllocationStrategy strategy_;
+  SlotIsFree slot_is_free_;
+  mutable std::mutex mutex_;                               // server ports loan from several threads
+  std::vector<std::unique_ptr<WrittenDataSegment>> live_;  // oldest first, newest last
+  std::vector<std::uint8_t> number_of_slot_;  // what this writer last placed there (0: nothing)
+  std::uint32_t next_number_ = 1;
+  std::uint32_t loans_since_sweep_ = 0;
+};
+
+}  // namespace floe::detail

@@ -1,0 +1,323 @@
+// Slices that grow (floe::AllocationStrategy) between real processes: a client growing its
+// requests, a server its responses, beyond the room the service segment has inline; the fixed
+// strategy still refusing; best_fit and power_of_two sizing; an old data segment unlinked once
+// nothing in it is held; forged data segment numbers refused without a read out of bounds.
+
+#include <gtest/gtest.h>
+#include <floe/floe.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "segment/in_memory_segment.hpp"
+#include "support/fixture.hpp"
+#include "support/shm_objects.hpp"
+
+namespace floe::test {
+namespace {
+
+struct Sample {
+  std::uint64_t index;
+  std::uint64_t value;
+};
+
+constexpr std::uint64_t kInlineBytes = 64;   // request elements the service segment holds
+constexpr std::uint64_t kInlineSamples = 4;  // response elements the service segment holds
+
+std::byte byte_at(std::uint64_t i, std::uint64_t seed) {
+  return static_cast<std::byte>((i * 131 + seed * 7 + 1) & 0xff);
+}
+void fill_bytes(std::span<std::byte> bytes, std::uint64_t seed) {
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = byte_at(i, seed);
+}
+bool bytes_follow(std::span<const std::byte> bytes, std::uint64_t seed) {
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    if (bytes[i] != byte_at(i, seed)) return false;
+  return true;
+}
+void fill_samples(std::span<Sample> samples, std::uint64_t seed) {
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    samples[i] = {i, i * 1000003 + seed};
+}
+bool samples_follow(std::span<const Sample> samples, std::uint64_t seed) {
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    if (samples[i].index != i || samples[i].value != i * 1000003 + seed) return false;
+  return true;
+}
+
+/// The data segment objects of the test's domain (file names), sorted.
+std::vector<std::string> data_segments(const Config& config) {
+  std::vector<std::string> found;
+  for (std::string& name : objects_of_domain(config)) {
+    if (name.starts_with("floe_d.")) found.push_back(std::move(name));
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::uint64_t size_of_object(const std::string& file_name) {
+  struct stat status {};
+  if (::stat(("/dev/shm/" + file_name).c_str(), &status) != 0) return 0;
+  return static_cast<std::uint64_t>(status.st_size);
+}
+
+/// Whether a data segment name ends in "<c|s><slot>-<generation>-<number>" of `writer` and
+/// `number`.
+bool names(const std::string& file_name, char writer, std::uint32_t number) {
+  const auto dot = file_name.rfind('.');
+  const auto dash = file_name.rfind('-');
+  return dot != std::string::npos && dash != std::string::npos && file_name[dot + 1] == writer &&
+         file_name.substr(dash + 1) == std::to_string(number);
+}
+
+class SliceGrowthTest : public ::testing::Test {
+ protected:
+  Config config = small_slice_config();
+  Node node = Node::create("growth-test", config);
+
+  auto builder(Node& n) {
+    return n.service_builder("Test/Growth")
+        .request_response<Slice<std::byte>, Slice<Sample>>()
+        .request_max_slice_len(kInlineBytes)
+        .response_max_slice_len(kInlineSamples);
+  }
+  auto open_as(const char* node_name) {
+    Node other = Node::create(node_name, config);
+    return builder(other).open();
+  }
+
+  /// A server in another process answering `count` requests: each must hold the bytes of seed
+  /// = its length; the answer is `answer(length)` samples of seed = the length, in a server
+  /// growing by `strategy`.
+  ChildProcess server_process(int count, AllocationStrategy strategy,
+                              std::uint64_t (*answer)(std::uint64_t)) {
+    return started([&, count, strategy, answer](const Signal& ready) {
+      auto server = open_as("server").server_builder().allocation_strategy(strategy).create();
+      ready.notify();
+      for (int i = 0; i < count; ++i) {
+        auto active = receive_within(server);
+        FLOE_CHILD_CHECK(active);
+        const std::span<const std::byte> request = active->payload();
+        FLOE_CHILD_CHECK(bytes_follow(request, request.size()));
+        auto response = active->loan_slice_uninit(answer(request.size()));
+        fill_samples(response.payload(), request.size());
+        FLOE_CHILD_CHECK(std::move(response).send());
+      }
+      return 0;
+    });
+  }
+};
+
+std::uint64_t one_sample(std::uint64_t) {
+  return 1;
+}
+std::uint64_t as_many_samples(std::uint64_t length) {
+  return length;
+}
+
+TEST_F(SliceGrowthTest, FixedStrategyStillRefuses) {
+  auto service = builder(node).create();
+  auto client = service.client_builder().create();
+  EXPECT_EQ(error_of([&] { (void)client.loan_slice(kInlineBytes + 1); }),
+            Errc::exceeds_max_slice_len);
+  auto capped = service.client_builder().initial_max_slice_len(8).create();
+  EXPECT_EQ(error_of([&] { (void)capped.loan_slice(9); }), Errc::exceeds_max_slice_len);
+  EXPECT_TRUE(data_segments(config).empty());
+}
+
+TEST_F(SliceGrowthTest, AClientGrowsItsRequests) {
+  auto service = builder(node).create();
+  const std::vector<std::uint64_t> lengths = {10, 8, 100, 30, 200, 129, 64, 1000};
+  ChildProcess server =
+      server_process(static_cast<int>(lengths.size()), AllocationStrategy::fixed, one_sample);
+  auto client = service.client_builder()
+                    .initial_max_slice_len(8)
+                    .allocation_strategy(AllocationStrategy::power_of_two)
+                    .create();
+  for (const std::uint64_t n : lengths) {
+    auto request = client.loan_slice_uninit(n);
+    ASSERT_EQ(request.payload().size(), n);
+    fill_bytes(request.payload(), n);
+    auto pending = std::move(request).send();
+    EXPECT_TRUE(bytes_follow(*pending, n)) << "the client's own view of its request";
+    auto response = receive_within(pending);
+    ASSERT_TRUE(response) << n;
+    EXPECT_TRUE(samples_follow(response->payload(), n));
+    EXPECT_EQ(response->payload().size(), 1u);
+  }
+  EXPECT_EQ(server.wait(), 0);
+  // 100 -> 128, 200 -> 256, 1000 -> 1024; within 64 inline; 129 fits 256.
+  const auto segments = data_segments(config);
+  ASSERT_EQ(segments.size(), 3u);
+  EXPECT_TRUE(names(segments[0], 'c', 1) && names(segments[2], 'c', 3)) << segments[2];
+  EXPECT_EQ(size_of_object(segments[2]),
+            4096 + 1024 * std::uint64_t{config.request_response.max_loaned_requests +
+                                        config.request_response.max_active_requests_per_client});
+}
+
+TEST_F(SliceGrowthTest, AServerGrowsItsResponses) {
+  auto service = builder(node).create();
+  const std::vector<std::uint64_t> lengths = {1, 4, 5, 3, 40, 17, 300};
+  ChildProcess server = server_process(static_cast<int>(lengths.size()),
+                                       AllocationStrategy::best_fit, as_many_samples);
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  for (const std::uint64_t n : lengths) {
+    auto request = client.loan_slice_uninit(n);
+    fill_bytes(request.payload(), n);
+    auto pending = std::move(request).send();
+    auto response = receive_within(pending);
+    if (!response) {
+      const int status = server.wait();
+      std::string left;
+      for (const auto& name : data_segments(config))
+        left += name + " ";
+      ADD_FAILURE() << n << ": no response; the server ended with " << status << "; " << left;
+      return;
+    }
+    ASSERT_EQ(response->payload().size(), n);
+    EXPECT_TRUE(samples_follow(response->payload(), n)) << n;
+  }
+  EXPECT_EQ(server.wait(), 0);
+  // The server grew for 5, 40 and 300 samples, and unlinked what nothing referred to when it
+  // closed: segments 1 and 2. Its last response was still queued then, so segment 3 stays for
+  // the client to map (until the service is removed). The client grew for its 300-byte request.
+  const auto segments = data_segments(config);
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_TRUE(names(segments[0], 'c', 1)) << segments[0];
+  EXPECT_TRUE(names(segments[1], 's', 3)) << segments[1];
+}
+
+TEST_F(SliceGrowthTest, BestFitAndPowerOfTwoSizeTheirSegments) {
+  auto service = builder(node).create();
+  const std::uint64_t slots = config.request_response.max_loaned_requests +
+                              config.request_response.max_active_requests_per_client;
+  auto best = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  {
+    auto request = best.loan_slice(130);
+    auto segments = data_segments(config);
+    ASSERT_EQ(segments.size(), 1u);
+    EXPECT_TRUE(names(segments[0], 'c', 1));
+    EXPECT_EQ(size_of_object(segments[0]), 4096 + slots * 192) << "130 B in 64 B lines";
+  }
+  auto power =
+      service.client_builder().allocation_strategy(AllocationStrategy::power_of_two).create();
+  {
+    auto request = power.loan_slice(130);
+    const auto segments = data_segments(config);
+    ASSERT_EQ(segments.size(), 2u);
+    std::vector<std::uint64_t> sizes;
+    for (const auto& name : segments)
+      sizes.push_back(size_of_object(name));
+    std::sort(sizes.begin(), sizes.end());
+    EXPECT_EQ(sizes[1], 4096 + slots * 256) << "130 -> 256";
+  }
+}
+
+TEST_F(SliceGrowthTest, AnOldSegmentIsUnlinkedOnceDrainedAndAllOnClose) {
+  auto service = builder(node).create();
+  {
+    auto client =
+        service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+    auto held = client.loan_slice(100);       // segment 1, held
+    { auto grown = client.loan_slice(200); }  // segment 2
+    EXPECT_EQ(data_segments(config).size(), 2u);
+    { auto dropped = std::move(held); }
+    for (int i = 0; i < 70; ++i) {
+      auto request = client.loan_slice(150);
+      EXPECT_EQ(request.payload().size(), 150u);
+    }
+    const auto segments = data_segments(config);
+    ASSERT_EQ(segments.size(), 1u) << "segment 1 drained, unlinked by the sweep";
+    EXPECT_TRUE(names(segments[0], 'c', 2));
+  }
+  EXPECT_TRUE(data_segments(config).empty()) << "a closed port unlinks its own";
+}
+
+/// Where the slice descriptor of a chunk is, from its inline payload's address.
+std::byte* descriptor_of(std::byte* payload, bool request) {
+  using detail::test::stored_type;
+  const auto layout = detail::SegmentLayout::compute(
+      detail::test::small_limits(), stored_type(1, 1), stored_type(sizeof(Sample), alignof(Sample)),
+      stored_type(0, 1), stored_type(0, 1), 1, 1, kInlineBytes, kInlineSamples);
+  const detail::ChunkShape& shape = request ? layout->request_shape() : layout->response_shape();
+  return payload - shape.payload_offset + shape.slice_offset;
+}
+void forge_segment(std::byte* payload, bool request, std::uint32_t number) {
+  std::atomic_ref<std::uint32_t>(
+      *reinterpret_cast<std::uint32_t*>(descriptor_of(payload, request) + 8))
+      .store(number);
+}
+
+TEST_F(SliceGrowthTest, AForgedSegmentNumberInARequestIsRefused) {
+  auto service = builder(node).create();
+  auto server = service.server_builder().create();
+  for (const std::uint32_t forged : {1u, 7u, 255u, 256u, 0xffffffffu}) {
+    ChildProcess client_process([&] {
+      auto client = open_as("client").client_builder().create();
+      auto request = client.loan_slice(3);
+      fill_bytes(request.payload(), 3);
+      forge_segment(request.payload().data(), true, forged);
+      auto pending = std::move(request).send();
+      // The server refuses it: the stream ends without a response.
+      FLOE_CHILD_CHECK(eventually([&] { return !pending.is_connected(); }));
+      FLOE_CHILD_CHECK(!pending.try_receive());
+      return 0;
+    });
+    const auto tries = [&] { return server.try_receive().has_value(); };
+    EXPECT_FALSE(eventually(tries, std::chrono::milliseconds(300))) << forged;
+    EXPECT_EQ(client_process.wait(), 0) << forged;
+  }
+  // And it still serves a correct request.
+  ChildProcess good([&] {
+    auto client = open_as("client").client_builder().create();
+    auto request = client.loan_slice(3);
+    fill_bytes(request.payload(), 3);
+    auto pending = std::move(request).send();
+    return receive_within(pending) ? 0 : 1;
+  });
+  auto active = receive_within(server);
+  ASSERT_TRUE(active);
+  EXPECT_TRUE(bytes_follow(active->payload(), 3));
+  EXPECT_TRUE(active->send_copy(std::vector<Sample>(1)));
+  EXPECT_EQ(good.wait(), 0);
+}
+
+TEST_F(SliceGrowthTest, AForgedSegmentNumberInAResponseEndsThatStream) {
+  auto service = builder(node).create();
+  auto client = service.client_builder().create();
+  for (const std::uint32_t forged : {1u, 9u, 255u, 4096u}) {
+    ChildProcess server_process = started([&](const Signal& ready) {
+      auto server = open_as("server").server_builder().create();
+      ready.notify();
+      auto active = receive_within(server);
+      FLOE_CHILD_CHECK(active);
+      auto response = active->loan_slice(2);
+      fill_samples(response.payload(), 2);
+      forge_segment(reinterpret_cast<std::byte*>(response.payload().data()), false, forged);
+      FLOE_CHILD_CHECK(std::move(response).send());
+      // Keeps the request open: only the forged response may end the stream.
+      FLOE_CHILD_CHECK(eventually([&] { return !active->is_connected(); }));
+      return 0;
+    });
+    auto pending = client.send_copy(std::vector<std::byte>(1));
+    const bool ended = eventually([&] {
+      EXPECT_FALSE(pending.try_receive()) << forged;
+      return !pending.is_connected();
+    });
+    EXPECT_TRUE(ended) << forged;
+    { auto gone = std::move(pending); }
+    EXPECT_EQ(server_process.wait(), 0) << forged;
+    EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "the forged response's chunk is free";
+  }
+}
+
+}  // namespace
+}  // namespace floe::test
