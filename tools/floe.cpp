@@ -245,7 +245,9 @@ Json service_json(const SegmentReport& report) {
                        {"request_chunks_in_use", info.usage.request_chunks_in_use},
                        {"response_chunks", info.usage.response_chunks},
                        {"response_chunks_in_use", info.usage.response_chunks_in_use},
-                       {"segment_size", info.usage.segment_size}};
+                       {"segment_size", info.usage.segment_size},
+                       {"data_segments", info.usage.data_segments},
+                       {"data_segment_bytes", info.usage.data_segment_bytes}};
   return json;
 }
 
@@ -330,7 +332,13 @@ Json inspect_json(const SegmentReport& r) {
                {"generation", port.generation},
                {"node", port.node_name},
                {"pid", port.pid},
-               {"alive", port.alive}};
+               {"alive", port.alive},
+               {"data_segments", port.data_segments},
+               {"data_segment_bytes", port.data_segment_bytes}};
+    if (port.data_segments > 0) {
+      entry["newest_data_segment"] = port.newest_data_segment;
+      entry["newest_max_slice_len"] = port.newest_max_slice_len;
+    }
     if (port.server) {
       servers.push_back(entry);
       continue;
@@ -415,10 +423,21 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
                                              : ", " + std::to_string(port.active_requests) +
                                                    " active request" +
                                                    (port.active_requests == 1 ? "" : "s") + queues;
-    std::printf("%-6s %-3u generation %-6u pid %-8llu %s, node %s%s\n",
+    const std::string newest_max =
+        port.newest_max_slice_len == 0
+            ? std::string(", its header not valid")
+            : ", max slice length " + std::to_string(port.newest_max_slice_len);
+    const std::string data = port.data_segments == 0
+                                 ? std::string()
+                                 : ", " + std::to_string(port.data_segments) + " data segment" +
+                                       (port.data_segments == 1 ? "" : "s") + " (" +
+                                       std::to_string(port.data_segment_bytes) +
+                                       " bytes, newest number " +
+                                       std::to_string(port.newest_data_segment) + newest_max + ")";
+    std::printf("%-6s %-3u generation %-6u pid %-8llu %s, node %s%s%s\n",
                 port.server ? "server" : "client", port.slot, port.generation,
                 static_cast<unsigned long long>(port.pid), port.alive ? "alive" : "dead",
-                printable(port.node_name).c_str(), requests.c_str());
+                printable(port.node_name).c_str(), requests.c_str(), data.c_str());
   }
   for (const auto& channel : r.response_channels) {
     std::printf("responses server %u -> client %u (request slot %u): %s queued%s\n", channel.server,
@@ -430,6 +449,11 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
               static_cast<unsigned long long>(r.usage.request_chunks),
               static_cast<unsigned long long>(r.usage.response_chunks_in_use),
               static_cast<unsigned long long>(r.usage.response_chunks));
+  if (r.usage.data_segments > 0) {
+    std::printf("data      %u data segment%s of grown ports, %llu bytes\n", r.usage.data_segments,
+                r.usage.data_segments == 1 ? "" : "s",
+                static_cast<unsigned long long>(r.usage.data_segment_bytes));
+  }
   return 0;
 }
 
@@ -531,6 +555,25 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
                     removal.reason.c_str(), r.owner.c_str());
         ++failed;
         break;
+    }
+  }
+  // Data segments whose service is gone (a crash during its removal); those of the services
+  // removed above went with them.
+  for (const std::string& object :
+       floe::detail::orphaned_data_segments(all ? std::string() : domain)) {
+    if (dry_run) {
+      std::printf("would remove /dev/shm%s (data segment of no service)\n", object.c_str());
+      ++removed;
+      continue;
+    }
+    const auto removal = floe::detail::remove_orphaned_data_segment(object);
+    if (removal.outcome == floe::detail::Removal::removed) {
+      std::printf("removed /dev/shm%s (data segment of no service)\n", object.c_str());
+      ++removed;
+    } else if (removal.outcome == floe::detail::Removal::failed) {
+      std::printf("FAILED  /dev/shm%s (data segment of no service): %s\n", object.c_str(),
+                  removal.reason.c_str());
+      ++failed;
     }
   }
   std::printf("%d %s, %d in use or not floe's to judge", removed, dry_run ? "to remove" : "removed",

@@ -72,13 +72,16 @@ std::string describe(const RequestResponseLimits& limits) {
   return text.str();
 }
 
-/// The /dev/shm objects of one domain (floe names them "floe.<domain>.<hash>").
+/// The /dev/shm objects of one domain: its services ("floe.<domain>.<hash>") and the data
+/// segments of their grown ports ("floe_d.<domain>.<hash>.<port>-<n>").
 std::vector<struct stat> domain_objects(const std::string& domain) {
   std::vector<struct stat> found;
   const std::string prefix = "floe." + domain + ".";
+  const std::string data_prefix = "floe_d." + domain + ".";
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ignored)) {
-    if (!entry.path().filename().string().starts_with(prefix)) continue;
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with(prefix) && !file.starts_with(data_prefix)) continue;
     struct stat status {};
     if (::stat(entry.path().c_str(), &status) == 0) found.push_back(status);
   }
@@ -239,8 +242,11 @@ void shm_floe(benchmark::State& state, const RequestResponseLimits* limits) {
           static_cast<double>(resident_bytes("self", objects));
       state.counters["shm_server_resident_bytes"] = static_cast<double>(server_resident->load());
       state.counters["shm_objects"] = static_cast<double>(objects.size());
-      if (service.usage().segment_size != static_cast<std::uint64_t>(segment)) {
-        error = "the service's segment_size is not the size of its /dev/shm object";
+      const ServiceUsage usage = service.usage();
+      if (usage.segment_size + usage.data_segment_bytes != static_cast<std::uint64_t>(segment)) {
+        error =
+            "the service's segment_size and data_segment_bytes are not the size of its /dev/shm "
+            "objects";
       }
     } catch (const std::exception& e) {
       error = e.what();

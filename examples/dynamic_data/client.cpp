@@ -2,7 +2,9 @@
 // (loan_slice_uninit(n): n bytes, not zeroed), and one copied from a std::string
 // (send_copy(span)); checks that every server gives every byte back, in order, over a stream of
 // responses of varying length. Then asks for one byte more than the service's maximum, which is
-// refused (Errc::exceeds_max_slice_len) before anything is sent. Exits 1 if anything is wrong.
+// refused (Errc::exceeds_max_slice_len) before anything is sent, and sends it from a second client
+// that grows (AllocationStrategy::power_of_two): its longer requests go to a data segment of its
+// own, which the servers map when they first meet it. Exits 1 if anything is wrong.
 
 #include <unistd.h>
 #include <floe/floe.hpp>
@@ -76,7 +78,7 @@ floe::Task<bool> check_answers(Client::Pending pending, std::span<const std::byt
   co_return true;
 }
 
-floe::Task<int> run(Client& client) {
+floe::Task<int> run(Client& client, Client& growing) {
   if (!co_await client.wait_for_server(5s)) {
     std::fprintf(stderr, "client: no dynamic_data server is running\n");
     co_return 1;
@@ -104,6 +106,17 @@ floe::Task<int> run(Client& client) {
     if (e.code() != floe::Errc::exceeds_max_slice_len) throw;
     std::printf("refused: %s\n", e.what());
   }
+
+  // The same length and four times it from the growing client: no longer refused.
+  for (const std::uint64_t length : {kMaxRequestBytes + 1, 4 * kMaxRequestBytes}) {
+    auto request = growing.loan_slice_uninit(length);  // in a data segment of this client
+    const std::span<std::byte> bytes = request.payload();
+    for (std::uint64_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = pattern(length, i);
+    const std::vector<std::byte> sent(bytes.begin(), bytes.end());
+    std::printf("growing client: ");
+    if (!co_await check_answers(std::move(request).send(), sent)) co_return 1;
+  }
   co_return 0;
 }
 
@@ -113,8 +126,10 @@ int main() try {
   floe::Node node = floe::Node::create("dynamic-data-client");
   auto service = open_dynamic_data_service(node);
   auto client = service.client_builder().create();
+  auto growing =
+      service.client_builder().allocation_strategy(floe::AllocationStrategy::power_of_two).create();
   floe::Runtime runtime;
-  return runtime.block_on(run(client));
+  return runtime.block_on(run(client, growing));
 } catch (const floe::Error& e) {
   std::fprintf(stderr, "client: %s\n", e.what());
   return 1;

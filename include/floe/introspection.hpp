@@ -19,6 +19,10 @@ struct ServiceUsage {
   std::uint32_t clients = 0;                 ///< client ports open now
   std::uint32_t servers = 0;                 ///< server ports open now
   std::uint64_t segment_size = 0;            ///< bytes of the shared-memory segment
+  /// Data segments of its slice-writing ports that grew beyond the service's max slice length
+  /// (each its own /dev/shm object; see AllocationStrategy).
+  std::uint32_t data_segments = 0;
+  std::uint64_t data_segment_bytes = 0;  ///< bytes of those data segments together
 };
 
 /// One node holding a service open (ServiceInfo::nodes), read from its node record.
@@ -67,6 +71,8 @@ struct DeadNodeCleanup {
   std::uint32_t nodes = 0;             ///< node records of processes that are gone
   std::uint32_t ports = 0;             ///< their clients and servers: the slots are free again
   std::uint32_t removed_services = 0;  ///< services no live process held any more, removed
+  /// Data segments removed: of the dead ports, and those left of services that no longer exist.
+  std::uint32_t removed_data_segments = 0;
 };
 
 }  // namespace floe

@@ -25,7 +25,7 @@ __all__ = [
     "Attribute", "AttributeSet", "AttributeSpecifier", "AttributeVerifier", "Config",
     "DeadNodeCleanup", "NodeInfo", "ServiceInfo", "ServiceState", "ServiceUsage",
     # flow control, server waiting
-    "Backpressure", "StreamEnd", "call_async",
+    "AllocationStrategy", "Backpressure", "StreamEnd", "call_async",
     # fixed-capacity containers (C++'s floe::FixedString, floe::FixedVector)
     "FixedString", "FixedVector",
     # slices: payloads of a run of elements whose length each message sets (floe::Slice<T>)
@@ -64,6 +64,19 @@ _floe.set_released_error(ReleasedError)
 
 
 # Flow control ------------------------------------------------------------------------------
+
+class AllocationStrategy(enum.Enum):
+    """What a loan of a longer slice than a port may loan now does (floe::AllocationStrategy):
+    set with client_builder().allocation_strategy(...) / server_builder().allocation_strategy(...)."""
+
+    FIXED = "fixed"
+    """The default: raises ExceedsMaxSliceLen."""
+    POWER_OF_TWO = "power_of_two"
+    """Grows the port: up to the service's max in place, above it into a data segment of the
+    port's own whose slices hold the next power of two of elements (a slow path)."""
+    BEST_FIT = "best_fit"
+    """Grows as POWER_OF_TWO does, into data segments of exactly the length loaned."""
+
 
 class Backpressure(enum.Enum):
     """What a port does when the other side has no room (floe::Backpressure): set with
@@ -1013,6 +1026,7 @@ class _PortBuilder:
         self._role = role
         self._limit = None
         self._max_slice_len = None
+        self._allocation_strategy = AllocationStrategy.FIXED
         self._backpressure = Backpressure.DISCARD
 
     def _set_limit(self, value):
@@ -1023,7 +1037,8 @@ class _PortBuilder:
         """A port of its own in the service. Raises ExceedsMaxClients / ExceedsMaxServers,
         IncompatibleLimits for a limit above the service's."""
         block = self._backpressure is Backpressure.BLOCK
-        return self._port_type(self._make_raw(self._limit, block, self._max_slice_len),
+        return self._port_type(self._make_raw(self._limit, block, self._max_slice_len,
+                                              self._allocation_strategy.value),
                                self._types)
 
     def initial_max_slice_len(self, length):
@@ -1032,6 +1047,17 @@ class _PortBuilder:
         ExceedsMaxSliceLen. TypeError where that side's payload is not a floe.Slice(T)."""
         _require_slice(self._types, self._role, "initial_max_slice_len")
         self._max_slice_len = int(length)
+        return self
+
+    def allocation_strategy(self, strategy):
+        """What a loan of more elements than this port may loan now does:
+        AllocationStrategy.FIXED (the default) raises ExceedsMaxSliceLen, POWER_OF_TWO and
+        BEST_FIT grow the port. TypeError where that side's payload is not a floe.Slice(T)."""
+        _require_slice(self._types, self._role, "allocation_strategy")
+        if not isinstance(strategy, AllocationStrategy):
+            raise TypeError(
+                f"floe: allocation_strategy takes a floe.AllocationStrategy, not {strategy!r}")
+        self._allocation_strategy = strategy
         return self
 
     def backpressure(self, value):
@@ -1415,6 +1441,8 @@ class ServiceUsage:
     clients: int
     servers: int
     segment_size: int
+    data_segments: int       # data segments of its ports that grew (AllocationStrategy)
+    data_segment_bytes: int  # their bytes together
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1471,6 +1499,8 @@ class DeadNodeCleanup:
     nodes: int             # node records of processes that are gone
     ports: int             # their clients and servers: the slots are free again
     removed_services: int  # services no live process held any more, removed
+    # data segments removed: of the dead ports, and those left of services that no longer exist
+    removed_data_segments: int = 0
 
 
 # Configuration -----------------------------------------------------------------------------

@@ -104,6 +104,11 @@ class Slice(Generic[_Element]):
 
 SEND_TIMEOUT_SECONDS: float
 
+class AllocationStrategy(Enum):
+    FIXED = "fixed"
+    POWER_OF_TWO = "power_of_two"
+    BEST_FIT = "best_fit"
+
 class Backpressure(Enum):
     DISCARD = "discard"
     BLOCK = "block"
@@ -224,12 +229,14 @@ class Server(_Held, Generic[_Request, _Response]):
 class ClientBuilder(Generic[_Request, _Response]):
     def max_active_requests(self, value: int) -> Self: ...
     def initial_max_slice_len(self, length: int) -> Self: ...
+    def allocation_strategy(self, strategy: AllocationStrategy) -> Self: ...
     def backpressure(self, value: Backpressure) -> Self: ...
     def create(self) -> Client[_Request, _Response]: ...
 
 class ServerBuilder(Generic[_Request, _Response]):
     def max_loaned_responses_per_request(self, value: int) -> Self: ...
     def initial_max_slice_len(self, length: int) -> Self: ...
+    def allocation_strategy(self, strategy: AllocationStrategy) -> Self: ...
     def backpressure(self, value: Backpressure) -> Self: ...
     def create(self) -> Server[_Request, _Response]: ...
 
@@ -327,6 +334,8 @@ class ServiceUsage:
     clients: int
     servers: int
     segment_size: int
+    data_segments: int
+    data_segment_bytes: int
 
 @dataclass(frozen=True)
 class NodeInfo:
@@ -360,6 +369,7 @@ class DeadNodeCleanup:
     nodes: int
     ports: int
     removed_services: int
+    removed_data_segments: int = ...
 
 # Configuration -----------------------------------------------------------------------------
 

@@ -976,26 +976,39 @@ class PyService {
   static floe::Backpressure backpressure(bool block) noexcept {
     return block ? floe::Backpressure::block : floe::Backpressure::discard;
   }
+  /// floe.AllocationStrategy's value ("fixed", "power_of_two", "best_fit") as the C++ enum.
+  static floe::AllocationStrategy allocation_strategy(const std::string& name) {
+    if (name == "power_of_two") return floe::AllocationStrategy::power_of_two;
+    if (name == "best_fit") return floe::AllocationStrategy::best_fit;
+    if (name == "fixed") return floe::AllocationStrategy::fixed;
+    throw py::value_error("floe: unknown allocation strategy '" + name + "'");
+  }
   PyService(std::shared_ptr<floe::detail::ServiceSegment> segment, PayloadSizes sizes)
       : segment_(std::move(segment)), sizes_(sizes) {}
 
   PyClient create_client(std::optional<std::uint32_t> max_active_requests, bool block,
-                         std::optional<std::uint64_t> initial_max_slice_len) {
+                         std::optional<std::uint64_t> initial_max_slice_len,
+                         const std::string& strategy) {
     const std::uint32_t max =
         port_limit(max_active_requests, limits().max_active_requests_per_client,
                    "max_active_requests_per_client");
-    return PyClient(std::make_shared<ClientCore>(segment_, max, backpressure(block),
-                                                 floe::detail::slice_policy(initial_max_slice_len)),
-                    sizes_);
+    return PyClient(
+        std::make_shared<ClientCore>(
+            segment_, max, backpressure(block),
+            floe::detail::slice_policy(initial_max_slice_len, allocation_strategy(strategy))),
+        sizes_);
   }
   PyServer create_server(std::optional<std::uint32_t> max_loaned_responses_per_request, bool block,
-                         std::optional<std::uint64_t> initial_max_slice_len) {
+                         std::optional<std::uint64_t> initial_max_slice_len,
+                         const std::string& strategy) {
     const std::uint32_t max =
         port_limit(max_loaned_responses_per_request, limits().max_loaned_responses_per_request,
                    "max_loaned_responses_per_request");
-    return PyServer(std::make_shared<ServerCore>(segment_, max, backpressure(block),
-                                                 floe::detail::slice_policy(initial_max_slice_len)),
-                    sizes_);
+    return PyServer(
+        std::make_shared<ServerCore>(
+            segment_, max, backpressure(block),
+            floe::detail::slice_policy(initial_max_slice_len, allocation_strategy(strategy))),
+        sizes_);
   }
   std::string name() const { return floe::detail::service_name(*segment_); }
   floe::RequestResponseLimits limits() const noexcept {
@@ -1096,6 +1109,8 @@ py::dict usage_fields(const floe::ServiceUsage& usage) {
   fields["clients"] = usage.clients;
   fields["servers"] = usage.servers;
   fields["segment_size"] = usage.segment_size;
+  fields["data_segments"] = usage.data_segments;
+  fields["data_segment_bytes"] = usage.data_segment_bytes;
   return fields;
 }
 
@@ -1231,9 +1246,11 @@ PYBIND11_MODULE(_floe, m) {
 
   py::class_<PyService>(m, "Service")
       .def("create_client", &PyService::create_client, py::arg("max_active_requests"),
-           py::arg("block") = false, py::arg("initial_max_slice_len") = std::nullopt)
+           py::arg("block") = false, py::arg("initial_max_slice_len") = std::nullopt,
+           py::arg("allocation_strategy") = "fixed")
       .def("create_server", &PyService::create_server, py::arg("max_loaned_responses_per_request"),
-           py::arg("block") = false, py::arg("initial_max_slice_len") = std::nullopt)
+           py::arg("block") = false, py::arg("initial_max_slice_len") = std::nullopt,
+           py::arg("allocation_strategy") = "fixed")
       .def_property_readonly("name", &PyService::name)
       .def("limits", &PyService::limits_by_name);
 
@@ -1359,7 +1376,8 @@ PYBIND11_MODULE(_floe, m) {
   });
   m.def("clean_up_dead_nodes", [](const floe::Node& node) {
     const floe::DeadNodeCleanup cleanup = node.clean_up_dead_nodes();
-    return std::make_tuple(cleanup.nodes, cleanup.ports, cleanup.removed_services);
+    return std::make_tuple(cleanup.nodes, cleanup.ports, cleanup.removed_services,
+                           cleanup.removed_data_segments);
   });
   m.def("create_node", [](const std::string& name, const ConfigTuple& config) {
     return floe::Node::create(name, config_from(config));

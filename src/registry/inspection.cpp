@@ -12,6 +12,7 @@
 #include "log.hpp"
 #include "platform/liveness_mark.hpp"
 #include "platform/shared_memory.hpp"
+#include "registry/data_segments.hpp"
 #include "registry/limits.hpp"
 #include "registry/names.hpp"
 #include "registry/segment_header.hpp"
@@ -54,12 +55,35 @@ std::vector<std::string> list_objects(const std::string& domain) {
 
 namespace {
 
+/// The data segments of the port's life, from their names and sizes in /dev/shm, and the newest
+/// one's max slice length from its header, if that validates against the service's layout.
+void add_data_segments_of_port(PortReport& port, const std::string& service_object,
+                               const SegmentLayout& layout, bool group_access) {
+  const auto writer = port.server ? DataSegmentWriter::server : DataSegmentWriter::client;
+  for (const std::string& object : objects_with_prefix(
+           data_segment_prefix(service_object, writer, port.slot, port.generation))) {
+    const auto name = parse_data_segment_name(object);
+    const auto status = SharedMemoryObject::status_of_name(object);
+    if (!name || !status) continue;
+    ++port.data_segments;
+    port.data_segment_bytes += static_cast<std::uint64_t>(status->st_size);
+    port.newest_data_segment = std::max(port.newest_data_segment, name->number);
+  }
+  if (port.data_segments == 0) return;
+  const DataSegmentOpening newest =
+      open_data_segment(data_segment_name(service_object, writer, port.slot, port.generation,
+                                          port.newest_data_segment),
+                        layout, port.server ? DataSegmentKind::response : DataSegmentKind::request,
+                        port.slot, port.generation, port.newest_data_segment, group_access);
+  if (newest.segment) port.newest_max_slice_len = newest.segment->geometry().max_slice_len;
+}
+
 /// Reads the segment of an object this process may join. Every allocation and every page read
 /// is bounded by the mapping: the layout is used only once its total size equals the object's
 /// size, so the records and queues counted (max_nodes, max_clients, max_servers, channels) fit
 /// in it, and a node's name is read within its record.
-void read_report(SegmentReport& report, const SharedMemoryObject& opened,
-                 const struct stat& status) {
+void read_report(SegmentReport& report, const SharedMemoryObject& opened, const struct stat& status,
+                 bool group_access) {
   // Whether anyone uses it is the kernel's word (liveness marks), whatever the bytes say.
   report.held = is_segment_held(opened);
   const SegmentRead read = read_segment(opened, status);
@@ -125,6 +149,7 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
           entry.active_requests += load(segment.client_channel(slot, k)->pending_alive) != 0;
         }
       }
+      add_data_segments_of_port(entry, report.object, layout, group_access);
       report.ports.push_back(std::move(entry));
     }
   };
@@ -148,6 +173,9 @@ void read_report(SegmentReport& report, const SharedMemoryObject& opened,
     }
   }
   report.usage = usage_of(segment);
+  if (report.request_max_slice_len != 0 || report.response_max_slice_len != 0) {
+    add_data_segment_usage(report.usage, report.object);
+  }
 }
 
 SegmentReport report_of(const std::string& object) {
@@ -182,7 +210,7 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
       report.problem = *refusal + "; floe refuses to join it";
       return report;
     }
-    read_report(report, *opened, status);
+    read_report(report, *opened, status, group_access);
   } catch (const Error& e) {
     report.problem = cause_of(e);
   } catch (const std::exception& e) {
@@ -191,45 +219,54 @@ SegmentReport inspect_object(const std::string& object, bool group_access) {
   return report;
 }
 
+namespace {
+
+/// What an unlink did (`error`: its errno when it failed), as a Removal; a removal is logged
+/// with the text `removed()` returns.
+template <typename Message>
+Removal removal_of(SharedMemoryObject::Unlinked unlinked, int error, Message removed) {
+  switch (unlinked) {
+    case SharedMemoryObject::Unlinked::yes:
+      log(LogLevel::info, removed);
+      return Removal{Removal::removed, {}};
+    case SharedMemoryObject::Unlinked::not_named:
+      return Removal{Removal::kept, "its name was given to another object meanwhile"};
+    case SharedMemoryObject::Unlinked::failed:
+      break;
+  }
+  return Removal{Removal::failed, std::string("cannot remove it: ") + std::strerror(error) +
+                                      (error == EPERM || error == EACCES
+                                           ? " (in sticky /dev/shm only its owner or root may)"
+                                           : "")};
+}
+
+}  // namespace
+
 Removal remove_if_unused(const std::string& object, bool group_access, std::string_view remover) {
   int error = 0;
-  auto failed = [&] {
-    return Removal{Removal::failed, std::string("cannot remove it: ") + std::strerror(error) +
-                                        (error == EPERM || error == EACCES
-                                             ? " (in sticky /dev/shm only its owner or root may)"
-                                             : "")};
-  };
   try {
     auto opened = SharedMemoryObject::open_existing(object, group_access);
     if (!opened) return Removal{Removal::kept, "gone"};
     ExclusiveLock lock(opened->fd());
     // Judged from the object locked, not from whatever the name holds by now.
     SegmentReport report = report_of(object);
-    read_report(report, *opened, opened->status());
+    read_report(report, *opened, opened->status(), group_access);
     if (!report.stale()) return Removal{Removal::kept, "a process uses it"};
     // As ServiceSegment does, and with the same call: unlinked only if the name is still this
     // object, then marked removed, under the lock.
     const Mapping header = opened->size() >= sizeof(ServiceHeader)
                                ? Mapping(opened->fd(), sizeof(ServiceHeader))
                                : Mapping();
-    switch (remove_object_locked(*opened, header, &error)) {
-      case SharedMemoryObject::Unlinked::yes:
-        log(LogLevel::info, [&] {
-          const std::string service = report.service.empty() ? "unnamed" : report.service;
-          return service_in_domain(service, domain_of_object(object)) + " removed by " +
-                 std::string(remover) + ": no live process held " + kShmDirectory + object +
-                 (report.valid ? std::string() : " (damaged: " + report.problem + ")");
-        });
-        return Removal{Removal::removed, {}};
-      case SharedMemoryObject::Unlinked::not_named:
-        return Removal{Removal::kept, "its name was given to another object meanwhile"};
-      case SharedMemoryObject::Unlinked::failed:
-        return failed();
-    }
+    const auto unlinked = remove_object_locked(*opened, header, &error);
+    return removal_of(unlinked, error, [&] {
+      const std::string service = report.service.empty() ? "unnamed" : report.service;
+      return service_in_domain(service, domain_of_object(object)) + " removed by " +
+             std::string(remover) + ": no live process held " + kShmDirectory + object +
+             (report.valid ? std::string() : " (damaged: " + report.problem + ")");
+    });
   } catch (const Error& e) {
     return Removal{Removal::failed, cause_of(e)};
   }
-  return Removal{};
 }
 
 namespace {
@@ -295,11 +332,50 @@ DeadNodeCleanup clean_up_dead_nodes(const std::string& domain, bool group_access
       total.nodes += cleaned.nodes;
       total.ports += cleaned.ports;
       total.removed_services += cleaned.removed_services;
+      total.removed_data_segments += cleaned.removed_data_segments;
     } catch (const Error&) {
       // Gone, or made another user's, since it was listed: nothing of this domain's to clean.
     }
   }
+  for (const std::string& object : orphaned_data_segments(domain)) {
+    if (remove_orphaned_data_segment(object).outcome == Removal::removed) {
+      ++total.removed_data_segments;
+    }
+  }
   return total;
+}
+
+std::vector<std::string> orphaned_data_segments(const std::string& domain) {
+  std::vector<std::string> orphans;
+  for (std::string& object : objects_with_prefix(domain_data_segment_prefix(domain))) {
+    const auto name = parse_data_segment_name(object);
+    if (name && !SharedMemoryObject::status_of_name(name->service_object)) {
+      orphans.push_back(std::move(object));
+    }
+  }
+  return orphans;
+}
+
+Removal remove_orphaned_data_segment(const std::string& object) {
+  const auto name = parse_data_segment_name(object);
+  if (!name) return Removal{Removal::kept, "not a data segment's name"};
+  try {
+    // Opened before its service is looked for: a data segment created after that look (by a
+    // port of a service created meanwhile) is another object, and its name is then kept.
+    auto opened = SharedMemoryObject::open_to_inspect(object);
+    if (!opened) return Removal{Removal::kept, "gone"};
+    if (SharedMemoryObject::status_of_name(name->service_object)) {
+      return Removal{Removal::kept, "its service exists"};
+    }
+    int error = 0;
+    const auto unlinked = opened->unlink_if_still_named(&error);
+    return removal_of(unlinked, error, [&] {
+      return std::string(kShmDirectory) + object +
+             " removed: a data segment of a service that no longer exists";
+    });
+  } catch (const Error& e) {
+    return Removal{Removal::failed, cause_of(e)};
+  }
 }
 
 }  // namespace floe::detail

@@ -48,6 +48,12 @@ struct PortReport {
   // requests whose PendingResponse still exists.
   std::vector<QueueFill> queued_to_server;
   std::uint32_t active_requests = 0;
+  // The data segments this port life wrote slices into (from /dev/shm), the newest's number and
+  // its max slice length (0 when its header does not validate against its size and the service).
+  std::uint32_t data_segments = 0;
+  std::uint64_t data_segment_bytes = 0;
+  std::uint32_t newest_data_segment = 0;
+  std::uint64_t newest_max_slice_len = 0;
 };
 
 struct SegmentReport {
@@ -109,8 +115,17 @@ std::vector<ServiceInfo> list_services(const std::string& domain, bool group_acc
 /// open() would remove it).
 bool service_exists(const std::string& domain, const std::string& service, bool group_access);
 
+/// The data segments of the domain (every domain's when `domain` is empty) whose service object
+/// no longer exists: what a crash during a service's removal leaves.
+std::vector<std::string> orphaned_data_segments(const std::string& domain);
+
+/// Unlinks the data segment if its service object still does not exist and its name still names
+/// the object looked at (a new service's port may have taken the name meanwhile).
+Removal remove_orphaned_data_segment(const std::string& object);
+
 /// Reclaims the records and ports of dead nodes in every service of the domain, and removes
-/// the services no live process holds any more. Objects it may not read are skipped.
+/// the services no live process holds any more, and orphaned data segments. Objects it may not
+/// read are skipped.
 DeadNodeCleanup clean_up_dead_nodes(const std::string& domain, bool group_access);
 
 }  // namespace floe::detail

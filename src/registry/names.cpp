@@ -156,8 +156,10 @@ std::optional<DataSegmentName> parse_data_segment_name(std::string_view object_n
 std::vector<std::string> objects_with_prefix(std::string_view prefix) {
   std::vector<std::string> objects;
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
-    std::string object = "/" + entry.path().filename().string();
+  // Advanced with an error code: an entry vanishing under the walk is not an exception.
+  for (std::filesystem::directory_iterator entry("/dev/shm", error), end; !error && entry != end;
+       entry.increment(error)) {
+    std::string object = "/" + entry->path().filename().string();
     if (object.starts_with(prefix)) objects.push_back(std::move(object));
   }
   std::sort(objects.begin(), objects.end());

@@ -74,7 +74,44 @@ SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& obje
   if (unlinked != SharedMemoryObject::Unlinked::failed && state != nullptr) {
     store(*state, static_cast<std::uint32_t>(SegmentState::removed));
   }
+  // Its ports' data segments go with it. Not when the name was given to a newer service
+  // meanwhile: theirs would be named alike. Processes still holding a removed damaged service
+  // keep their mappings; nobody new meets its data.
+  if (unlinked == SharedMemoryObject::Unlinked::yes) {
+    unlink_data_segments(data_segment_prefix(object.name()));
+  }
   return unlinked;
+}
+
+std::uint32_t unlink_data_segments(std::string_view prefix) noexcept {
+  try {
+    return static_cast<std::uint32_t>(unlink_objects_with_prefix(prefix));
+  } catch (...) {
+    return 0;  // out of memory listing /dev/shm: the next cleanup finds them
+  }
+}
+
+void add_data_segment_usage(ServiceUsage& usage, const std::string& service_object) noexcept {
+  try {
+    for (const std::string& object : objects_with_prefix(data_segment_prefix(service_object))) {
+      if (const auto status = SharedMemoryObject::status_of_name(object)) {
+        ++usage.data_segments;
+        usage.data_segment_bytes += static_cast<std::uint64_t>(status->st_size);
+      }
+    }
+  } catch (...) {
+    // Out of memory listing /dev/shm: the counts say what was seen.
+  }
+}
+
+std::uint32_t ServiceSegment::unlink_data_segments_locked(DataSegmentWriter writer,
+                                                          std::uint32_t slot,
+                                                          std::uint32_t generation) const noexcept {
+  const std::uint64_t writes_slices = writer == DataSegmentWriter::client
+                                          ? view_.layout().request_slice_capacity()
+                                          : view_.layout().response_slice_capacity();
+  if (writes_slices == 0) return 0;
+  return unlink_data_segments(data_segment_prefix(object_.name(), writer, slot, generation));
 }
 
 bool ServiceSegment::has_live_node_locked() const noexcept {
@@ -130,7 +167,7 @@ DeadNodeCleanup ServiceSegment::clean_up_dead_nodes_of(const std::string& object
   DeadNodeCleanup cleaned = segment->reclaim_dead_nodes_locked("clean_up_dead_nodes");
   if (!segment->has_live_node_locked() &&
       segment->remove_locked() == SharedMemoryObject::Unlinked::yes) {
-    cleaned.removed_services = 1;
+    cleaned.removed_services = 1;  // its data segments with it (remove_object_locked)
     log(LogLevel::info, [&] {
       return segment->log_name() + " removed by clean_up_dead_nodes: no live process held it";
     });
@@ -146,12 +183,16 @@ DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked(std::string_view occas
     NodeRecord* record = view_.node(n);
     if (load(record->state) != active) continue;
     if (is_node_alive(n)) continue;
-    std::uint32_t clients = 0, servers = 0;
+    std::uint32_t clients = 0, servers = 0, data_segments = 0;
+    // A dead writer's data segments are unlinked with its slot (receivers holding its chunks
+    // keep their mappings): its chunks are free now, and nobody writes there any more.
     for (std::uint32_t c = 0; c < limits().max_clients; ++c) {
       PortRecord* port = view_.client(c);
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
         reset_client_resources(view_, c);
+        data_segments +=
+            unlink_data_segments_locked(DataSegmentWriter::client, c, load(port->generation));
         ++clients;
       }
     }
@@ -160,6 +201,8 @@ DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked(std::string_view occas
       if (load(port->state) == active && load(port->node) == n) {
         store(port->state, free);
         reset_server_resources(view_, s);
+        data_segments +=
+            unlink_data_segments_locked(DataSegmentWriter::server, s, load(port->generation));
         ++servers;
       }
     }
@@ -169,10 +212,13 @@ DeadNodeCleanup ServiceSegment::reclaim_dead_nodes_locked(std::string_view occas
              " is dead (its liveness lock was released: the process is gone), found by " +
              std::string(occasion) + "; reclaimed its node record, " + std::to_string(clients) +
              " client(s) and " + std::to_string(servers) +
-             " server(s) with the chunks and requests they held";
+             " server(s) with the chunks and requests they held" +
+             (data_segments == 0 ? std::string()
+                                 : " and " + std::to_string(data_segments) + " data segment(s)");
     });
     store(record->state, free);
     reclaimed.ports += clients + servers;
+    reclaimed.removed_data_segments += data_segments;
     ++reclaimed.nodes;
   }
   if (reclaimed.nodes > 0) collect_orphaned_channels(view_);
@@ -187,6 +233,9 @@ std::uint32_t ServiceSegment::claim_client_slot() {
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     reset_client_resources(view_, c);
     collect_client_channels(view_, c);
+    // What the slot's last life left, if its process died between freeing the slot and
+    // unlinking its data segments (none were left otherwise: the prefix finds nothing).
+    unlink_data_segments_locked(DataSegmentWriter::client, c, load(port->generation));
     crash_point("port.reset");
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
@@ -212,6 +261,7 @@ std::uint32_t ServiceSegment::claim_server_slot() {
     PortRecord* port = view_.server(s);
     if (load(port->state) != static_cast<std::uint32_t>(SlotState::free)) continue;
     reset_server_resources(view_, s);
+    unlink_data_segments_locked(DataSegmentWriter::server, s, load(port->generation));
     store(port->generation, load(port->generation) + 1);
     store(port->node, node_index_);
     store(port->state, static_cast<std::uint32_t>(SlotState::active));
@@ -297,7 +347,12 @@ void ServiceSegment::log_damage(std::string_view how) const noexcept {
 }
 
 ServiceUsage ServiceSegment::usage() const noexcept {
-  return usage_of(view_);
+  ServiceUsage usage = usage_of(view_);
+  const SegmentLayout& layout = view_.layout();
+  if (layout.request_slice_capacity() != 0 || layout.response_slice_capacity() != 0) {
+    add_data_segment_usage(usage, object_.name());
+  }
+  return usage;
 }
 
 namespace {

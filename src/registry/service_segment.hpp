@@ -14,6 +14,7 @@
 #include "floe/introspection.hpp"
 #include "platform/process.hpp"
 #include "platform/shared_memory.hpp"
+#include "registry/names.hpp"
 #include "segment/layout.hpp"
 #include "segment/view.hpp"
 
@@ -159,6 +160,11 @@ class ServiceSegment {
   /// was removed already; `error` gets the errno of a failed unlink.
   SharedMemoryObject::Unlinked remove_locked(int* error = nullptr) noexcept;
 
+  /// Unlinks the data segments a port life left in /dev/shm (a readdir: cold), if the port
+  /// writes slices; how many.
+  std::uint32_t unlink_data_segments_locked(DataSegmentWriter writer, std::uint32_t slot,
+                                            std::uint32_t generation) const noexcept;
+
   /// Logs, once per segment, that its mapping was found damaged and how (`how`).
   void log_damage(std::string_view how) const noexcept;
 
@@ -174,10 +180,18 @@ class ServiceSegment {
 
 /// Unlinks the object's name if it still names this very object, and then marks the segment
 /// removed (if the mapping holds a header), unless it says removed already: the removal of a
-/// stale or last-left segment. The caller holds the object's lock. `error` gets the errno of a
-/// failed unlink.
+/// stale or last-left segment. The data segments of the service's ports go with it. The caller
+/// holds the object's lock. `error` gets the errno of a failed unlink.
 SharedMemoryObject::Unlinked remove_object_locked(const SharedMemoryObject& object,
                                                   const Mapping& mapping,
                                                   int* error = nullptr) noexcept;
+
+/// Adds the data segments of the service at `service_object` (their count and sizes, from
+/// /dev/shm) to `usage`: a readdir, so only where someone asks.
+void add_data_segment_usage(ServiceUsage& usage, const std::string& service_object) noexcept;
+
+/// Unlinks every data segment whose name starts with `prefix`; how many. Never throws: a
+/// cleanup that cannot list /dev/shm leaves them to the next one.
+std::uint32_t unlink_data_segments(std::string_view prefix) noexcept;
 
 }  // namespace floe::detail

@@ -78,6 +78,34 @@ def test_the_builders_take_slice_setters_only_for_slices(domain):
         assert len(response.payload()) == 2 and response.payload()[1].index == 9
 
 
+def test_allocation_strategy_grows_a_port_past_the_service_max(domain):
+    node = floe.Node.create("slice-growth")
+    service = (node.service_builder("Py/Grow")
+               .request_response(floe.Slice(floe.byte), floe.Slice(Sample))
+               .request_max_slice_len(8).response_max_slice_len(8).create())
+    with pytest.raises(TypeError, match="floe.AllocationStrategy"):
+        service.client_builder().allocation_strategy("power_of_two")
+    fixed = service.client_builder().create()
+    with pytest.raises(floe.ExceedsMaxSliceLen):
+        fixed.loan_slice(9)
+    client = (service.client_builder()
+              .allocation_strategy(floe.AllocationStrategy.POWER_OF_TWO).create())
+    server = (service.server_builder()
+              .allocation_strategy(floe.AllocationStrategy.BEST_FIT).create())
+    data = pattern(100)  # above the service's 8: into the client's data segment
+    with client.send_copy(data) as pending:
+        wait_until(server.has_requests, 5, "the request")
+        with server.receive() as active:
+            assert active.copy_payload() == data
+            with active.loan_slice(20) as response:
+                response.payload()[19].index = 5
+                response.send()
+        response = receive_one(pending)
+        assert len(response.payload()) == 20 and response.payload()[19].index == 5
+    usage = service.usage()
+    assert usage.data_segments == 2 and usage.data_segment_bytes > 0
+
+
 @pytest.mark.parametrize("language", ["python", "cpp"])
 def test_lengths_0_1_max(domain, slice_peer, language):
     """A Python client sends slices of 0, 1 and max bytes (loaned in place and copied) to a
