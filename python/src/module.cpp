@@ -784,8 +784,8 @@ class PyLoanWait final : public PyClientWait {
  private:
   bool attempt() noexcept override {
     std::uint32_t chunk = 0;
-    const bool done = sizes_.request.slice ? core_->try_loan(chunk, length_, failure())
-                                           : core_->try_loan(chunk);
+    const bool done =
+        sizes_.request.slice ? core_->try_loan(chunk, length_, failure()) : core_->try_loan(chunk);
     if (!done) return record_damage();
     if (failed()) return true;  // nothing was taken
     ChunkView view = core_->chunk_view(chunk);
@@ -838,7 +838,7 @@ class PyResponseLoanWait final : public PyWait {
       core_->describe_damage(failure());
       return true;
     }
-    if (failed()) return true;  // nothing was taken
+    if (failed()) return true;                                  // nothing was taken
     std::memset(view.payload, 0, sizes_.response.bytes(view));  // value-initialized, as loan()
     loaned_.emplace(core_, active_, view, chunk, sizes_);
     return true;
