@@ -52,8 +52,14 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
     data_pool_ = std::make_unique<DataPool>(
         *segment_, DataSegmentKind::request, port->slot(), load(port->record()->generation),
         slices.strategy, [port](std::uint64_t slot) {
-          return load(*port->chunk_state(static_cast<std::uint32_t>(slot))) ==
-                 static_cast<std::uint32_t>(RequestChunkState::free);
+          std::uint32_t& state = *port->chunk_state(static_cast<std::uint32_t>(slot));
+          if (load(state) == static_cast<std::uint32_t>(RequestChunkState::bound)) {
+            // A sent request's chunk comes back lazily (try_loan collects it when it finds no
+            // free one): collected now, or a segment whose requests every server let go of
+            // would look held, and a client that keeps growing would be refused at 8.
+            collect_client_channels(port->segment(), port->slot());
+          }
+          return load(state) == static_cast<std::uint32_t>(RequestChunkState::free);
         });
     request_elements_.resize(layout.request_chunks_per_client());
   }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -187,12 +188,16 @@ TEST_F(SliceGrowthTest, AServerGrowsItsResponses) {
   }
   EXPECT_EQ(server.wait(), 0);
   // The server grew for 5, 40 and 300 samples, and unlinked what nothing referred to when it
-  // closed: segments 1 and 2. Its last response was still queued then, so segment 3 stays for
-  // the client to map (until the service is removed). The client grew for its 300-byte request.
+  // closed: segments 1 and 2. Segment 3 stays (until the service is removed) if its last
+  // response was still queued or held then, so that the client can map it; whether it was
+  // depends on which process ran first. The client grew for its 300-byte request.
   const auto segments = data_segments(config);
-  ASSERT_EQ(segments.size(), 2u);
+  ASSERT_GE(segments.size(), 1u);
+  ASSERT_LE(segments.size(), 2u);
   EXPECT_TRUE(names(segments[0], 'c', 1)) << segments[0];
-  EXPECT_TRUE(names(segments[1], 's', 3)) << segments[1];
+  if (segments.size() == 2) {
+    EXPECT_TRUE(names(segments[1], 's', 3)) << segments[1];
+  }
 }
 
 TEST_F(SliceGrowthTest, BestFitAndPowerOfTwoSizeTheirSegments) {
@@ -239,6 +244,98 @@ TEST_F(SliceGrowthTest, AnOldSegmentIsUnlinkedOnceDrainedAndAllOnClose) {
     EXPECT_TRUE(names(segments[0], 'c', 2));
   }
   EXPECT_TRUE(data_segments(config).empty()) << "a closed port unlinks its own";
+}
+
+// Each loan 1 element longer than the last grows (best_fit) while the one before is held: the 9th
+// live segment is refused, saying why, until a drained one is freed.
+TEST_F(SliceGrowthTest, APortKeepsAtMostEightDataSegmentsAlive) {
+  auto service = builder(node).max_loaned_requests(10).create();
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  std::vector<decltype(client.loan_slice(1))> held;
+  for (std::uint64_t i = 1; i <= 8; ++i)
+    held.push_back(client.loan_slice(kInlineBytes + i));
+  EXPECT_EQ(data_segments(config).size(), 8u);
+  EXPECT_EQ(error_of([&] { (void)client.loan_slice(kInlineBytes + 9); }),
+            Errc::exceeds_max_slice_len);
+  EXPECT_NE(message_of([&] { (void)client.loan_slice(kInlineBytes + 9); }).find("holds 8"),
+            std::string::npos);
+  held.erase(held.begin());  // segment 1 drained: the next growth frees it first
+  auto grown = client.loan_slice(kInlineBytes + 9);
+  EXPECT_EQ(grown.payload().size(), kInlineBytes + 9);
+  const auto segments = data_segments(config);
+  EXPECT_EQ(segments.size(), 8u);
+  EXPECT_TRUE(std::none_of(segments.begin(), segments.end(),
+                           [](const std::string& name) { return names(name, 'c', 1); }));
+}
+
+// Segment numbers are never reused in a port's life: after 255 growths the next is refused,
+// saying what to do, and the newest segment still serves what fits it.
+TEST_F(SliceGrowthTest, APortGrowsAtMost255Times) {
+  auto service = builder(node).create();
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  for (std::uint64_t n = 1; n <= 255; ++n) {
+    auto request = client.loan_slice_uninit(kInlineBytes + n);
+    ASSERT_EQ(request.payload().size(), kInlineBytes + n);
+  }
+  EXPECT_NE(message_of([&] {
+              (void)client.loan_slice_uninit(kInlineBytes + 256);
+            }).find("grew 255 times"),
+            std::string::npos);
+  auto within = client.loan_slice_uninit(kInlineBytes + 255);
+  EXPECT_EQ(within.payload().size(), kInlineBytes + 255);
+  EXPECT_LE(data_segments(config).size(), 8u) << "drained segments are freed as it grows";
+}
+
+// Requests sent and answered, each longer than the last (best_fit: a growth each): their chunks
+// come back to the client lazily, yet the old segments are freed, so growth goes on past 8.
+TEST_F(SliceGrowthTest, GrowingWithEveryAnsweredRequestNeverPilesUpSegments) {
+  auto service = builder(node).create();
+  constexpr int kRequests = 12;
+  ChildProcess server = server_process(kRequests, AllocationStrategy::fixed, one_sample);
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  for (std::uint64_t n = kInlineBytes + 1; n <= kInlineBytes + kRequests; ++n) {
+    auto request = client.loan_slice_uninit(n);
+    fill_bytes(request.payload(), n);
+    auto pending = std::move(request).send();
+    auto response = receive_within(pending);
+    ASSERT_TRUE(response) << n;
+    EXPECT_TRUE(samples_follow(response->payload(), n));
+  }
+  EXPECT_EQ(server.wait(), 0);
+  EXPECT_LE(data_segments(config).size(), 8u);
+}
+
+// A server process holding a request whose elements are in the client's first data segment is
+// SIGKILLed: once it is reclaimed and the client let go of the request, the segment is freed.
+TEST_F(SliceGrowthTest, AnOldSegmentAKilledServerHeldIsFreedAfterReclaim) {
+  auto service = builder(node).create();
+  Signal holding;
+  ChildProcess server = started([&](const Signal& ready) {
+    auto port = open_as("server").server_builder().create();
+    ready.notify();
+    auto active = receive_within(port);
+    FLOE_CHILD_CHECK(active && bytes_follow(active->payload(), 100));
+    holding.notify();
+    return wait_to_be_killed();
+  });
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  std::optional<decltype(client.send_copy(std::span<const std::byte>{}))> pending;
+  {
+    auto request = client.loan_slice_uninit(100);  // segment 1
+    fill_bytes(request.payload(), 100);
+    pending.emplace(std::move(request).send());
+  }
+  ASSERT_EQ(holding.wait(), 1);
+  { auto grown = client.loan_slice(200); }  // segment 2, the newest
+  server.kill();
+  node.clean_up_dead_nodes();
+  EXPECT_EQ(pending->end_reason(), StreamEnd::server_gone);
+  pending.reset();
+  for (int i = 0; i < 70; ++i)
+    (void)client.loan_slice(150);  // within segment 2; the sweep runs every 64th
+  const auto segments = data_segments(config);
+  ASSERT_EQ(segments.size(), 1u);
+  EXPECT_TRUE(names(segments[0], 'c', 2));
 }
 
 /// Where the slice descriptor of a chunk is, from its inline payload's address.
