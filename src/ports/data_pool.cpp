@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <bitset>
 #include <string>
 
 #include "floe/error.hpp"
@@ -32,7 +33,7 @@ DataPool::~DataPool() {
   // A segment with a chunk still queued or held stays named, so its receivers can still map
   // it: a server that sends its last response and closes at once must not take it along. The
   // service's removal (or the reclaim of this slot's prefix) unlinks it.
-  std::vector<bool> referenced(kMaxDataSegmentNumber + 1);
+  std::bitset<kMaxDataSegmentNumber + 1> referenced;
   for (std::uint64_t slot = 0; slot < number_of_slot_.size(); ++slot) {
     if (number_of_slot_[slot] != 0 && !slot_is_free_(slot))
       referenced[number_of_slot_[slot]] = true;
@@ -60,7 +61,7 @@ void DataPool::sweep() noexcept {
 void DataPool::sweep_locked() noexcept {
   loans_since_sweep_ = 0;
   if (live_.size() < 2) return;
-  std::vector<bool> referenced(kMaxDataSegmentNumber + 1);
+  std::bitset<kMaxDataSegmentNumber + 1> referenced;  // on the stack: the sweep runs on loans
   for (std::uint64_t slot = 0; slot < number_of_slot_.size(); ++slot) {
     std::uint8_t& number = number_of_slot_[slot];
     if (number == 0 || number == live_.back()->number()) continue;
