@@ -897,16 +897,28 @@ def slices_section(results, rows):
                   "allocs/op"], lines, right=[1, 2, 3, 4, 6, 7, 8])
     out.append("")
     fixed, sliced = (results.row("shm/floe/fixed_1mib"), results.row("shm/floe/slice_max_1mib"))
+    grown = results.row("shm/floe/slice_grown_64kib")
     if fixed is not None and sliced is not None:
-        out += ["Memory: a service of 1 MiB responses against one whose responses are slices "
+        text = ("Memory: a service of 1 MiB responses against one whose responses are slices "
                 "of at most 1 MiB, with the same limits (Cost, below): "
                 f"{bytes_(fixed.median('shm_segment_bytes'))} for the fixed one, "
                 f"{bytes_(sliced.median('shm_segment_bytes'))} for the slices ("
                 + ratio(divide(sliced.median("shm_segment_bytes"),
                                fixed.median("shm_segment_bytes")))
                 + "). Every chunk of a slice service is reserved at its maximum length when the "
-                "service is created, so a slice saves the copy and the fixed length, not "
-                "memory.", ""]
+                "service is created, so a slice alone saves the copy and the fixed length, not "
+                "memory.")
+        if grown is not None and not grown.problem():
+            text += (" A port that grows instead (`slice_grown_64kib`: slices of 4 KiB inline, "
+                     "a server growing with `AllocationStrategy::power_of_two` to answer with "
+                     "64 KiB) costs what it sent: "
+                     f"{bytes_(grown.median('shm_segment_bytes'))} in "
+                     f"{number(grown.median('shm_objects'))} objects ("
+                     + ratio(divide(grown.median("shm_segment_bytes"),
+                                    fixed.median("shm_segment_bytes")))
+                     + " of the fixed one's), the service segment and the server's data "
+                     "segment together.")
+        out += [text, ""]
     return out
 
 
@@ -1107,7 +1119,8 @@ def document(results, found, plots, json_paths):
               + (f"`{large}`" if large else "the limits in `bench/suite/cost_rows.cpp`")
               + "; `fixed_1mib` and `slice_max_1mib` carry 8-byte requests and responses of a "
               "`std::array<std::byte, 1048576>` or of a `floe::Slice<std::byte>` of at most "
-              "1 MiB (Slices, below), with "
+              "1 MiB (Slices, below), `slice_grown_64kib` 64 KiB responses of a slice of 4 KiB "
+              "inline that its server grows past, all with "
               + (f"`{one_mib}`." if one_mib else "the limits in `bench/suite/cost_rows.cpp`."))
             w("")
             out += shm_table(shm_rows)

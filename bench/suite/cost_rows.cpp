@@ -7,7 +7,9 @@
 //
 // Two more rows weigh a service of 1 MiB responses against one whose responses are slices of at
 // most 1 MiB (floe::Slice<std::byte>, response_max_slice_len(1 MiB)), with small limits so that
-// a CI machine's /dev/shm holds them; each answers with 8 bytes.
+// a CI machine's /dev/shm holds them; each answers with 8 bytes. A third has slices of 4 KiB
+// inline and a server that grows (AllocationStrategy::power_of_two) to answer with 64 KiB: its
+// memory follows what the server sent, not a maximum reserved up front.
 
 #include <benchmark/benchmark.h>
 #include <sys/stat.h>
@@ -164,6 +166,26 @@ struct OneMiBResponses {
   }
 };
 
+/// Slices of 4 KiB inline; the server grows to answer with 64 KiB (the request's value in its
+/// first 8 bytes), so the service holds one data segment of the server's.
+struct GrownResponses : OneMiBResponses<true> {
+  static constexpr std::uint64_t kInline = 4096;
+  static constexpr std::uint64_t kAnswer = 64 * 1024;
+  static constexpr floe::AllocationStrategy kStrategy = floe::AllocationStrategy::power_of_two;
+  static auto builder(floe::Node& node) {
+    return node.service_builder("Bench/Cost")
+        .request_response<std::uint64_t, floe::Slice<std::byte>>()
+        .response_max_slice_len(kInline);
+  }
+  template <typename Active>
+  static void answer(Active& request) {
+    const std::uint64_t value = request.payload();
+    auto response = request.loan_slice_uninit(kAnswer);
+    std::memcpy(response.payload().data(), &value, sizeof value);
+    std::move(response).send();
+  }
+};
+
 /// Sets every limit of `limits` on `builder`.
 template <typename Builder>
 void apply(Builder& builder, const RequestResponseLimits& limits) {
@@ -201,7 +223,13 @@ void shm_floe(benchmark::State& state, const RequestResponseLimits* limits) {
     ForkedServer server([&] {
       floe::Node n = floe::Node::create("bench-server", config);
       auto opened = Kind::builder(n).open();
-      auto port = opened.server_builder().create();
+      auto port = [&] {
+        if constexpr (requires { Kind::kStrategy; }) {
+          return opened.server_builder().allocation_strategy(Kind::kStrategy).create();
+        } else {
+          return opened.server_builder().create();
+        }
+      }();
       ready.raise();
       const auto deadline = Clock::now() + 10s;
       for (;;) {
@@ -270,6 +298,9 @@ void shm_floe(benchmark::State& state, const RequestResponseLimits* limits) {
   });
   register_whole_run("shm/floe/slice_max_1mib", [](benchmark::State& state) {
     shm_floe<OneMiBResponses<true>>(state, &kOneMiBLimits);
+  });
+  register_whole_run("shm/floe/slice_grown_64kib", [](benchmark::State& state) {
+    shm_floe<GrownResponses>(state, &kOneMiBLimits);
   });
   return true;
 }();

@@ -588,7 +588,8 @@ auto async_loan(
 }
 
 /// async_loan for a floe::Slice<T> response of `n` value-initialized elements. error is also
-/// Errc::exceeds_max_slice_len, at once, when n is above the server's max_slice_len().
+/// Errc::exceeds_max_slice_len, at once, when n is above the server's max_slice_len() and the
+/// server does not grow (AllocationStrategy::fixed), or when growing failed.
 template <typename RequestPayload, typename T, typename RequestUserHeader,
           typename ResponseUserHeader, typename CompletionToken>
 auto async_loan_slice(
@@ -602,6 +603,42 @@ auto async_loan_slice(
                                             [&] { return port->async_loan_slice(length); });
       },
       token, &active, n);
+}
+
+/// Loans a value-initialized request, waiting without blocking the thread while the client has
+/// max_loaned_requests requests loaned (see Client::LoanOperation). Completes with (error,
+/// RequestMut); error is operation_aborted when cancelled (or when the Client goes away first;
+/// nothing is then loaned). The RequestMut is empty on error.
+template <typename RequestPayload, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_loan(
+    Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
+    CompletionToken&& token) {
+  using Port = Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  using Value = typename Port::Loan;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
+      [](auto handler, Port* port) {
+        detail::start_asio_operation<Value>(std::move(handler), [&] { return port->async_loan(); });
+      },
+      token, &client);
+}
+
+/// async_loan for a floe::Slice<T> request of `n` value-initialized elements. error is also
+/// Errc::exceeds_max_slice_len, at once, when n is above the client's max_slice_len() and the
+/// client does not grow (AllocationStrategy::fixed), or when growing failed.
+template <typename T, typename ResponsePayload, typename RequestUserHeader,
+          typename ResponseUserHeader, typename CompletionToken>
+auto async_loan_slice(
+    Client<Slice<T>, ResponsePayload, RequestUserHeader, ResponseUserHeader>& client,
+    std::uint64_t n, CompletionToken&& token) {
+  using Port = Client<Slice<T>, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
+  using Value = typename Port::Loan;
+  return asio::async_initiate<CompletionToken, void(std::error_code, Value)>(
+      [](auto handler, Port* port, std::uint64_t length) {
+        detail::start_asio_operation<Value>(std::move(handler),
+                                            [&] { return port->async_loan_slice(length); });
+      },
+      token, &client, n);
 }
 
 /// Waits until the client's service has a server. Completes with (error, found): found is true

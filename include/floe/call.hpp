@@ -104,7 +104,7 @@ class CallOperation
   /// Sends the request once a server is there and a channel is free; true once sent, or once
   /// the send failed (recorded in failure()).
   bool send() noexcept {
-    if (core_->number_of_servers() == 0) {
+    if (core_->number_of_live_servers() == 0) {
       if (core_->damaged()) core_->describe_damage(this->failure());
       return static_cast<bool>(this->failure());
     }
@@ -132,7 +132,7 @@ class CallOperation
   }
   void on_interrupted() noexcept override {
     if (this->timed_out()) {
-      if (!pending_ && core_->number_of_servers() == 0) {
+      if (!pending_ && core_->number_of_live_servers() == 0) {
         this->failure().set(Errc::no_server,
                             "floe: no server of the service came before the call's deadline; "
                             "start one, or give the call a longer timeout");

@@ -279,6 +279,9 @@ class RequestMut {
   using Pending =
       PendingResponse<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader>;
 
+  /// Holds no loan, as after a move: only for interfaces that need a value alongside an error
+  /// (an Asio handler's `void(std::error_code, RequestMut)`).
+  RequestMut() noexcept = default;
   /// Takes over the loan; `other` holds nothing any more.
   RequestMut(RequestMut&&) noexcept = default;
   /// Returns the loan held to the pool, then takes over `other`'s.
@@ -454,7 +457,7 @@ class Client {
     const char* awaited() const noexcept override { return "a server"; }
 
     bool attempt() noexcept {
-      found_ = this->core_->number_of_servers() != 0;
+      found_ = this->core_->number_of_live_servers() != 0;
       if (found_ || !this->core_->damaged()) return found_;
       this->core_->describe_damage(this->failure());
       return true;
@@ -519,7 +522,8 @@ class Client {
   /// Awaitable: `auto request = co_await client.async_loan();` (or
   /// `co_await client.async_loan_slice(n)`) waits, suspending only this task, while
   /// max_loaned_requests requests are loaned. Throws floe::Error(cancelled / timed_out) as
-  /// receives do; a slice longer than max_slice_len() throws (exceeds_max_slice_len) at once,
+  /// receives do; a slice longer than max_slice_len() that the client cannot grow to
+  /// (AllocationStrategy::fixed, or a growth refused) throws (exceeds_max_slice_len) at once,
   /// without waiting: no chunk will ever hold it.
   class LoanOperation : public detail::ClientWait<LoanOperation, Loan> {
    public:

@@ -263,7 +263,8 @@ class ActiveRequest {
   /// died is reclaimed, its chunks freed. Throws floe::Error(cancelled) when `token` is
   /// stopped, the runtime stops or this ActiveRequest goes (the Server going changes nothing:
   /// the ActiveRequest holds the port); (timed_out) under floe::with_timeout; (corrupted). A
-  /// slice longer than the server's max_slice_len() throws (exceeds_max_slice_len) at once,
+  /// slice longer than the server's max_slice_len() that it cannot grow to
+  /// (AllocationStrategy::fixed, or a growth refused) throws (exceeds_max_slice_len) at once,
   /// without waiting: no chunk will ever hold it.
   class LoanOperation : public detail::AwaitableOperation<LoanOperation, Loan> {
    public:

@@ -875,7 +875,9 @@ class PyServerWait final : public PyClientWait {
   bool has_value() const noexcept { return false; }
 
  private:
-  bool attempt() noexcept override { return core_->number_of_servers() != 0 || record_damage(); }
+  bool attempt() noexcept override {
+    return core_->number_of_live_servers() != 0 || record_damage();
+  }
 };
 
 /// Binds what the package's _wait uses of an asyncio wait: begin, cancel, has_value, result.

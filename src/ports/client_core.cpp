@@ -578,6 +578,27 @@ std::uint32_t ClientCore::number_of_servers() const noexcept {
   return servers;
 }
 
+std::uint32_t ClientCore::number_of_live_servers() noexcept {
+  if (damaged()) return 0;
+  std::uint32_t live = 0;
+  bool found_dead = false;
+  for (std::uint32_t s = 0; s < port_->limits().max_servers; ++s) {
+    PortRecord* server = port_->segment().server(s);
+    if (load(server->state) != kActive) continue;
+    if (segment_->is_port_owner_alive(*server)) {
+      ++live;
+      continue;
+    }
+    if (const auto owner = segment_->port_owner(*server)) {
+      log_peer_dead(*segment_, "client", port_->slot(), "server", s, owner->pid,
+                    "it does not count as a server");
+    }
+    found_dead = true;
+  }
+  if (found_dead) segment_->reclaim_dead_nodes();
+  return live;
+}
+
 void ClientCore::ring_server(std::uint32_t server) const noexcept {
   PortRecord* record = port_->segment().server(server);
   ring(DoorbellWords{&record->waiting, &record->doorbell});

@@ -104,6 +104,12 @@ DataMappings::Held DataMappings::hold(std::uint32_t writer, std::uint32_t genera
                      std::to_string(mapped.data.geometry().max_slice_len);
     return result;
   }
+  if (mapped.data.damaged()) {
+    // Its pages are private zeros now: what the writer writes there is never seen here.
+    result.problem = "is in data segment " + std::to_string(number) +
+                     ", which another process shrank under this one";
+    return result;
+  }
   ++mapped.held;
   result.outcome = Held::Outcome::held;
   result.payload = mapped.data.slot(slot);

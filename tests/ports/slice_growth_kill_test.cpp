@@ -18,16 +18,13 @@
 #include "registry/names.hpp"
 #include "support/fixture.hpp"
 #include "support/shm_objects.hpp"
+#include "support/slice_elements.hpp"
 
 namespace floe::test {
 namespace {
 
 constexpr std::uint64_t kInlineBytes = 64;  // the service's max: anything longer grows
 constexpr int kClients = 3;
-
-std::byte byte_at(std::uint64_t i, std::uint64_t seed) {
-  return static_cast<std::byte>((i * 131 + seed * 7 + 1) & 0xff);
-}
 
 /// Responses are twice as long as their request, every byte derived from the request's length.
 std::uint64_t answer_length(std::uint64_t request_length) {

@@ -1,18 +1,21 @@
 // Slices that grow (floe::AllocationStrategy) between real processes: a client growing its
 // requests, a server its responses, beyond the room the service segment has inline; the fixed
 // strategy still refusing; best_fit and power_of_two sizing; an old data segment unlinked once
-// nothing in it is held; forged data segment numbers refused without a read out of bounds.
+// nothing in it is held; forged data segment numbers refused without a read out of bounds; a data
+// segment shrunk under its reader; a writer killed at any point of growing.
 
 #include <gtest/gtest.h>
 #include <floe/floe.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,39 +23,13 @@
 #include "segment/in_memory_segment.hpp"
 #include "support/fixture.hpp"
 #include "support/shm_objects.hpp"
+#include "support/slice_elements.hpp"
 
 namespace floe::test {
 namespace {
 
-struct Sample {
-  std::uint64_t index;
-  std::uint64_t value;
-};
-
 constexpr std::uint64_t kInlineBytes = 64;   // request elements the service segment holds
 constexpr std::uint64_t kInlineSamples = 4;  // response elements the service segment holds
-
-std::byte byte_at(std::uint64_t i, std::uint64_t seed) {
-  return static_cast<std::byte>((i * 131 + seed * 7 + 1) & 0xff);
-}
-void fill_bytes(std::span<std::byte> bytes, std::uint64_t seed) {
-  for (std::size_t i = 0; i < bytes.size(); ++i)
-    bytes[i] = byte_at(i, seed);
-}
-bool bytes_follow(std::span<const std::byte> bytes, std::uint64_t seed) {
-  for (std::size_t i = 0; i < bytes.size(); ++i)
-    if (bytes[i] != byte_at(i, seed)) return false;
-  return true;
-}
-void fill_samples(std::span<Sample> samples, std::uint64_t seed) {
-  for (std::size_t i = 0; i < samples.size(); ++i)
-    samples[i] = {i, i * 1000003 + seed};
-}
-bool samples_follow(std::span<const Sample> samples, std::uint64_t seed) {
-  for (std::size_t i = 0; i < samples.size(); ++i)
-    if (samples[i].index != i || samples[i].value != i * 1000003 + seed) return false;
-  return true;
-}
 
 /// The data segment objects of the test's domain (file names), sorted.
 std::vector<std::string> data_segments(const Config& config) {
@@ -336,6 +313,94 @@ TEST_F(SliceGrowthTest, AnOldSegmentAKilledServerHeldIsFreedAfterReclaim) {
   const auto segments = data_segments(config);
   ASSERT_EQ(segments.size(), 1u);
   EXPECT_TRUE(names(segments[0], 'c', 2));
+}
+
+// Another process of the user truncates a client's data segment while a server holds a request
+// in it: the server reads zeros where the elements were instead of dying of SIGBUS, refuses the
+// next request placed there (the writer's own writes to it now go to private zeros), and still
+// reads byte for byte a request in the client's next segment.
+TEST_F(SliceGrowthTest, ADataSegmentShrunkUnderItsReaderIsReadAsZerosAndThenRefused) {
+  auto service = builder(node).create();
+  Signal holding, shrunk;
+  ChildProcess server = started([&](const Signal& ready) {
+    auto port = open_as("server").server_builder().create();
+    ready.notify();
+    auto active = receive_within(port);
+    FLOE_CHILD_CHECK(active && bytes_follow(active->payload(), 100));
+    holding.notify();
+    FLOE_CHILD_CHECK(shrunk.wait() == 1);
+    const std::span<const std::byte> cut = active->payload();
+    FLOE_CHILD_CHECK(cut.size() == 100);
+    FLOE_CHILD_CHECK(
+        std::all_of(cut.begin(), cut.end(), [](std::byte b) { return b == std::byte{0}; }));
+    FLOE_CHILD_CHECK(active->send_copy(std::vector<Sample>(1)));
+    active.reset();
+    auto next = receive_within(port);  // the request in the shrunk segment never shows
+    FLOE_CHILD_CHECK(next && next->payload().size() == 1000);
+    FLOE_CHILD_CHECK(bytes_follow(next->payload(), 1000));
+    FLOE_CHILD_CHECK(next->send_copy(std::vector<Sample>(1)));
+    return 0;
+  });
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  const auto send = [&](std::uint64_t n) {
+    auto request = client.loan_slice_uninit(n);
+    fill_bytes(request.payload(), n);
+    return std::move(request).send();
+  };
+  auto first = send(100);  // the client's data segment 1 (slots of 128 bytes)
+  ASSERT_EQ(holding.wait(), 1);
+  const auto segments = data_segments(config);
+  ASSERT_EQ(segments.size(), 1u);
+  ASSERT_EQ(::truncate(("/dev/shm/" + segments[0]).c_str(), 0), 0);
+  shrunk.notify();
+  EXPECT_TRUE(receive_within(first)) << "the server survived reading the cut elements";
+  { auto done = std::move(first); }
+
+  {
+    auto refused = send(90);  // fits segment 1: written to the client's private zeros
+    EXPECT_TRUE(eventually([&] { return !refused.is_connected(); }));
+    EXPECT_FALSE(refused.try_receive());
+  }
+  auto grown = send(1000);  // segment 2
+  EXPECT_TRUE(receive_within(grown));
+  EXPECT_EQ(server.wait(), 0) << "128 + 7 would be SIGBUS";
+}
+
+// A client process is SIGKILLed at a random point while it makes ports, grows them and closes
+// them as fast as it can: creating, naming or unlinking a data segment. Once it is reclaimed,
+// none of its data segments is left, nor anything half made, and the service still serves.
+TEST_F(SliceGrowthTest, AClientKilledAnywhereInGrowingLeavesNoDataSegmentBehind) {
+  auto service = builder(node).create();
+  std::mt19937 random(20261203);
+  for (int round = 0; round < 8; ++round) {
+    ChildProcess client = started([&](const Signal& ready) {
+      Node own = Node::create("grower", config);
+      auto remote = builder(own).open();
+      bool first = true;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < until) {
+        auto port =
+            remote.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+        if (first) ready.notify();
+        first = false;
+        for (std::uint64_t lines = 2; lines <= 20; ++lines) {
+          auto request = port.loan_slice_uninit(lines * 64);  // a new segment each
+          fill_bytes(request.payload(), lines);
+        }
+      }
+      return 0;  // not reached: killed long before
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 20000));
+    client.kill();
+    const DeadNodeCleanup cleanup = node.clean_up_dead_nodes();
+    EXPECT_EQ(cleanup.nodes, 1u) << round;
+    EXPECT_TRUE(data_segments(config).empty()) << round << ": " << data_segments(config).front();
+    const auto objects = objects_of_domain(config);
+    EXPECT_EQ(objects.size(), 1u) << round << ": only the service object is left";
+  }
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  auto request = client.loan_slice_uninit(500);
+  EXPECT_EQ(request.payload().size(), 500u);
 }
 
 /// Where the slice descriptor of a chunk is, from its inline payload's address.

@@ -16,54 +16,16 @@
 #include <vector>
 
 #include "support/fixture.hpp"
+#include "support/slice_elements.hpp"
 
 namespace floe::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Sample {
-  std::uint64_t index;
-  std::uint64_t value;
-};
-
 constexpr std::uint64_t kRequestMax = 4096;  // bytes per request
 constexpr std::uint64_t kResponseMax = 64;   // samples per response
 
-// Every element's value depends on its index and on the message (the seed), so a shifted,
-// truncated or stale slice shows.
-std::byte byte_at(std::uint64_t i, std::uint64_t seed) {
-  return static_cast<std::byte>((i * 131 + seed * 7 + 1) & 0xff);
-}
-Sample sample_at(std::uint64_t i, std::uint64_t seed) {
-  return {i, i * 1000003 + seed};
-}
-
-void fill_bytes(std::span<std::byte> bytes, std::uint64_t seed) {
-  for (std::size_t i = 0; i < bytes.size(); ++i)
-    bytes[i] = byte_at(i, seed);
-}
-void fill_samples(std::span<Sample> samples, std::uint64_t seed) {
-  for (std::size_t i = 0; i < samples.size(); ++i)
-    samples[i] = sample_at(i, seed);
-}
-std::vector<std::byte> bytes_of(std::uint64_t n, std::uint64_t seed) {
-  std::vector<std::byte> bytes(n);
-  fill_bytes(bytes, seed);
-  return bytes;
-}
-bool bytes_follow(std::span<const std::byte> bytes, std::uint64_t seed) {
-  for (std::size_t i = 0; i < bytes.size(); ++i)
-    if (bytes[i] != byte_at(i, seed)) return false;
-  return true;
-}
-bool samples_follow(std::span<const Sample> samples, std::uint64_t seed) {
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    const Sample expected = sample_at(i, seed);
-    if (samples[i].index != expected.index || samples[i].value != expected.value) return false;
-  }
-  return true;
-}
 template <typename T>
 bool aligned_start(std::span<T> elements) {
   return elements.data() != nullptr &&

@@ -129,6 +129,28 @@ TEST_F(ServerWaitTest, TimeoutWithoutAServerReturnsFalse) {
   EXPECT_LT(Clock::now() - start, 5s);
 }
 
+// A server process SIGKILLed before anyone reclaimed its port: its slot still reads as a
+// server, but a wait for a server, and a call, look at the process and do not count it.
+TEST_F(ServerWaitTest, AKilledServerNobodyReclaimedYetIsNoServerToWaitFor) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  ChildProcess killed = started([&](const Signal& ready) {
+    auto server = open_as("killed-server").server_builder().create();
+    ready.notify();
+    return wait_to_be_killed();
+  });
+  killed.kill();
+  EXPECT_EQ(client.number_of_servers(), 1u) << "the slot is not reclaimed yet";
+  Runtime runtime(asleep);
+  const auto start = Clock::now();
+  EXPECT_FALSE(runtime.block_on(awaited(client.wait_for_server(100ms))));
+  EXPECT_GE(Clock::now() - start, 100ms);
+  EXPECT_EQ(client.number_of_servers(), 0u) << "the wait reclaimed the dead server's port";
+  // A server that comes afterwards is found.
+  auto server = service.server_builder().create();
+  EXPECT_TRUE(runtime.block_on(awaited(client.wait_for_server(1s))));
+}
+
 TEST_F(ServerWaitTest, AServerThereAlreadyReturnsAtOnceWithoutSleeping) {
   auto service = builder().create();
   auto server = service.server_builder().create();
@@ -420,6 +442,21 @@ TEST_F(CallTest, CallWithoutAServerThrowsNoServerAtItsDeadline) {
   const auto [errc, took] = failed_call(client, 100ms);
   EXPECT_EQ(errc, Errc::no_server);
   EXPECT_GE(took, 100ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(service.usage().request_chunks_in_use, 0u);
+}
+
+TEST_F(CallTest, CallWithOnlyAKilledUnreclaimedServerThrowsNoServer) {
+  auto service = builder().create();
+  auto client = service.client_builder().create();
+  ChildProcess killed = started([&](const Signal& ready) {
+    auto server = open_as("killed-server").server_builder().create();
+    ready.notify();
+    return wait_to_be_killed();
+  });
+  killed.kill();
+  const auto [errc, took] = failed_call(client, 100ms);
+  EXPECT_EQ(errc, Errc::no_server);
   EXPECT_LT(took, 2s);
   EXPECT_EQ(service.usage().request_chunks_in_use, 0u);
 }

@@ -103,6 +103,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// The server ports of the service now: a load of each server slot's state, no syscall (a
   /// server whose process died counts until its port is reclaimed).
   std::uint32_t number_of_servers() const noexcept;
+  /// The server ports whose processes are alive: a waiter's question, not the hot path (a
+  /// liveness syscall per server port). Reclaims the ports of dead processes it meets, so a
+  /// killed server nobody cleaned up after yet does not count as "a server is there".
+  std::uint32_t number_of_live_servers() noexcept;
   /// Another process shrank the segment under this one: every call below throws (or records)
   /// Errc::corrupted, or reports nothing connected.
   bool damaged() const noexcept { return damaged_->load(std::memory_order_relaxed); }
