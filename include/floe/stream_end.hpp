@@ -17,8 +17,8 @@ enum class StreamEnd : std::uint8_t {
   /// buffer was full and the send discarded it). Nobody will ever see it.
   no_server,
   /// A server the request reached went away without ending its stream: its process died, or its
-  /// Server was dropped before taking the request. Told as this client saw it: a server whose
-  /// port another process reclaimed first reads as `finished`.
+  /// Server was dropped before taking the request. Every client of a server that died reads
+  /// this, whichever process found it dead first.
   server_gone,
 };
 

@@ -21,11 +21,13 @@ __all__ = [
     "ActiveRequest", "Client", "Error", "Node", "PayloadView", "PendingResponse",
     "ReleasedError", "RequestHeader", "RequestMut", "Response", "ResponseHeader", "ResponseMut",
     "Server", "Service", "type_name",
+    # the builders service_builder(), request_response(), client_builder(), server_builder() return
+    "ServiceBuilder", "RequestResponseBuilder", "ClientBuilder", "ServerBuilder",
     # user headers, attributes, introspection, configuration
     "Attribute", "AttributeSet", "AttributeSpecifier", "AttributeVerifier", "Config",
     "DeadNodeCleanup", "NodeInfo", "ServiceInfo", "ServiceState", "ServiceUsage",
     # flow control, server waiting
-    "AllocationStrategy", "Backpressure", "StreamEnd", "call_async",
+    "AllocationStrategy", "Backpressure", "SEND_TIMEOUT_SECONDS", "StreamEnd", "call_async",
     # fixed-capacity containers (C++'s floe::FixedString, floe::FixedVector)
     "FixedString", "FixedVector",
     # slices: payloads of a run of elements whose length each message sets (floe::Slice<T>)

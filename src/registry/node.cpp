@@ -14,7 +14,8 @@ Node Node::create(std::string_view name) {
 Node Node::create(std::string_view name, Config config) {
   if (name.empty() || name.size() > 255) {
     throw Error(Errc::invalid_name, "floe: a node name has 1 to 255 bytes, not " +
-                                        std::to_string(name.size()) + "; shorten it");
+                                        std::to_string(name.size()) +
+                                        (name.empty() ? "; give it a name" : "; shorten it"));
   }
   auto state = std::make_shared<detail::NodeState>();
   state->name = std::string(name);

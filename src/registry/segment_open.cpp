@@ -58,6 +58,12 @@ struct WantedService {
 
 namespace {
 
+/// What to do about an open() of a service that is not there: the caller may be its creator,
+/// or may have started before its creator.
+constexpr const char* kCreateOrWait =
+    "create it (create() or open_or_create()), or wait until its creator has "
+    "(Node::service_exists() tells)";
+
 StoredType stored_type(const TypeInfo& type, const char* role) {
   if (type.name.size() > kMaxTypeNameLength) {
     throw Error(Errc::invalid_name, std::string("floe: the ") + role +
@@ -233,7 +239,8 @@ void check_joinable(const ServiceHeader& header, const AttributeSet& attributes,
                     const WantedService& wanted) {
   if (wanted.mode == OpenMode::create) {
     throw Error(Errc::service_already_exists,
-                "floe: service '" + wanted.name() + "' already exists");
+                "floe: service '" + wanted.name() +
+                    "' already exists; open it instead (open() or open_or_create())");
   }
   check_types(header, wanted);
   check_payload_alignments(header, wanted);
@@ -394,7 +401,7 @@ void remove_unusable(const SharedMemoryObject& object, const SegmentRead& read,
                 "floe: service '" + wanted.name() + "' does not exist (" +
                     (damaged ? "a damaged segment was removed: it " + read.judgement.problem
                              : std::string("a stale segment of dead processes was removed")) +
-                    ")");
+                    "); " + kCreateOrWait);
   }
 }
 
@@ -498,7 +505,7 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open_existing(const WantedServic
   if (!object) {
     if (wanted.mode == OpenMode::open) {
       throw Error(Errc::service_does_not_exist,
-                  "floe: service '" + wanted.name() + "' does not exist");
+                  "floe: service '" + wanted.name() + "' does not exist; " + kCreateOrWait);
     }
     if (wanted.unmet_by_own_attributes) throw_unmet_by_own_attributes(wanted);
     return nullptr;

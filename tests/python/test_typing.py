@@ -42,9 +42,13 @@ def test_the_stubs_name_every_public_class_function_and_method():
     classes, tree = stub_classes()
     functions = {node.name for node in tree.body
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    public = set(floe.__all__) | {"ClientBuilder", "ServerBuilder", "RequestResponseBuilder",
-                                  "ServiceBuilder"}
-    assert sorted(public - set(classes) - functions) == []
+    constants = {node.target.id for node in tree.body
+                 if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    public = set(floe.__all__)
+    assert sorted(public - set(classes) - functions - constants) == []
+    stubs_public = {name for name in set(classes) | functions | constants
+                    if not name.startswith("_")}
+    assert sorted(stubs_public - public) == [], "the stubs declare names __all__ lacks"
     for name in sorted(public & set(classes)):
         runtime = getattr(floe, name)
         if issubclass(runtime, (floe.Error, tuple, enum.Enum)):

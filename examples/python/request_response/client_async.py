@@ -11,7 +11,7 @@ import time
 from transmission_data import open_service
 
 
-async def main(seconds):
+async def main(seconds: float) -> int:
     deadline = time.monotonic() + seconds
     service = open_service("python-request-response-client")
     client = service.client_builder().create()

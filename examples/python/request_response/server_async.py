@@ -5,11 +5,15 @@ its loaned responses 100 ms apart. Ends after --seconds N (default 5)."""
 
 import argparse
 import asyncio
+import ctypes
+
+import floe
 
 from transmission_data import TransmissionData, open_service
 
 
-async def answer(active, counter):
+async def answer(active: floe.ActiveRequest[ctypes.c_uint64, TransmissionData],
+                 counter: int) -> None:
     with active:  # leaving the block ends the client's stream
         value = active.payload().value
         print(f"received request {value}, send response by copy")
@@ -25,8 +29,8 @@ async def answer(active, counter):
                 response.send()
 
 
-async def serve(server):
-    tasks = set()
+async def serve(server: floe.Server[ctypes.c_uint64, TransmissionData]) -> None:
+    tasks: set[asyncio.Task[None]] = set()
     counter = 0
     while True:
         task = asyncio.create_task(answer(await server.receive_async(), counter))
@@ -35,7 +39,7 @@ async def serve(server):
         counter += 1
 
 
-async def main(seconds):
+async def main(seconds: float) -> None:
     service = open_service("python-request-response-server")
     server = service.server_builder().create()
     print("server ready", flush=True)

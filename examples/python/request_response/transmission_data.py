@@ -14,7 +14,7 @@ class TransmissionData(ctypes.Structure):
     floe_type_name = "examples::TransmissionData"
 
 
-def open_service(node_name):
+def open_service(node_name: str) -> floe.Service[ctypes.c_uint64, TransmissionData]:
     """The example's service, a c_uint64 request and a TransmissionData response, opened or
     created."""
     node = floe.Node.create(node_name)
