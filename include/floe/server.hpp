@@ -425,8 +425,11 @@ class Server {
   /// What a send does when a client's response buffer is full and safe overflow is off (its
   /// builder's backpressure()).
   Backpressure backpressure() const noexcept { return core_->backpressure(); }
-  /// The most elements a response of this server may hold (floe::Slice services): its builder's
-  /// initial_max_slice_len, the service's response_max_slice_len unless set lower.
+  /// The most elements a response of this server may hold (floe::Slice services). A port of a fixed
+  /// allocation_strategy (the default): its builder's initial_max_slice_len, the service's
+  /// response_max_slice_len unless set lower. A growing port (power_of_two or best_fit):
+  /// floe::detail::kMaxSliceLen = 2^32 - 1, whatever its builder's initial_max_slice_len (its
+  /// data segments are further capped at 4 GiB per slot and 64 GiB in all).
   std::uint64_t max_slice_len()
       const noexcept requires detail::SliceTraits<ResponsePayload>::is_slice {
     return core_->max_slice_len();
