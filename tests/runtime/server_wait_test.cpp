@@ -50,6 +50,16 @@ Task<typename Operation::value_type> awaited(Operation operation) {
 
 class ServerWaitTest : public AsyncServiceTest {
  protected:
+  /// A server of the test's service in another process, SIGKILLed; nobody reclaimed its port.
+  void killed_server() {
+    ChildProcess killed = started([&](const Signal& ready) {
+      auto server = open_as("killed-server").server_builder().create();
+      ready.notify();
+      return wait_to_be_killed();
+    });
+    killed.kill();
+  }
+
   /// A process that creates a server of the test's service `delay` after it started (noting
   /// when in `created`), then holds it until `release` is notified.
   ChildProcess server_created_after(std::chrono::milliseconds delay, const SharedTimePoint& created,
@@ -134,12 +144,7 @@ TEST_F(ServerWaitTest, TimeoutWithoutAServerReturnsFalse) {
 TEST_F(ServerWaitTest, AKilledServerNobodyReclaimedYetIsNoServerToWaitFor) {
   auto service = builder().create();
   auto client = service.client_builder().create();
-  ChildProcess killed = started([&](const Signal& ready) {
-    auto server = open_as("killed-server").server_builder().create();
-    ready.notify();
-    return wait_to_be_killed();
-  });
-  killed.kill();
+  killed_server();
   EXPECT_EQ(client.number_of_servers(), 1u) << "the slot is not reclaimed yet";
   Runtime runtime(asleep);
   const auto start = Clock::now();
@@ -449,12 +454,7 @@ TEST_F(CallTest, CallWithoutAServerThrowsNoServerAtItsDeadline) {
 TEST_F(CallTest, CallWithOnlyAKilledUnreclaimedServerThrowsNoServer) {
   auto service = builder().create();
   auto client = service.client_builder().create();
-  ChildProcess killed = started([&](const Signal& ready) {
-    auto server = open_as("killed-server").server_builder().create();
-    ready.notify();
-    return wait_to_be_killed();
-  });
-  killed.kill();
+  killed_server();
   const auto [errc, took] = failed_call(client, 100ms);
   EXPECT_EQ(errc, Errc::no_server);
   EXPECT_LT(took, 2s);
