@@ -35,6 +35,7 @@
 #include "registry/limits.hpp"
 #include "registry/names.hpp"
 #include "registry/segment_header.hpp"
+#include "registry/service_segment.hpp"
 
 namespace {
 
@@ -520,6 +521,43 @@ int nodes(const std::string& domain, bool all, bool group_access, bool json) {
   return 0;
 }
 
+/// A service live processes still hold keeps its object, but what its dead processes left in it
+/// is reclaimed as Node::clean_up_dead_nodes() does (the same code): their node records and
+/// ports, and the data segments their ports wrote (a SIGKILLed growing port's, say). Adds the
+/// data segments removed (or, dry, to remove) to `removed`.
+void reclaim_dead_nodes_of_live_service(const SegmentReport& r, bool dry_run, bool group_access,
+                                        int& removed, int& failed) {
+  std::uint32_t dead_nodes = 0, dead_ports = 0, dead_data_segments = 0;
+  for (const auto& node : r.nodes)
+    dead_nodes += node.alive ? 0 : 1;
+  for (const auto& port : r.ports) {
+    if (port.alive) continue;
+    ++dead_ports;
+    dead_data_segments += port.data_segments;
+  }
+  if (dead_nodes == 0) return;
+  const std::string what = "dead node(s) of live service '" + printable(r.service) + "'";
+  if (dry_run) {
+    std::printf("would reclaim /dev/shm%s (%s): %u node(s), %u port(s), %u data segment(s)\n",
+                r.object.c_str(), what.c_str(), dead_nodes, dead_ports, dead_data_segments);
+    removed += static_cast<int>(dead_data_segments);
+    return;
+  }
+  try {
+    const floe::DeadNodeCleanup cleaned =
+        floe::detail::ServiceSegment::clean_up_dead_nodes_of(r.object, group_access);
+    if (cleaned.nodes == 0 && cleaned.removed_services == 0) return;  // reclaimed meanwhile
+    std::printf("reclaimed /dev/shm%s (%s): %u node(s), %u port(s), %u data segment(s)%s\n",
+                r.object.c_str(), what.c_str(), cleaned.nodes, cleaned.ports,
+                cleaned.removed_data_segments,
+                cleaned.removed_services > 0 ? "; the service, left unheld, removed" : "");
+    removed += static_cast<int>(cleaned.removed_data_segments + cleaned.removed_services);
+  } catch (const floe::Error& error) {
+    std::printf("FAILED  /dev/shm%s (%s): %s\n", r.object.c_str(), what.c_str(), error.what());
+    ++failed;
+  }
+}
+
 int clean(const std::string& domain, bool all, bool dry_run, bool group_access) {
   int removed = 0;
   int kept = 0;
@@ -529,6 +567,7 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
     const bool leftover = r.stale();
     if (!leftover) {
       if (!r.valid) std::printf("kept    /dev/shm%s: %s\n", object.c_str(), r.problem.c_str());
+      if (r.valid) reclaim_dead_nodes_of_live_service(r, dry_run, group_access, removed, failed);
       ++kept;
       continue;
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <floe/floe.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "registry/names.hpp"
 #include "support/fixture.hpp"
 #include "support/segments.hpp"
+#include "support/shm_objects.hpp"
 
 namespace floe::test {
 namespace {
@@ -351,6 +353,60 @@ TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
   auto client = live.client_builder().create();
   auto pending = client.send_copy(1);
   EXPECT_TRUE(server.try_receive().has_value());
+}
+
+TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
+  auto make = [](Node& n) {
+    return n.service_builder("Test/Growing")
+        .request_response<Slice<std::byte>, std::uint64_t>()
+        .request_max_slice_len(64)
+        .max_loaned_requests(4);
+  };
+  auto service = make(node).create();
+  auto server = service.server_builder().create();
+  auto live = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  auto live_held = live.loan_slice(100);  // a data segment of the live client
+  const std::vector<std::string> live_segments = data_segments(config);
+  ASSERT_EQ(live_segments.size(), 1u);
+
+  // A growing client killed while it holds loans in three data segments of its own.
+  ChildProcess grower([&] {
+    Node other = Node::create("grower", config);
+    auto opened = make(other).open();
+    auto client =
+        opened.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+    auto first = client.loan_slice(100);
+    auto second = client.loan_slice(200);
+    auto third = client.loan_slice(400);
+    ::raise(SIGKILL);
+    return 0;
+  });
+  ASSERT_EQ(grower.wait(30s), 128 + SIGKILL);
+  ASSERT_EQ(data_segments(config).size(), 4u);
+
+  const ToolRun dry = floe_tool("clean --dry-run " + domain_option());
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("1 node(s), 1 port(s), 3 data segment(s)"), std::string::npos)
+      << dry.output;
+  EXPECT_NE(dry.output.find("3 to remove"), std::string::npos) << dry.output;
+  EXPECT_EQ(data_segments(config).size(), 4u) << "a dry run removes nothing";
+
+  const ToolRun clean = floe_tool("clean " + domain_option());
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("reclaimed /dev/shm"), std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("1 node(s), 1 port(s), 3 data segment(s)"), std::string::npos)
+      << clean.output;
+  EXPECT_NE(clean.output.find("3 removed"), std::string::npos) << clean.output;
+  EXPECT_EQ(data_segments(config), live_segments) << "only the dead port's went";
+
+  // The live ports keep working, the grown loan included.
+  std::fill(live_held.payload().begin(), live_held.payload().end(), std::byte{7});
+  auto pending = std::move(live_held).send();
+  auto request = server.try_receive();
+  ASSERT_TRUE(request.has_value());
+  ASSERT_EQ(request->payload().size(), 100u);
+  EXPECT_EQ(request->payload()[99], std::byte{7});
+  EXPECT_TRUE(floe_tool("clean " + domain_option()).output.find("0 removed") != std::string::npos);
 }
 
 TEST_F(FloeTool, CleanReportsRemovalsThatFailedAndExitsNonZero) {
