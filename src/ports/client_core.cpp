@@ -142,7 +142,7 @@ bool ClientCore::try_loan(std::uint32_t& chunk) noexcept {
 void ClientCore::check_slice_length(std::uint64_t length) const {
   if (length > loanable_slice_len_) {
     throw_exceeds_max_slice_len(*segment_, SliceSide::request, port_->slot(), length,
-                                max_slice_len_);
+                                loanable_slice_len_, data_pool_ != nullptr);
   }
 }
 
@@ -160,7 +160,10 @@ void ClientCore::place_request_slice(ChunkView& view, std::uint32_t chunk, std::
   if (data_pool_) {
     request_elements_[chunk] = number != 0 ? view.payload : nullptr;
     // loan() gave where the chunk's last slice was: inline now, whatever it was then.
-    if (number == 0) view.payload = view_of(view.header, layout.request_shape()).payload;
+    if (number == 0) {
+      view.payload = view_of(view.header, layout.request_shape()).payload;
+      data_pool_->note_inline_loan();
+    }
   }
   write_slice_descriptor(view.header, layout.request_shape(), length, number);
   view.length = length;

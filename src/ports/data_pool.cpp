@@ -13,7 +13,8 @@ namespace floe::detail {
 
 namespace {
 
-/// Every this many loans into data segments, a pool with old segments looks for drained ones.
+/// Every this many loans (inline or into data segments), a pool with old segments looks for
+/// drained ones; a growth always does first.
 constexpr std::uint32_t kSweepEvery = 64;
 
 }  // namespace
@@ -45,12 +46,22 @@ DataPool::~DataPool() {
 
 std::byte* DataPool::place(std::uint64_t slot, std::uint64_t length, std::uint32_t& number) {
   const std::lock_guard lock(mutex_);
-  if (live_.size() > 1 && ++loans_since_sweep_ >= kSweepEvery) sweep_locked();
+  count_loan_locked();
   if (live_.empty() || length > live_.back()->geometry().max_slice_len) grow_locked(length);
   const WrittenDataSegment& newest = *live_.back();
   number = newest.number();
   number_of_slot_[slot] = static_cast<std::uint8_t>(number);
   return newest.slot(slot);
+}
+
+void DataPool::note_inline_loan() noexcept {
+  if (!has_old_segments_.load(std::memory_order_relaxed)) return;
+  const std::lock_guard lock(mutex_);
+  count_loan_locked();
+}
+
+void DataPool::count_loan_locked() noexcept {
+  if (live_.size() > 1 && ++loans_since_sweep_ >= kSweepEvery) sweep_locked();
 }
 
 void DataPool::sweep() noexcept {
@@ -76,6 +87,7 @@ void DataPool::sweep_locked() noexcept {
     data->unlink();
     return true;
   });
+  has_old_segments_.store(live_.size() > 1, std::memory_order_relaxed);
 }
 
 void DataPool::grow_locked(std::uint64_t length) {
@@ -84,7 +96,9 @@ void DataPool::grow_locked(std::uint64_t length) {
                               " times, as often as one port may; create a new port (or loan "
                               "with allocation_strategy(power_of_two), which grows less often)");
   }
-  if (live_.size() >= kMaxLiveDataSegments) sweep_locked();
+  // Growing is cold already (a new object, its mapping): the newest of now becomes old, and the
+  // old ones every message of which was released go first.
+  sweep_locked();
   if (live_.size() >= kMaxLiveDataSegments) {
     refuse_growth(length, "the port holds " + std::to_string(kMaxLiveDataSegments) +
                               " data segments whose chunks receivers still hold; drop received "
@@ -109,6 +123,7 @@ void DataPool::grow_locked(std::uint64_t length) {
       make_data_segment_header(kind_, writer_slot_, writer_generation_, number, *geometry),
       *geometry, segment_.shared_with_group(), segment_.service_name()));
   ++next_number_;
+  has_old_segments_.store(live_.size() > 1, std::memory_order_relaxed);
 }
 
 void DataPool::refuse_growth(std::uint64_t length, const std::string& why) const {

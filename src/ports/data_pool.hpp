@@ -2,6 +2,7 @@
 // The data segments one slice-writing port (a client's requests, a server's responses) grew:
 // where its loans longer than the service segment holds inline go.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -35,11 +36,18 @@ class DataPool {
   /// not. `number` gets the segment's number. Throws Errc::exceeds_max_slice_len when the port
   /// grew 255 times or holds 8 segments still read, Errc::out_of_memory when /dev/shm is full.
   std::byte* place(std::uint64_t slot, std::uint64_t length, std::uint32_t& number);
+  /// Counts a loan that went inline (into the service segment): while the port holds old
+  /// segments, every kSweepEvery-th loan of either kind sweeps, so a port that went back to
+  /// short slices still frees the segments its long ones drained. Without old segments it
+  /// reads one atomic and returns.
+  void note_inline_loan() noexcept;
   /// Frees the old segments no chunk refers to any more (cold: a pass over the slots).
   void sweep() noexcept;
 
  private:
   void sweep_locked() noexcept;
+  /// Counts a loan, sweeping every kSweepEvery-th while there are old segments.
+  void count_loan_locked() noexcept;
   /// A new segment whose max holds `length`, as the newest.
   void grow_locked(std::uint64_t length);
   [[noreturn]] void refuse_growth(std::uint64_t length, const std::string& why) const;
@@ -55,6 +63,8 @@ class DataPool {
   std::vector<std::uint8_t> number_of_slot_;  // what this writer last placed there (0: nothing)
   std::uint32_t next_number_ = 1;
   std::uint32_t loans_since_sweep_ = 0;
+  // live_.size() > 1, read without the mutex by note_inline_loan (the inline loans' hot path).
+  std::atomic<bool> has_old_segments_{false};
 };
 
 }  // namespace floe::detail

@@ -189,7 +189,7 @@ bool ServerCore::hold_request_elements(Active& active, std::uint32_t chunk, cons
 void ServerCore::check_slice_length(std::uint64_t length) const {
   if (length > loanable_slice_len_) {
     throw_exceeds_max_slice_len(*segment_, SliceSide::response, port_->slot(), length,
-                                max_slice_len_);
+                                loanable_slice_len_, data_pool_ != nullptr);
   }
 }
 
@@ -205,6 +205,8 @@ void ServerCore::place_response_slice(const Active& active, std::uint32_t chunk,
       release_loan(active, chunk);
       throw;
     }
+  } else if (data_pool_) {
+    data_pool_->note_inline_loan();
   }
   write_slice_descriptor(view.header, layout.response_shape(), length, number);
   view.length = length;

@@ -35,17 +35,22 @@ std::uint64_t port_max_slice_len(const ServiceSegment& segment, SliceSide side,
 }
 
 void throw_exceeds_max_slice_len(const ServiceSegment& segment, SliceSide side, std::uint32_t slot,
-                                 std::uint64_t length, std::uint64_t max) {
+                                 std::uint64_t length, std::uint64_t max, bool growing) {
   const bool request = side == SliceSide::request;
   const std::string service_max = request ? "request_max_slice_len" : "response_max_slice_len";
+  const std::string fix =
+      growing ? " elements, the most any growing port's slice may hold (floe::detail::"
+                "kMaxSliceLen; its data segments are also capped at 4 GiB per slot and 64 GiB in "
+                "all). Loan fewer elements, or split the payload over several messages"
+              : " elements. Loan fewer, let the port grow past the service's maximum "
+                "(.allocation_strategy(floe::AllocationStrategy::power_of_two or best_fit) on "
+                "its builder), or raise the port's initial_max_slice_len (up to the service's " +
+                    service_max + ") or the service's " + service_max + " (set when it is created)";
   throw Error(Errc::exceeds_max_slice_len,
               "floe: " + std::string(request ? "client " : "server ") + std::to_string(slot) +
                   " of service '" + segment.service_name() + "' cannot loan a " +
                   (request ? "request" : "response") + " slice of " + std::to_string(length) +
-                  " elements: it may loan at most " + std::to_string(max) +
-                  ". Loan fewer, or raise the port's initial_max_slice_len (up to the "
-                  "service's " +
-                  service_max + ") or the service's " + service_max + " (set when it is created)");
+                  " elements: it may loan at most " + std::to_string(max) + fix);
 }
 
 }  // namespace floe::detail

@@ -18,10 +18,11 @@ enum class SliceSide : std::uint8_t { request, response };
 /// takes its slot, so a refusal leaves nothing taken.
 std::uint64_t port_max_slice_len(const ServiceSegment& segment, SliceSide side, SlicePolicy policy);
 
-/// Throws Errc::exceeds_max_slice_len for a loan of `length` elements by a port (`port`,
-/// `slot`) that may loan at most `max`, saying what to raise.
+/// Throws Errc::exceeds_max_slice_len for a loan of `length` elements by a port (`side`,
+/// `slot`) that may loan at most `max`, saying what to raise; `growing`: the port grows past the
+/// service's maximum (its allocation strategy is not fixed), so `max` is kMaxSliceLen.
 [[noreturn, gnu::cold, gnu::noinline]] void throw_exceeds_max_slice_len(
     const ServiceSegment& segment, SliceSide side, std::uint32_t slot, std::uint64_t length,
-    std::uint64_t max);
+    std::uint64_t max, bool growing);
 
 }  // namespace floe::detail

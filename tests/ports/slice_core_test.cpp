@@ -50,9 +50,11 @@ TEST_F(SliceCore, PortMaxIsTheServicesOrLessAndALongerLoanTakesNothing) {
   EXPECT_EQ(error_of([&] { client->loan(chunk, 9); }), Errc::exceeds_max_slice_len);
   EXPECT_EQ(message_of([&] { client->loan(chunk, 9); }),
             "floe: client 0 of service 'Test/SliceCore' cannot loan a request slice of 9 "
-            "elements: it may loan at most 8. Loan fewer, or raise the port's "
-            "initial_max_slice_len (up to the service's request_max_slice_len) or the service's "
-            "request_max_slice_len (set when it is created)");
+            "elements: it may loan at most 8 elements. Loan fewer, let the port grow past the "
+            "service's maximum (.allocation_strategy(floe::AllocationStrategy::power_of_two or "
+            "best_fit) on its builder), or raise the port's initial_max_slice_len (up to the "
+            "service's request_max_slice_len) or the service's request_max_slice_len (set when "
+            "it is created)");
   detail::Failure failure;
   EXPECT_TRUE(client->try_loan(chunk, 9, failure)) << "done: it can never succeed";
   EXPECT_EQ(failure.code(), Errc::exceeds_max_slice_len);

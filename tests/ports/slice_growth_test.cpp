@@ -31,16 +31,6 @@ namespace {
 constexpr std::uint64_t kInlineBytes = 64;   // request elements the service segment holds
 constexpr std::uint64_t kInlineSamples = 4;  // response elements the service segment holds
 
-/// The data segment objects of the test's domain (file names), sorted.
-std::vector<std::string> data_segments(const Config& config) {
-  std::vector<std::string> found;
-  for (std::string& name : objects_of_domain(config)) {
-    if (name.starts_with("floe_d.")) found.push_back(std::move(name));
-  }
-  std::sort(found.begin(), found.end());
-  return found;
-}
-
 std::uint64_t size_of_object(const std::string& file_name) {
   struct stat status {};
   if (::stat(("/dev/shm/" + file_name).c_str(), &status) != 0) return 0;
@@ -54,6 +44,13 @@ bool names(const std::string& file_name, char writer, std::uint32_t number) {
   const auto dash = file_name.rfind('-');
   return dot != std::string::npos && dash != std::string::npos && file_name[dot + 1] == writer &&
          file_name.substr(dash + 1) == std::to_string(number);
+}
+
+std::uint64_t one_sample(std::uint64_t) {
+  return 1;
+}
+std::uint64_t as_many_samples(std::uint64_t length) {
+  return length;
 }
 
 class SliceGrowthTest : public ::testing::Test {
@@ -92,14 +89,24 @@ class SliceGrowthTest : public ::testing::Test {
       return 0;
     });
   }
-};
 
-std::uint64_t one_sample(std::uint64_t) {
-  return 1;
-}
-std::uint64_t as_many_samples(std::uint64_t length) {
-  return length;
-}
+  /// Sends requests of kInlineBytes + 1, + 2, ... + `count` bytes from `client` (best_fit: a
+  /// growth each) to a server process answering each with one sample; each is let go of before
+  /// the next is loaned.
+  template <typename GrowingClient>
+  void send_growing_requests(GrowingClient& client, int count) {
+    ChildProcess server = server_process(count, AllocationStrategy::fixed, one_sample);
+    for (std::uint64_t n = kInlineBytes + 1; n <= kInlineBytes + count; ++n) {
+      auto request = client.loan_slice_uninit(n);
+      fill_bytes(request.payload(), n);
+      auto pending = std::move(request).send();
+      auto response = receive_within(pending);
+      ASSERT_TRUE(response) << n;
+      EXPECT_TRUE(samples_follow(response->payload(), n));
+    }
+    EXPECT_EQ(server.wait(), 0);
+  }
+};
 
 TEST_F(SliceGrowthTest, FixedStrategyStillRefuses) {
   auto service = builder(node).create();
@@ -132,11 +139,12 @@ TEST_F(SliceGrowthTest, AClientGrowsItsRequests) {
     EXPECT_EQ(response->payload().size(), 1u);
   }
   EXPECT_EQ(server.wait(), 0);
-  // 100 -> 128, 200 -> 256, 1000 -> 1024; within 64 inline; 129 fits 256.
+  // 100 -> 128, 200 -> 256, 1000 -> 1024; within 64 inline; 129 fits 256. Growing to 1024
+  // first freed the drained 128 one; the 256 one was the newest then, so it is left.
   const auto segments = data_segments(config);
-  ASSERT_EQ(segments.size(), 3u);
-  EXPECT_TRUE(names(segments[0], 'c', 1) && names(segments[2], 'c', 3)) << segments[2];
-  EXPECT_EQ(size_of_object(segments[2]),
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_TRUE(names(segments[0], 'c', 2) && names(segments[1], 'c', 3)) << segments[1];
+  EXPECT_EQ(size_of_object(segments[1]),
             4096 + 1024 * std::uint64_t{config.request_response.max_loaned_requests +
                                         config.request_response.max_active_requests_per_client});
 }
@@ -267,18 +275,8 @@ TEST_F(SliceGrowthTest, APortGrowsAtMost255Times) {
 // come back to the client lazily, yet the old segments are freed, so growth goes on past 8.
 TEST_F(SliceGrowthTest, GrowingWithEveryAnsweredRequestNeverPilesUpSegments) {
   auto service = builder(node).create();
-  constexpr int kRequests = 12;
-  ChildProcess server = server_process(kRequests, AllocationStrategy::fixed, one_sample);
   auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
-  for (std::uint64_t n = kInlineBytes + 1; n <= kInlineBytes + kRequests; ++n) {
-    auto request = client.loan_slice_uninit(n);
-    fill_bytes(request.payload(), n);
-    auto pending = std::move(request).send();
-    auto response = receive_within(pending);
-    ASSERT_TRUE(response) << n;
-    EXPECT_TRUE(samples_follow(response->payload(), n));
-  }
-  EXPECT_EQ(server.wait(), 0);
+  send_growing_requests(client, 12);
   EXPECT_LE(data_segments(config).size(), 8u);
 }
 
@@ -479,6 +477,37 @@ TEST_F(SliceGrowthTest, AForgedSegmentNumberInAResponseEndsThatStream) {
     EXPECT_EQ(server_process.wait(), 0) << forged;
     EXPECT_EQ(service.usage().response_chunks_in_use, 0u) << "the forged response's chunk is free";
   }
+}
+
+// A port grows 4 times, every request answered and let go of, then goes back to inline loans:
+// each growth first frees the drained old segments, and the 64th inline loan frees the last old
+// one, so only the newest is left (docs/API.md, "Growing past the service's maximum").
+TEST_F(SliceGrowthTest, DrainedOldSegmentsGoAtEachGrowthAndWithinSixtyFourInlineLoans) {
+  auto service = builder(node).create();
+  constexpr int kGrowths = 4;
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  send_growing_requests(client, kGrowths);
+  if (HasFatalFailure()) return;
+  EXPECT_LE(data_segments(config).size(), 2u) << "a growth frees the drained older segments";
+  for (int i = 0; i < 64; ++i) {
+    auto inline_loan = client.loan_slice_uninit(kInlineBytes);
+  }
+  const std::vector<std::string> left = data_segments(config);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(names(left[0], 'c', kGrowths)) << left[0];
+}
+
+// A growing port asked for more than any slice may hold names that bound, not the service's.
+TEST_F(SliceGrowthTest, AGrowingPortRefusingASliceTooLongNamesTheRealBound) {
+  auto service = builder(node).create();
+  auto client = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+  const std::string message =
+      message_of([&] { (void)client.loan_slice_uninit(std::uint64_t{1} << 32); });
+  EXPECT_NE(message.find("it may loan at most 4294967295 elements, the most any growing port's"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("4 GiB per slot and 64 GiB in all"), std::string::npos) << message;
+  EXPECT_EQ(message.find("initial_max_slice_len"), std::string::npos) << message;
 }
 
 }  // namespace
