@@ -5,6 +5,8 @@
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "floe/fixed_string.hpp"
 #include "floe/fixed_vector.hpp"
 
@@ -15,6 +17,13 @@ TEST(FixedContainersFmt, FormatAsTheirStandardCounterparts) {
   const FixedString<8> name = "floe";
   const FixedVector<int, 4> numbers{1, 2, 3};
   EXPECT_EQ(fmt::format("{}|{:>6}|{}", name, name, numbers), "floe|  floe|[1, 2, 3]");
+  // operator<< prints as the formatter does.
+  std::ostringstream streamed;
+  streamed << numbers << FixedVector<char, 2>{'a', 'b'}
+           << FixedVector<FixedString<4>, 2>{FixedString<4>("x"), FixedString<4>("yz")};
+  EXPECT_EQ(streamed.str(),
+            fmt::format("{}{}{}", numbers, FixedVector<char, 2>{'a', 'b'},
+                        FixedVector<FixedString<4>, 2>{FixedString<4>("x"), FixedString<4>("yz")}));
 }
 
 }  // namespace

@@ -187,6 +187,19 @@ struct Order {
   static constexpr std::string_view floe_type_name = "test::Order";
 };
 
+TEST(FixedVector, PrintsWithOperatorShiftAsItsFmtFormatterDoes) {
+  auto printed = [](const auto& value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+  };
+  EXPECT_EQ(printed(FixedVector<int, 4>{1, 2, 3}), "[1, 2, 3]");
+  EXPECT_EQ(printed(FixedVector<int, 4>{}), "[]");
+  EXPECT_EQ(printed(FixedVector<char, 4>{'a', 'b'}), "['a', 'b']");
+  EXPECT_EQ(printed(FixedVector<FixedString<4>, 2>{FixedString<4>("x"), FixedString<4>("yz")}),
+            "[\"x\", \"yz\"]");
+}
+
 TEST(FixedContainersAcrossProcesses, FullContainersArriveWholeAndForgedLengthsBounded) {
   const Config config = isolated_config();
   const auto open_service = [&](Node& node) {

@@ -6,8 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "floe/detail/fixed_capacity.hpp"
@@ -197,6 +199,27 @@ class FixedVector {
   friend constexpr auto operator<=>(
       const FixedVector& a, const FixedVector& b) noexcept requires std::three_way_comparable<T> {
     return std::lexicographical_compare_three_way(a.begin(), a.end(), b.begin(), b.end());
+  }
+  /// Prints as its {fmt} formatter (fmt/ranges.h) does: "[1, 2, 3]", text elements (a char,
+  /// anything that converts to std::string_view) quoted ("['a', 'b']", "[\"x\", \"y\"]"),
+  /// though not escaped.
+  friend std::ostream& operator<<(std::ostream& out, const FixedVector& vector) requires
+      requires(std::ostream& o, const T& element) {
+    o << element;
+  }
+  {
+    out << '[';
+    for (std::size_t i = 0; i < vector.size(); ++i) {
+      if (i != 0) out << ", ";
+      if constexpr (std::is_same_v<T, char>) {
+        out << '\'' << vector[i] << '\'';
+      } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        out << '"' << std::string_view(vector[i]) << '"';
+      } else {
+        out << vector[i];
+      }
+    }
+    return out << ']';
   }
 
  private:
