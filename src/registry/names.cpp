@@ -159,7 +159,9 @@ std::vector<std::string> objects_with_prefix(std::string_view prefix) {
   // Advanced with an error code: an entry vanishing under the walk is not an exception.
   for (std::filesystem::directory_iterator entry("/dev/shm", error), end; !error && entry != end;
        entry.increment(error)) {
-    std::string object = "/" + entry->path().filename().string();
+    // Appended, not "/" + name: GCC 12 at -O3 misreads that operator+ (a false -Wrestrict).
+    std::string object = "/";
+    object += entry->path().filename().native();
     if (object.starts_with(prefix)) objects.push_back(std::move(object));
   }
   std::sort(objects.begin(), objects.end());
