@@ -162,7 +162,7 @@ void ClientCore::place_request_slice(ChunkView& view, std::uint32_t chunk, std::
     // loan() gave where the chunk's last slice was: inline now, whatever it was then.
     if (number == 0) {
       view.payload = view_of(view.header, layout.request_shape()).payload;
-      data_pool_->note_inline_loan();
+      data_pool_->note_inline_loan(request_data_slot(chunk));
     }
   }
   write_slice_descriptor(view.header, layout.request_shape(), length, number);

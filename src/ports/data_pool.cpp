@@ -36,8 +36,8 @@ DataPool::~DataPool() {
   // service's removal (or the reclaim of this slot's prefix) unlinks it.
   std::bitset<kMaxDataSegmentNumber + 1> referenced;
   for (std::uint64_t slot = 0; slot < number_of_slot_.size(); ++slot) {
-    if (number_of_slot_[slot] != 0 && !slot_is_free_(slot))
-      referenced[number_of_slot_[slot]] = true;
+    const std::uint8_t number = number_of_slot_[slot].load(std::memory_order_relaxed);
+    if (number != 0 && !slot_is_free_(slot)) referenced[number] = true;
   }
   for (const auto& data : live_) {
     if (!referenced[data->number()]) data->unlink();
@@ -50,11 +50,12 @@ std::byte* DataPool::place(std::uint64_t slot, std::uint64_t length, std::uint32
   if (live_.empty() || length > live_.back()->geometry().max_slice_len) grow_locked(length);
   const WrittenDataSegment& newest = *live_.back();
   number = newest.number();
-  number_of_slot_[slot] = static_cast<std::uint8_t>(number);
+  number_of_slot_[slot].store(static_cast<std::uint8_t>(number), std::memory_order_relaxed);
   return newest.slot(slot);
 }
 
-void DataPool::note_inline_loan() noexcept {
+void DataPool::note_inline_loan(std::uint64_t slot) noexcept {
+  number_of_slot_[slot].store(0, std::memory_order_relaxed);
   if (!has_old_segments_.load(std::memory_order_relaxed)) return;
   const std::lock_guard lock(mutex_);
   count_loan_locked();
@@ -74,10 +75,11 @@ void DataPool::sweep_locked() noexcept {
   if (live_.size() < 2) return;
   std::bitset<kMaxDataSegmentNumber + 1> referenced;  // on the stack: the sweep runs on loans
   for (std::uint64_t slot = 0; slot < number_of_slot_.size(); ++slot) {
-    std::uint8_t& number = number_of_slot_[slot];
+    const std::uint8_t number = number_of_slot_[slot].load(std::memory_order_relaxed);
     if (number == 0 || number == live_.back()->number()) continue;
     if (slot_is_free_(slot)) {
-      number = 0;  // read by nobody now, and a later loan there goes inline or to the newest
+      // Read by nobody now, and a later loan there goes inline or to the newest.
+      number_of_slot_[slot].store(0, std::memory_order_relaxed);
     } else {
       referenced[number] = true;
     }

@@ -36,11 +36,12 @@ class DataPool {
   /// not. `number` gets the segment's number. Throws Errc::exceeds_max_slice_len when the port
   /// grew 255 times or holds 8 segments still read, Errc::out_of_memory when /dev/shm is full.
   std::byte* place(std::uint64_t slot, std::uint64_t length, std::uint32_t& number);
-  /// Counts a loan that went inline (into the service segment): while the port holds old
-  /// segments, every kSweepEvery-th loan of either kind sweeps, so a port that went back to
+  /// A loan in slot `slot` that went inline (into the service segment): the slot no longer
+  /// refers to a data segment (one relaxed store). While the port holds old segments it is
+  /// counted too: every kSweepEvery-th loan of either kind sweeps, so a port that went back to
   /// short slices still frees the segments its long ones drained. Without old segments it
   /// reads one atomic and returns.
-  void note_inline_loan() noexcept;
+  void note_inline_loan(std::uint64_t slot) noexcept;
   /// Frees the old segments no chunk refers to any more (cold: a pass over the slots).
   void sweep() noexcept;
 
@@ -60,7 +61,10 @@ class DataPool {
   SlotIsFree slot_is_free_;
   mutable std::mutex mutex_;                               // server ports loan from several threads
   std::vector<std::unique_ptr<WrittenDataSegment>> live_;  // oldest first, newest last
-  std::vector<std::uint8_t> number_of_slot_;  // what this writer last placed there (0: nothing)
+  // The data segment each slot's elements are in (0: inline, or nothing): written by place()
+  // under the mutex and cleared by note_inline_loan() without it (a server loans from several
+  // threads), so atomic; a sweep racing a clear only keeps a segment one sweep longer.
+  std::vector<std::atomic<std::uint8_t>> number_of_slot_;
   std::uint32_t next_number_ = 1;
   std::uint32_t loans_since_sweep_ = 0;
   // live_.size() > 1, read without the mutex by note_inline_loan (the inline loans' hot path).

@@ -206,7 +206,7 @@ void ServerCore::place_response_slice(const Active& active, std::uint32_t chunk,
       throw;
     }
   } else if (data_pool_) {
-    data_pool_->note_inline_loan();
+    data_pool_->note_inline_loan(response_data_slot(layout, active.client, active.channel, chunk));
   }
   write_slice_descriptor(view.header, layout.response_shape(), length, number);
   view.length = length;
