@@ -409,7 +409,9 @@ int inspect(const std::string& domain, const std::string& service, bool group_ac
   for (const auto& node : r.nodes) {
     std::printf("node %-4u pid %-8llu %s, %u client%s, %u server%s, name %s\n", node.index,
                 static_cast<unsigned long long>(node.pid),
-                node.alive ? "alive" : "dead (reclaimed when the service is next used)",
+                node.alive ? "alive"
+                           : "dead (reclaimed when a process next opens the service or creates a "
+                             "port in it, or by floe clean)",
                 node.clients, node.clients == 1 ? "" : "s", node.servers,
                 node.servers == 1 ? "" : "s", printable(node.name).c_str());
   }

@@ -516,7 +516,7 @@ class Client {
   /// The most elements a request of this client may hold (floe::Slice services). A port of a fixed
   /// allocation_strategy (the default): its builder's initial_max_slice_len, the service's
   /// request_max_slice_len unless set lower. A growing port (power_of_two or best_fit):
-  /// floe::detail::kMaxSliceLen = 2^32 - 1, whatever its builder's initial_max_slice_len (its
+  /// floe::kMaxSliceLen = 2^32 - 1, whatever its builder's initial_max_slice_len (its
   /// data segments are further capped at 4 GiB per slot and 64 GiB in all).
   std::uint64_t max_slice_len() const noexcept requires kSliceRequests {
     return core_->max_slice_len();

@@ -44,9 +44,9 @@ struct SliceTraits<Slice<T>> {
   using element = T;
 };
 
-/// The most elements a slice may be given a max of (its length travels in 64 bits, but a
-/// payload, as any floe payload, holds at most 4 GiB).
-inline constexpr std::uint64_t kMaxSliceLen = (std::uint64_t{1} << 32) - 1;
-
 }  // namespace detail
+
+/// The most elements a slice may hold, and the max_slice_len() of a port that grows (its
+/// length travels in 64 bits, but a payload, as any floe payload, holds at most 4 GiB).
+inline constexpr std::uint64_t kMaxSliceLen = (std::uint64_t{1} << 32) - 1;
 }  // namespace floe

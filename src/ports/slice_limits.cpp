@@ -38,14 +38,25 @@ void throw_exceeds_max_slice_len(const ServiceSegment& segment, SliceSide side, 
                                  std::uint64_t length, std::uint64_t max, bool growing) {
   const bool request = side == SliceSide::request;
   const std::string service_max = request ? "request_max_slice_len" : "response_max_slice_len";
-  const std::string fix =
-      growing ? " elements, the most any growing port's slice may hold (floe::detail::"
-                "kMaxSliceLen; its data segments are also capped at 4 GiB per slot and 64 GiB in "
-                "all). Loan fewer elements, or split the payload over several messages"
-              : " elements. Loan fewer, let the port grow past the service's maximum "
-                "(.allocation_strategy(floe::AllocationStrategy::power_of_two or best_fit) on "
-                "its builder), or raise the port's initial_max_slice_len (up to the service's " +
-                    service_max + ") or the service's " + service_max + " (set when it is created)";
+  const std::uint64_t service_capacity = request ? segment.layout().request_slice_capacity()
+                                                 : segment.layout().response_slice_capacity();
+  const std::string grow =
+      "let the port grow past the service's maximum "
+      "(.allocation_strategy(floe::AllocationStrategy::power_of_two or best_fit) on its builder)";
+  std::string fix;
+  if (growing) {
+    fix =
+        " elements, the most any growing port's slice may hold (floe::kMaxSliceLen; its data "
+        "segments are also capped at 4 GiB per slot and 64 GiB in all). Loan fewer elements, "
+        "or split the payload over several messages";
+  } else if (max < service_capacity) {
+    fix = " elements, its initial_max_slice_len. Loan fewer, " + grow +
+          ", or raise its initial_max_slice_len (up to the service's " + service_max + " = " +
+          std::to_string(service_capacity) + ")";
+  } else {
+    fix = " elements, the service's " + service_max + ". Loan fewer, " + grow +
+          ", or create the service with a larger " + service_max;
+  }
   throw Error(Errc::exceeds_max_slice_len,
               "floe: " + std::string(request ? "client " : "server ") + std::to_string(slot) +
                   " of service '" + segment.service_name() + "' cannot loan a " +

@@ -50,11 +50,11 @@ TEST_F(SliceCore, PortMaxIsTheServicesOrLessAndALongerLoanTakesNothing) {
   EXPECT_EQ(error_of([&] { client->loan(chunk, 9); }), Errc::exceeds_max_slice_len);
   EXPECT_EQ(message_of([&] { client->loan(chunk, 9); }),
             "floe: client 0 of service 'Test/SliceCore' cannot loan a request slice of 9 "
-            "elements: it may loan at most 8 elements. Loan fewer, let the port grow past the "
-            "service's maximum (.allocation_strategy(floe::AllocationStrategy::power_of_two or "
-            "best_fit) on its builder), or raise the port's initial_max_slice_len (up to the "
-            "service's request_max_slice_len) or the service's request_max_slice_len (set when "
-            "it is created)");
+            "elements: it may loan at most 8 elements, its initial_max_slice_len. Loan fewer, "
+            "let the port grow past the service's maximum "
+            "(.allocation_strategy(floe::AllocationStrategy::power_of_two or best_fit) on its "
+            "builder), or raise its initial_max_slice_len (up to the service's "
+            "request_max_slice_len = 64)");
   detail::Failure failure;
   EXPECT_TRUE(client->try_loan(chunk, 9, failure)) << "done: it can never succeed";
   EXPECT_EQ(failure.code(), Errc::exceeds_max_slice_len);
@@ -66,6 +66,15 @@ TEST_F(SliceCore, PortMaxIsTheServicesOrLessAndALongerLoanTakesNothing) {
   const ChunkView full = client->loan(chunk, 8);
   EXPECT_EQ(full.length, 8u);
   EXPECT_EQ(usage().request_chunks_in_use, 2u);
+  // A port at the service's maximum: only the service's can be raised.
+  client.reset();  // the service allows one client
+  auto at_service_max = std::make_shared<ClientCore>(segment, 4, Backpressure::discard);
+  EXPECT_EQ(message_of([&] { at_service_max->loan(chunk, 65); }),
+            "floe: client 0 of service 'Test/SliceCore' cannot loan a request slice of 65 "
+            "elements: it may loan at most 64 elements, the service's request_max_slice_len. "
+            "Loan fewer, let the port grow past the service's maximum "
+            "(.allocation_strategy(floe::AllocationStrategy::power_of_two or best_fit) on its "
+            "builder), or create the service with a larger request_max_slice_len");
 }
 
 TEST_F(SliceCore, AServerLoansUpToItsMaxAndTheClientReceivesTheLengthSent) {
