@@ -617,8 +617,10 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
       ++failed;
     }
   }
-  std::printf("%d %s, %d in use or not floe's to judge", removed, dry_run ? "to remove" : "removed",
-              kept);
+  // `removed` counts objects: stale services, and the data segments of dead ports (also named
+  // in their "reclaimed" lines); `kept` the service objects left in place.
+  std::printf("%d object(s) %s, %d service object(s) kept (in use, or not floe's)", removed,
+              dry_run ? "to remove" : "removed", kept);
   if (failed > 0) std::printf(", %d could not be removed", failed);
   std::printf("\n");
   return failed > 0 ? 1 : 0;

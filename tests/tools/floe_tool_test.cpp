@@ -318,7 +318,7 @@ TEST_F(FloeTool, InspectCountsDataSegmentsPerPortAndCleanRemovesOrphanedOnes) {
   EXPECT_NE(dry.output.find("would remove /dev/shm" + orphan + " (data segment of no service)"),
             std::string::npos)
       << dry.output;
-  EXPECT_NE(dry.output.find("1 to remove"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("1 object(s) to remove"), std::string::npos) << dry.output;
   const ToolRun clean = floe_tool("clean " + domain_option());
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_NE(clean.output.find("removed /dev/shm" + orphan), std::string::npos) << clean.output;
@@ -337,13 +337,14 @@ TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
 
   const ToolRun dry = floe_tool("clean --dry-run " + domain_option());
   EXPECT_EQ(dry.exit_code, 0);
-  EXPECT_NE(dry.output.find("2 to remove"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("2 object(s) to remove"), std::string::npos) << dry.output;
 
   const ToolRun clean = floe_tool("clean " + domain_option());
   EXPECT_EQ(clean.exit_code, 0);
   EXPECT_NE(clean.output.find("stale service 'Test/Crashed'"), std::string::npos) << clean.output;
   EXPECT_NE(clean.output.find("damaged, unused"), std::string::npos) << clean.output;
-  EXPECT_NE(clean.output.find("2 removed, 1 in use"), std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("2 object(s) removed, 1 service object(s) kept"), std::string::npos)
+      << clean.output;
 
   const ToolRun list = floe_tool("list " + domain_option());
   EXPECT_NE(list.output.find("Test/Service"), std::string::npos) << list.output;
@@ -388,7 +389,7 @@ TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
   EXPECT_EQ(dry.exit_code, 0) << dry.output;
   EXPECT_NE(dry.output.find("1 node(s), 1 port(s), 3 data segment(s)"), std::string::npos)
       << dry.output;
-  EXPECT_NE(dry.output.find("3 to remove"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("3 object(s) to remove"), std::string::npos) << dry.output;
   EXPECT_EQ(data_segments(config).size(), 4u) << "a dry run removes nothing";
 
   const ToolRun clean = floe_tool("clean " + domain_option());
@@ -396,7 +397,7 @@ TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
   EXPECT_NE(clean.output.find("reclaimed /dev/shm"), std::string::npos) << clean.output;
   EXPECT_NE(clean.output.find("1 node(s), 1 port(s), 3 data segment(s)"), std::string::npos)
       << clean.output;
-  EXPECT_NE(clean.output.find("3 removed"), std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("3 object(s) removed"), std::string::npos) << clean.output;
   EXPECT_EQ(data_segments(config), live_segments) << "only the dead port's went";
 
   // The live ports keep working, the grown loan included.
@@ -406,7 +407,8 @@ TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
   ASSERT_TRUE(request.has_value());
   ASSERT_EQ(request->payload().size(), 100u);
   EXPECT_EQ(request->payload()[99], std::byte{7});
-  EXPECT_TRUE(floe_tool("clean " + domain_option()).output.find("0 removed") != std::string::npos);
+  EXPECT_TRUE(floe_tool("clean " + domain_option()).output.find("0 object(s) removed") !=
+              std::string::npos);
 }
 
 TEST_F(FloeTool, CleanReportsRemovalsThatFailedAndExitsNonZero) {
