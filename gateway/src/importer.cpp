@@ -1,0 +1,160 @@
+#include "importer.hpp"
+
+#include <floe/error.hpp>
+#include <floe/runtime.hpp>
+
+#include <atomic>
+#include <cstring>
+
+#include "log.hpp"
+#include "remote_event.hpp"
+#include "untyped_ops.hpp"
+
+namespace floe::gateway {
+
+namespace {
+
+/// One forwarded request's gRPC call. It keeps itself alive until gRPC is done with it
+/// (OnDone), whoever else lets go first.
+class ImportCall final : public grpc::ClientReadReactor<v1::CallResponse> {
+ public:
+  explicit ImportCall(detail::Reactor& loop) : read_(loop), done_(loop) {}
+
+  void OnReadDone(bool ok) override {
+    read_ok_.store(ok, std::memory_order_relaxed);
+    read_.set();
+  }
+  void OnDone(const grpc::Status& status) override {
+    status_ = status;
+    done_.set();
+    self_.reset();  // last: may destroy this
+  }
+
+  std::shared_ptr<ImportCall> self_;
+  grpc::ClientContext context_;
+  v1::CallRequest request_;
+  v1::CallResponse message_;
+  RemoteEvent read_;
+  RemoteEvent done_;
+  std::atomic<bool> read_ok_{false};
+  grpc::Status status_;  // written before done_ is set
+};
+
+}  // namespace
+
+Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
+                   const std::vector<std::string>& services,
+                   std::chrono::milliseconds connect_timeout)
+    : stub_(v1::Gateway::NewStub(channel)) {
+  const auto& state = *detail::NodeAccess::state(node);
+  for (const std::string& name : services) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + connect_timeout);
+    context.set_wait_for_ready(true);
+    v1::DescribeRequest request;
+    request.set_service(name);
+    ImportedService imported;
+    const grpc::Status status = stub_->Describe(&context, request, &imported.description);
+    if (!status.ok()) {
+      throw Error(Errc::service_does_not_exist,
+                  "floe-gateway: cannot import '" + name + "': " + status.error_message());
+    }
+    imported.local = std::make_unique<LocalSpec>();
+    local_spec_of(imported.description, state.config, *imported.local);
+    try {
+      imported.segment =
+          detail::open_service(state, imported.local->spec, detail::OpenMode::open_or_create);
+    } catch (const Error& error) {
+      // The same refusal a local process would get (incompatible_types, _limits, ...).
+      throw Error(error.code(), "floe-gateway: cannot import '" + name + "' here: " + error.what());
+    }
+    imported.server = std::make_shared<detail::ServerCore>(
+        imported.segment, imported.local->spec.limits.max_loaned_responses_per_request,
+        Backpressure::block,
+        // A remote server's slice may have grown past the service's maximum: so may this one.
+        imported.description.response().slice()
+            ? detail::SlicePolicy{0, AllocationStrategy::power_of_two}
+            : detail::SlicePolicy{});
+    services_.push_back(std::move(imported));
+  }
+}
+
+Task<void> Importer::serve(ImportedService& service) {
+  for (;;) {
+    const detail::ServerCore::Active active = co_await ServerReceive(service.server);
+    Runtime::current()->spawn(forward(service, active));
+  }
+}
+
+Task<void> Importer::forward(ImportedService& service, detail::ServerCore::Active active) {
+  const v1::ServiceDescription& d = service.description;
+  const std::shared_ptr<detail::ServerCore>& core = service.server;
+  auto call = std::make_shared<ImportCall>(*detail::Reactor::current());
+  const bool request_slice = d.request().slice();
+  const std::uint64_t request_bytes =
+      request_slice ? active.request.length * d.request().size() : d.request().size();
+  call->request_.set_service(d.service());
+  call->request_.set_payload(active.request.payload, request_bytes);
+  call->request_.set_user_header(active.request.user_header, d.request_user_header().size());
+  call->request_.set_slice_len(request_slice ? active.request.length : 0);
+  call->self_ = call;
+  stub_->async()->Call(&call->context_, &call->request_, call.get());
+  // Reads are started from the loop, outside gRPC's reactions: the hold keeps the call from
+  // being done (and the next StartRead from being too late) until the loop lets go.
+  call->AddHold();
+  call->StartRead(&call->message_);
+  call->StartCall();
+
+  const bool response_slice = d.response().slice();
+  bool client_left = false;
+  try {
+    for (;;) {
+      if (!co_await ClientLeftOr<RemoteEvent>(core, active, call->read_)) {
+        client_left = true;
+        break;
+      }
+      call->read_.reset();
+      if (!call->read_ok_.load(std::memory_order_relaxed)) break;  // the stream ended
+      const v1::CallResponse& message = call->message_;
+      const std::uint64_t bytes =
+          response_slice ? message.slice_len() * d.response().size() : d.response().size();
+      if (message.payload().size() != bytes ||
+          message.user_header().size() != d.response_user_header().size()) {
+        detail::log(LogLevel::error, [&] {
+          return "floe-gateway: a response of service '" + d.service() +
+                 "' from the exporting gateway does not fit its type; the "
+                 "stream is ended";
+        });
+        client_left = true;  // end it here as if the client had gone
+        break;
+      }
+      std::uint32_t chunk = 0;
+      const detail::ChunkView view = response_slice ? core->loan(active, chunk, message.slice_len())
+                                                    : core->loan(active, chunk);
+      std::memcpy(view.payload, message.payload().data(), bytes);
+      if (!message.user_header().empty()) {
+        std::memcpy(view.user_header, message.user_header().data(), message.user_header().size());
+      }
+      if (!co_await ResponseSend(core, active, chunk)) {
+        client_left = true;
+        break;
+      }
+      call->StartRead(&call->message_);
+    }
+  } catch (const Error& error) {
+    detail::log(LogLevel::error, [&] { return std::string("floe-gateway: ") + error.what(); });
+    client_left = true;
+  }
+  if (client_left) call->context_.TryCancel();  // the exporting side drops its request
+  call->RemoveHold();
+  co_await call->done_.wait();
+  if (!call->status_.ok() && !client_left) {
+    detail::log(LogLevel::warn, [&] {
+      return "floe-gateway: a call of service '" + d.service() +
+             "' ended: " + call->status_.error_message();
+    });
+  }
+  core->end(active);
+}
+
+}  // namespace floe::gateway

@@ -1,0 +1,260 @@
+// floe-gateway between two "hosts": two floe domains on this machine, an exporting gateway in
+// one, an importing gateway in the other, over 127.0.0.1. Clients and servers are the typed
+// C++ API in processes of their own.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <floe/floe.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/fixture.hpp"
+#include "support/process.hpp"
+
+namespace floe::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A floe-gateway process in `domain`, its output read line by line.
+class GatewayProcess {
+ public:
+  GatewayProcess(const std::string& domain, std::vector<std::string> arguments) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    std::fflush(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      ::setenv("FLOE_DOMAIN", domain.c_str(), 1);
+      std::vector<char*> argv;
+      std::string path = FLOE_GATEWAY_PATH;
+      argv.push_back(path.data());
+      for (std::string& argument : arguments)
+        argv.push_back(argument.data());
+      argv.push_back(nullptr);
+      ::execv(path.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    output_ = fds[0];
+  }
+  GatewayProcess(const GatewayProcess&) = delete;
+  GatewayProcess& operator=(const GatewayProcess&) = delete;
+  ~GatewayProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(output_);
+  }
+
+  /// The next line it printed, or nothing within `timeout`.
+  std::optional<std::string> line(std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (const auto end = seen_.find('\n'); end != std::string::npos) {
+        std::string found = seen_.substr(0, end);
+        seen_.erase(0, end + 1);
+        return found;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{output_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) return {};
+      char buffer[256];
+      const ssize_t n = ::read(output_, buffer, sizeof buffer);
+      if (n <= 0) return {};
+      seen_.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  /// Sends `signal` and waits (bounded) for the exit: its exit code, or -1.
+  int stop(int signal = SIGTERM) {
+    ::kill(pid_, signal);
+    for (int i = 0; i < 1000; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      ::usleep(10'000);
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int output_ = -1;
+  std::string seen_;
+};
+
+/// The port an exporting gateway listening on 127.0.0.1:0 said it took, or 0.
+int exported_port(GatewayProcess& exporter) {
+  const std::optional<std::string> ready = exporter.line();
+  if (!ready) return 0;
+  const auto at = ready->rfind("on port ");
+  return at == std::string::npos ? 0 : std::stoi(ready->substr(at + 8));
+}
+
+struct Numbered {
+  std::uint64_t request = 0;
+  std::uint64_t index = 0;
+  static constexpr std::string_view floe_type_name = "test::Numbered";
+};
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  Config server_side = isolated_config();
+  Config client_side = [this] {
+    Config c = isolated_config();
+    c.domain = server_side.domain + "b";
+    return c;
+  }();
+
+  static auto builder(Node& node) {
+    // Lossless streams (a full buffer makes the server wait), as the gateways keep them.
+    return node.service_builder("Test/Remote")
+        .request_response<std::uint64_t, Numbered>()
+        .enable_safe_overflow_for_responses(false);
+  }
+  Node local = Node::create("local", client_side);
+  /// A client of the imported service in the client side's domain.
+  auto local_client() { return builder(local).open().client_builder().create(); }
+
+  /// A server in the server side's domain answering each request n with n responses.
+  ChildProcess numbering_server(Signal& ready) {
+    return ChildProcess([&] {
+      Node node = Node::create("remote-server", server_side);
+      auto service = builder(node).create();
+      // Blocking: the exporting gateway takes responses as fast as gRPC carries them.
+      auto server = service.server_builder().backpressure(Backpressure::block).create();
+      ready.notify();
+      for (;;) {
+        auto active = receive_within(server, 30s);
+        if (!active) return 0;
+        const std::uint64_t n = active->payload();
+        for (std::uint64_t i = 0; i < n; ++i) {
+          FLOE_CHILD_CHECK(active->send_copy(Numbered{n, i}));
+        }
+      }
+    });
+  }
+};
+
+/// An exporting gateway of Test/Remote in the server side's domain, on a port of its choosing.
+struct Gateways {
+  GatewayProcess exporter;
+  int port = 0;
+  Gateways(const Config& server_side)
+      : exporter(server_side.domain,
+                 {"export", "--listen", "127.0.0.1:0", "--service", "Test/Remote"}),
+        port(exported_port(exporter)) {}
+  std::unique_ptr<GatewayProcess> importer;
+
+  /// Starts the importing gateway in `domain`: the first line it prints (that it imported the
+  /// service, or why not), or nothing in 10 s.
+  std::optional<std::string> import_into(const std::string& domain) {
+    importer = std::make_unique<GatewayProcess>(
+        domain, std::vector<std::string>{"import", "--connect", "127.0.0.1:" + std::to_string(port),
+                                         "--service", "Test/Remote"});
+    return importer->line();
+  }
+};
+
+TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds) {
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(server_side);
+  ASSERT_NE(gateways.port, 0);
+  ASSERT_TRUE(gateways.import_into(client_side.domain));
+  auto client = local_client();
+  for (const std::uint64_t n : {1u, 0u, 5u, 100u}) {
+    auto pending = client.send_copy(n);
+    const auto values = receive_stream(pending);
+    ASSERT_EQ(values.size(), n) << "the stream ends with the remote one, every response in it";
+    for (std::uint64_t i = 0; i < n; ++i) {
+      EXPECT_EQ(values[i].request, n);
+      EXPECT_EQ(values[i].index, i);
+    }
+    EXPECT_FALSE(pending.is_connected());
+  }
+  EXPECT_EQ(gateways.importer->stop(), 0);
+  EXPECT_EQ(gateways.exporter.stop(), 0);
+}
+
+}  // namespace
+}  // namespace floe::test
+
+namespace floe::test {
+namespace {
+
+// A local client dropping its PendingResponse mid-stream: the remote server sees
+// is_connected() == false (the importing gateway cancels the call, the exporting one drops its
+// request).
+TEST_F(GatewayTest, ALocalClientLettingGoEndsTheRemoteServersStream) {
+  Signal ready;
+  ChildProcess endless_server([&] {
+    Node node = Node::create("remote-server", server_side);
+    auto service = builder(node).create();
+    auto server = service.server_builder().backpressure(Backpressure::block).create();
+    ready.notify();
+    auto active = receive_within(server, 30s);
+    FLOE_CHILD_CHECK(active);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    for (std::uint64_t i = 0; active->is_connected(); ++i) {
+      if (std::chrono::steady_clock::now() > deadline) return 3;
+      (void)active->send_copy(Numbered{0, i});
+    }
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(server_side);
+  ASSERT_NE(gateways.port, 0);
+  ASSERT_TRUE(gateways.import_into(client_side.domain));
+  auto client = local_client();
+  {
+    auto pending = client.send_copy(std::uint64_t{0});
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      auto response = receive_within(pending, 10s);
+      ASSERT_TRUE(response) << i;
+      EXPECT_EQ(response->payload().index, i);
+    }
+  }  // dropped: the remote server must see it
+  EXPECT_EQ(endless_server.wait(15s), 0) << "the remote server never saw the client go";
+}
+
+// The client's host already has the service with other types: the import is refused, saying so.
+TEST_F(GatewayTest, AnImportOfAServiceWithOtherTypesHereIsRefused) {
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(server_side);
+  ASSERT_NE(gateways.port, 0);
+  auto other = local.service_builder("Test/Remote")
+                   .request_response<std::uint32_t, std::uint32_t>()
+                   .create();
+  std::string output = gateways.import_into(client_side.domain).value_or("") + "\n";
+  while (const auto line = gateways.importer->line())
+    output += *line + "\n";
+  EXPECT_EQ(gateways.importer->stop(), 1) << output;
+  EXPECT_NE(output.find("cannot import 'Test/Remote' here: floe: service 'Test/Remote' has request "
+                        "type unsigned int"),
+            std::string::npos)
+      << output;
+}
+
+}  // namespace
+}  // namespace floe::test
