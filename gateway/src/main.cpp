@@ -45,7 +45,8 @@ int wait_for_stop(const sigset_t& set) {
   return 0;
 }
 
-int run_export(const std::string& listen, const std::vector<std::string>& services) {
+int run_export(const std::string& listen, const std::vector<std::string>& services,
+               int keepalive_ms) {
   const sigset_t stop = stop_signals();
   const floe::Config config = floe::Config::from_environment();
   floe::Node node = floe::Node::create("floe-gateway export on " + listen, config);
@@ -58,6 +59,15 @@ int run_export(const std::string& listen, const std::vector<std::string>& servic
   while (mailbox.reactor() == nullptr)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   grpc::ServerBuilder builder;
+  // Pings both ways every keepalive_ms, each to be answered within keepalive_ms: an importing
+  // gateway that stalls or whose network goes is noticed (its calls cancelled, their floe
+  // requests dropped) within about twice that. Importers ping as often: accepted.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             keepalive_ms / 2);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&exporter);
@@ -80,15 +90,29 @@ int run_export(const std::string& listen, const std::vector<std::string>& servic
   return code;
 }
 
-int run_import(const std::string& connect, const std::vector<std::string>& services) {
+/// A channel to the exporting gateway that pings it every keepalive_ms and gives up on it when
+/// a ping is not answered within keepalive_ms: a stalled gateway or a lost network fails the
+/// calls in progress (their local streams end) within about twice that, never a hang.
+std::shared_ptr<grpc::Channel> channel_to(const std::string& connect, int keepalive_ms) {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Reconnecting after the exporting gateway restarts: tried again within a second or two.
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(connect, grpc::InsecureChannelCredentials(), arguments);
+}
+
+int run_import(const std::string& connect, const std::vector<std::string>& services,
+               int keepalive_ms) {
   const sigset_t stop = stop_signals();
   const floe::Config config = floe::Config::from_environment();
   floe::Node node = floe::Node::create("floe-gateway import from " + connect, config);
   // Declared first, so it goes last: gRPC's threads may still wake its loop while the rest goes.
   floe::Runtime runtime;
-  floe::gateway::Importer importer(node,
-                                   grpc::CreateChannel(connect, grpc::InsecureChannelCredentials()),
-                                   services, std::chrono::seconds(10));
+  floe::gateway::Importer importer(node, channel_to(connect, keepalive_ms), services,
+                                   std::chrono::seconds(10));
   for (floe::gateway::ImportedService& service : importer.services()) {
     runtime.spawn(importer.serve(service));
     std::printf("floe-gateway: imported '%s' from %s\n", service.description.service().c_str(),
@@ -122,10 +146,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   importing->add_option("--service", import_services, "a service to import (repeatable)")
       ->required();
+  int keepalive_ms = 1000;
+  for (CLI::App* command : {exporting, importing}) {
+    command
+        ->add_option("--keepalive-ms", keepalive_ms,
+                     "ping the other gateway this often; one silent for as long again is "
+                     "given up on (its calls end)")
+        ->capture_default_str()
+        ->check(CLI::Range(10, 3'600'000));
+  }
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*exporting) return run_export(listen, export_services);
-    return run_import(connect, import_services);
+    if (*exporting) return run_export(listen, export_services, keepalive_ms);
+    return run_import(connect, import_services, keepalive_ms);
   } catch (const floe::Error& error) {
     std::fprintf(stderr, "%s\n", error.what());
     return 1;

@@ -80,6 +80,7 @@ class GatewayProcess {
       seen_.append(buffer, static_cast<std::size_t>(n));
     }
   }
+  void signal(int signal) const { ::kill(pid_, signal); }
   /// Sends `signal` and waits (bounded) for the exit: its exit code, or -1.
   int stop(int signal = SIGTERM) {
     ::kill(pid_, signal);
@@ -108,6 +109,28 @@ int exported_port(GatewayProcess& exporter) {
   return at == std::string::npos ? 0 : std::stoi(ready->substr(at + 8));
 }
 
+/// An exporting gateway of Test/Remote in the server side's domain, on a port of its choosing.
+struct Gateways {
+  std::string keepalive_ms;
+  GatewayProcess exporter;
+  int port = 0;
+  explicit Gateways(const Config& server_side, std::string keepalive_ms = "1000")
+      : keepalive_ms(std::move(keepalive_ms)),
+        exporter(server_side.domain, {"export", "--listen", "127.0.0.1:0", "--service",
+                                      "Test/Remote", "--keepalive-ms", this->keepalive_ms}),
+        port(exported_port(exporter)) {}
+  std::unique_ptr<GatewayProcess> importer;
+
+  /// Starts the importing gateway in `domain`: the first line it prints (that it imported the
+  /// service, or why not), or nothing in 10 s.
+  std::optional<std::string> import_into(const std::string& domain) {
+    importer = std::make_unique<GatewayProcess>(
+        domain, std::vector<std::string>{"import", "--connect", "127.0.0.1:" + std::to_string(port),
+                                         "--service", "Test/Remote"});
+    return importer->line();
+  }
+};
+
 struct Numbered {
   std::uint64_t request = 0;
   std::uint64_t index = 0;
@@ -133,6 +156,64 @@ class GatewayTest : public ::testing::Test {
   /// A client of the imported service in the client side's domain.
   auto local_client() { return builder(local).open().client_builder().create(); }
 
+  /// A server in the server side's domain streaming responses 0, 1, 2, ... to the first request
+  /// until its client stops listening: exit 0 then, 3 if it still listens after 20 s.
+  ChildProcess endless_server(Signal& ready) {
+    return ChildProcess([&] {
+      Node node = Node::create("remote-server", server_side);
+      auto service = builder(node).create();
+      auto server = service.server_builder().backpressure(Backpressure::block).create();
+      ready.notify();
+      auto active = receive_within(server, 30s);
+      FLOE_CHILD_CHECK(active);
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      for (std::uint64_t i = 0; active->is_connected(); ++i) {
+        if (std::chrono::steady_clock::now() > deadline) return 3;
+        (void)active->send_copy(Numbered{0, i});
+      }
+      return 0;
+    });
+  }
+
+  /// A local stream from an endless remote server, three responses in, when `fault` happens to
+  /// the other side: the local stream must end (its client sees is_connected() == false) within
+  /// `bound`, never hang. Returns how long it took.
+  template <typename Fault>
+  std::chrono::milliseconds stream_end_after(Fault fault, std::chrono::milliseconds bound) {
+    auto client = local_client();
+    auto pending = client.send_copy(std::uint64_t{0});
+    for (int i = 0; i < 3; ++i)
+      EXPECT_TRUE(receive_within(pending, 10s)) << i;
+    fault();
+    const auto start = std::chrono::steady_clock::now();
+    const bool ended = eventually(
+        [&] {
+          while (pending.try_receive()) {
+          }
+          return !pending.is_connected();
+        },
+        bound);
+    EXPECT_TRUE(ended) << "the local stream outlived the fault by " << bound.count() << " ms";
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start);
+  }
+
+  /// Both gateways between the two domains, started once the server said it is `ready`
+  /// (nullptr, with the failure recorded, if anything did not start).
+  std::unique_ptr<Gateways> connect_domains(const Signal& ready,
+                                            const std::string& keepalive_ms = "1000") {
+    if (ready.wait() != 1) {
+      ADD_FAILURE() << "the server did not get ready";
+      return nullptr;
+    }
+    auto gateways = std::make_unique<Gateways>(server_side, keepalive_ms);
+    if (gateways->port == 0 || !gateways->import_into(client_side.domain)) {
+      ADD_FAILURE() << "the gateways did not start";
+      return nullptr;
+    }
+    return gateways;
+  }
+
   /// A server in the server side's domain answering each request n with n responses.
   ChildProcess numbering_server(Signal& ready) {
     return ChildProcess([&] {
@@ -153,33 +234,11 @@ class GatewayTest : public ::testing::Test {
   }
 };
 
-/// An exporting gateway of Test/Remote in the server side's domain, on a port of its choosing.
-struct Gateways {
-  GatewayProcess exporter;
-  int port = 0;
-  Gateways(const Config& server_side)
-      : exporter(server_side.domain,
-                 {"export", "--listen", "127.0.0.1:0", "--service", "Test/Remote"}),
-        port(exported_port(exporter)) {}
-  std::unique_ptr<GatewayProcess> importer;
-
-  /// Starts the importing gateway in `domain`: the first line it prints (that it imported the
-  /// service, or why not), or nothing in 10 s.
-  std::optional<std::string> import_into(const std::string& domain) {
-    importer = std::make_unique<GatewayProcess>(
-        domain, std::vector<std::string>{"import", "--connect", "127.0.0.1:" + std::to_string(port),
-                                         "--service", "Test/Remote"});
-    return importer->line();
-  }
-};
-
 TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds) {
   Signal ready;
   ChildProcess server = numbering_server(ready);
-  ASSERT_EQ(ready.wait(), 1);
-  Gateways gateways(server_side);
-  ASSERT_NE(gateways.port, 0);
-  ASSERT_TRUE(gateways.import_into(client_side.domain));
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
   auto client = local_client();
   for (const std::uint64_t n : {1u, 0u, 5u, 100u}) {
     auto pending = client.send_copy(n);
@@ -191,39 +250,18 @@ TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds)
     }
     EXPECT_FALSE(pending.is_connected());
   }
-  EXPECT_EQ(gateways.importer->stop(), 0);
-  EXPECT_EQ(gateways.exporter.stop(), 0);
+  EXPECT_EQ(gateways->importer->stop(), 0);
+  EXPECT_EQ(gateways->exporter.stop(), 0);
 }
-
-}  // namespace
-}  // namespace floe::test
-
-namespace floe::test {
-namespace {
 
 // A local client dropping its PendingResponse mid-stream: the remote server sees
 // is_connected() == false (the importing gateway cancels the call, the exporting one drops its
 // request).
 TEST_F(GatewayTest, ALocalClientLettingGoEndsTheRemoteServersStream) {
   Signal ready;
-  ChildProcess endless_server([&] {
-    Node node = Node::create("remote-server", server_side);
-    auto service = builder(node).create();
-    auto server = service.server_builder().backpressure(Backpressure::block).create();
-    ready.notify();
-    auto active = receive_within(server, 30s);
-    FLOE_CHILD_CHECK(active);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    for (std::uint64_t i = 0; active->is_connected(); ++i) {
-      if (std::chrono::steady_clock::now() > deadline) return 3;
-      (void)active->send_copy(Numbered{0, i});
-    }
-    return 0;
-  });
-  ASSERT_EQ(ready.wait(), 1);
-  Gateways gateways(server_side);
-  ASSERT_NE(gateways.port, 0);
-  ASSERT_TRUE(gateways.import_into(client_side.domain));
+  ChildProcess server = endless_server(ready);
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
   auto client = local_client();
   {
     auto pending = client.send_copy(std::uint64_t{0});
@@ -233,7 +271,7 @@ TEST_F(GatewayTest, ALocalClientLettingGoEndsTheRemoteServersStream) {
       EXPECT_EQ(response->payload().index, i);
     }
   }  // dropped: the remote server must see it
-  EXPECT_EQ(endless_server.wait(15s), 0) << "the remote server never saw the client go";
+  EXPECT_EQ(server.wait(15s), 0) << "the remote server never saw the client go";
 }
 
 // The client's host already has the service with other types: the import is refused, saying so.
@@ -254,6 +292,35 @@ TEST_F(GatewayTest, AnImportOfAServiceWithOtherTypesHereIsRefused) {
                         "type unsigned int"),
             std::string::npos)
       << output;
+}
+
+TEST_F(GatewayTest, AKilledRemoteServerEndsTheLocalStream) {
+  Signal ready;
+  ChildProcess server = endless_server(ready);
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
+  stream_end_after([&] { server.kill(); }, 10s);
+}
+
+TEST_F(GatewayTest, AKilledExportingGatewayEndsTheLocalStream) {
+  Signal ready;
+  ChildProcess server = endless_server(ready);
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
+  stream_end_after([&] { gateways->exporter.stop(SIGKILL); }, 10s);
+}
+
+// A stalled exporting gateway (SIGSTOP: its connection stays open, nothing answers, as when the
+// network goes) is given up on by gRPC's keepalive watchdog ("keepalive watchdog timeout"):
+// about 2 s here, with --keepalive-ms from 200 to 3000 (gRPC keeps floors of its own).
+TEST_F(GatewayTest, AStalledExportingGatewayIsGivenUpOnWithinSeconds) {
+  Signal ready;
+  ChildProcess server = endless_server(ready);
+  const auto gateways = connect_domains(ready, "200");
+  ASSERT_TRUE(gateways);
+  const auto took = stream_end_after([&] { gateways->exporter.signal(SIGSTOP); }, 5s);
+  EXPECT_GE(took.count(), 100) << "ended before any keepalive could have noticed";
+  gateways->exporter.signal(SIGCONT);
 }
 
 }  // namespace
