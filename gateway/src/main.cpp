@@ -68,12 +68,16 @@ int run_export(const std::string& listen, const std::vector<std::string>& servic
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              keepalive_ms / 2);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // A second gateway on a port in use must fail, not share it (gRPC allows SO_REUSEPORT).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&exporter);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
-    std::fprintf(stderr, "floe-gateway: cannot listen on %s\n", listen.c_str());
+    std::fprintf(stderr,
+                 "floe-gateway: cannot listen on %s: in use, or not an address of this host\n",
+                 listen.c_str());
     runtime.stop();
     loop.join();
     return 1;
