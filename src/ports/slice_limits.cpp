@@ -7,11 +7,20 @@
 
 namespace floe::detail {
 
+namespace {
+
+/// The most elements the service's chunks hold inline on `side` (0: not a slice).
+std::uint64_t service_max_slice_len(const ServiceSegment& segment, SliceSide side) noexcept {
+  return side == SliceSide::request ? segment.layout().request_slice_capacity()
+                                    : segment.layout().response_slice_capacity();
+}
+
+}  // namespace
+
 std::uint64_t port_max_slice_len(const ServiceSegment& segment, SliceSide side,
                                  SlicePolicy policy) {
   const bool request = side == SliceSide::request;
-  const std::uint64_t service_max = request ? segment.layout().request_slice_capacity()
-                                            : segment.layout().response_slice_capacity();
+  const std::uint64_t service_max = service_max_slice_len(segment, side);
   if (policy.max_len == 0) return service_max;
   const std::string role = request ? "request" : "response";
   const std::string asked = "the " + std::string(request ? "client" : "server") +
@@ -38,8 +47,7 @@ void throw_exceeds_max_slice_len(const ServiceSegment& segment, SliceSide side, 
                                  std::uint64_t length, std::uint64_t max, bool growing) {
   const bool request = side == SliceSide::request;
   const std::string service_max = request ? "request_max_slice_len" : "response_max_slice_len";
-  const std::uint64_t service_capacity = request ? segment.layout().request_slice_capacity()
-                                                 : segment.layout().response_slice_capacity();
+  const std::uint64_t service_capacity = service_max_slice_len(segment, side);
   const std::string grow =
       "let the port grow past the service's maximum "
       "(.allocation_strategy(floe::AllocationStrategy::power_of_two or best_fit) on its builder)";

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -30,36 +29,22 @@ using namespace std::chrono_literals;
 /// A floe-gateway process in `domain`, its output read line by line.
 class GatewayProcess {
  public:
-  GatewayProcess(const std::string& domain, std::vector<std::string> arguments) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
-    std::fflush(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::dup2(fds[1], 2);
-      ::setenv("FLOE_DOMAIN", domain.c_str(), 1);
-      std::vector<char*> argv;
-      std::string path = FLOE_GATEWAY_PATH;
-      argv.push_back(path.data());
-      for (std::string& argument : arguments)
-        argv.push_back(argument.data());
-      argv.push_back(nullptr);
-      ::execv(path.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    output_ = fds[0];
+  GatewayProcess(const std::string& domain, std::vector<std::string> arguments)
+      : child_([&] {
+          ::dup2(pipe_.write, 1);
+          ::dup2(pipe_.write, 2);
+          ::setenv("FLOE_DOMAIN", domain.c_str(), 1);
+          std::string path = FLOE_GATEWAY_PATH;
+          std::vector<char*> argv{path.data()};
+          for (std::string& argument : arguments)
+            argv.push_back(argument.data());
+          argv.push_back(nullptr);
+          ::execv(path.c_str(), argv.data());
+          return 127;
+        }) {
+    ::close(pipe_.write);
   }
-  GatewayProcess(const GatewayProcess&) = delete;
-  GatewayProcess& operator=(const GatewayProcess&) = delete;
-  ~GatewayProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(output_);
-  }
+  ~GatewayProcess() { ::close(pipe_.read); }  // then child_ kills it if it still runs
 
   /// The next line it printed, or nothing within `timeout`.
   std::optional<std::string> line(std::chrono::milliseconds timeout = 10s) {
@@ -72,32 +57,34 @@ class GatewayProcess {
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      pollfd p{output_, POLLIN, 0};
+      pollfd p{pipe_.read, POLLIN, 0};
       if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) return {};
       char buffer[256];
-      const ssize_t n = ::read(output_, buffer, sizeof buffer);
+      const ssize_t n = ::read(pipe_.read, buffer, sizeof buffer);
       if (n <= 0) return {};
       seen_.append(buffer, static_cast<std::size_t>(n));
     }
   }
-  void signal(int signal) const { ::kill(pid_, signal); }
-  /// Sends `signal` and waits (bounded) for the exit: its exit code, or -1.
+  void signal(int signal) const { ::kill(child_.pid(), signal); }
+  /// Sends `signal` and waits (bounded) for the exit: its exit code, or -1 (then killed).
   int stop(int signal = SIGTERM) {
-    ::kill(pid_, signal);
-    for (int i = 0; i < 1000; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      ::usleep(10'000);
-    }
-    return -1;
+    ::kill(child_.pid(), signal);
+    return child_.wait(10s);
   }
 
  private:
-  pid_t pid_ = -1;
-  int output_ = -1;
+  struct Pipe {
+    int read = -1;
+    int write = -1;
+    Pipe() {
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+      read = fds[0];
+      write = fds[1];
+    }
+  };
+  Pipe pipe_;  // before child_: the child writes into it
+  ChildProcess child_;
   std::string seen_;
 };
 
