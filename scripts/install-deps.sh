@@ -4,7 +4,7 @@
 #           libFuzzer target (GCC's sanitizer runtimes come with g++), python3 for the test
 #           that compiles the docs' code blocks, python3-dev, pybind11-dev and python3-pytest
 #           for the Python package and its tests, gRPC and protobuf for floe-gateway and its
-#           tests.
+#           tests (and openssl, whose command makes the TLS tests' certificates).
 #   --python only what the Python package needs (python3-dev, pybind11-dev): the demo's.
 #   --bench also what the comparison benchmarks (scripts/bench.sh) measure floe against and plot
 #           with: iceoryx (and its RouDi daemon), ZeroMQ, gRPC with protobuf, matplotlib; and
@@ -16,7 +16,7 @@ packages=(g++ cmake make pkg-config liburing-dev libasio-dev libtomlplusplus-dev
 case "${1:-}" in
   --test)
     packages+=(clang-14 libclang-rt-14-dev python3 python3-dev pybind11-dev python3-pytest
-      libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev)
+      libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev openssl)
     ;;
   --python) packages+=(python3 python3-dev pybind11-dev) ;;
   --bench)

@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <stop_token>
 
 #include "description.hpp"
+#include "log.hpp"
 #include "remote_event.hpp"
 #include "untyped_ops.hpp"
 
@@ -55,63 +57,153 @@ grpc::Status status(grpc::StatusCode code, const std::string& message) {
   return grpc::Status(code, message);
 }
 
+/// In the log: a call of `service` from `peer` refused or failed, and why.
+void log_unserved(const std::string& service, const std::string& peer, const grpc::Status& why) {
+  detail::log(LogLevel::warn, [&] {
+    return "floe-gateway: a call of service '" + service + "' from " + peer +
+           " was not served: " + why.error_message();
+  });
+}
+
 /// A Call ended before it began.
 class RefusedCall final : public grpc::ServerWriteReactor<v1::CallResponse> {
  public:
-  explicit RefusedCall(const grpc::Status& why) { Finish(why); }
+  RefusedCall(const grpc::CallbackServerContext& context, const std::string& service,
+              const grpc::Status& why) {
+    log_unserved(service, context.peer(), why);
+    Finish(why);
+  }
   void OnDone() override { delete this; }
 };
 
-std::string message_of(const detail::Failure& failure) {
-  try {
-    failure.raise();
-  } catch (const Error& error) {
-    return error.what();
+/// Ends `call` before its floe request was sent.
+void refuse(ExportCall* call, const std::string& service, const grpc::Status& why) {
+  log_unserved(service, call->context_.peer(), why);
+  call->Finish(why);
+}
+
+std::shared_ptr<detail::ClientCore> open_client(const ExportedService& service) {
+  return std::make_shared<detail::ClientCore>(
+      service.segment, service.max_active_requests_per_client, Backpressure::block,
+      // A remote client's slice may have grown past the service's maximum: so may this one.
+      service.description.request().slice()
+          ? detail::SlicePolicy{0, AllocationStrategy::power_of_two}
+          : detail::SlicePolicy{});
+}
+
+/// `request` loaned from `core`, copied in: its chunk.
+std::uint32_t loan_copy(detail::ClientCore& core, const v1::ServiceDescription& d,
+                        const v1::CallRequest& request, std::uint64_t payload_bytes) {
+  std::uint32_t chunk = 0;
+  const detail::ChunkView view =
+      d.request().slice() ? core.loan(chunk, request.slice_len()) : core.loan(chunk);
+  std::memcpy(view.payload, request.payload().data(), payload_bytes);
+  if (!request.user_header().empty()) {
+    std::memcpy(view.user_header, request.user_header().data(), request.user_header().size());
   }
+  return chunk;
+}
+
+struct Sent {
+  std::shared_ptr<detail::ClientCore> client;
+  std::uint32_t channel = 0;
+};
+
+/// The floe request of `request`, sent by the first of the service's clients with a free
+/// request channel; a client more is opened when all are busy, up to the maximum; past it, the
+/// call waits for a channel (until cancelled). Throws floe::Error.
+/// Sends on the first client with a free request channel, or says there is none.
+std::optional<Sent> try_send(ExportedService& service, const v1::CallRequest& request,
+                             std::uint64_t payload_bytes) {
+  for (const std::shared_ptr<detail::ClientCore>& client : service.clients) {
+    const std::uint32_t chunk = loan_copy(*client, service.description, request, payload_bytes);
+    Sent sent{client};
+    detail::Failure failure;
+    if (client->try_send(chunk, sent.channel, failure)) return sent;
+    client->release_loan(chunk);
+    if (failure) failure.raise();
+  }
+  return std::nullopt;
+}
+
+Task<Sent> send_request(ExportedService& service, const v1::CallRequest& request,
+                        std::uint64_t payload_bytes, std::stop_token cancelled) {
+  const v1::ServiceDescription& d = service.description;
+  for (;;) {
+    if (service.waiting.empty()) {  // else those first go first
+      if (std::optional<Sent> sent = try_send(service, request, payload_bytes)) co_return *sent;
+    }
+    if (service.clients.size() >= service.max_clients) break;
+    try {
+      service.clients.push_back(open_client(service));
+      detail::log(LogLevel::info, [&] {
+        return "floe-gateway: service '" + d.service() + "' has " +
+               std::to_string(service.clients.size()) + " client port(s) for calls at once";
+      });
+    } catch (const Error& error) {
+      if (error.code() != Errc::exceeds_max_clients) throw;
+      service.max_clients = static_cast<std::uint32_t>(service.clients.size());
+      detail::log(LogLevel::warn, [&] {
+        return "floe-gateway: service '" + d.service() + "' has no client slot left (" +
+               error.what() + "); calls beyond " +
+               std::to_string(service.clients.size() * service.max_active_requests_per_client) +
+               " at once wait";
+      });
+    }
+  }
+  // In line: the first waits for a channel of one client, the others for their turn.
+  auto turn = std::make_shared<RemoteEvent>(*detail::Reactor::current());
+  service.waiting.push_back(turn);
+  struct Leave {  // however this ends (sent, cancelled): the next in line has its turn
+    ExportedService& service;
+    const std::shared_ptr<RemoteEvent>& turn;
+    ~Leave() {
+      const bool first = service.waiting.front() == turn;
+      std::erase(service.waiting, turn);
+      if (first && !service.waiting.empty()) service.waiting.front()->set();
+    }
+  } leave{service, turn};
+  if (service.waiting.front() == turn) turn->set();
+  co_await turn->wait(cancelled);
+  if (std::optional<Sent> sent = try_send(service, request, payload_bytes)) co_return *sent;
+  Sent sent{service.clients[service.next_wait++ % service.clients.size()]};
+  RequestSend send(sent.client, loan_copy(*sent.client, d, request, payload_bytes));
+  send.set_stop_token(std::move(cancelled));
+  sent.channel = co_await send;
+  co_return sent;
 }
 
 /// The floe request of `request`, and its responses carried back, until the floe stream ends
 /// or the call is cancelled.
 Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallRequest* request) {
   const v1::ServiceDescription& d = service.description;
-  const std::shared_ptr<detail::ClientCore>& core = service.client;
   const bool slice = d.request().slice();
   const std::uint64_t payload_bytes =
       slice ? request->slice_len() * d.request().size() : d.request().size();
   if (request->payload().size() != payload_bytes ||
       request->user_header().size() != d.request_user_header().size()) {
-    call->Finish(status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "floe-gateway: service '" + d.service() + "' takes requests of " +
-                            std::to_string(payload_bytes) + " payload and " +
-                            std::to_string(d.request_user_header().size()) +
-                            " user header bytes; this one had " +
-                            std::to_string(request->payload().size()) + " and " +
-                            std::to_string(request->user_header().size())));
+    refuse(
+        call, d.service(),
+        status(grpc::StatusCode::INVALID_ARGUMENT,
+               "floe-gateway: service '" + d.service() + "' takes requests of " +
+                   std::to_string(payload_bytes) + " payload and " +
+                   std::to_string(d.request_user_header().size()) +
+                   " user header bytes; this one had " + std::to_string(request->payload().size()) +
+                   " and " + std::to_string(request->user_header().size())));
     co_return;
   }
-  std::uint32_t chunk = 0;
-  detail::ChunkView view;
+  Sent sent;
   try {
-    view = slice ? core->loan(chunk, request->slice_len()) : core->loan(chunk);
+    sent = co_await send_request(service, *request, payload_bytes, call->cancel_.get_token());
   } catch (const Error& error) {
-    call->Finish(status(grpc::StatusCode::RESOURCE_EXHAUSTED, error.what()));
+    refuse(call, d.service(),
+           status(error.code() == Errc::cancelled ? grpc::StatusCode::CANCELLED
+                                                  : grpc::StatusCode::RESOURCE_EXHAUSTED,
+                  error.what()));
     co_return;
   }
-  std::memcpy(view.payload, request->payload().data(), payload_bytes);
-  if (!request->user_header().empty()) {
-    std::memcpy(view.user_header, request->user_header().data(), request->user_header().size());
-  }
-  std::uint32_t channel = 0;
-  detail::Failure failure;
-  if (!core->try_send(chunk, channel, failure)) {
-    core->release_loan(chunk);
-    call->Finish(status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        failure ? message_of(failure)
-                                : "floe-gateway: every request of the exporting gateway's client "
-                                  "of '" +
-                                      d.service() + "' is open; try again"));
-    co_return;
-  }
+  const std::shared_ptr<detail::ClientCore>& core = sent.client;
+  const std::uint32_t channel = sent.channel;
   const std::stop_token cancelled = call->cancel_.get_token();
   const bool response_slice = d.response().slice();
   grpc::Status ending = grpc::Status::OK;
@@ -146,12 +238,21 @@ Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallReque
                                        stream_end_name(core->end_reason(channel)));
   }
   core->drop_pending(channel);  // the servers see is_connected() == false
+  if (ending.error_code() == grpc::StatusCode::CANCELLED) {
+    detail::log(LogLevel::debug, [&] {
+      return "floe-gateway: a call of service '" + d.service() + "' from " + call->context_.peer() +
+             " was cancelled there";
+    });
+  } else if (!ending.ok()) {
+    log_unserved(d.service(), call->context_.peer(), ending);
+  }
   call->Finish(ending);
 }
 
 }  // namespace
 
-Exporter::Exporter(const Node& node, const std::vector<std::string>& services, Mailbox& mailbox)
+Exporter::Exporter(const Node& node, const std::vector<std::string>& services,
+                   std::uint32_t client_ports, Mailbox& mailbox)
     : mailbox_(mailbox) {
   const auto& state = *detail::NodeAccess::state(node);
   for (const std::string& name : services) {
@@ -160,12 +261,9 @@ Exporter::Exporter(const Node& node, const std::vector<std::string>& services, M
     LocalSpec local;
     local_spec_of(exported.description, state.config, local);
     exported.segment = detail::open_service(state, local.spec, detail::OpenMode::open);
-    exported.client = std::make_shared<detail::ClientCore>(
-        exported.segment, local.spec.limits.max_active_requests_per_client, Backpressure::block,
-        // A remote client's slice may have grown past the service's maximum: so may this one.
-        exported.description.request().slice()
-            ? detail::SlicePolicy{0, AllocationStrategy::power_of_two}
-            : detail::SlicePolicy{});
+    exported.max_active_requests_per_client = local.spec.limits.max_active_requests_per_client;
+    exported.max_clients = client_ports;
+    exported.clients.push_back(open_client(exported));
     services_.emplace(name, std::move(exported));
   }
 }
@@ -176,11 +274,16 @@ grpc::ServerUnaryReactor* Exporter::Describe(grpc::CallbackServerContext* contex
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const auto found = services_.find(request->service());
   if (found == services_.end()) {
-    reactor->Finish(
+    const grpc::Status refused =
         status(grpc::StatusCode::NOT_FOUND,
-               "floe-gateway: service '" + request->service() + "' is not exported here"));
+               "floe-gateway: service '" + request->service() + "' is not exported here");
+    log_unserved(request->service(), context->peer(), refused);
+    reactor->Finish(refused);
     return reactor;
   }
+  detail::log(LogLevel::info, [&] {
+    return "floe-gateway: service '" + request->service() + "' described to " + context->peer();
+  });
   *description = found->second.description;
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -192,10 +295,12 @@ grpc::ServerWriteReactor<v1::CallResponse>* Exporter::Call(grpc::CallbackServerC
   const auto found = services_.find(request->service());
   if (loop == nullptr) {
     return new RefusedCall(
+        *context, request->service(),
         status(grpc::StatusCode::UNAVAILABLE, "floe-gateway: the exporting gateway is stopping"));
   }
   if (found == services_.end()) {
     return new RefusedCall(
+        *context, request->service(),
         status(grpc::StatusCode::NOT_FOUND,
                "floe-gateway: service '" + request->service() + "' is not exported here"));
   }

@@ -56,10 +56,12 @@ Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
     ImportedService imported;
     const grpc::Status status = stub_->Describe(&context, request, &imported.description);
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      throw Error(Errc::timed_out, "floe-gateway: cannot import '" + name +
-                                       "': no exporting gateway answered within " +
-                                       std::to_string(connect_timeout.count() / 1000) +
-                                       " s; is one listening at the --connect address?");
+      throw Error(Errc::timed_out,
+                  "floe-gateway: cannot import '" + name +
+                      "': no exporting gateway answered within " +
+                      std::to_string(connect_timeout.count() / 1000) +
+                      " s; is one listening at the --connect address, with TLS settings that match "
+                      "these?");
     }
     if (!status.ok()) {
       throw Error(Errc::service_does_not_exist,

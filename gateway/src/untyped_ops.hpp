@@ -48,6 +48,53 @@ class StreamReceive
   std::optional<detail::ClientCore::Received> result_;
 };
 
+/// `co_await RequestSend(core, chunk)`: sends the loaned request `chunk`, waiting for one of
+/// the client's request channels to be free (max_active_requests); the channel it went on. The
+/// chunk is handed over, or given back when the wait ends otherwise (cancelled, damaged).
+class RequestSend : public detail::AwaitableOperation<RequestSend, std::uint32_t> {
+ public:
+  RequestSend(std::shared_ptr<detail::ClientCore> core, std::uint32_t chunk) noexcept
+      : core_(std::move(core)), chunk_(chunk) {}
+  RequestSend(RequestSend&&) noexcept = default;
+  ~RequestSend() override {
+    abandon();
+    give_back();
+  }
+
+ private:
+  friend class detail::AwaitableOperation<RequestSend, std::uint32_t>;
+  bool attempt() noexcept {
+    if (core_->try_send(chunk_, channel_, failure())) {
+      sent_ = true;
+      return true;
+    }
+    return static_cast<bool>(failure());  // Errc::corrupted: the segment was damaged
+  }
+  std::uint32_t take_value() const noexcept { return channel_; }
+  bool poll(const PollContext& context) noexcept override {
+    if (context.peers_changed) core_->check_size();
+    return attempt();
+  }
+  void give_back() noexcept {
+    if (sent_) return;
+    core_->release_loan(chunk_);
+    sent_ = true;
+  }
+  void on_interrupted() noexcept override { give_back(); }
+  detail::DoorbellWords doorbell() const noexcept override { return core_->doorbell(); }
+  detail::PortOperations* port_operations() const noexcept override {
+    return &core_->slot_operations();
+  }
+  const char* awaited() const noexcept override {
+    return "a request channel to send on (max_active_requests)";
+  }
+
+  std::shared_ptr<detail::ClientCore> core_;
+  std::uint32_t chunk_;
+  std::uint32_t channel_ = 0;
+  bool sent_ = false;
+};
+
 /// `co_await ServerReceive(core)`: the next request of a server port.
 class ServerReceive : public detail::AwaitableOperation<ServerReceive, detail::ServerCore::Active> {
  public:

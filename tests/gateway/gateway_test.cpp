@@ -2,20 +2,29 @@
 // one, an importing gateway in the other, over 127.0.0.1. Clients and servers are the typed
 // C++ API in processes of their own.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <floe/floe.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fixture.hpp"
@@ -46,8 +55,24 @@ class GatewayProcess {
   }
   ~GatewayProcess() { ::close(pipe_.read); }  // then child_ kills it if it still runs
 
-  /// The next line it printed, or nothing within `timeout`.
+  /// The next line it printed that is not floe's log ("floe[pid] level: ..."), or nothing
+  /// within `timeout`.
   std::optional<std::string> line(std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      std::optional<std::string> next =
+          any_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - std::chrono::steady_clock::now()));
+      if (!next || !next->starts_with("floe[")) return next;
+      log_ += *next + "\n";
+    }
+  }
+  std::string first_line;  // what it said first (exported_port())
+  /// The log lines line() skipped.
+  const std::string& log() const noexcept { return log_; }
+
+  /// The next line it printed, or nothing within `timeout`.
+  std::optional<std::string> any_line(std::chrono::milliseconds timeout = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (const auto end = seen_.find('\n'); end != std::string::npos) {
@@ -86,12 +111,14 @@ class GatewayProcess {
   Pipe pipe_;  // before child_: the child writes into it
   ChildProcess child_;
   std::string seen_;
+  std::string log_;
 };
 
 /// The port an exporting gateway listening on 127.0.0.1:0 said it took, or 0.
 int exported_port(GatewayProcess& exporter) {
   const std::optional<std::string> ready = exporter.line();
   if (!ready) return 0;
+  exporter.first_line = *ready;
   const auto at = ready->rfind("on port ");
   return at == std::string::npos ? 0 : std::stoi(ready->substr(at + 8));
 }
@@ -101,21 +128,44 @@ struct Gateways {
   std::string keepalive_ms;
   GatewayProcess exporter;
   int port = 0;
-  explicit Gateways(const Config& server_side, std::string keepalive_ms = "1000")
+  explicit Gateways(const Config& server_side, std::string keepalive_ms = "1000",
+                    const std::vector<std::string>& export_options = {})
       : keepalive_ms(std::move(keepalive_ms)),
-        exporter(server_side.domain, {"export", "--listen", "127.0.0.1:0", "--service",
-                                      "Test/Remote", "--keepalive-ms", this->keepalive_ms}),
+        exporter(server_side.domain,
+                 [&] {
+                   std::vector<std::string> arguments{
+                       "export",      "--listen",       "127.0.0.1:0",     "--service",
+                       "Test/Remote", "--keepalive-ms", this->keepalive_ms};
+                   arguments.insert(arguments.end(), export_options.begin(), export_options.end());
+                   return arguments;
+                 }()),
         port(exported_port(exporter)) {}
   std::unique_ptr<GatewayProcess> importer;
 
   /// Starts the importing gateway in `domain`: the first line it prints (that it imported the
   /// service, or why not), or nothing in 10 s.
-  std::optional<std::string> import_into(const std::string& domain) {
-    importer = std::make_unique<GatewayProcess>(
-        domain, std::vector<std::string>{"import", "--connect", "127.0.0.1:" + std::to_string(port),
-                                         "--service", "Test/Remote"});
+  std::optional<std::string> import_into(const std::string& domain,
+                                         const std::vector<std::string>& more = {}) {
+    std::vector<std::string> arguments{"import", "--connect", "127.0.0.1:" + std::to_string(port),
+                                       "--service", "Test/Remote"};
+    arguments.insert(arguments.end(), more.begin(), more.end());
+    importer = std::make_unique<GatewayProcess>(domain, std::move(arguments));
     return importer->line();
   }
+};
+
+/// A count a child process keeps and the test reads (shared anonymous memory).
+struct SharedCounter {
+  std::atomic<std::uint64_t> value{0};
+  static SharedCounter* create() {
+    void* memory = ::mmap(nullptr, sizeof(SharedCounter), PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) throw std::runtime_error("mmap");
+    return new (memory) SharedCounter;
+  }
+  struct Unmap {
+    void operator()(SharedCounter* counter) const { ::munmap(counter, sizeof(SharedCounter)); }
+  };
 };
 
 struct Numbered {
@@ -144,8 +194,9 @@ class GatewayTest : public ::testing::Test {
   auto local_client() { return builder(local).open().client_builder().create(); }
 
   /// A server in the server side's domain streaming responses 0, 1, 2, ... to the first request
-  /// until its client stops listening: exit 0 then, 3 if it still listens after 20 s.
-  ChildProcess endless_server(Signal& ready) {
+  /// until its client stops listening: exit 0 then, 3 if it still listens after 20 s (60 s with
+  /// `sent`, where it counts the responses it sent).
+  ChildProcess endless_server(Signal& ready, SharedCounter* sent = nullptr) {
     return ChildProcess([&] {
       Node node = Node::create("remote-server", server_side);
       auto service = builder(node).create();
@@ -153,10 +204,11 @@ class GatewayTest : public ::testing::Test {
       ready.notify();
       auto active = receive_within(server, 30s);
       FLOE_CHILD_CHECK(active);
-      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      const auto deadline = std::chrono::steady_clock::now() + (sent ? 60s : 20s);
       for (std::uint64_t i = 0; active->is_connected(); ++i) {
         if (std::chrono::steady_clock::now() > deadline) return 3;
         (void)active->send_copy(Numbered{0, i});
+        if (sent) sent->value.fetch_add(1);
       }
       return 0;
     });
@@ -188,21 +240,23 @@ class GatewayTest : public ::testing::Test {
   /// Both gateways between the two domains, started once the server said it is `ready`
   /// (nullptr, with the failure recorded, if anything did not start).
   std::unique_ptr<Gateways> connect_domains(const Signal& ready,
-                                            const std::string& keepalive_ms = "1000") {
+                                            const std::string& keepalive_ms = "1000",
+                                            const std::vector<std::string>& import_options = {}) {
     if (ready.wait() != 1) {
       ADD_FAILURE() << "the server did not get ready";
       return nullptr;
     }
     auto gateways = std::make_unique<Gateways>(server_side, keepalive_ms);
-    if (gateways->port == 0 || !gateways->import_into(client_side.domain)) {
+    if (gateways->port == 0 || !gateways->import_into(client_side.domain, import_options)) {
       ADD_FAILURE() << "the gateways did not start";
       return nullptr;
     }
     return gateways;
   }
 
-  /// A server in the server side's domain answering each request n with n responses.
-  ChildProcess numbering_server(Signal& ready) {
+  /// A server in the server side's domain answering each request n with n responses, after
+  /// `delay`.
+  ChildProcess numbering_server(Signal& ready, std::chrono::milliseconds delay = 0ms) {
     return ChildProcess([&] {
       Node node = Node::create("remote-server", server_side);
       auto service = builder(node).create();
@@ -212,6 +266,7 @@ class GatewayTest : public ::testing::Test {
       for (;;) {
         auto active = receive_within(server, 30s);
         if (!active) return 0;
+        std::this_thread::sleep_for(delay);
         const std::uint64_t n = active->payload();
         for (std::uint64_t i = 0; i < n; ++i) {
           FLOE_CHILD_CHECK(active->send_copy(Numbered{n, i}));
@@ -261,6 +316,40 @@ TEST_F(GatewayTest, ALocalClientLettingGoEndsTheRemoteServersStream) {
   EXPECT_EQ(server.wait(15s), 0) << "the remote server never saw the client go";
 }
 
+// Flow control end to end: a local client that stops reading holds the remote server back once
+// the service's buffers and one gRPC window (--window-kib) are full, instead of the importing
+// gateway buffering without bound; when it reads again, every response comes, in order.
+TEST_F(GatewayTest, AStalledClientHoldsTheRemoteServerBackAndLosesNothing) {
+  std::unique_ptr<SharedCounter, SharedCounter::Unmap> sent(SharedCounter::create());
+  Signal ready;
+  ChildProcess server = endless_server(ready, sent.get());
+  const auto gateways = connect_domains(ready, "1000", {"--window-kib", "64"});
+  ASSERT_TRUE(gateways);
+  auto client = local_client();
+  auto pending = client.send_copy(std::uint64_t{0});
+  ASSERT_TRUE(receive_within(pending, 10s));
+  // Not read from now on: the count must settle (unchanged for a second), and low.
+  std::uint64_t held = 0;
+  const bool settled = eventually(
+      [&] {
+        const std::uint64_t before = sent->value.load();
+        std::this_thread::sleep_for(1s);
+        held = sent->value.load();
+        return held == before;
+      },
+      30s);
+  ASSERT_TRUE(settled) << "the remote server was never held back (" << held << " sent)";
+  // 64 KiB of messages of ~23 bytes, and the responses the floe buffers hold on both hosts:
+  // measured 4,300 (1,300 with 16 KiB, 12,300 with 256 KiB; 300,000 before the window was fixed).
+  EXPECT_LT(held, 10'000u) << "responses buffered for one stalled call";
+  std::uint64_t next = 1;
+  for (; next < held + 1000; ++next) {
+    const auto response = receive_within(pending, 10s);
+    ASSERT_TRUE(response) << next;
+    ASSERT_EQ(response->payload().index, next) << "lost or reordered";
+  }
+}
+
 // The client's host already has the service with other types: the import is refused, saying so.
 TEST_F(GatewayTest, AnImportOfAServiceWithOtherTypesHereIsRefused) {
   Signal ready;
@@ -308,6 +397,256 @@ TEST_F(GatewayTest, AStalledExportingGatewayIsGivenUpOnWithinSeconds) {
   const auto took = stream_end_after([&] { gateways->exporter.signal(SIGSTOP); }, 5s);
   EXPECT_GE(took.count(), 100) << "ended before any keepalive could have noticed";
   gateways->exporter.signal(SIGCONT);
+}
+
+// Calls beyond what the exporting gateway's client ports can have open at once wait for one to
+// end, instead of being refused: ten at once through one client port of four channels.
+TEST_F(GatewayTest, CallsBeyondTheExportingClientsChannelsWaitForOne) {
+  Signal ready;
+  // Each answer 20 ms late: long enough for the other calls to queue up.
+  ChildProcess server = numbering_server(ready, 20ms);
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(server_side, "1000", {"--client-ports", "1"});
+  ASSERT_NE(gateways.port, 0);
+  ASSERT_TRUE(gateways.import_into(client_side.domain));
+  std::vector<decltype(local_client())> clients;
+  for (int c = 0; c < 3; ++c)
+    clients.push_back(local_client());
+  std::vector<decltype(clients[0].send_copy(std::uint64_t{}))> pending;
+  for (std::uint64_t r = 0; r < 10; ++r)
+    pending.push_back(clients[r % 3].send_copy(std::uint64_t{r + 1}));
+  for (std::uint64_t r = 0; r < 10; ++r) {
+    const auto values = receive_stream(pending[r]);
+    ASSERT_EQ(values.size(), r + 1) << "request " << r << ": refused or cut short";
+    for (std::uint64_t i = 0; i <= r; ++i)
+      EXPECT_EQ(values[i].index, i);
+  }
+}
+
+// A thousand streams open at once through one pair of gateways: the remote server holds every
+// request before it answers any, and every stream arrives whole.
+TEST_F(GatewayTest, AThousandConcurrentStreamsArriveWhole) {
+  constexpr std::uint64_t kStreams = 1000;
+  const auto many = [](Node& node) {
+    return builder(node).max_clients(12).max_active_requests_per_client(256);
+  };
+  Signal ready;
+  ChildProcess server([&] {
+    Node node = Node::create("remote-server", server_side);
+    auto service = many(node).create();
+    auto server = service.server_builder().backpressure(Backpressure::block).create();
+    ready.notify();
+    std::vector<decltype(server.try_receive())::value_type> held;
+    while (held.size() < kStreams) {
+      auto active = receive_within(server, 30s);
+      FLOE_CHILD_CHECK(active);
+      held.push_back(std::move(*active));
+    }
+    for (auto& active : held) {
+      for (std::uint64_t i = 0; i < 3; ++i)
+        FLOE_CHILD_CHECK(active.send_copy(Numbered{active.payload(), i}));
+    }
+    held.clear();  // every stream ends
+    std::this_thread::sleep_for(1s);
+    return 0;
+  });
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(server_side, "1000", {"--client-ports", "4"});
+  ASSERT_NE(gateways.port, 0);
+  ASSERT_TRUE(gateways.import_into(client_side.domain));
+  auto service = many(local).open();
+  std::vector<decltype(service.client_builder().create())> clients;
+  for (int c = 0; c < 4; ++c)
+    clients.push_back(service.client_builder().create());
+  std::vector<decltype(clients[0].send_copy(std::uint64_t{}))> pending;
+  for (std::uint64_t r = 0; r < kStreams; ++r)
+    pending.push_back(clients[r % 4].send_copy(r));
+  for (std::uint64_t r = 0; r < kStreams; ++r) {
+    const auto values = receive_stream(pending[r], 30s);
+    ASSERT_EQ(values.size(), 3u) << "stream " << r;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(values[i].request, r);
+      EXPECT_EQ(values[i].index, i);
+    }
+  }
+  EXPECT_EQ(server.wait(15s), 0);
+}
+
+/// A CA, and certificates it signed for 127.0.0.1 (the exporting gateway's) and for an
+/// importing gateway, made by the openssl command in a directory of their own.
+class Certificates {
+ public:
+  Certificates() {
+    char name[] = "/tmp/floe-gateway-test-XXXXXX";
+    if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp");
+    dir_ = name;
+    std::ofstream(dir_ + "/make.sh") << R"(set -e
+key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $key -keyout ca.key -out ca.pem -days 2 -subj /CN=floe-test-ca
+printf 'subjectAltName=IP:127.0.0.1\n' > san.txt
+for who in server client; do
+  openssl req $key -keyout $who.key -out $who.csr -subj /CN=floe-test-$who
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem \
+    -days 2 -extfile san.txt
+done
+)";
+    made_ = std::system(("cd " + dir_ + " && sh make.sh > make.log 2>&1").c_str()) == 0;
+  }
+  ~Certificates() { std::filesystem::remove_all(dir_); }
+  bool made() const noexcept { return made_; }
+  std::string operator[](const std::string& file) const { return dir_ + "/" + file; }
+  const std::string& dir() const noexcept { return dir_; }
+
+ private:
+  std::string dir_;
+  bool made_ = false;
+};
+
+/// What a gateway printed until it exited (lines at most 10 s apart), and its exit code.
+std::pair<int, std::string> outcome(GatewayProcess& gateway) {
+  std::string output;
+  while (const auto line = gateway.line())
+    output += *line + "\n";
+  return {gateway.stop(), output + gateway.log()};
+}
+
+// TLS: a stream crosses whole; an importing gateway without TLS is refused (it says to check
+// the TLS settings), not served in clear.
+TEST_F(GatewayTest, WithTlsAStreamCrossesAndAPlainImporterIsRefused) {
+  Certificates certificates;
+  ASSERT_TRUE(certificates.made()) << "openssl failed: " << certificates["make.log"];
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(
+      server_side, "1000",
+      {"--tls-cert", certificates["server.pem"], "--tls-key", certificates["server.key"]});
+  ASSERT_NE(gateways.port, 0);
+  EXPECT_NE(gateways.exporter.first_line.find("(TLS)"), std::string::npos)
+      << gateways.exporter.first_line;
+
+  const std::string said =
+      gateways.import_into(client_side.domain, {"--connect-timeout-s", "1"}).value_or("(nothing)");
+  const auto [plain_code, plain_output] = outcome(*gateways.importer);
+  EXPECT_EQ(plain_code, 1) << said << plain_output;
+  EXPECT_NE(said.find("TLS settings"), std::string::npos) << said << plain_output;
+
+  ASSERT_TRUE(gateways.import_into(client_side.domain, {"--tls-ca", certificates["ca.pem"]}));
+  auto client = local_client();
+  auto pending = client.send_copy(std::uint64_t{100});
+  const auto values = receive_stream(pending);
+  ASSERT_EQ(values.size(), 100u);
+  for (std::uint64_t i = 0; i < values.size(); ++i)
+    EXPECT_EQ(values[i].index, i);
+}
+
+// Mutual TLS: the exporting gateway serves only importing gateways with a certificate its CA
+// signed.
+TEST_F(GatewayTest, WithMutualTlsOnlyAnImporterWithACertificateOfTheCaIsServed) {
+  Certificates certificates;
+  ASSERT_TRUE(certificates.made()) << "openssl failed: " << certificates["make.log"];
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  ASSERT_EQ(ready.wait(), 1);
+  Gateways gateways(server_side, "1000",
+                    {"--tls-cert", certificates["server.pem"], "--tls-key",
+                     certificates["server.key"], "--tls-ca", certificates["ca.pem"]});
+  ASSERT_NE(gateways.port, 0);
+  EXPECT_NE(gateways.exporter.first_line.find("(mutual TLS)"), std::string::npos)
+      << gateways.exporter.first_line;
+
+  const std::string said =
+      gateways
+          .import_into(client_side.domain,
+                       {"--connect-timeout-s", "1", "--tls-ca", certificates["ca.pem"]})
+          .value_or("(nothing)");
+  const auto [anonymous_code, anonymous_output] = outcome(*gateways.importer);
+  EXPECT_EQ(anonymous_code, 1) << said << anonymous_output;
+  EXPECT_NE(said.find("TLS settings"), std::string::npos) << said << anonymous_output;
+
+  ASSERT_TRUE(gateways.import_into(
+      client_side.domain, {"--tls-ca", certificates["ca.pem"], "--tls-cert",
+                           certificates["client.pem"], "--tls-key", certificates["client.key"]}));
+  auto client = local_client();
+  auto pending = client.send_copy(std::uint64_t{5});
+  EXPECT_EQ(receive_stream(pending).size(), 5u);
+}
+
+/// A port of 127.0.0.1 free a moment ago.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Two "hosts", each one gateway process exporting a service of its own and importing the
+// other's: one from a config file, the other from both subcommands on its command line.
+TEST_F(GatewayTest, OneGatewayProcessExportsAndImportsFromItsConfigFile) {
+  Signal ready;
+  ChildProcess server = numbering_server(ready);  // Test/Remote, in the server side's domain
+  ASSERT_EQ(ready.wait(), 1);
+  auto back_service = local.service_builder("Test/Back")
+                          .request_response<std::uint64_t, std::uint64_t>()
+                          .create();  // in the client side's domain
+  auto back_server = back_service.server_builder().create();
+  const std::string a = "127.0.0.1:" + std::to_string(free_port());
+  const std::string b = "127.0.0.1:" + std::to_string(free_port());
+  Certificates files;  // only its directory: the config file goes there
+  std::ofstream(files["gateway.toml"]) << "[export]\nlisten = \"" << a
+                                       << "\"\nservices = [\"Test/Remote\"]\n\n[import]\n"
+                                          "connect = \""
+                                       << b << "\"\nservices = [\"Test/Back\"]\n";
+  GatewayProcess host_a(server_side.domain, {"--config", files["gateway.toml"]});
+  GatewayProcess host_b(client_side.domain, {"export", "--listen", b, "--service", "Test/Back",
+                                             "import", "--connect", a, "--service", "Test/Remote"});
+  for (GatewayProcess* gateway : {&host_a, &host_b}) {
+    std::string said;
+    for (int i = 0; i < 2; ++i)
+      said += gateway->line().value_or("(nothing)") + "\n";
+    EXPECT_NE(said.find("exporting 1 service(s)"), std::string::npos) << said << gateway->log();
+    EXPECT_NE(said.find("imported '"), std::string::npos) << said << gateway->log();
+  }
+  // Host B's client streams from host A's server ...
+  auto client = local_client();
+  auto pending = client.send_copy(std::uint64_t{7});
+  EXPECT_EQ(receive_stream(pending).size(), 7u);
+  // ... and a client on host A reaches host B's server.
+  Node node_a = Node::create("client-a", server_side);
+  auto back_client = node_a.service_builder("Test/Back")
+                         .request_response<std::uint64_t, std::uint64_t>()
+                         .open()
+                         .client_builder()
+                         .create();
+  auto back_pending = back_client.send_copy(std::uint64_t{41});
+  auto request = receive_within(back_server, 10s);
+  ASSERT_TRUE(request);
+  EXPECT_EQ(request->payload(), 41u);
+  ASSERT_TRUE(request->send_copy(request->payload() + 1));
+  const auto answer = receive_within(back_pending, 10s);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->payload(), 42u);
+}
+
+// A mistake in the config file names the file, line and column, and the key it likely meant.
+TEST(GatewayConfig, AMisspeltKeyIsNamedWithItsPlaceAndTheLikelyKey) {
+  Certificates files;
+  std::ofstream(files["gateway.toml"]) << "[import]\nservices = [\"A\"]\nwindow_kb = 64\n";
+  GatewayProcess gateway("default", {"--config", files["gateway.toml"]});
+  const auto [code, output] = outcome(gateway);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(output.find("gateway.toml:3:1: unknown key 'import.window_kb' — did you mean "
+                        "'window_kib'?"),
+            std::string::npos)
+      << output;
 }
 
 }  // namespace
