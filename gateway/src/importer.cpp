@@ -76,27 +76,71 @@ Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
       // The same refusal a local process would get (incompatible_types, _limits, ...).
       throw Error(error.code(), "floe-gateway: cannot import '" + name + "' here: " + error.what());
     }
-    imported.server = std::make_shared<detail::ServerCore>(
-        imported.segment, imported.local->spec.limits.max_loaned_responses_per_request,
-        Backpressure::block,
-        // A remote server's slice may have grown past the service's maximum: so may this one.
-        imported.description.response().slice()
-            ? detail::SlicePolicy{0, AllocationStrategy::power_of_two}
-            : detail::SlicePolicy{});
+    imported.server = open_server(imported);
     services_.push_back(std::move(imported));
   }
 }
 
-Task<void> Importer::serve(ImportedService& service) {
-  for (;;) {
-    const detail::ServerCore::Active active = co_await ServerReceive(service.server);
-    Runtime::current()->spawn(forward(service, active));
+std::shared_ptr<detail::ServerCore> Importer::open_server(const ImportedService& service) const {
+  return std::make_shared<detail::ServerCore>(
+      service.segment, service.local->spec.limits.max_loaned_responses_per_request,
+      Backpressure::block,
+      // A remote server's slice may have grown past the service's maximum: so may this one.
+      service.description.response().slice()
+          ? detail::SlicePolicy{0, AllocationStrategy::power_of_two}
+          : detail::SlicePolicy{});
+}
+
+void Importer::on_connection(bool up) {
+  if (up == connected_) return;
+  connected_ = up;
+  if (!up) {
+    lost_.request_stop();  // every service's server port goes
+    lost_ = std::stop_source();
+    return;
+  }
+  for (ImportedService& service : services_) {
+    if (service.reconnected) service.reconnected->set();
   }
 }
 
-Task<void> Importer::forward(ImportedService& service, detail::ServerCore::Active active) {
+Task<void> Importer::serve(ImportedService& service) {
+  service.reconnected = std::make_unique<RemoteEvent>(*detail::Reactor::current());
+  for (;;) {
+    if (!connected_) {
+      service.reconnected->reset();
+      co_await service.reconnected->wait();
+      continue;
+    }
+    if (!service.server) {
+      service.server = open_server(service);
+      detail::log(LogLevel::info, [&] {
+        return "floe-gateway: serving '" + service.description.service() + "' again";
+      });
+    }
+    const std::stop_token lost = lost_.get_token();
+    try {
+      for (;;) {
+        ServerReceive receive(service.server);
+        receive.set_stop_token(lost);
+        const detail::ServerCore::Active active = co_await receive;
+        Runtime::current()->spawn(forward(service, service.server, active));
+      }
+    } catch (const Error&) {
+      if (!lost.stop_requested()) throw;  // the runtime stopped
+    }
+    // The port goes once the calls it carries have ended (they fail with the connection).
+    service.server.reset();
+    detail::log(LogLevel::warn, [&] {
+      return "floe-gateway: '" + service.description.service() +
+             "' has no server here until the exporting gateway is back";
+    });
+  }
+}
+
+Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::ServerCore> core,
+                             detail::ServerCore::Active active) {
   const v1::ServiceDescription& d = service.description;
-  const std::shared_ptr<detail::ServerCore>& core = service.server;
   auto call = std::make_shared<ImportCall>(*detail::Reactor::current());
   const bool request_slice = d.request().slice();
   const std::uint64_t request_bytes =

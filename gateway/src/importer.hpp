@@ -10,11 +10,13 @@
 #include <floe/task.hpp>
 
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
 #include "description.hpp"
 #include "floe_gateway.grpc.pb.h"
+#include "remote_event.hpp"
 
 namespace floe::gateway {
 
@@ -22,7 +24,10 @@ struct ImportedService {
   v1::ServiceDescription description;
   std::unique_ptr<LocalSpec> local;
   std::shared_ptr<detail::ServiceSegment> segment;
+  /// Its server port while the exporting gateway is connected; none meanwhile, so that local
+  /// clients see no server rather than one that cannot answer.
   std::shared_ptr<detail::ServerCore> server;
+  std::unique_ptr<RemoteEvent> reconnected;  // set on the loop when the connection is back
 };
 
 class Importer {
@@ -33,15 +38,23 @@ class Importer {
   Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
            const std::vector<std::string>& services, std::chrono::milliseconds connect_timeout);
 
-  /// Serves every imported service until the runtime stops: run it on a floe::Runtime.
+  /// Serves an imported service until the runtime stops: run it on the floe::Runtime whose
+  /// loop calls on_connection(). While the connection is lost the service has no server port.
   Task<void> serve(ImportedService& service);
   std::vector<ImportedService>& services() noexcept { return services_; }
 
+  /// On the loop: the connection to the exporting gateway was lost (`up` false) or made again.
+  void on_connection(bool up);
+
  private:
-  Task<void> forward(ImportedService& service, detail::ServerCore::Active active);
+  Task<void> forward(ImportedService& service, std::shared_ptr<detail::ServerCore> core,
+                     detail::ServerCore::Active active);
+  std::shared_ptr<detail::ServerCore> open_server(const ImportedService& service) const;
 
   std::unique_ptr<v1::Gateway::Stub> stub_;
   std::vector<ImportedService> services_;
+  bool connected_ = true;  // the constructor described every service through it
+  std::stop_source lost_;  // stopped when the connection goes; a new one then
 };
 
 }  // namespace floe::gateway

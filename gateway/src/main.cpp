@@ -15,13 +15,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "connection_log.hpp"
+#include "connection_watch.hpp"
 #include "exporter.hpp"
 #include "importer.hpp"
 #include "options.hpp"
@@ -83,6 +84,8 @@ std::shared_ptr<grpc::Channel> channel_to(const ImportOptions& options) {
   arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // Reconnecting after the exporting gateway restarts: tried again within a second or two.
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Connected until stopped, calls or not: an idle channel would look like a lost one.
+  arguments.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, std::numeric_limits<int>::max());
   // Flow control end to end: each call's receive window stays at window_kib (gRPC would grow
   // it to many megabytes by probing the link's bandwidth-delay product), so a client that stops
   // reading holds the remote server back once that much is on its way.
@@ -135,15 +138,18 @@ int run(const GatewayOptions& options) {
   }
   std::optional<Node> import_node;
   std::unique_ptr<Importer> importer;
-  std::unique_ptr<ConnectionLog> connection_log;
+  std::unique_ptr<ConnectionWatch> connection_watch;
   if (options.importing) {
     const ImportOptions& o = *options.importing;
     import_node.emplace(Node::create("floe-gateway import from " + o.connect, config));
     std::shared_ptr<grpc::Channel> channel = channel_to(o);
     importer = std::make_unique<Importer>(*import_node, channel, o.services,
                                           std::chrono::seconds(o.connect_timeout_s));
-    connection_log = std::make_unique<ConnectionLog>(channel, o.connect);
     Importer* serving = importer.get();
+    connection_watch =
+        std::make_unique<ConnectionWatch>(channel, o.connect, [&mailbox, serving](bool up) {
+          mailbox.post([serving, up] { serving->on_connection(up); });
+        });
     mailbox.post([serving] {
       for (ImportedService& service : serving->services())
         Runtime::current()->spawn(serving->serve(service));

@@ -316,6 +316,41 @@ TEST_F(GatewayTest, ALocalClientLettingGoEndsTheRemoteServersStream) {
   EXPECT_EQ(server.wait(15s), 0) << "the remote server never saw the client go";
 }
 
+// The exporting gateway killed and started again on its port: meanwhile the imported service
+// has no server (local clients see none, rather than one that cannot answer); once the
+// importing gateway has reconnected, it has one again and streams cross as before.
+TEST_F(GatewayTest, AfterTheExportingGatewayRestartsTheImportedServiceIsServedAgain) {
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
+  auto client = local_client();
+  {
+    auto pending = client.send_copy(std::uint64_t{3});
+    EXPECT_EQ(receive_stream(pending).size(), 3u);
+  }
+  EXPECT_EQ(client.number_of_servers(), 1u);
+  gateways->exporter.stop(SIGKILL);
+  EXPECT_TRUE(eventually([&] { return client.number_of_servers() == 0; }, 10s))
+      << "the imported service kept a server while the exporting gateway was gone";
+  {
+    auto pending = client.send_copy(std::uint64_t{3});
+    EXPECT_TRUE(receive_stream(pending).empty());
+    EXPECT_EQ(pending.end_reason(), StreamEnd::no_server);
+  }
+  GatewayProcess restarted(server_side.domain,
+                           {"export", "--listen", "127.0.0.1:" + std::to_string(gateways->port),
+                            "--service", "Test/Remote"});
+  ASSERT_TRUE(restarted.line());
+  EXPECT_TRUE(eventually([&] { return client.number_of_servers() == 1; }, 10s))
+      << "the importing gateway did not serve the service again";
+  auto pending = client.send_copy(std::uint64_t{50});
+  const auto values = receive_stream(pending);
+  ASSERT_EQ(values.size(), 50u);
+  for (std::uint64_t i = 0; i < values.size(); ++i)
+    EXPECT_EQ(values[i].index, i);
+}
+
 // Flow control end to end: a local client that stops reading holds the remote server back once
 // the service's buffers and one gRPC window (--window-kib) are full, instead of the importing
 // gateway buffering without bound; when it reads again, every response comes, in order.

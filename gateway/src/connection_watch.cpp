@@ -1,4 +1,4 @@
-#include "connection_log.hpp"
+#include "connection_watch.hpp"
 
 #include <chrono>
 
@@ -6,12 +6,14 @@
 
 namespace floe::gateway {
 
-ConnectionLog::ConnectionLog(std::shared_ptr<grpc::Channel> channel, std::string address)
+ConnectionWatch::ConnectionWatch(std::shared_ptr<grpc::Channel> channel, std::string address,
+                                 std::function<void(bool up)> changed)
     : channel_(std::move(channel)),
       address_(std::move(address)),
+      changed_(std::move(changed)),
       thread_([this](const std::stop_token& stop) { watch(stop); }) {}
 
-void ConnectionLog::watch(const std::stop_token& stop) const {
+void ConnectionWatch::watch(const std::stop_token& stop) const {
   grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
   bool was_connected = false;
   bool reported_failure = false;
@@ -30,6 +32,7 @@ void ConnectionLog::watch(const std::stop_token& stop) const {
       detail::log(LogLevel::info, [&] {
         return "floe-gateway: connected to the exporting gateway at " + address_;
       });
+      if (!was_connected) changed_(true);
       was_connected = true;
       reported_failure = false;
     } else if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_IDLE) {
@@ -38,6 +41,7 @@ void ConnectionLog::watch(const std::stop_token& stop) const {
           return "floe-gateway: lost the exporting gateway at " + address_ +
                  "; its calls in progress ended; reconnecting";
         });
+        changed_(false);
         reported_failure = true;
       } else if (!reported_failure) {
         detail::log(LogLevel::warn, [&] {
