@@ -259,7 +259,7 @@ class GatewayTest : public ::testing::Test {
   ChildProcess numbering_server(Signal& ready, std::chrono::milliseconds delay = 0ms) {
     return ChildProcess([&] {
       Node node = Node::create("remote-server", server_side);
-      auto service = builder(node).create();
+      auto service = builder(node).open_or_create();  // a second server joins the first
       // Blocking: the exporting gateway takes responses as fast as gRPC carries them.
       auto server = service.server_builder().backpressure(Backpressure::block).create();
       ready.notify();
@@ -349,6 +349,41 @@ TEST_F(GatewayTest, AfterTheExportingGatewayRestartsTheImportedServiceIsServedAg
   ASSERT_EQ(values.size(), 50u);
   for (std::uint64_t i = 0; i < values.size(); ++i)
     EXPECT_EQ(values[i].index, i);
+}
+
+// Fan-out: a request reaches every server of the service on the remote host, and the local
+// stream carries the responses of both, ending when both have ended.
+TEST_F(GatewayTest, ARequestReachesEveryRemoteServerAndTheStreamEndsWithTheLast) {
+  Signal first_ready, second_ready;
+  ChildProcess first = numbering_server(first_ready);
+  ASSERT_EQ(first_ready.wait(), 1);
+  ChildProcess second = numbering_server(second_ready);
+  first_ready.notify();  // connect_domains() waits for it
+  ASSERT_EQ(second_ready.wait(), 1);
+  const auto gateways = connect_domains(first_ready);
+  ASSERT_TRUE(gateways);
+  auto client = local_client();
+  auto pending = client.send_copy(std::uint64_t{20});
+  const auto values = receive_stream(pending);
+  ASSERT_EQ(values.size(), 40u) << "20 responses from each of the two servers";
+  std::vector<int> seen(20);
+  for (const Numbered& value : values) {
+    ASSERT_LT(value.index, 20u);
+    ++seen[value.index];
+  }
+  for (std::uint64_t i = 0; i < 20; ++i)
+    EXPECT_EQ(seen[i], 2) << i;
+}
+
+// The importing gateway killed mid-stream: the local client sees its server gone, and the
+// remote server sees its client gone (the exporting gateway's call is cancelled).
+TEST_F(GatewayTest, AKilledImportingGatewayEndsBothSidesOfTheStream) {
+  Signal ready;
+  ChildProcess server = endless_server(ready);
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
+  stream_end_after([&] { gateways->importer->stop(SIGKILL); }, 10s);
+  EXPECT_EQ(server.wait(15s), 0) << "the remote server never saw the stream end";
 }
 
 // Flow control end to end: a local client that stops reading holds the remote server back once
