@@ -362,6 +362,22 @@ def targets(results):
                             f"{each:.0f} ns per response vs {raw / 3:.0f} ns "
                             f"({rate(per_second)})"))
 
+    found.append(informational_ratio(
+        results, "floe-gateway round trip over a direct gRPC call, TCP (informational)",
+        "round_trip/floe-gateway/tcp", "round_trip/grpc/tcp",
+        "gRPC over TCP against a Unix socket: `round_trip/grpc/tcp` / `round_trip/grpc/async`",
+        "round_trip/grpc/async"))
+    gateway, direct = (results.median("stream/floe-gateway/tcp", "responses_per_s"),
+                       results.median("stream/grpc/tcp", "responses_per_s"))
+    compares = ("`responses_per_s` of `stream/floe-gateway/tcp` / that of `stream/grpc/tcp` (a "
+                "direct gRPC stream writing one message per response)")
+    found.append(Target("floe-gateway stream over a direct gRPC stream, TCP (informational)",
+                        compares, "info",
+                        missing(*[n for n, v in (("stream/floe-gateway/tcp", gateway),
+                                                 ("stream/grpc/tcp", direct)) if v is None])
+                        if gateway is None or direct is None else
+                        f"{rate(gateway)} / {rate(direct)} = {gateway / direct:.2f}x"))
+
     idle = [r for r in results.main_rows() if r.workload == "idle" and r.transport == "floe"
             and r.runs]
     compares = "`idle_cpu_percent` of every `idle/floe/<mode>` row < 1 %"

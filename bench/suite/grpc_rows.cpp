@@ -21,9 +21,9 @@ namespace {
 
 [[maybe_unused]] const bool registered = [] {
   for (const char* name :
-       {"round_trip/grpc/async", "payload_8/grpc/async", "payload_4096/grpc/async",
-        "payload_65536/grpc/async", "payload_1048576/grpc/async", "payload_16777216/grpc/async",
-        "stream/grpc/async"}) {
+       {"round_trip/grpc/async", "round_trip/grpc/tcp", "stream/grpc/tcp", "payload_8/grpc/async",
+        "payload_4096/grpc/async", "payload_65536/grpc/async", "payload_1048576/grpc/async",
+        "payload_16777216/grpc/async", "stream/grpc/async"}) {
     register_missing(name, FLOE_BENCH_GRPC_MISSING);
   }
   return true;
@@ -34,8 +34,10 @@ namespace {
 
 #else
 
+#include <arpa/inet.h>
 #include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -489,16 +491,40 @@ class BenchClient {
 /// One row: has the server forked, connects, runs `measure(client)` (which returns why it
 /// failed, or nothing), stops the server and reports the CPU both used per message (the row's
 /// iterations and `warmup` more).
+/// Where a row's server listens: a Unix domain socket (mode "async"), or TCP on 127.0.0.1 (mode
+/// "tcp", what floe-gateway's rows cross).
+enum class Over { unix_socket, tcp };
+
+/// A port of 127.0.0.1 free a moment ago (0 if none could be had).
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
 template <typename Measure>
-void run_row(benchmark::State& state, std::int64_t warmup, Measure&& measure) {
+void run_row(benchmark::State& state, std::int64_t warmup, Measure&& measure,
+             Over over = Over::unix_socket) {
   place_client();
   ServerSpawner* const spawner = ServerSpawner::get();
   if (spawner == nullptr) {
     state.SkipWithError("could not fork the gRPC servers' spawner");
     return;
   }
-  const std::string socket_path = "/tmp/" + unique_name("grpc") + ".sock";
-  const std::string address = "unix:" + socket_path;
+  const std::string socket_path =
+      over == Over::unix_socket ? "/tmp/" + unique_name("grpc") + ".sock" : "";
+  const std::string address = over == Over::unix_socket
+                                  ? "unix:" + socket_path
+                                  : "127.0.0.1:" + std::to_string(free_tcp_port());
   SpawnedServer server(*spawner, address);
   std::optional<std::string> failure;
   std::int64_t client_cpu = 0;
@@ -516,7 +542,7 @@ void run_row(benchmark::State& state, std::int64_t warmup, Measure&& measure) {
     }
   }
   const std::int64_t server_cpu = server.finish(std::chrono::seconds(10));
-  ::unlink(socket_path.c_str());
+  if (!socket_path.empty()) ::unlink(socket_path.c_str());
   if (!failure && server.failed()) failure = "the server failed";
   if (failure) {
     state.SkipWithError(failure->c_str());
@@ -525,18 +551,22 @@ void run_row(benchmark::State& state, std::int64_t warmup, Measure&& measure) {
   report_cpu(state, client_cpu, server_cpu, warmup + state.iterations());
 }
 
-void round_trip_grpc_async(benchmark::State& state) {
+template <Over kOver>
+void round_trip_grpc(benchmark::State& state) {
   const std::int64_t warmup = state.max_iterations / 10;
-  run_row(state, warmup, [&](BenchClient& client) -> std::optional<std::string> {
-    bool failed = false;
-    time_each(state, warmup, [&](std::int64_t i) {
-      if (failed) return;
-      const auto value = static_cast<std::uint64_t>(i);
-      failed = client.echo(value) != value;
-    });
-    if (failed) return "an Echo call failed";
-    return std::nullopt;
-  });
+  run_row(
+      state, warmup,
+      [&](BenchClient& client) -> std::optional<std::string> {
+        bool failed = false;
+        time_each(state, warmup, [&](std::int64_t i) {
+          if (failed) return;
+          const auto value = static_cast<std::uint64_t>(i);
+          failed = client.echo(value) != value;
+        });
+        if (failed) return "an Echo call failed";
+        return std::nullopt;
+      },
+      kOver);
 }
 
 template <std::size_t kBytes>
@@ -558,39 +588,43 @@ void payload_grpc_async(benchmark::State& state) {
 
 /// One Stream call for as many responses as the row has iterations (and warm-up ones): each
 /// iteration is one response read.
-void stream_grpc_async(benchmark::State& state) {
+template <Over kOver>
+void stream_grpc(benchmark::State& state) {
   const std::int64_t warmup = state.max_iterations / 10;
-  run_row(state, warmup, [&](BenchClient& client) -> std::optional<std::string> {
-    using Clock = std::chrono::steady_clock;
-    const auto count = static_cast<std::uint64_t>(warmup + state.max_iterations);
-    Value request;
-    request.set_value(count);
-    grpc::ClientContext context;
-    const auto reader = client.stub().PrepareAsyncStream(&context, request, &client.queue());
-    reader->StartCall(&request);
-    if (!client.await(&request, context)) return "the Stream call did not start";
-    Value response;
-    bool failed = false;
-    Clock::time_point timed_start;
-    time_each(state, warmup, [&](std::int64_t i) {
-      if (i == warmup) timed_start = Clock::now();
-      if (failed) return;
-      reader->Read(&response, &response);
-      failed = !client.await(&response, context) ||
-               response.value() != count - 1 - static_cast<std::uint64_t>(i);
-    });
-    const std::chrono::duration<double> timed = Clock::now() - timed_start;
-    if (failed) return "a Stream response was missing or wrong";
-    // The stream ends (a read completes not ok), then its status says it ended well.
-    reader->Read(&response, &response);
-    if (client.await(&response, context)) return "the Stream call answered too much";
-    grpc::Status status;
-    reader->Finish(&status, &status);
-    if (!client.await(&status, context) || !status.ok()) return "the Stream call failed";
-    state.SetItemsProcessed(state.iterations());
-    state.counters["responses_per_s"] = static_cast<double>(state.iterations()) / timed.count();
-    return std::nullopt;
-  });
+  run_row(
+      state, warmup,
+      [&](BenchClient& client) -> std::optional<std::string> {
+        using Clock = std::chrono::steady_clock;
+        const auto count = static_cast<std::uint64_t>(warmup + state.max_iterations);
+        Value request;
+        request.set_value(count);
+        grpc::ClientContext context;
+        const auto reader = client.stub().PrepareAsyncStream(&context, request, &client.queue());
+        reader->StartCall(&request);
+        if (!client.await(&request, context)) return "the Stream call did not start";
+        Value response;
+        bool failed = false;
+        Clock::time_point timed_start;
+        time_each(state, warmup, [&](std::int64_t i) {
+          if (i == warmup) timed_start = Clock::now();
+          if (failed) return;
+          reader->Read(&response, &response);
+          failed = !client.await(&response, context) ||
+                   response.value() != count - 1 - static_cast<std::uint64_t>(i);
+        });
+        const std::chrono::duration<double> timed = Clock::now() - timed_start;
+        if (failed) return "a Stream response was missing or wrong";
+        // The stream ends (a read completes not ok), then its status says it ended well.
+        reader->Read(&response, &response);
+        if (client.await(&response, context)) return "the Stream call answered too much";
+        grpc::Status status;
+        reader->Finish(&status, &status);
+        if (!client.await(&status, context) || !status.ok()) return "the Stream call failed";
+        state.SetItemsProcessed(state.iterations());
+        state.counters["responses_per_s"] = static_cast<double>(state.iterations()) / timed.count();
+        return std::nullopt;
+      },
+      kOver);
 }
 
 /// A row of calls taking milliseconds: its quick share is a twentieth still, not samples()'s
@@ -601,13 +635,15 @@ void register_slow_row(const std::string& name, std::int64_t count,
 }
 
 [[maybe_unused]] const bool registered = [] {
-  register_row("round_trip/grpc/async", 10'000, round_trip_grpc_async);
+  register_row("round_trip/grpc/async", 10'000, round_trip_grpc<Over::unix_socket>);
+  register_row("round_trip/grpc/tcp", 10'000, round_trip_grpc<Over::tcp>);
   register_row("payload_8/grpc/async", 5'000, payload_grpc_async<8>);
   register_row("payload_4096/grpc/async", 5'000, payload_grpc_async<4096>);
   register_row("payload_65536/grpc/async", 2'000, payload_grpc_async<65536>);
   register_slow_row("payload_1048576/grpc/async", 200, payload_grpc_async<1048576>);
   register_slow_row("payload_16777216/grpc/async", 20, payload_grpc_async<16777216>);
-  register_row("stream/grpc/async", 200'000, stream_grpc_async);
+  register_row("stream/grpc/async", 200'000, stream_grpc<Over::unix_socket>);
+  register_row("stream/grpc/tcp", 200'000, stream_grpc<Over::tcp>);
   return true;
 }();
 

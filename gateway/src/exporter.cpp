@@ -173,6 +173,10 @@ Task<Sent> send_request(ExportedService& service, const v1::CallRequest& request
   co_return sent;
 }
 
+/// Responses already there are sent together up to this many payload bytes: a message of the
+/// call is then at most about one default flow-control window of the importing gateway.
+constexpr std::size_t kBatchBytes = 64 * 1024;
+
 /// The floe request of `request`, and its responses carried back, until the floe stream ends
 /// or the call is cancelled.
 Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallRequest* request) {
@@ -211,15 +215,26 @@ Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallReque
     for (;;) {
       StreamReceive receive(core, channel);
       receive.set_stop_token(cancelled);
-      const std::optional<detail::ClientCore::Received> received = co_await receive;
+      std::optional<detail::ClientCore::Received> received = co_await receive;
       if (!received) break;
-      const detail::ChunkView& response = received->view;
-      const std::uint64_t bytes =
-          response_slice ? response.length * d.response().size() : d.response().size();
-      call->message_.set_payload(response.payload, bytes);
-      call->message_.set_user_header(response.user_header, d.response_user_header().size());
-      call->message_.set_slice_len(response_slice ? response.length : 0);
-      core->release_response(channel, received->server, received->chunk);
+      // This response, and those already behind it (up to kBatchBytes): one message.
+      call->message_.clear_responses();
+      std::size_t batched = 0;
+      do {
+        const detail::ChunkView& response = received->view;
+        const std::uint64_t bytes =
+            response_slice ? response.length * d.response().size() : d.response().size();
+        v1::Response& message = *call->message_.add_responses();
+        message.set_payload(response.payload, bytes);
+        message.set_user_header(response.user_header, d.response_user_header().size());
+        message.set_slice_len(response_slice ? response.length : 0);
+        core->release_response(channel, received->server, received->chunk);
+        batched += bytes;
+        if (batched >= kBatchBytes) break;
+        detail::Failure failure;
+        received = core->try_receive(channel, failure);
+        if (failure) failure.raise();
+      } while (received);
       call->written_.reset();
       call->StartWrite(&call->message_);
       co_await call->written_.wait(cancelled);

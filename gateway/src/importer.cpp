@@ -167,30 +167,33 @@ Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::S
       }
       call->read_.reset();
       if (!call->read_ok_.load(std::memory_order_relaxed)) break;  // the stream ended
-      const v1::CallResponse& message = call->message_;
-      const std::uint64_t bytes =
-          response_slice ? message.slice_len() * d.response().size() : d.response().size();
-      if (message.payload().size() != bytes ||
-          message.user_header().size() != d.response_user_header().size()) {
-        detail::log(LogLevel::error, [&] {
-          return "floe-gateway: a response of service '" + d.service() +
-                 "' from the exporting gateway does not fit its type; the "
-                 "stream is ended";
-        });
-        client_left = true;  // end it here as if the client had gone
-        break;
+      for (const v1::Response& message : call->message_.responses()) {
+        const std::uint64_t bytes =
+            response_slice ? message.slice_len() * d.response().size() : d.response().size();
+        if (message.payload().size() != bytes ||
+            message.user_header().size() != d.response_user_header().size()) {
+          detail::log(LogLevel::error, [&] {
+            return "floe-gateway: a response of service '" + d.service() +
+                   "' from the exporting gateway does not fit its type; the "
+                   "stream is ended";
+          });
+          client_left = true;  // end it here as if the client had gone
+          break;
+        }
+        std::uint32_t chunk = 0;
+        const detail::ChunkView view = response_slice
+                                           ? core->loan(active, chunk, message.slice_len())
+                                           : core->loan(active, chunk);
+        std::memcpy(view.payload, message.payload().data(), bytes);
+        if (!message.user_header().empty()) {
+          std::memcpy(view.user_header, message.user_header().data(), message.user_header().size());
+        }
+        if (!co_await ResponseSend(core, active, chunk)) {
+          client_left = true;
+          break;
+        }
       }
-      std::uint32_t chunk = 0;
-      const detail::ChunkView view = response_slice ? core->loan(active, chunk, message.slice_len())
-                                                    : core->loan(active, chunk);
-      std::memcpy(view.payload, message.payload().data(), bytes);
-      if (!message.user_header().empty()) {
-        std::memcpy(view.user_header, message.user_header().data(), message.user_header().size());
-      }
-      if (!co_await ResponseSend(core, active, chunk)) {
-        client_left = true;
-        break;
-      }
+      if (client_left) break;
       call->StartRead(&call->message_);
     }
   } catch (const Error& error) {
