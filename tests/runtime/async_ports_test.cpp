@@ -205,12 +205,15 @@ TEST_F(AsyncPortsTest, RuntimeStopCancelsAReceivingServer) {
   EXPECT_EQ(usage.request_chunks_in_use, 0u);
 }
 
-TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
+// Only the death can end the stream in time: the loop neither spins nor looks again on its own
+// (rung_only), and next() throws timed_out after 10 s. So ending at all proves that the peer's
+// exit woke the loop; the bound on how soon is loose, for a loaded machine.
+TEST_F(AsyncPortsTest, StreamEndsWhenTheServerIsKilledMidStream) {
   auto service = builder().max_response_buffer_size(8).create();
   Signal streaming;
   ChildProcess server_process = server_streaming_until_killed(3, streaming);
   auto client = service.client_builder().create();
-  Runtime runtime(asleep);
+  Runtime runtime(rung_only);
   std::chrono::nanoseconds end_after_kill{};
   std::uint64_t received = 0;
   runtime.block_on([&]() -> Task<void> {
@@ -228,7 +231,7 @@ TEST_F(AsyncPortsTest, StreamEndsWithin100msWhenTheServerIsKilledMidStream) {
     EXPECT_FALSE(pending.is_connected());
   }());
   EXPECT_EQ(received, 3u);
-  EXPECT_LT(end_after_kill, 100ms);
+  EXPECT_LT(end_after_kill, 5s);
   EXPECT_GE(runtime.stats().peer_exits, 1u);
 }
 

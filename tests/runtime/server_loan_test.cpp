@@ -26,9 +26,6 @@ using Clock = std::chrono::steady_clock;
 /// loops that do not, and is checked in tests/asio/loan_test.cpp and the Python tests.)
 class ServerLoanTest : public AsyncServiceTest {
  protected:
-  /// A loop that neither spins nor looks again on its own: only a ring wakes a waiting loan.
-  RuntimeOptions rung_only{.spin_budget = {}, .safety_recheck = {}};
-
   auto one_loan_service() { return builder().max_loaned_responses_per_request(1).create(); }
 
   /// Awaits a loan of `active` (at most 10 s), writes `value` in it and sends it.

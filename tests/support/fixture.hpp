@@ -197,6 +197,10 @@ inline HeldLoanStream held_loan_stream(U64Client& client, U64Server& server,
 class AsyncServiceTest : public U64ServiceTest {
  protected:
   RuntimeOptions asleep{.spin_budget = {}};
+  /// A loop that neither spins nor looks again on its own (no safety recheck): only a ring, a
+  /// peer's death or a deadline wakes it, so a wait that ends before its timeout proves the
+  /// wake-up, however slow the machine.
+  RuntimeOptions rung_only{.spin_budget = {}, .safety_recheck = {}};
 
   /// In a forked child: a server in a runtime of its own that signals `ready`, takes one
   /// request and hands it to `answer(active, runtime)`, a Task<int> giving the exit code.
