@@ -354,6 +354,10 @@ TEST_F(AsioTest, ResponsesBufferedBeforeTheEndAreReceivedThenNullopt) {
   EXPECT_EQ(server_process.wait(), 0);
 }
 
+// The adapter looks at its operations every RuntimeOptions{}.safety_recheck (1 s, fixed) too,
+// which also ends the stream of a dead server, but never sooner than that after the first
+// receive began. A stream that ended before then was ended by the server's exit itself; when
+// the kill itself came that late (a loaded machine), only the loose bound is checked.
 TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {
   auto service = builder().max_response_buffer_size(8).create();
   Signal streaming;
@@ -361,12 +365,12 @@ TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {
   auto client = service.client_builder().create();
   asio::io_context io;
   std::uint64_t received = 0;
-  std::chrono::nanoseconds end_after_kill{};
+  Clock::time_point started{}, killed{}, ended{};
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
+        started = Clock::now();
         auto pending = client.send_copy(1);
-        Clock::time_point killed{};
         while (auto response = co_await async_receive(pending, use_awaitable)) {
           if (++received == 2) {
             EXPECT_EQ(streaming.wait(), 1);
@@ -374,12 +378,16 @@ TEST_F(AsioTest, StreamEndsWhenTheServerProcessIsKilled) {
             killed = Clock::now();
           }
         }
-        end_after_kill = Clock::now() - killed;
+        ended = Clock::now();
       },
       asio::detached);
   run_bounded(io);
   EXPECT_EQ(received, 2u);
-  EXPECT_LT(end_after_kill, 100ms);
+  EXPECT_LT(ended - killed, 2s);
+  const auto safety_recheck = RuntimeOptions{}.safety_recheck;
+  if (killed - started < safety_recheck / 2) {
+    EXPECT_LT(ended - started, safety_recheck) << "ended by the safety recheck, not by the exit";
+  }
 }
 
 TEST_F(AsioTest, ShutdownWithAPendingSendWhoseHandlerOwnsTheActiveRequest) {
