@@ -6,12 +6,14 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -65,6 +67,32 @@ class Signal {
 
  private:
   int fds_[2];
+};
+
+/// A time point both sides of a fork see: steady_clock is CLOCK_MONOTONIC, one clock for every
+/// process of the host. Create it before the fork.
+class SharedTimePoint {
+ public:
+  SharedTimePoint()
+      : ticks_(static_cast<std::atomic<std::int64_t>*>(::mmap(nullptr, sizeof(std::int64_t),
+                                                              PROT_READ | PROT_WRITE,
+                                                              MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
+    if (ticks_ == MAP_FAILED) throw std::runtime_error("mmap");
+  }
+  SharedTimePoint(const SharedTimePoint&) = delete;
+  SharedTimePoint& operator=(const SharedTimePoint&) = delete;
+  ~SharedTimePoint() { ::munmap(ticks_, sizeof(std::int64_t)); }
+
+  void set_now() const {
+    ticks_->store(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  std::chrono::steady_clock::time_point get() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(ticks_->load()));
+  }
+
+ private:
+  std::atomic<std::int64_t>* ticks_;
 };
 
 /// A forked child running `body`; its return value is the exit code. The destructor kills a
