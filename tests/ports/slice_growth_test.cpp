@@ -8,6 +8,7 @@
 #include <floe/floe.hpp>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -420,19 +421,33 @@ TEST_F(SliceGrowthTest, AForgedSegmentNumberInARequestIsRefused) {
   auto service = builder(node).create();
   auto server = service.server_builder().create();
   for (const std::uint32_t forged : {1u, 7u, 255u, 256u, 0xffffffffu}) {
+    Signal sent;
     ChildProcess client_process([&] {
       auto client = open_as("client").client_builder().create();
       auto request = client.loan_slice(3);
       fill_bytes(request.payload(), 3);
       forge_segment(request.payload().data(), true, forged);
       auto pending = std::move(request).send();
+      sent.notify();
       // The server refuses it: the stream ends without a response.
       FLOE_CHILD_CHECK(eventually([&] { return !pending.is_connected(); }));
       FLOE_CHILD_CHECK(!pending.try_receive());
       return 0;
     });
-    const auto tries = [&] { return server.try_receive().has_value(); };
-    EXPECT_FALSE(eventually(tries, std::chrono::milliseconds(300))) << forged;
+    ASSERT_EQ(sent.wait(), 1) << forged;
+    // The request is queued: the server's receives look at it (and must refuse it) until the
+    // child, having seen its stream end, exits. Not reaped here (WNOWAIT): wait() does that.
+    const auto exited = [pid = client_process.pid()] {
+      siginfo_t info{};
+      return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+             info.si_pid == pid;
+    };
+    bool accepted = false;
+    EXPECT_TRUE(eventually([&] {
+      if (server.try_receive().has_value()) accepted = true;
+      return exited();
+    })) << forged;
+    EXPECT_FALSE(accepted) << forged;
     EXPECT_EQ(client_process.wait(), 0) << forged;
   }
   // And it still serves a correct request.
