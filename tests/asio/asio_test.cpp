@@ -41,11 +41,14 @@ using asio::use_awaitable;
 class AsioTest : public AsyncServiceTest {
  protected:
   /// In a forked child: a server in a floe Runtime that signals `ready`, takes one request and
-  /// answers it with `count` responses (value request * 10 + i), `gap` apart.
-  int stream_from_child(Signal& ready, std::uint64_t count, std::chrono::milliseconds gap) {
+  /// answers it with `count` responses (value request * 10 + i), `gap` apart; the last one only
+  /// once `before_last` is notified, if given.
+  int stream_from_child(Signal& ready, std::uint64_t count, std::chrono::milliseconds gap,
+                        const Signal* before_last = nullptr) {
     return serve_one_request(ready, [&](auto& active, Runtime&) -> Task<int> {
       for (std::uint64_t i = 0; i < count; ++i) {
         co_await sleep_for(gap);
+        if (i + 1 == count && before_last != nullptr && before_last->wait() != 1) co_return 2;
         if (!active.send_copy(active.payload() * 10 + i)) co_return 1;
       }
       co_return 0;
@@ -167,9 +170,11 @@ TEST_F(AsioTest, DeferredCallbackAndFutureTokens) {
 TEST_F(AsioTest, OneThreadServesSocketsTimersAndFloeTogether) {
   auto service =
       builder().max_response_buffer_size(128).enable_safe_overflow_for_responses(false).create();
-  Signal ready;
+  Signal ready, ticked;
   constexpr std::uint64_t kResponses = 100;
-  ChildProcess floe_server([&] { return stream_from_child(ready, kResponses, 1ms); });
+  // The stream's last response waits for 20 ticks of the timer below after its first one: on a
+  // loaded machine the whole stream may otherwise be read in one pass, between two ticks.
+  ChildProcess floe_server([&] { return stream_from_child(ready, kResponses, 1ms, &ticked); });
   ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
 
@@ -212,10 +217,15 @@ TEST_F(AsioTest, OneThreadServesSocketsTimersAndFloeTogether) {
       io,
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(io);
+        bool notified = false;
         while (!stream_done) {
           timer.expires_after(1ms);
           co_await timer.async_wait(use_awaitable);
           ++ticks;
+          if (!notified && ticks_at_first_response >= 0 && ticks - ticks_at_first_response > 20) {
+            ticked.notify();
+            notified = true;
+          }
         }
       },
       asio::detached);
@@ -240,7 +250,8 @@ TEST_F(AsioTest, OneThreadServesSocketsTimersAndFloeTogether) {
   EXPECT_EQ(responses, kResponses);
   EXPECT_EQ(echoed, 50);
   // All three made progress in the same thread at the same time: the timer ticked while the
-  // stream ran (it lasts about 100 ms), and the echo had begun before the stream ended.
+  // stream ran (the stream's end waited for that, so a frozen timer fails the counts above),
+  // and the echo had begun before the stream ended.
   EXPECT_GT(ticks - ticks_at_first_response, 20);
   EXPECT_GT(echoed_at_stream_end, 0);
   EXPECT_EQ(floe_server.wait(), 0);
