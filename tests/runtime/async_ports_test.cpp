@@ -14,6 +14,7 @@
 
 #include "platform/futex.hpp"
 #include "support/fixture.hpp"
+#include "support/port_records.hpp"
 
 namespace floe::test {
 namespace {
@@ -92,7 +93,12 @@ TEST_F(AsyncPortsTest, SendingToASleepingReceiverWakesItWithOneSyscall) {
   });
   ASSERT_EQ(ready.wait(), 1);
   auto client = service.client_builder().create();
-  std::this_thread::sleep_for(100ms);  // the server's loop is asleep by now
+  // The server's loop is asleep: its `waiting` flag is set and its thread sleeps in the kernel
+  // (the flag alone is also set for the loop's last look at its ports before it sleeps).
+  const MappedService mapped(config, "Test/Service");
+  std::atomic_ref<std::uint32_t> waiting = waiting_flag(mapped.active_server());
+  ASSERT_TRUE(eventually(
+      [&] { return waiting.load() == 1 && sleeping_in_kernel(server_process.pid()); }, 10s));
   const std::uint64_t before = detail::futex_wakes_made();
   auto pending = client.send_copy(9);
   EXPECT_EQ(detail::futex_wakes_made() - before, 1u);
