@@ -116,7 +116,13 @@ TEST_F(AsyncPortsTest, OneWakeUpServesEveryReadyPort) {
   auto second_server = second.server_builder().create();
 
   ChildProcess sender([&] {
-    std::this_thread::sleep_for(100ms);  // both receivers asleep by now
+    // Both receivers asleep (announced so) before anything is sent.
+    const MappedService first_mapped(config, "Test/Service");
+    const MappedService second_mapped(config, "Test/Second");
+    std::atomic_ref<std::uint32_t> first_waiting = waiting_flag(first_mapped.active_server());
+    std::atomic_ref<std::uint32_t> second_waiting = waiting_flag(second_mapped.active_server());
+    FLOE_CHILD_CHECK(
+        eventually([&] { return first_waiting.load() == 1 && second_waiting.load() == 1; }, 10s));
     auto a = open_as("sender").client_builder().create();
     Node n = Node::create("sender2", config);
     auto b = n.service_builder("Test/Second")
@@ -130,7 +136,9 @@ TEST_F(AsyncPortsTest, OneWakeUpServesEveryReadyPort) {
     return wait_to_be_killed(10s);
   });
 
-  Runtime runtime(asleep);
+  // Only rings (or the 10 s timeouts) wake this loop: a loop that served one port per wake-up
+  // would sleep again on the other port's request until its timeout, and fail.
+  Runtime runtime(rung_only);
   int served = 0;
   auto serve = [&](auto& server) -> Task<void> {
     auto active = co_await with_timeout(server.receive(), 10s);
@@ -141,8 +149,8 @@ TEST_F(AsyncPortsTest, OneWakeUpServesEveryReadyPort) {
   runtime.spawn(serve(second_server));
   runtime.run();
   EXPECT_EQ(served, 2);
-  // One sleep before the requests; a loop that served one port per wake-up would have needed
-  // a second wake-up for a doorbell that nobody rings again.
+  // One sleep before the requests, and a second one only if the second request came after the
+  // wake-up of the first.
   EXPECT_LE(runtime.stats().sleeps, 2u);
 }
 
