@@ -400,11 +400,12 @@ TEST_F(Backpressured, ALongLosslessStreamNeverStallsWaitingForRoom) {
 TEST_F(Backpressured, ABlockingSendSleepsInsteadOfSpinning) {
   auto service = lossless().create();
   auto server = service.server_builder().backpressure(Backpressure::block).create();
-  Signal sent_request;
+  Signal sent_request, about_to_block;
   ChildProcess client([&] {
     auto c = open_as("client").client_builder().create();
     auto pending = c.send_copy(1);
     sent_request.notify();
+    FLOE_CHILD_CHECK(about_to_block.wait() == 1);
     std::this_thread::sleep_for(300ms);  // the server's third send waits for this
     for (std::uint64_t i = 0; i < 3; ++i) {
       auto response = receive_within(pending, 5s);
@@ -421,6 +422,7 @@ TEST_F(Backpressured, ABlockingSendSleepsInsteadOfSpinning) {
   timespec after{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
   const auto start = Clock::now();
+  about_to_block.notify();            // the client reads 300 ms after this, however late it runs
   EXPECT_TRUE(active->send_copy(2));  // blocks until the client reads
   const auto waited = Clock::now() - start;
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
