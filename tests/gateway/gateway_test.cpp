@@ -168,6 +168,15 @@ struct SharedCounter {
   };
 };
 
+/// What a gateway printed (lines at most `gap` apart) until it exited or `gap` passed without
+/// one, and its exit code (stopped by SIGTERM then).
+std::pair<int, std::string> outcome(GatewayProcess& gateway, std::chrono::milliseconds gap = 10s) {
+  std::string output;
+  while (const auto line = gateway.any_line(gap))
+    output += *line + "\n";
+  return {gateway.stop(), gateway.log() + output};
+}
+
 struct Numbered {
   std::uint64_t request = 0;
   std::uint64_t index = 0;
@@ -330,6 +339,15 @@ TEST_F(GatewayTest, AfterTheExportingGatewayRestartsTheImportedServiceIsServedAg
     EXPECT_EQ(receive_stream(pending).size(), 3u);
   }
   EXPECT_EQ(client.number_of_servers(), 1u);
+  // What `floe list` shows: the imported service, served by the importing gateway's node.
+  bool served_by_gateway = false;
+  for (const ServiceInfo& service : local.list_services()) {
+    for (const NodeInfo& node : service.nodes) {
+      served_by_gateway |= service.name == "Test/Remote" && node.servers == 1 &&
+                           node.name.starts_with("floe-gateway import from 127.0.0.1:");
+    }
+  }
+  EXPECT_TRUE(served_by_gateway);
   gateways->exporter.stop(SIGKILL);
   EXPECT_TRUE(eventually([&] { return client.number_of_servers() == 0; }, 10s))
       << "the imported service kept a server while the exporting gateway was gone";
@@ -349,6 +367,11 @@ TEST_F(GatewayTest, AfterTheExportingGatewayRestartsTheImportedServiceIsServedAg
   ASSERT_EQ(values.size(), 50u);
   for (std::uint64_t i = 0; i < values.size(); ++i)
     EXPECT_EQ(values[i].index, i);
+  // The importing gateway logged the loss and the reconnection.
+  const auto [code, output] = outcome(*gateways->importer, 1s);
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(output.find("lost the exporting gateway at 127.0.0.1:"), std::string::npos) << output;
+  EXPECT_NE(output.find("serving 'Test/Remote' again"), std::string::npos) << output;
 }
 
 // Fan-out: a request reaches every server of the service on the remote host, and the local
@@ -438,6 +461,35 @@ TEST_F(GatewayTest, AnImportOfAServiceWithOtherTypesHereIsRefused) {
                         "type unsigned int"),
             std::string::npos)
       << output;
+}
+
+// Only the services an exporting gateway lists are reachable through it: an import of another
+// is refused, saying so, and the exporting gateway logs the refusal.
+TEST_F(GatewayTest, AServiceNotExportedCannotBeImported) {
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  ASSERT_EQ(ready.wait(), 1);
+  Node node = Node::create("other-server", server_side);
+  auto other =
+      node.service_builder("Test/Other").request_response<std::uint64_t, std::uint64_t>().create();
+  auto other_server = other.server_builder().create();
+  Gateways gateways(server_side);
+  ASSERT_NE(gateways.port, 0);
+  gateways.importer = std::make_unique<GatewayProcess>(
+      client_side.domain,
+      std::vector<std::string>{"import", "--connect", "127.0.0.1:" + std::to_string(gateways.port),
+                               "--service", "Test/Other"});
+  const std::string said = gateways.importer->line().value_or("(nothing)");
+  const auto [code, output] = outcome(*gateways.importer);
+  EXPECT_EQ(code, 1) << said << output;
+  EXPECT_NE(said.find("cannot import 'Test/Other': floe-gateway: service 'Test/Other' is not "
+                      "exported here"),
+            std::string::npos)
+      << said << output;
+  const auto [exporter_code, exporter_output] = outcome(gateways.exporter, 200ms);
+  EXPECT_EQ(exporter_code, 0);
+  EXPECT_NE(exporter_output.find("'Test/Other' from ipv4:127.0.0.1:"), std::string::npos)
+      << exporter_output;
 }
 
 TEST_F(GatewayTest, AKilledRemoteServerEndsTheLocalStream) {
@@ -571,14 +623,6 @@ done
   std::string dir_;
   bool made_ = false;
 };
-
-/// What a gateway printed until it exited (lines at most 10 s apart), and its exit code.
-std::pair<int, std::string> outcome(GatewayProcess& gateway) {
-  std::string output;
-  while (const auto line = gateway.line())
-    output += *line + "\n";
-  return {gateway.stop(), output + gateway.log()};
-}
 
 // TLS: a stream crosses whole; an importing gateway without TLS is refused (it says to check
 // the TLS settings), not served in clear.
