@@ -40,6 +40,15 @@ class ImportCall final : public grpc::ClientReadReactor<v1::CallResponse> {
   grpc::Status status_;  // written before done_ is set
 };
 
+/// Whether the remote server ended the call's stream itself (the exporting gateway says how a
+/// stream ended in its trailing metadata), rather than the stream breaking off.
+bool ended_by_remote_server(const ImportCall& call) {
+  if (!call.status_.ok()) return false;
+  const auto& trailing = call.context_.GetServerTrailingMetadata();
+  const auto end = trailing.find("floe-stream-end");
+  return end != trailing.end() && end->second == "finished";
+}
+
 }  // namespace
 
 Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
@@ -159,6 +168,7 @@ Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::S
 
   const bool response_slice = d.response().slice();
   bool client_left = false;
+  bool broken = false;  // this gateway ended the stream: it could not carry a response
   try {
     for (;;) {
       if (!co_await ClientLeftOr<RemoteEvent>(core, active, call->read_)) {
@@ -177,7 +187,7 @@ Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::S
                    "' from the exporting gateway does not fit its type; the "
                    "stream is ended";
           });
-          client_left = true;  // end it here as if the client had gone
+          broken = client_left = true;  // ends the remote call, and the local stream as gone
           break;
         }
         std::uint32_t chunk = 0;
@@ -198,7 +208,7 @@ Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::S
     }
   } catch (const Error& error) {
     detail::log(LogLevel::error, [&] { return std::string("floe-gateway: ") + error.what(); });
-    client_left = true;
+    broken = client_left = true;
   }
   if (client_left) call->context_.TryCancel();  // the exporting side drops its request
   call->RemoveHold();
@@ -209,7 +219,9 @@ Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::S
              "' ended: " + call->status_.error_message();
     });
   }
-  core->end(active);
+  // The local client reads the end as the remote one was: finished when the remote server
+  // ended its stream; server_gone when it died, none was there, or the call failed on the way.
+  core->end(active, broken || (!client_left && !ended_by_remote_server(*call)));
 }
 
 }  // namespace floe::gateway

@@ -295,14 +295,19 @@ void ServerCore::notify_loan_freed(std::size_t stream) const noexcept {
 
 // Inlined into end(), its hot caller.
 [[gnu::always_inline]] inline void ServerCore::close_stream(const Active& active,
-                                                            std::size_t stream) noexcept {
+                                                            std::size_t stream,
+                                                            bool as_gone) noexcept {
   const ResponseChannel channel = port_->response_channel(active.client, active.channel);
   IndexQueue queue = channel.queue();
   stop_waiting_for_room(stream, queue);
   // Nobody will read what is still queued: give the chunks back before the channel can be
   // reused (it cannot while this request is open, so no newer response is in the queue).
   if (!client_listens(active)) discard_queued_responses(channel);
-  close_request(channel, active.request_id);
+  if (as_gone) [[unlikely]] {
+    close_request_as_gone(channel, active.request_id);
+  } else {
+    close_request(channel, active.request_id);
+  }
   ring_client(active);
 }
 
@@ -326,8 +331,9 @@ void ServerCore::release_loan(const Active& active, std::uint32_t chunk) noexcep
 
 void ServerCore::loan_settled(const Active& active, std::size_t stream) noexcept {
   if (loaned_[stream] != 0) return;
+  const bool as_gone = ending_[stream] == 2;
   ending_[stream] = 0;
-  close_stream(active, stream);
+  close_stream(active, stream, as_gone);
   std::shared_ptr<ServerCore> last;  // let go after the lock: it may end this core
   {
     const std::lock_guard lock(ending_mutex_);
@@ -505,23 +511,23 @@ bool ServerCore::is_connected(const Active& active) const noexcept {
   return false;
 }
 
-void ServerCore::end(const Active& active) noexcept {
+void ServerCore::end(const Active& active, bool as_gone) noexcept {
   if (active.request_elements != nullptr) [[unlikely]] {
     data_mappings_->release(active.request_elements);
   }
   stream_operations(active).cancel_all();
   const std::size_t stream = stream_index(active);
   if (loaned_[stream] != 0) [[unlikely]] {
-    end_later(stream);
+    end_later(stream, as_gone);
     return;
   }
-  close_stream(active, stream);
+  close_stream(active, stream, as_gone);
 }
 
-void ServerCore::end_later(std::size_t stream) noexcept {
+void ServerCore::end_later(std::size_t stream, bool as_gone) noexcept {
   // ResponseMuts outlive their ActiveRequest: the stream stays open for them and ends when the
   // last is sent or given back (loan_settled); they keep this core alive until then.
-  ending_[stream] = 1;
+  ending_[stream] = as_gone ? 2 : 1;
   const std::lock_guard lock(ending_mutex_);
   if (ending_streams_++ == 0) kept_alive_ = shared_from_this();
 }

@@ -9,7 +9,7 @@
 //                                 |                                 |
 //            withdraw_request (client, only while unreceived)   close_request (server)
 //                                 v                                 v
-//                                 0                                 0
+//                                 0                  0, or id|server_gone (close_request_as_gone)
 //
 // A server that dies leaves its requests open; reclaiming its port (reset_server_resources)
 // turns each open id into id|server_gone (mark_server_gone), which the client reads as the end
@@ -72,6 +72,15 @@ inline bool withdraw_request(const ResponseChannel& channel, std::uint64_t reque
 inline void close_request(const ResponseChannel& channel, std::uint64_t request_id) noexcept {
   std::uint64_t received = request_id | kReceivedBit;
   compare_exchange(channel.head()->open_request_id, received, std::uint64_t{0});
+}
+
+/// Server: closes a request it took as if the server had gone (the client reads the end of its
+/// stream as StreamEnd::server_gone): a server standing in for one elsewhere that failed
+/// mid-stream (floe-gateway's importing side) ends it so, not as finished.
+inline void close_request_as_gone(const ResponseChannel& channel,
+                                  std::uint64_t request_id) noexcept {
+  std::uint64_t received = request_id | kReceivedBit;
+  compare_exchange(channel.head()->open_request_id, received, request_id | kServerGoneBit);
 }
 
 /// Reclaim of a dead server's port: marks the request it left open on the channel, if any, as

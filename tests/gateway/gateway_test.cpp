@@ -242,6 +242,8 @@ class GatewayTest : public ::testing::Test {
         },
         bound);
     EXPECT_TRUE(ended) << "the local stream outlived the fault by " << bound.count() << " ms";
+    // Told apart from a stream the remote server ended, as a local client would be.
+    EXPECT_EQ(pending.end_reason(), StreamEnd::server_gone);
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                  start);
   }
@@ -300,6 +302,7 @@ TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds)
       EXPECT_EQ(values[i].index, i);
     }
     EXPECT_FALSE(pending.is_connected());
+    EXPECT_EQ(pending.end_reason(), StreamEnd::finished);
   }
   EXPECT_EQ(gateways->importer->stop(), 0);
   EXPECT_EQ(gateways->exporter.stop(), 0);
@@ -492,12 +495,20 @@ TEST_F(GatewayTest, AServiceNotExportedCannotBeImported) {
       << exporter_output;
 }
 
-TEST_F(GatewayTest, AKilledRemoteServerEndsTheLocalStream) {
+// A killed remote server ends the local stream; a server started again in its place answers the
+// next request through the same gateways.
+TEST_F(GatewayTest, AKilledRemoteServerEndsTheLocalStreamAndItsSuccessorAnswers) {
   Signal ready;
   ChildProcess server = endless_server(ready);
   const auto gateways = connect_domains(ready);
   ASSERT_TRUE(gateways);
   stream_end_after([&] { server.kill(); }, 10s);
+  Signal successor_ready;
+  ChildProcess successor = numbering_server(successor_ready);
+  ASSERT_EQ(successor_ready.wait(), 1);
+  auto client = local_client();
+  auto pending = client.send_copy(std::uint64_t{10});
+  EXPECT_EQ(receive_stream(pending).size(), 10u);
 }
 
 TEST_F(GatewayTest, AKilledExportingGatewayEndsTheLocalStream) {

@@ -347,8 +347,10 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     check_size();
     is_connected(active);
   }
-  /// Ends the stream for the client; operations waiting on it are cancelled first.
-  void end(const Active& active) noexcept;
+  /// Ends the stream for the client; operations waiting on it are cancelled first. `as_gone`:
+  /// the client reads the end as StreamEnd::server_gone, as if this server had died (for a
+  /// server standing in for a remote one that failed), else as finished.
+  void end(const Active& active, bool as_gone = false) noexcept;
 
   /// Operations waiting for a request (the Server's receives).
   PortOperations& receive_operations() noexcept { return receive_operations_; }
@@ -377,12 +379,12 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
                                                    const char* why) noexcept;
   /// What ending a stream does to shared memory: its queue given up if nobody reads, the request
   /// closed, the client rung.
-  void close_stream(const Active& active, std::size_t stream) noexcept;
+  void close_stream(const Active& active, std::size_t stream, bool as_gone = false) noexcept;
   /// After a loan of an ending stream was sent or given back: once it was the last, the stream
   /// is closed and the core let go. Call last: it may destroy this core.
   [[gnu::cold, gnu::noinline]] void loan_settled(const Active& active, std::size_t stream) noexcept;
   /// An ActiveRequest went with responses still loaned: the stream ends with the last of them.
-  [[gnu::cold, gnu::noinline]] void end_later(std::size_t stream) noexcept;
+  [[gnu::cold, gnu::noinline]] void end_later(std::size_t stream, bool as_gone) noexcept;
   bool client_listens(const Active& active) const noexcept;
   void ring_client(const Active& active) const noexcept;
   /// A response of `stream` was sent or given back: a loan of it waiting for one (maybe in an
@@ -433,7 +435,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::vector<std::uint8_t> waiting_for_room_;
   // Streams whose ActiveRequest went while responses were still loaned: they end when the last
   // of those is sent or given back, which keep this core alive until then. `ending_` is the
-  // stream's (its thread's), the count and reference are shared by every stream's thread.
+  // stream's (its thread's; 2: to end as gone), the count and reference are shared by every
+  // stream's thread.
   std::vector<std::uint8_t> ending_;
   std::mutex ending_mutex_;
   std::uint32_t ending_streams_ = 0;
