@@ -133,14 +133,14 @@ class GatewayRow {
         std::vector<std::string>{"export", "--listen", "127.0.0.1:0", "--service", "Bench/Gateway"},
         false);
     const std::optional<std::string> exported = exporter_->first_line();
-    const auto at = exported ? exported->rfind("on port ") : std::string::npos;
+    const auto at = exported ? exported->rfind(", port ") : std::string::npos;
     if (at == std::string::npos) {
       fail("the exporting gateway did not start");
       return;
     }
     importer_ = std::make_unique<Gateway>(
         client_side_.domain,
-        std::vector<std::string>{"import", "--connect", "127.0.0.1:" + exported->substr(at + 8),
+        std::vector<std::string>{"import", "--connect", "127.0.0.1:" + exported->substr(at + 7),
                                  "--service", "Bench/Gateway"},
         true);
     if (!importer_->first_line()) {

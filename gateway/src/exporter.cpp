@@ -37,7 +37,7 @@ const char* stream_end_name(StreamEnd end) noexcept {
 class ExportCall final : public grpc::ServerWriteReactor<v1::CallResponse> {
  public:
   ExportCall(grpc::CallbackServerContext& context, detail::Reactor& loop)
-      : context_(context), written_(loop) {}
+      : context_(context), peer_(context.peer()), written_(loop) {}
 
   void OnWriteDone(bool ok) override {
     write_ok_.store(ok, std::memory_order_relaxed);
@@ -47,6 +47,7 @@ class ExportCall final : public grpc::ServerWriteReactor<v1::CallResponse> {
   void OnDone() override { delete this; }
 
   grpc::CallbackServerContext& context_;
+  std::string peer_;  // the importing gateway's address (gRPC forgets it once a call breaks)
   RemoteEvent written_;
   std::atomic<bool> write_ok_{false};
   std::stop_source cancel_;
@@ -78,7 +79,7 @@ class RefusedCall final : public grpc::ServerWriteReactor<v1::CallResponse> {
 
 /// Ends `call` before its floe request was sent.
 void refuse(ExportCall* call, const std::string& service, const grpc::Status& why) {
-  log_unserved(service, call->context_.peer(), why);
+  log_unserved(service, call->peer_, why);
   call->Finish(why);
 }
 
@@ -152,6 +153,16 @@ Task<Sent> send_request(ExportedService& service, const v1::CallRequest& request
     }
   }
   // In line: the first waits for a channel of one client, the others for their turn.
+  if (!service.waited) {
+    service.waited = true;
+    detail::log(LogLevel::info, [&] {
+      return "floe-gateway: calls of service '" + d.service() + "' wait in line from now on: its " +
+             std::to_string(service.clients.size()) + " client port(s) have all their " +
+             std::to_string(service.max_active_requests_per_client) +
+             " request channels open (--client-ports, max_active_requests_per_client; logged "
+             "once)";
+    });
+  }
   auto turn = std::make_shared<RemoteEvent>(*detail::Reactor::current());
   service.waiting.push_back(turn);
   struct Leave {  // however this ends (sent, cancelled): the next in line has its turn
@@ -255,11 +266,11 @@ Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallReque
   core->drop_pending(channel);  // the servers see is_connected() == false
   if (ending.error_code() == grpc::StatusCode::CANCELLED) {
     detail::log(LogLevel::debug, [&] {
-      return "floe-gateway: a call of service '" + d.service() + "' from " + call->context_.peer() +
-             " was cancelled there";
+      return "floe-gateway: a call of service '" + d.service() + "' from " + call->peer_ +
+             " ended there: its client let go, or the importing gateway went away";
     });
   } else if (!ending.ok()) {
-    log_unserved(d.service(), call->context_.peer(), ending);
+    log_unserved(d.service(), call->peer_, ending);
   }
   call->Finish(ending);
 }
@@ -292,7 +303,10 @@ grpc::ServerUnaryReactor* Exporter::Describe(grpc::CallbackServerContext* contex
     const grpc::Status refused =
         status(grpc::StatusCode::NOT_FOUND,
                "floe-gateway: service '" + request->service() + "' is not exported here");
-    log_unserved(request->service(), context->peer(), refused);
+    detail::log(LogLevel::warn, [&] {
+      return "floe-gateway: an import of service '" + request->service() + "' by " +
+             context->peer() + " was refused: " + refused.error_message();
+    });
     reactor->Finish(refused);
     return reactor;
   }

@@ -33,6 +33,7 @@ struct ExportedService {
   /// client (holding a loan: a client has few), the others for their turn.
   std::deque<std::shared_ptr<RemoteEvent>> waiting;
   std::size_t next_wait = 0;  // the client the next first call waits on (round robin)
+  bool waited = false;        // a call has waited in line (logged once)
 };
 
 class Exporter final : public v1::Gateway::CallbackService {

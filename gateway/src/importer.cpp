@@ -70,7 +70,8 @@ Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
                       "': no exporting gateway answered within " +
                       std::to_string(connect_timeout.count() / 1000) +
                       " s; is one listening at the --connect address, with TLS settings that match "
-                      "these?");
+                      "these (--tls-ca; --tls-cert and --tls-key for mutual TLS; "
+                      "--tls-server-name when its certificate names another host)?");
     }
     if (!status.ok()) {
       throw Error(Errc::service_does_not_exist,

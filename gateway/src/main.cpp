@@ -2,6 +2,7 @@
 // host (a floe client of each named service), `import` on the client's host (a floe server of
 // each, with the remote service's types and limits); one process may do both. docs/GATEWAY.md.
 
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -25,11 +26,20 @@
 #include "connection_watch.hpp"
 #include "exporter.hpp"
 #include "importer.hpp"
+#include "log.hpp"
 #include "options.hpp"
 #include "tls.hpp"
 
 namespace floe::gateway {
 namespace {
+
+/// gRPC's own log lines (a TLS handshake refused, a peer that broke off) in floe's log, with
+/// the gateway's other lines, rather than in gRPC's format on stderr.
+void log_grpc_line(gpr_log_func_args* line) {
+  const LogLevel level =
+      line->severity == GPR_LOG_SEVERITY_ERROR ? LogLevel::warn : LogLevel::debug;
+  detail::log(level, [&] { return std::string("floe-gateway: gRPC: ") + line->message; });
+}
 
 /// Blocks SIGINT and SIGTERM in every thread (gRPC's included, started after) and waits for
 /// one: the gateway's way to stop.
@@ -103,6 +113,7 @@ int run(const GatewayOptions& options) {
   if (const char* level = std::getenv("FLOE_LOG"); level == nullptr || *level == '\0') {
     set_log_level(LogLevel::info);
   }
+  gpr_set_log_function(log_grpc_line);
   const Config config = Config::from_environment();
   // Each port is touched on this one loop only; gRPC's threads post to it through the mailbox.
   // Declared first, gone last: gRPC's threads may still post while the rest goes.
@@ -131,9 +142,11 @@ int run(const GatewayOptions& options) {
                                           static_cast<std::uint32_t>(o.client_ports), mailbox);
     int port = 0;
     server = start_server(o, *exporter, port);
-    std::printf("floe-gateway: exporting %zu service(s) of domain '%s' on port %d%s\n",
-                o.services.size(), config.domain.c_str(), port,
-                o.tls.any() ? (o.tls.ca.empty() ? " (TLS)" : " (mutual TLS)") : "");
+    std::printf(
+        "floe-gateway: exporting %zu service(s) of domain '%s', listening on %s%s, "
+        "port %d\n",
+        o.services.size(), config.domain.c_str(), o.listen.c_str(),
+        o.tls.any() ? (o.tls.ca.empty() ? " (TLS)" : " (mutual TLS)") : "", port);
     std::fflush(stdout);
   }
   std::optional<Node> import_node;
@@ -242,12 +255,18 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(in(kKeepaliveMsRange));
   }
-  CLI11_PARSE(app, argc, argv);
-  if (config_file.empty() == (app.get_subcommands().empty())) {
+  // Exit codes: 0 stopped by SIGINT or SIGTERM (or --help), 1 an error while running (its
+  // message on stderr), 2 a command line it cannot use (as the floe tool).
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  if (config_file.empty() == app.get_subcommands().empty()) {
     std::fprintf(stderr,
                  "floe-gateway: give either --config FILE or the subcommands "
                  "(export, import or both)\nRun with --help for more information.\n");
-    return 106;  // CLI11's code for a usage error
+    return 2;
   }
   try {
     GatewayOptions options;

@@ -119,8 +119,8 @@ int exported_port(GatewayProcess& exporter) {
   const std::optional<std::string> ready = exporter.line();
   if (!ready) return 0;
   exporter.first_line = *ready;
-  const auto at = ready->rfind("on port ");
-  return at == std::string::npos ? 0 : std::stoi(ready->substr(at + 8));
+  const auto at = ready->rfind(", port ");
+  return at == std::string::npos ? 0 : std::stoi(ready->substr(at + 7));
 }
 
 /// An exporting gateway of Test/Remote in the server side's domain, on a port of its choosing.
@@ -491,7 +491,8 @@ TEST_F(GatewayTest, AServiceNotExportedCannotBeImported) {
       << said << output;
   const auto [exporter_code, exporter_output] = outcome(gateways.exporter, 200ms);
   EXPECT_EQ(exporter_code, 0);
-  EXPECT_NE(exporter_output.find("'Test/Other' from ipv4:127.0.0.1:"), std::string::npos)
+  EXPECT_NE(exporter_output.find("an import of service 'Test/Other' by ipv4:127.0.0.1:"),
+            std::string::npos)
       << exporter_output;
 }
 
