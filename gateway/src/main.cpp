@@ -77,8 +77,8 @@ std::unique_ptr<grpc::Server> start_server(const ExportOptions& options, Exporte
   builder.RegisterService(&exporter);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
-    throw Error(Errc::invalid_config, "floe-gateway: cannot listen on " + options.listen +
-                                          ": in use, or not an address of this host");
+    throw Error(Errc::io_setup_failed, "floe-gateway: cannot listen on " + options.listen +
+                                           ": in use, or not an address of this host");
   }
   return server;
 }
@@ -279,6 +279,6 @@ int main(int argc, char** argv) {
     return run(options);
   } catch (const floe::Error& error) {
     std::fprintf(stderr, "%s\n", error.what());
-    return 1;
+    return error.code() == floe::Errc::invalid_config ? 2 : 1;  // options it cannot use: 2
   }
 }
