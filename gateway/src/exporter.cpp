@@ -110,9 +110,6 @@ struct Sent {
   std::uint32_t channel = 0;
 };
 
-/// The floe request of `request`, sent by the first of the service's clients with a free
-/// request channel; a client more is opened when all are busy, up to the maximum; past it, the
-/// call waits for a channel (until cancelled). Throws floe::Error.
 /// Sends on the first client with a free request channel, or says there is none.
 std::optional<Sent> try_send(ExportedService& service, const v1::CallRequest& request,
                              std::uint64_t payload_bytes) {
@@ -127,6 +124,9 @@ std::optional<Sent> try_send(ExportedService& service, const v1::CallRequest& re
   return std::nullopt;
 }
 
+/// The floe request of `request`, sent by the first of the service's clients with a free
+/// request channel; a client more is opened when all are busy, up to the maximum; past it, the
+/// call waits for a channel (until cancelled). Throws floe::Error.
 Task<Sent> send_request(ExportedService& service, const v1::CallRequest& request,
                         std::uint64_t payload_bytes, std::stop_token cancelled) {
   const v1::ServiceDescription& d = service.description;
@@ -277,32 +277,75 @@ Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallReque
 
 }  // namespace
 
+namespace {
+
+/// Opens `name` in the domain of `state` as `service` for calls: throws floe::Error
+/// (service_does_not_exist while no server has created it).
+void open_exported(const detail::NodeState& state, const std::string& name,
+                   std::uint32_t client_ports, ExportedService& service) {
+  service.description = describe_service(state.config.domain, name, state.config.group_access);
+  LocalSpec local;
+  local_spec_of(service.description, state.config, local);
+  service.segment = detail::open_service(state, local.spec, detail::OpenMode::open);
+  service.max_active_requests_per_client = local.spec.limits.max_active_requests_per_client;
+  service.max_clients = client_ports;
+  service.clients.push_back(open_client(service));
+  service.opened = true;
+}
+
+}  // namespace
+
 Exporter::Exporter(const Node& node, const std::vector<std::string>& services,
                    std::uint32_t client_ports, Mailbox& mailbox)
-    : mailbox_(mailbox) {
+    : node_(node), client_ports_(client_ports), mailbox_(mailbox) {
   const auto& state = *detail::NodeAccess::state(node);
   for (const std::string& name : services) {
-    ExportedService exported;
-    exported.description = describe_service(state.config.domain, name, state.config.group_access);
-    LocalSpec local;
-    local_spec_of(exported.description, state.config, local);
-    exported.segment = detail::open_service(state, local.spec, detail::OpenMode::open);
-    exported.max_active_requests_per_client = local.spec.limits.max_active_requests_per_client;
-    exported.max_clients = client_ports;
-    exported.clients.push_back(open_client(exported));
-    services_.emplace(name, std::move(exported));
+    ExportedService& exported = services_[name];
+    try {
+      open_exported(state, name, client_ports, exported);
+    } catch (const Error& error) {
+      if (error.code() != Errc::service_does_not_exist) throw;
+      exported = ExportedService{};
+      detail::log(LogLevel::info, [&] {
+        return "floe-gateway: service '" + name + "' does not exist yet in domain '" +
+               state.config.domain + "': it is exported once a server has created it";
+      });
+    }
   }
+}
+
+ExportedService* Exporter::opened(const std::string& name, grpc::Status& why) {
+  const std::lock_guard lock(mutex_);
+  const auto found = services_.find(name);
+  if (found == services_.end()) {
+    why = status(grpc::StatusCode::NOT_FOUND,
+                 "floe-gateway: service '" + name + "' is not exported here");
+    return nullptr;
+  }
+  ExportedService& service = found->second;
+  if (service.opened) return &service;
+  try {
+    open_exported(*detail::NodeAccess::state(node_), name, client_ports_, service);
+  } catch (const Error& error) {
+    service = ExportedService{};
+    why =
+        status(error.code() == Errc::service_does_not_exist ? grpc::StatusCode::FAILED_PRECONDITION
+                                                            : grpc::StatusCode::INTERNAL,
+               error.what());
+    return nullptr;
+  }
+  detail::log(LogLevel::info,
+              [&] { return "floe-gateway: service '" + name + "' exists now: exported"; });
+  return &service;
 }
 
 grpc::ServerUnaryReactor* Exporter::Describe(grpc::CallbackServerContext* context,
                                              const v1::DescribeRequest* request,
                                              v1::ServiceDescription* description) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const auto found = services_.find(request->service());
-  if (found == services_.end()) {
-    const grpc::Status refused =
-        status(grpc::StatusCode::NOT_FOUND,
-               "floe-gateway: service '" + request->service() + "' is not exported here");
+  grpc::Status refused;
+  const ExportedService* service = opened(request->service(), refused);
+  if (service == nullptr) {
     detail::log(LogLevel::warn, [&] {
       return "floe-gateway: an import of service '" + request->service() + "' by " +
              context->peer() + " was refused: " + refused.error_message();
@@ -313,7 +356,7 @@ grpc::ServerUnaryReactor* Exporter::Describe(grpc::CallbackServerContext* contex
   detail::log(LogLevel::info, [&] {
     return "floe-gateway: service '" + request->service() + "' described to " + context->peer();
   });
-  *description = found->second.description;
+  *description = service->description;
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -321,20 +364,15 @@ grpc::ServerUnaryReactor* Exporter::Describe(grpc::CallbackServerContext* contex
 grpc::ServerWriteReactor<v1::CallResponse>* Exporter::Call(grpc::CallbackServerContext* context,
                                                            const v1::CallRequest* request) {
   detail::Reactor* loop = mailbox_.reactor();
-  const auto found = services_.find(request->service());
   if (loop == nullptr) {
     return new RefusedCall(
         *context, request->service(),
         status(grpc::StatusCode::UNAVAILABLE, "floe-gateway: the exporting gateway is stopping"));
   }
-  if (found == services_.end()) {
-    return new RefusedCall(
-        *context, request->service(),
-        status(grpc::StatusCode::NOT_FOUND,
-               "floe-gateway: service '" + request->service() + "' is not exported here"));
-  }
+  grpc::Status refused;
+  ExportedService* service = opened(request->service(), refused);
+  if (service == nullptr) return new RefusedCall(*context, request->service(), refused);
   auto* call = new ExportCall(*context, *loop);
-  ExportedService* service = &found->second;
   mailbox_.post(
       [service, call, request] { Runtime::current()->spawn(carry(*service, call, request)); });
   return call;

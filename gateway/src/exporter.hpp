@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,11 @@
 
 namespace floe::gateway {
 
-/// One exported service: its description and the floe clients carrying its calls.
+/// One exported service: its description and the floe clients carrying its calls. Opened when
+/// it first exists (Exporter::opened); until then only `opened` is read, under the exporter's
+/// mutex, and after it the loop's calls use the rest.
 struct ExportedService {
+  bool opened = false;
   v1::ServiceDescription description;
   std::shared_ptr<detail::ServiceSegment> segment;
   std::uint32_t max_active_requests_per_client = 0;
@@ -38,9 +42,10 @@ struct ExportedService {
 
 class Exporter final : public v1::Gateway::CallbackService {
  public:
-  /// Opens each of `services` in `node`'s domain (they must exist: a server runs there) with the
-  /// types and limits its segment records, with up to `client_ports` client ports each. Its
-  /// calls run on the loop `mailbox` serves.
+  /// Exports each of `services` of `node`'s domain (which must outlive it) with the types and
+  /// limits its segment records, with up to `client_ports` client ports each: those that exist
+  /// now are opened now, the others when a Describe or Call first finds them created (a server
+  /// may start after its gateway). Its calls run on the loop `mailbox` serves.
   Exporter(const Node& node, const std::vector<std::string>& services, std::uint32_t client_ports,
            Mailbox& mailbox);
 
@@ -51,6 +56,14 @@ class Exporter final : public v1::Gateway::CallbackService {
                                                    const v1::CallRequest* request) override;
 
  private:
+  /// The exported service `name`, opened if it exists by now; nullptr with the refusal in `why`
+  /// when it is not exported or not created yet (FAILED_PRECONDITION: an importing gateway
+  /// waits for it).
+  ExportedService* opened(const std::string& name, grpc::Status& why);
+
+  const Node& node_;
+  std::uint32_t client_ports_;
+  std::mutex mutex_;  // guards each service's `opened` and its opening (gRPC's threads)
   std::map<std::string, ExportedService> services_;
   Mailbox& mailbox_;
 };

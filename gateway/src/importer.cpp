@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "log.hpp"
 #include "remote_event.hpp"
@@ -56,14 +57,16 @@ Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
                    std::chrono::milliseconds connect_timeout)
     : stub_(v1::Gateway::NewStub(channel)) {
   const auto& state = *detail::NodeAccess::state(node);
+  const auto deadline = std::chrono::system_clock::now() + connect_timeout;
   for (const std::string& name : services) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + connect_timeout);
-    context.set_wait_for_ready(true);
-    v1::DescribeRequest request;
-    request.set_service(name);
     ImportedService imported;
-    const grpc::Status status = stub_->Describe(&context, request, &imported.description);
+    const grpc::Status status = describe(name, deadline, imported.description);
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      throw Error(Errc::timed_out, "floe-gateway: cannot import '" + name +
+                                       "' yet: " + status.error_message() + " (waited " +
+                                       std::to_string(connect_timeout.count() / 1000) +
+                                       " s for it, --connect-timeout-s)");
+    }
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       throw Error(Errc::timed_out,
                   "floe-gateway: cannot import '" + name +
@@ -88,6 +91,31 @@ Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
     }
     imported.server = open_server(imported);
     services_.push_back(std::move(imported));
+  }
+}
+
+grpc::Status Importer::describe(const std::string& name,
+                                std::chrono::system_clock::time_point deadline,
+                                v1::ServiceDescription& description) {
+  v1::DescribeRequest request;
+  request.set_service(name);
+  bool told = false;
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    context.set_wait_for_ready(true);
+    grpc::Status status = stub_->Describe(&context, request, &description);
+    // FAILED_PRECONDITION: exported, but its server has not created it yet.
+    if (status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return status;
+    if (!told) {
+      told = true;
+      detail::log(LogLevel::info, [&] {
+        return "floe-gateway: waiting for service '" + name +
+               "' to be created on the exporting host: " + status.error_message();
+      });
+    }
+    if (std::chrono::system_clock::now() + kDescribeRetry >= deadline) return status;
+    std::this_thread::sleep_for(kDescribeRetry);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <floe/node.hpp>
 #include <floe/task.hpp>
 
+#include <chrono>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -32,9 +33,10 @@ struct ImportedService {
 
 class Importer {
  public:
-  /// Describes each of `services` through `stub` (waiting up to `connect_timeout` for the
-  /// exporting gateway) and creates it in `node`'s domain, or joins it there when it exists
-  /// with the same types and limits. Throws floe::Error.
+  /// Describes each of `services` through `stub` (waiting up to `connect_timeout` in all for the
+  /// exporting gateway, and for each service to be created on its host) and creates it in
+  /// `node`'s domain, or joins it there when it exists with the same types and limits. Throws
+  /// floe::Error.
   Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
            const std::vector<std::string>& services, std::chrono::milliseconds connect_timeout);
 
@@ -50,6 +52,11 @@ class Importer {
   Task<void> forward(ImportedService& service, std::shared_ptr<detail::ServerCore> core,
                      detail::ServerCore::Active active);
   std::shared_ptr<detail::ServerCore> open_server(const ImportedService& service) const;
+  /// Describe of `name`, asked again every kDescribeRetry while the exporting gateway says it
+  /// is not created yet, until `deadline`: the last answer.
+  grpc::Status describe(const std::string& name, std::chrono::system_clock::time_point deadline,
+                        v1::ServiceDescription& description);
+  static constexpr std::chrono::milliseconds kDescribeRetry{100};
 
   std::unique_ptr<v1::Gateway::Stub> stub_;
   std::vector<ImportedService> services_;

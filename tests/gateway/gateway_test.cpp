@@ -285,15 +285,11 @@ class GatewayTest : public ::testing::Test {
       }
     });
   }
-};
 
-TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds) {
-  Signal ready;
-  ChildProcess server = numbering_server(ready);
-  const auto gateways = connect_domains(ready);
-  ASSERT_TRUE(gateways);
-  auto client = local_client();
-  for (const std::uint64_t n : {1u, 0u, 5u, 100u}) {
+  /// Asks a numbering_server for `n` responses through `client`: every one arrives, in order,
+  /// and the stream ends as the remote server ended it.
+  template <typename Client>
+  static void expect_numbered_stream(Client& client, std::uint64_t n) {
     auto pending = client.send_copy(n);
     const auto values = receive_stream(pending);
     ASSERT_EQ(values.size(), n) << "the stream ends with the remote one, every response in it";
@@ -304,6 +300,16 @@ TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds)
     EXPECT_FALSE(pending.is_connected());
     EXPECT_EQ(pending.end_reason(), StreamEnd::finished);
   }
+};
+
+TEST_F(GatewayTest, AStreamFromAServerInAnotherDomainArrivesWholeInOrderAndEnds) {
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
+  auto client = local_client();
+  for (const std::uint64_t n : {1u, 0u, 5u, 100u})
+    expect_numbered_stream(client, n);
   EXPECT_EQ(gateways->importer->stop(), 0);
   EXPECT_EQ(gateways->exporter.stop(), 0);
 }
@@ -365,11 +371,7 @@ TEST_F(GatewayTest, AfterTheExportingGatewayRestartsTheImportedServiceIsServedAg
   ASSERT_TRUE(restarted.line());
   EXPECT_TRUE(eventually([&] { return client.number_of_servers() == 1; }, 10s))
       << "the importing gateway did not serve the service again";
-  auto pending = client.send_copy(std::uint64_t{50});
-  const auto values = receive_stream(pending);
-  ASSERT_EQ(values.size(), 50u);
-  for (std::uint64_t i = 0; i < values.size(); ++i)
-    EXPECT_EQ(values[i].index, i);
+  expect_numbered_stream(client, 50);
   // The importing gateway logged the loss and the reconnection.
   const auto [code, output] = outcome(*gateways->importer, 1s);
   EXPECT_EQ(code, 0);
@@ -494,6 +496,56 @@ TEST_F(GatewayTest, AServiceNotExportedCannotBeImported) {
   EXPECT_NE(exporter_output.find("an import of service 'Test/Other' by ipv4:127.0.0.1:"),
             std::string::npos)
       << exporter_output;
+}
+
+// Start in any order: both gateways before the server. The exporting gateway starts without
+// the service and exports it once created; the importing gateway waits for it.
+TEST_F(GatewayTest, GatewaysStartedBeforeTheServerServeItOnceItIsCreated) {
+  Gateways gateways(server_side);
+  ASSERT_NE(gateways.port, 0) << "the exporting gateway did not start without its service";
+  gateways.importer = std::make_unique<GatewayProcess>(
+      client_side.domain,
+      std::vector<std::string>{"import", "--connect", "127.0.0.1:" + std::to_string(gateways.port),
+                               "--service", "Test/Remote"});
+  // The importing gateway asks and waits; nothing is imported before the server is there.
+  EXPECT_EQ(gateways.importer->line(300ms), std::nullopt);
+  Signal ready;
+  ChildProcess server = numbering_server(ready);
+  ASSERT_EQ(ready.wait(), 1);
+  const std::string said = gateways.importer->line().value_or("(nothing)");
+  EXPECT_TRUE(said.starts_with("floe-gateway: imported 'Test/Remote' from 127.0.0.1:")) << said;
+  auto client = local_client();
+  expect_numbered_stream(client, 20);
+  const auto [code, output] = outcome(*gateways.importer, 200ms);
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(output.find("waiting for service 'Test/Remote' to be created on the exporting host"),
+            std::string::npos)
+      << output;
+  const auto [exporter_code, exporter_output] = outcome(gateways.exporter, 200ms);
+  EXPECT_EQ(exporter_code, 0);
+  EXPECT_NE(exporter_output.find("service 'Test/Remote' does not exist yet in domain"),
+            std::string::npos)
+      << gateways.exporter.first_line << exporter_output;
+  EXPECT_NE(exporter_output.find("service 'Test/Remote' exists now: exported"), std::string::npos)
+      << exporter_output;
+}
+
+TEST_F(GatewayTest, AnImportOfAServiceNeverCreatedGivesUpAfterTheConnectTimeout) {
+  Gateways gateways(server_side);
+  ASSERT_NE(gateways.port, 0);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string said =
+      gateways.import_into(client_side.domain, {"--connect-timeout-s", "1"}).value_or("(nothing)");
+  const auto [code, output] = outcome(*gateways.importer);
+  EXPECT_EQ(code, 1) << said << output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  EXPECT_NE(said.find("cannot import 'Test/Remote' yet: floe-gateway: service 'Test/Remote' does "
+                      "not exist in domain"),
+            std::string::npos)
+      << said << output;
+  EXPECT_NE(said.find("(waited 1 s for it, --connect-timeout-s)"), std::string::npos) << said;
+  // Nothing half-made is left in the client side's domain.
+  EXPECT_TRUE(local.list_services().empty());
 }
 
 // A killed remote server ends the local stream; a server started again in its place answers the
@@ -659,11 +711,7 @@ TEST_F(GatewayTest, WithTlsAStreamCrossesAndAPlainImporterIsRefused) {
 
   ASSERT_TRUE(gateways.import_into(client_side.domain, {"--tls-ca", certificates["ca.pem"]}));
   auto client = local_client();
-  auto pending = client.send_copy(std::uint64_t{100});
-  const auto values = receive_stream(pending);
-  ASSERT_EQ(values.size(), 100u);
-  for (std::uint64_t i = 0; i < values.size(); ++i)
-    EXPECT_EQ(values[i].index, i);
+  expect_numbered_stream(client, 100);
 }
 
 // Mutual TLS: the exporting gateway serves only importing gateways with a certificate its CA
