@@ -170,6 +170,12 @@ void check_max_slice_lens(const ServiceHeader& h, const WantedService& w) {
   }
 }
 
+/// Whether every slice side of `wanted` has its max length: only then can it be created.
+bool max_slice_lens_given(const WantedService& wanted) noexcept {
+  return (!wanted.spec.request.slice || wanted.request_max_slice_len != 0) &&
+         (!wanted.spec.response.slice || wanted.response_max_slice_len != 0);
+}
+
 /// A slice service is created only with its max lengths: they size every chunk.
 void check_max_slice_lens_given(const WantedService& wanted) {
   const std::pair<const TypeInfo*, std::uint64_t> sides[] = {
@@ -434,12 +440,16 @@ std::shared_ptr<ServiceSegment> ServiceSegment::open(const NodeState& node, cons
 }
 
 std::shared_ptr<ServiceSegment> ServiceSegment::open_anew(const WantedService& wanted) {
+  // An opener may leave a slice service's max lengths out (the service has them): then
+  // open_or_create only opens, and says what creating it needs when there is nothing to open.
+  const bool may_create = wanted.mode != OpenMode::open && !wanted.unmet_by_own_attributes;
   for (int attempt = 0; attempt < 64; ++attempt) {
     // open_or_create then only opens (open_existing throws if there is nothing to open).
-    if (wanted.mode != OpenMode::open && !wanted.unmet_by_own_attributes) {
+    if (may_create && max_slice_lens_given(wanted)) {
       if (auto created = create_new(wanted)) return created;
     }
     if (auto opened = open_existing(wanted)) return opened;
+    if (may_create) check_max_slice_lens_given(wanted);
   }
   throw Error(Errc::corrupted,
               "floe: service '" + wanted.name() + "' kept changing while it was being opened");

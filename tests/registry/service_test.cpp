@@ -146,6 +146,29 @@ TEST_F(Service, SliceServiceNeedsMaxWhenCreated) {
   EXPECT_NO_THROW(bytes.request_max_slice_len(64).create());
 }
 
+// An opener may leave the max out, as open() does; open_or_create() then only opens.
+TEST_F(Service, OpenOrCreateWithoutTheMaxJoinsASliceServiceAnotherProcessCreated) {
+  Signal created, done;
+  ChildProcess creator([&] {
+    Node other = Node::create("creator", config);
+    auto service = other.service_builder("Svc/SliceJoin")
+                       .request_response<Slice<std::uint32_t>, Slice<std::uint32_t>>()
+                       .request_max_slice_len(16)
+                       .response_max_slice_len(32)
+                       .create();
+    created.notify();
+    return done.wait() == 1 ? 0 : 1;
+  });
+  ASSERT_EQ(created.wait(), 1);
+  auto joined = node.service_builder("Svc/SliceJoin")
+                    .request_response<Slice<std::uint32_t>, Slice<std::uint32_t>>()
+                    .open_or_create();
+  EXPECT_EQ(joined.client_builder().create().max_slice_len(), 16u);
+  EXPECT_EQ(joined.server_builder().create().max_slice_len(), 32u);
+  done.notify();
+  EXPECT_EQ(creator.wait(), 0);
+}
+
 TEST_F(Service, SliceTypeMismatchIsIncompatible) {
   Signal created, done;
   ChildProcess creator([&] {
