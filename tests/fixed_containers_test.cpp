@@ -143,6 +143,11 @@ TEST(FixedVector, ReadsAndWritesLikeAVector) {
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(sorted, (FixedVector<int, 8>{1, 2, 3}));
   EXPECT_LT((FixedVector<int, 8>{1, 2}), sorted);
+  // Whatever the capacities, as FixedStrings compare.
+  EXPECT_EQ((FixedVector<int, 3>{1, 2, 3}), sorted);
+  EXPECT_NE((FixedVector<int, 5>{1, 2}), sorted);
+  EXPECT_LT((FixedVector<int, 2>{1, 2}), sorted);
+  EXPECT_GT(sorted, (FixedVector<int, 2>{1, 2}));
 }
 
 TEST(FixedVector, AWritePastTheCapacityThrowsAndChangesNothing) {
@@ -196,6 +201,8 @@ TEST(FixedVector, PrintsWithOperatorShiftAsItsFmtFormatterDoes) {
   EXPECT_EQ(printed(FixedVector<int, 4>{1, 2, 3}), "[1, 2, 3]");
   EXPECT_EQ(printed(FixedVector<int, 4>{}), "[]");
   EXPECT_EQ(printed(FixedVector<char, 4>{'a', 'b'}), "['a', 'b']");
+  EXPECT_EQ(printed(FixedVector<std::uint8_t, 4>{1, 65}), "[1, 65]") << "numbers, not characters";
+  EXPECT_EQ(printed(FixedVector<std::int8_t, 4>{-1, 66}), "[-1, 66]");
   EXPECT_EQ(printed(FixedVector<FixedString<4>, 2>{FixedString<4>("x"), FixedString<4>("yz")}),
             "[\"x\", \"yz\"]");
 }

@@ -192,17 +192,20 @@ class FixedVector {
     size_ = static_cast<std::uint32_t>(count);
   }
 
-  friend constexpr bool operator==(
-      const FixedVector& a, const FixedVector& b) noexcept requires std::equality_comparable<T> {
+  /// Element by element, whatever the two capacities.
+  template <std::size_t M>
+  friend constexpr bool operator==(const FixedVector& a, const FixedVector<T, M>& b) noexcept
+      requires std::equality_comparable<T> {
     return std::equal(a.begin(), a.end(), b.begin(), b.end());
   }
-  friend constexpr auto operator<=>(
-      const FixedVector& a, const FixedVector& b) noexcept requires std::three_way_comparable<T> {
+  template <std::size_t M>
+  friend constexpr auto operator<=>(const FixedVector& a, const FixedVector<T, M>& b) noexcept
+      requires std::three_way_comparable<T> {
     return std::lexicographical_compare_three_way(a.begin(), a.end(), b.begin(), b.end());
   }
-  /// Prints as its {fmt} formatter (fmt/ranges.h) does: "[1, 2, 3]", text elements (a char,
-  /// anything that converts to std::string_view) quoted ("['a', 'b']", "[\"x\", \"y\"]"),
-  /// though not escaped.
+  /// Prints as its {fmt} formatter (fmt/ranges.h) does: "[1, 2, 3]" (std::int8_t and
+  /// std::uint8_t elements as numbers too), text elements (a char, anything that converts to
+  /// std::string_view) quoted ("['a', 'b']", "[\"x\", \"y\"]"), though not escaped.
   friend std::ostream& operator<<(std::ostream& out, const FixedVector& vector) requires
       requires(std::ostream& o, const T& element) {
     o << element;
@@ -213,6 +216,8 @@ class FixedVector {
       if (i != 0) out << ", ";
       if constexpr (std::is_same_v<T, char>) {
         out << '\'' << vector[i] << '\'';
+      } else if constexpr (std::is_same_v<T, signed char> || std::is_same_v<T, unsigned char>) {
+        out << static_cast<int>(vector[i]);  // ostream prints these as characters, fmt not
       } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
         out << '"' << std::string_view(vector[i]) << '"';
       } else {

@@ -219,6 +219,19 @@ class _FixedString(ctypes.Structure):
     def __str__(self):
         return self.value
 
+    def __eq__(self, other):
+        """The text against a str, bytes or another FixedString of any capacity (a ctypes
+        Structure would compare by identity: `payload.name == "Ada"` would always be False)."""
+        if isinstance(other, _FixedString):
+            return self.bytes == other.bytes
+        if isinstance(other, str):
+            return self.value == other
+        if isinstance(other, (bytes, bytearray, memoryview)):
+            return self.bytes == bytes(other)
+        return NotImplemented
+
+    __hash__ = None  # mutable, compared by value
+
 
 def FixedVector(element_type, capacity):  # noqa: N802 (a type factory)
     """The ctypes type of C++'s floe::FixedVector<T, capacity> for the ctypes type
@@ -266,6 +279,14 @@ class _FixedVector(ctypes.Structure):
 
     def tolist(self):
         return list(self)
+
+    def __eq__(self, other):
+        """Element by element against another FixedVector of any capacity, a list or a tuple."""
+        if isinstance(other, (_FixedVector, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # mutable, compared by value
 
     def append(self, value):
         self.extend([value])

@@ -53,6 +53,22 @@ def test_writes_past_the_capacity_raise_and_change_nothing():
     assert order.item_ids[-1] == 4 and len(order.item_ids) == 8
 
 
+def test_they_compare_by_value():
+    order = Order()
+    order.customer.value = "Ada"
+    order.item_ids.extend([1, 2])
+    assert order.customer == "Ada" and order.customer != "Bob"
+    assert order.customer == b"Ada" and order.customer != b"Ad"
+    other = floe.FixedString(8)()
+    other.value = "Ada"
+    assert order.customer == other, "whatever the capacities"
+    assert order.item_ids == [1, 2] and order.item_ids == (1, 2) and order.item_ids != [1]
+    ids = floe.FixedVector(ctypes.c_uint32, 3)()
+    ids.extend([1, 2])
+    assert order.item_ids == ids
+    assert order.customer != 3 and order.item_ids != "12"
+
+
 def test_a_forged_length_is_read_bounded():
     order = Order()
     order.customer.value = "abc"
