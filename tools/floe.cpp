@@ -573,18 +573,22 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
       ++kept;
       continue;
     }
-    const std::string what =
+    // Its ports' data segments go with it (remove_if_unused): counted with it.
+    const int data_segments = static_cast<int>(
+        floe::detail::objects_with_prefix(floe::detail::data_segment_prefix(object)).size());
+    std::string what =
         r.valid ? "stale service '" + r.service + "'" : "damaged, unused: " + r.problem;
+    if (data_segments > 0) what += ", with " + std::to_string(data_segments) + " data segment(s)";
     if (dry_run) {
       std::printf("would remove /dev/shm%s (%s)\n", object.c_str(), what.c_str());
-      ++removed;
+      removed += 1 + data_segments;
       continue;
     }
     const auto removal = floe::detail::remove_if_unused(object, group_access);
     switch (removal.outcome) {
       case floe::detail::Removal::removed:
         std::printf("removed /dev/shm%s (%s)\n", object.c_str(), what.c_str());
-        ++removed;
+        removed += 1 + data_segments;
         break;
       case floe::detail::Removal::kept:  // a process took it up meanwhile, say
         std::printf("kept    /dev/shm%s (%s): %s\n", object.c_str(), what.c_str(),
@@ -617,8 +621,8 @@ int clean(const std::string& domain, bool all, bool dry_run, bool group_access) 
       ++failed;
     }
   }
-  // `removed` counts objects: stale services, and the data segments of dead ports (also named
-  // in their "reclaimed" lines); `kept` the service objects left in place.
+  // `removed` counts objects: stale services and their data segments, and the data segments of
+  // dead ports (also named in their "reclaimed" lines); `kept` the service objects left in place.
   std::printf("%d object(s) %s, %d service object(s) kept (in use, or not floe's)", removed,
               dry_run ? "to remove" : "removed", kept);
   if (failed > 0) std::printf(", %d could not be removed", failed);

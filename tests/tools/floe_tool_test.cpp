@@ -134,6 +134,30 @@ class FloeTool : public U64ServiceTest {
   bool leave_stale(const std::string& name) {
     return leave_stale(config, name, [] { return true; });
   }
+
+  /// A service of byte-slice requests inline up to 64 bytes, for ports that grow past them.
+  static auto growing_service(Node& n, const std::string& name) {
+    return n.service_builder(name)
+        .request_response<Slice<std::byte>, std::uint64_t>()
+        .request_max_slice_len(64)
+        .max_loaned_requests(4);
+  }
+  /// A child whose best_fit client of growing_service `name` (created if need be) loans each of
+  /// `lengths`, a data segment each, and is killed holding them. True if it was.
+  bool grow_and_die(const std::string& name, const std::vector<std::size_t>& lengths) {
+    ChildProcess grower([&] {
+      Node other = Node::create("grower", config);
+      auto service = growing_service(other, name).open_or_create();
+      auto client =
+          service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
+      std::vector<decltype(client.loan_slice(1))> loans;
+      for (const std::size_t length : lengths)
+        loans.push_back(client.loan_slice(length));
+      ::raise(SIGKILL);
+      return 0;
+    });
+    return grower.wait(30s) == 128 + SIGKILL;
+  }
 };
 
 TEST_F(FloeTool, ListAndInspectShowTypesPortsAndProcesses) {
@@ -357,13 +381,7 @@ TEST_F(FloeTool, CleanRemovesWhatDeadProcessesLeftAndKeepsWhatIsUsed) {
 }
 
 TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
-  auto make = [](Node& n) {
-    return n.service_builder("Test/Growing")
-        .request_response<Slice<std::byte>, std::uint64_t>()
-        .request_max_slice_len(64)
-        .max_loaned_requests(4);
-  };
-  auto service = make(node).create();
+  auto service = growing_service(node, "Test/Growing").create();
   auto server = service.server_builder().create();
   auto live = service.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
   auto live_held = live.loan_slice(100);  // a data segment of the live client
@@ -371,18 +389,7 @@ TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
   ASSERT_EQ(live_segments.size(), 1u);
 
   // A growing client killed while it holds loans in three data segments of its own.
-  ChildProcess grower([&] {
-    Node other = Node::create("grower", config);
-    auto opened = make(other).open();
-    auto client =
-        opened.client_builder().allocation_strategy(AllocationStrategy::best_fit).create();
-    auto first = client.loan_slice(100);
-    auto second = client.loan_slice(200);
-    auto third = client.loan_slice(400);
-    ::raise(SIGKILL);
-    return 0;
-  });
-  ASSERT_EQ(grower.wait(30s), 128 + SIGKILL);
+  ASSERT_TRUE(grow_and_die("Test/Growing", {100, 200, 400}));
   ASSERT_EQ(data_segments(config).size(), 4u);
 
   const ToolRun dry = floe_tool("clean --dry-run " + domain_option());
@@ -409,6 +416,25 @@ TEST_F(FloeTool, CleanReclaimsTheDataSegmentsOfADeadPortInALiveService) {
   EXPECT_EQ(request->payload()[99], std::byte{7});
   EXPECT_TRUE(floe_tool("clean " + domain_option()).output.find("0 object(s) removed") !=
               std::string::npos);
+}
+
+TEST_F(FloeTool, CleanCountsTheDataSegmentsOfAStaleServiceWithIt) {
+  // The service's only process, a growing client, killed while it holds two data segments.
+  ASSERT_TRUE(grow_and_die("Test/StaleGrown", {100, 200}));
+  ASSERT_EQ(data_segments(config).size(), 2u);
+
+  const ToolRun dry = floe_tool("clean --dry-run " + domain_option());
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("(stale service 'Test/StaleGrown', with 2 data segment(s))"),
+            std::string::npos)
+      << dry.output;
+  EXPECT_NE(dry.output.find("3 object(s) to remove"), std::string::npos) << dry.output;
+  EXPECT_EQ(data_segments(config).size(), 2u) << "a dry run removes nothing";
+
+  const ToolRun clean = floe_tool("clean " + domain_option());
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("3 object(s) removed"), std::string::npos) << clean.output;
+  EXPECT_TRUE(data_segments(config).empty());
 }
 
 TEST_F(FloeTool, CleanReportsRemovalsThatFailedAndExitsNonZero) {
