@@ -82,8 +82,8 @@ TEST_F(ErrorMessageTest, ACancelledWaitSaysWhatCancelsOne) {
   stop.request_stop();
   const std::string message = runtime.block_on(message_of_await(server.receive(stop.get_token())));
   EXPECT_EQ(message,
-            "floe: the wait for a request was cancelled (by its stop token, Runtime::stop() or an "
-            "Asio cancellation)");
+            "floe: the wait for a request was cancelled (by its stop token, Runtime::stop(), an "
+            "Asio cancellation, or the port or request it waited on going away)");
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ enum class Errc : int {
   exceeds_max_active_requests,  ///< the client has as many requests open as it may
   // 11 was `disconnected`, never raised (a gone peer shows as is_connected() == false).
   timed_out = 12,     ///< a wait's deadline passed
-  cancelled,          ///< a wait was cancelled (stop token, Runtime::stop(), Asio cancellation)
+  cancelled,          ///< a wait was cancelled (stop token, Runtime::stop(), Asio, its port gone)
   corrupted,          ///< shared memory holds what no correct peer writes
   invalid_config,     ///< a config file or a limit floe cannot use
   no_runtime,         ///< a co_await outside any floe Runtime or Asio loop

@@ -110,8 +110,9 @@ void Operation::throw_error() const {
                                      "other side is running");
   }
   throw Error(Errc::cancelled, std::string("floe: the wait for ") + awaited() +
-                                   " was cancelled (by its stop token, Runtime::stop() or an "
-                                   "Asio cancellation)");
+                                   " was cancelled (by its stop token, Runtime::stop(), an Asio "
+                                   "cancellation, or the port or request it waited on going "
+                                   "away)");
 }
 
 void Operation::StopRelay::operator()() const noexcept {
