@@ -646,7 +646,9 @@ class ClientBuilder {
   /// The most elements a request of this client may hold (floe::Slice requests): a loan above
   /// it throws floe::Error(exceeds_max_slice_len). At most the service's request_max_slice_len,
   /// which is the default; every request chunk has room for that many, so a lower cap bounds
-  /// what this client sends, not the memory it uses. 0 is taken as 1.
+  /// what this client sends, not the memory it uses. 0 is taken as 1. A growing port
+  /// (allocation_strategy) may ask for more: it reserves a data segment for that many when
+  /// created, so its first long loans do not grow.
   ClientBuilder& initial_max_slice_len(
       std::uint64_t n) noexcept requires detail::SliceTraits<RequestPayload>::is_slice {
     initial_max_slice_len_ = n;
@@ -665,7 +667,9 @@ class ClientBuilder {
   /// A client with its own port in the service; it may outlive the Service and the builder.
   /// Throws floe::Error(exceeds_max_clients) when the service has all its clients,
   /// (incompatible_limits) when max_active_requests is 0 or above the service's, or
-  /// initial_max_slice_len above the service's request_max_slice_len.
+  /// initial_max_slice_len above the service's request_max_slice_len (a growing port: above
+  /// floe::kMaxSliceLen; or exceeds_max_slice_len / out_of_memory when its data segment cannot
+  /// be made).
   Client<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_active_requests_ == 0 || max_active_requests_ > service_max_) {
       throw Error(Errc::incompatible_limits,

@@ -523,7 +523,8 @@ class ServerBuilder {
   /// above it throws floe::Error(exceeds_max_slice_len). At most the service's
   /// response_max_slice_len, which is the default; every response chunk has room for that
   /// many, so a lower cap bounds what this server sends, not the memory it uses. 0 is taken
-  /// as 1.
+  /// as 1. A growing port (allocation_strategy) may ask for more: it reserves a data segment
+  /// for that many when created, so its first long loans do not grow.
   ServerBuilder& initial_max_slice_len(
       std::uint64_t n) noexcept requires detail::SliceTraits<ResponsePayload>::is_slice {
     initial_max_slice_len_ = n;
@@ -542,7 +543,9 @@ class ServerBuilder {
   /// A server with its own port in the service; it may outlive the Service and the builder.
   /// Throws floe::Error(exceeds_max_servers) when the service has all its servers,
   /// (incompatible_limits) when max_loaned_responses_per_request is 0 or above the service's,
-  /// or initial_max_slice_len above the service's response_max_slice_len.
+  /// or initial_max_slice_len above the service's response_max_slice_len (a growing port:
+  /// above floe::kMaxSliceLen; or exceeds_max_slice_len / out_of_memory when its data segment
+  /// cannot be made).
   Server<RequestPayload, ResponsePayload, RequestUserHeader, ResponseUserHeader> create() const {
     if (max_loaned_responses_per_request_ == 0 ||
         max_loaned_responses_per_request_ > service_max_) {

@@ -62,6 +62,10 @@ ClientCore::ClientCore(std::shared_ptr<ServiceSegment> segment, std::uint32_t ma
           return load(state) == static_cast<std::uint32_t>(RequestChunkState::free);
         });
     request_elements_.resize(layout.request_chunks_per_client());
+    reserve_or_release(*data_pool_, slices.max_len, max_slice_len_, [this] {
+      data_pool_.reset();  // as the destructor does
+      segment_->release_client_slot(port_->slot());
+    });
   }
   if (layout.response_slice_capacity() != 0) {
     data_mappings_ = std::make_unique<DataMappings>(*segment_, DataSegmentKind::response);

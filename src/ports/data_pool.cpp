@@ -54,6 +54,11 @@ std::byte* DataPool::place(std::uint64_t slot, std::uint64_t length, std::uint32
   return newest.slot(slot);
 }
 
+void DataPool::reserve(std::uint64_t length) {
+  const std::lock_guard lock(mutex_);
+  if (live_.empty() || length > live_.back()->geometry().max_slice_len) grow_locked(length);
+}
+
 void DataPool::note_inline_loan(std::uint64_t slot) noexcept {
   number_of_slot_[slot].store(0, std::memory_order_relaxed);
   if (!has_old_segments_.load(std::memory_order_relaxed)) return;

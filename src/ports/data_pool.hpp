@@ -36,6 +36,9 @@ class DataPool {
   /// not. `number` gets the segment's number. Throws Errc::exceeds_max_slice_len when the port
   /// grew 255 times or holds 8 segments still read, Errc::out_of_memory when /dev/shm is full.
   std::byte* place(std::uint64_t slot, std::uint64_t length, std::uint32_t& number);
+  /// Grows now, unless the newest segment holds `length` already: a port created with an initial
+  /// max above the service's has room for it before its first loan. Throws as place().
+  void reserve(std::uint64_t length);
   /// A loan in slot `slot` that went inline (into the service segment): the slot no longer
   /// refers to a data segment (one relaxed store). While the port holds old segments it is
   /// counted too: every kSweepEvery-th loan of either kind sweeps, so a port that went back to
@@ -70,5 +73,21 @@ class DataPool {
   // live_.size() > 1, read without the mutex by note_inline_loan (the inline loans' hot path).
   std::atomic<bool> has_old_segments_{false};
 };
+
+/// A new growing port's reservation of its builder's initial max `initial` when that is above
+/// `inline_max`, what it writes inline. If that throws, `release` drops the pool and gives the
+/// port's slot back (the port's destructor, which would, does not run for a constructor that
+/// throws).
+template <typename Release>
+void reserve_or_release(DataPool& pool, std::uint64_t initial, std::uint64_t inline_max,
+                        Release release) {
+  if (initial <= inline_max) return;
+  try {
+    pool.reserve(initial);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
 
 }  // namespace floe::detail

@@ -64,6 +64,10 @@ ServerCore::ServerCore(std::shared_ptr<ServiceSegment> segment,
           return load(*port->response_channel(client, channel).chunk_state(chunk)) ==
                  static_cast<std::uint32_t>(ResponseChunkState::free);
         });
+    reserve_or_release(*data_pool_, slices.max_len, max_slice_len_, [this] {
+      data_pool_.reset();  // as the destructor does
+      segment_->release_server_slot(port_->slot());
+    });
   }
   if (layout.request_slice_capacity() != 0) {
     data_mappings_ = std::make_unique<DataMappings>(*segment_, DataSegmentKind::request);

@@ -31,13 +31,24 @@ std::uint64_t port_max_slice_len(const ServiceSegment& segment, SliceSide side,
                                                "': " + asked + " is given, but its " + role +
                                                " payload is not a floe::Slice");
   }
+  // A growing port writes up to the service's max inline; its initial max above that is its
+  // first data segment's (reserved at creation, DataPool::reserve).
+  if (policy.max_len > service_max && policy.strategy != AllocationStrategy::fixed) {
+    if (policy.max_len > kMaxSliceLen) {
+      throw Error(Errc::incompatible_limits,
+                  "floe: service '" + segment.service_name() + "': " + asked +
+                      " is more than a slice may hold, floe::kMaxSliceLen = " +
+                      std::to_string(kMaxSliceLen) + " elements");
+    }
+    return service_max;
+  }
   if (policy.max_len > service_max) {
     throw Error(Errc::incompatible_limits,
                 "floe: service '" + segment.service_name() + "': " + asked +
                     " is more than the service's " + role +
                     "_max_slice_len = " + std::to_string(service_max) +
-                    ", which every chunk is sized for; ask for at most that, or create the "
-                    "service with a larger " +
+                    ", which every chunk is sized for; ask for at most that, let the port grow "
+                    "(allocation_strategy), or create the service with a larger " +
                     role + "_max_slice_len");
   }
   return policy.max_len;

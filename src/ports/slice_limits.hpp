@@ -12,10 +12,11 @@ class ServiceSegment;
 /// Which side of a service a port writes: a client's requests, a server's responses.
 enum class SliceSide : std::uint8_t { request, response };
 
-/// The most elements a port writing `side` may loan: `policy.max_len`, or the service's max when
-/// that is 0; 0 when that side is not a slice. Throws Errc::incompatible_limits for a policy
-/// above the service's max, or for a max on a side that is not a slice. Called before the port
-/// takes its slot, so a refusal leaves nothing taken.
+/// The most elements a port writing `side` may loan inline: `policy.max_len`, or the service's
+/// max when that is 0 or (a growing port's) above it; 0 when that side is not a slice. Throws
+/// Errc::incompatible_limits for a fixed policy above the service's max, or for a max on a side
+/// that is not a slice. Called before the port takes its slot, so a refusal leaves nothing
+/// taken.
 std::uint64_t port_max_slice_len(const ServiceSegment& segment, SliceSide side, SlicePolicy policy);
 
 /// Throws Errc::exceeds_max_slice_len for a loan of `length` elements by a port (`side`,

@@ -538,5 +538,69 @@ TEST_F(SliceGrowthTest, AGrowingPortRefusingASliceTooLongNamesTheRealBound) {
   EXPECT_EQ(message.find("initial_max_slice_len"), std::string::npos) << message;
 }
 
+// An initial max above the service's: the growing port makes its data segment when created,
+// and its loans up to that length (and the other process's reads of them) need no growth.
+TEST_F(SliceGrowthTest, AGrowingPortsInitialMaxAboveTheServicesIsReservedAtCreation) {
+  auto service = builder(node).create();
+  const std::vector<std::uint64_t> lengths = {1000, 65, 10, 700};
+  ChildProcess server = started([&](const Signal& ready) {
+    auto port = open_as("server")
+                    .server_builder()
+                    .allocation_strategy(AllocationStrategy::best_fit)
+                    .initial_max_slice_len(300)
+                    .create();
+    ready.notify();
+    for (std::size_t i = 0; i < lengths.size(); ++i) {
+      auto active = receive_within(port);
+      FLOE_CHILD_CHECK(active);
+      FLOE_CHILD_CHECK(bytes_follow(active->payload(), active->payload().size()));
+      auto response = active->loan_slice_uninit(active->payload().size() / 4);
+      fill_samples(response.payload(), active->payload().size());
+      FLOE_CHILD_CHECK(std::move(response).send());
+    }
+    return 0;
+  });
+  auto client = service.client_builder()
+                    .allocation_strategy(AllocationStrategy::best_fit)
+                    .initial_max_slice_len(1000)
+                    .create();
+  const auto reserved = data_segments(config);
+  ASSERT_EQ(reserved.size(), 2u) << "the client's and the server's, before any loan";
+  EXPECT_TRUE(names(reserved[0], 'c', 1)) << reserved[0];
+  EXPECT_TRUE(names(reserved[1], 's', 1)) << reserved[1];
+  for (const std::uint64_t n : lengths) {
+    auto request = client.loan_slice_uninit(n);
+    fill_bytes(request.payload(), n);
+    auto pending = std::move(request).send();
+    auto response = receive_within(pending);
+    ASSERT_TRUE(response) << n;
+    ASSERT_EQ(response->payload().size(), n / 4);
+    EXPECT_TRUE(samples_follow(response->payload(), n)) << n;
+  }
+  EXPECT_EQ(server.wait(), 0);
+  EXPECT_EQ(data_segments(config).front(), reserved.front()) << "no growth since";
+  EXPECT_EQ(error_of([&] {
+              (void)service.client_builder()
+                  .allocation_strategy(AllocationStrategy::power_of_two)
+                  .initial_max_slice_len(kMaxSliceLen + 1)
+                  .create();
+            }),
+            Errc::incompatible_limits);
+  EXPECT_EQ(error_of([&] { (void)service.client_builder().initial_max_slice_len(1000).create(); }),
+            Errc::incompatible_limits)
+      << "a fixed port cannot reserve";
+  // A reservation no data segment can hold (4 GiB per slot of samples): refused, and the port's
+  // slot given back.
+  EXPECT_EQ(error_of([&] {
+              (void)service.server_builder()
+                  .allocation_strategy(AllocationStrategy::best_fit)
+                  .initial_max_slice_len(kMaxSliceLen)
+                  .create();
+            }),
+            Errc::exceeds_max_slice_len);
+  EXPECT_EQ(service.usage().clients, 1u) << "refused ports leave no slot taken";
+  EXPECT_EQ(service.usage().servers, 0u) << "refused ports leave no slot taken";
+}
+
 }  // namespace
 }  // namespace floe::test
