@@ -11,6 +11,7 @@ import collections
 import ctypes
 import dataclasses
 import enum
+import operator
 import threading
 import types
 import weakref
@@ -341,6 +342,18 @@ class Slice:
     def _array(self, nbytes):
         """The ctypes array type of the elements in `nbytes` bytes of payload."""
         return self.element_type * (nbytes // ctypes.sizeof(self.element_type))
+
+
+def _slice_length(length):
+    """`length` as a slice loan takes it: a whole number, 0 or more (the core then checks it
+    against the port's maximum)."""
+    try:
+        count = operator.index(length)
+    except TypeError:
+        raise TypeError(f"floe: a slice length is a whole number, not {length!r}") from None
+    if count < 0:
+        raise ValueError(f"floe: a slice length is 0 or more, not {count}")
+    return count
 
 
 def _send_buffer(value, slice_type):
@@ -849,16 +862,16 @@ class Client(_Held):
     def loan_slice(self, length):
         """A request of `length` zeroed elements in shared memory (a slice service). Raises
         ExceedsMaxSliceLen for more than the client's initial_max_slice_len, ExceedsMaxLoans."""
-        return RequestMut(self._raw.loan_slice(length), self._types)
+        return RequestMut(self._raw.loan_slice(_slice_length(length)), self._types)
 
     def loan_slice_uninit(self, length):
         """loan_slice() without the zero fill: write every element."""
-        return RequestMut(self._raw.loan_slice_uninit(length), self._types)
+        return RequestMut(self._raw.loan_slice_uninit(_slice_length(length)), self._types)
 
     async def loan_slice_async(self, length):
         """loan_slice() that waits, in the running asyncio loop, while every request is loaned;
         ExceedsMaxSliceLen at once, never a wait. Cancelled, it takes nothing."""
-        raw = await _complete(_floe.client_loan_slice_operation(self._raw, length))
+        raw = await _complete(_floe.client_loan_slice_operation(self._raw, _slice_length(length)))
         return RequestMut(raw, self._types)
 
     def id(self):
@@ -962,11 +975,11 @@ class ActiveRequest(_Message):
     def loan_slice(self, length):
         """A response of `length` zeroed elements in shared memory (a slice service). Raises
         ExceedsMaxSliceLen for more than the server's initial_max_slice_len, ExceedsMaxLoans."""
-        return ResponseMut(self._raw.loan_slice(length), self._types)
+        return ResponseMut(self._raw.loan_slice(_slice_length(length)), self._types)
 
     def loan_slice_uninit(self, length):
         """loan_slice() without the zero fill: write every element."""
-        return ResponseMut(self._raw.loan_slice_uninit(length), self._types)
+        return ResponseMut(self._raw.loan_slice_uninit(_slice_length(length)), self._types)
 
     async def loan_async(self):
         """loan() that waits, in the running asyncio loop, while this request has
@@ -978,7 +991,7 @@ class ActiveRequest(_Message):
     async def loan_slice_async(self, length):
         """loan_slice() that waits as loan_async() does; ExceedsMaxSliceLen at once, never a
         wait."""
-        raw = await _complete(_floe.response_loan_slice_operation(self._raw, length))
+        raw = await _complete(_floe.response_loan_slice_operation(self._raw, _slice_length(length)))
         return ResponseMut(raw, self._types)
 
     def send_copy(self, value, timeout=SEND_TIMEOUT_SECONDS):

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -46,6 +47,25 @@ using TypeTuple = std::tuple<std::string, std::uint64_t, std::uint64_t>;
 PyObject* released_error = PyExc_RuntimeError;
 /// floe.Error's subclass for each floe::Errc value.
 PyObject* error_classes = nullptr;
+
+/// A core error's message in Python's words where it names a C++ fix: the few places the
+/// cores spell the remedy as C++ (the rest of their text is the same in both languages).
+std::string in_python_words(std::string text) {
+  static constexpr std::pair<std::string_view, std::string_view> kWords[] = {
+      {"floe::AllocationStrategy::power_of_two or best_fit",
+       "floe.AllocationStrategy.POWER_OF_TWO or BEST_FIT"},
+      {"allocation_strategy(power_of_two)",
+       "allocation_strategy(floe.AllocationStrategy.POWER_OF_TWO)"},
+      {"floe::kMaxSliceLen", "the most elements a slice holds"},
+  };
+  for (const auto& [cpp, python] : kWords) {
+    for (std::size_t at = text.find(cpp); at != std::string::npos;
+         at = text.find(cpp, at + python.size())) {
+      text.replace(at, cpp.size(), python);
+    }
+  }
+  return text;
+}
 
 [[noreturn]] void raise_released(const char* what) {
   PyErr_SetString(released_error, (std::string("floe: this ") + what +
@@ -1235,7 +1255,8 @@ PYBIND11_MODULE(_floe, m) {
     } catch (const floe::Error& e) {
       const py::int_ code(e.code().value());
       PyObject* type = PyDict_GetItem(error_classes, code.ptr());  // borrowed, or none
-      PyErr_SetString(type != nullptr ? type : PyExc_RuntimeError, e.what());
+      PyErr_SetString(type != nullptr ? type : PyExc_RuntimeError,
+                      in_python_words(e.what()).c_str());
     }
   });
 

@@ -228,10 +228,14 @@ def test_max_plus_one_raises(domain):
 
     capped = service.client_builder().initial_max_slice_len(8).create()
     capped.loan_slice(8).release()
-    with pytest.raises(floe.ExceedsMaxSliceLen):
-        capped.loan_slice(9)
+    with pytest.raises(floe.ExceedsMaxSliceLen, match=r"floe\.AllocationStrategy\.POWER_OF_TWO"):
+        capped.loan_slice(9)  # the fix in Python's words
     with pytest.raises(floe.IncompatibleLimits):
         service.client_builder().initial_max_slice_len(too_many).create()
+    with pytest.raises(ValueError, match="a slice length is 0 or more, not -1"):
+        client.loan_slice(-1)
+    with pytest.raises(TypeError, match="a slice length is a whole number"):
+        client.loan_slice_uninit(2.5)
     single = service.client_builder().initial_max_slice_len(0).create()  # 0 taken as 1, as C++
     single.loan_slice(1).release()
     with pytest.raises(floe.ExceedsMaxSliceLen):
