@@ -214,6 +214,17 @@ class _FixedString(ctypes.Structure):
         ctypes.memset(ctypes.addressof(self) + type(self)._chars.offset + len(data), 0, 1)
         self._size = len(data)
 
+    def assign_truncated(self, text):
+        """Holds as much of `text` as fits (C++'s FixedString::truncated): a str is cut at a
+        character boundary, never inside a UTF-8 sequence. Returns the bytes it holds."""
+        data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+        kept = min(len(data), self.capacity)
+        if isinstance(text, str):
+            while kept < len(data) and kept > 0 and data[kept] & 0xC0 == 0x80:
+                kept -= 1  # data[kept] continues a character: cut before that character
+        self.value = data[:kept]
+        return kept
+
     def __len__(self):
         return min(self._size, self.capacity)
 
@@ -302,6 +313,12 @@ class _FixedVector(ctypes.Structure):
         for offset, value in enumerate(values):
             self._elements[size + offset] = value
         self._size = size + len(values)
+
+    def extend_truncated(self, values):
+        """Appends as many of `values` as fit (C++'s append_truncated); returns how many."""
+        fitting = list(values)[:self.capacity - len(self)]
+        self.extend(fitting)
+        return len(fitting)
 
     def clear(self):
         self._size = 0

@@ -53,6 +53,18 @@ def test_writes_past_the_capacity_raise_and_change_nothing():
     assert order.item_ids[-1] == 4 and len(order.item_ids) == 8
 
 
+def test_truncation_is_asked_for_by_name():
+    order = Order()
+    assert order.customer.assign_truncated("x" * 30) == 24 and order.customer.value == "x" * 24
+    # 23 ASCII bytes and a 2-byte character: the character does not fit and is left out whole.
+    assert order.customer.assign_truncated("y" * 23 + "é") == 23
+    assert order.customer.value == "y" * 23
+    assert order.customer.assign_truncated(b"\xff" * 30) == 24  # bytes are cut anywhere
+    order.item_ids.extend([1, 2, 3])
+    assert order.item_ids.extend_truncated(range(10)) == 5
+    assert order.item_ids.tolist() == [1, 2, 3, 0, 1, 2, 3, 4]
+
+
 def test_they_compare_by_value():
     order = Order()
     order.customer.value = "Ada"
