@@ -65,6 +65,31 @@ v1::ServiceDescription describe_service(const std::string& domain, const std::st
   return description;
 }
 
+std::uint64_t types_digest(const v1::ServiceDescription& d) {
+  std::string text = d.service();
+  for (const v1::TypeDescription* type :
+       {&d.request(), &d.response(), &d.request_user_header(), &d.response_user_header()}) {
+    text += '\0';
+    text += type->name();
+    text += '\0';
+    text += std::to_string(type->size()) + ',' + std::to_string(type->alignment()) +
+            (type->slice() ? ",slice" : "");
+  }
+  for (const std::uint64_t number :
+       {d.request_payload_alignment(), d.response_payload_alignment(), d.request_max_slice_len(),
+        d.response_max_slice_len(), std::uint64_t{d.pointer_bits()}}) {
+    text += ',';
+    text += std::to_string(number);
+  }
+  text += d.byte_order();
+  std::uint64_t digest = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  for (const char c : text) {
+    digest ^= static_cast<unsigned char>(c);
+    digest *= 0x100000001b3ull;
+  }
+  return digest;
+}
+
 void local_spec_of(const v1::ServiceDescription& description, const Config& config,
                    LocalSpec& local) {
   if (description.byte_order() != kByteOrder || description.pointer_bits() != kPointerBits) {

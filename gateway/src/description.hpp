@@ -5,6 +5,7 @@
 #include <floe/config.hpp>
 #include <floe/detail/service_spec.hpp>
 
+#include <cstdint>
 #include <string>
 
 #include "floe_gateway.pb.h"
@@ -34,5 +35,10 @@ struct LocalSpec {
 /// something else here.
 void local_spec_of(const v1::ServiceDescription& description, const Config& config,
                    LocalSpec& local);
+
+/// A digest of what a payload's bytes mean in `description`: its types (names, sizes,
+/// alignments, slices), payload alignments, slice maxima, byte order and pointer size, not its
+/// limits. The same on every host (FNV-1a over a canonical text), so two gateways compare it.
+std::uint64_t types_digest(const v1::ServiceDescription& description);
 
 }  // namespace floe::gateway

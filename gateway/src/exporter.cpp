@@ -195,6 +195,15 @@ Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallReque
   const bool slice = d.request().slice();
   const std::uint64_t payload_bytes =
       slice ? request->slice_len() * d.request().size() : d.request().size();
+  if (request->types_digest() != service.types_digest) {
+    refuse(call, d.service(),
+           status(grpc::StatusCode::FAILED_PRECONDITION,
+                  "floe-gateway: service '" + d.service() +
+                      "' has other types here than the importing gateway was told when it "
+                      "described the service (it was created again since, with other types): "
+                      "restart the importing gateway to import it as it is now"));
+    co_return;
+  }
   if (request->payload().size() != payload_bytes ||
       request->user_header().size() != d.request_user_header().size()) {
     refuse(
@@ -284,6 +293,7 @@ namespace {
 void open_exported(const detail::NodeState& state, const std::string& name,
                    std::uint32_t client_ports, ExportedService& service) {
   service.description = describe_service(state.config.domain, name, state.config.group_access);
+  service.types_digest = types_digest(service.description);
   LocalSpec local;
   local_spec_of(service.description, state.config, local);
   service.segment = detail::open_service(state, local.spec, detail::OpenMode::open);

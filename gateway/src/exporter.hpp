@@ -27,6 +27,7 @@ namespace floe::gateway {
 struct ExportedService {
   bool opened = false;
   v1::ServiceDescription description;
+  std::uint64_t types_digest = 0;  // of `description`: a call must bring the same
   std::shared_ptr<detail::ServiceSegment> segment;
   std::uint32_t max_active_requests_per_client = 0;
   /// Opened as calls need them, up to max_clients (or the service's max_clients): each carries

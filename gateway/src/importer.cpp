@@ -82,6 +82,7 @@ Importer::Importer(const Node& node, std::shared_ptr<grpc::Channel> channel,
     }
     imported.local = std::make_unique<LocalSpec>();
     local_spec_of(imported.description, state.config, *imported.local);
+    imported.types_digest = types_digest(imported.description);
     try {
       imported.segment =
           detail::open_service(state, imported.local->spec, detail::OpenMode::open_or_create);
@@ -187,6 +188,7 @@ Task<void> Importer::forward(ImportedService& service, std::shared_ptr<detail::S
   call->request_.set_payload(active.request.payload, request_bytes);
   call->request_.set_user_header(active.request.user_header, d.request_user_header().size());
   call->request_.set_slice_len(request_slice ? active.request.length : 0);
+  call->request_.set_types_digest(service.types_digest);
   call->self_ = call;
   stub_->async()->Call(&call->context_, &call->request_, call.get());
   // Reads are started from the loop, outside gRPC's reactions: the hold keeps the call from

@@ -23,6 +23,7 @@ namespace floe::gateway {
 
 struct ImportedService {
   v1::ServiceDescription description;
+  std::uint64_t types_digest = 0;  // of `description`, sent with every call
   std::unique_ptr<LocalSpec> local;
   std::shared_ptr<detail::ServiceSegment> segment;
   /// Its server port while the exporting gateway is connected; none meanwhile, so that local

@@ -379,6 +379,60 @@ TEST_F(GatewayTest, AfterTheExportingGatewayRestartsTheImportedServiceIsServedAg
   EXPECT_NE(output.find("serving 'Test/Remote' again"), std::string::npos) << output;
 }
 
+/// Numbered's size and alignment under another name: a response type the importing gateway
+/// was not told of.
+struct Renumbered {
+  std::uint64_t first = 0;
+  std::uint64_t second = 0;
+  static constexpr std::string_view floe_type_name = "test::Renumbered";
+};
+
+// The exporting host's service created again with another response type of the same size,
+// behind a restarted exporting gateway: the importing gateway's calls are refused there, never
+// handed bytes of a type its clients do not have.
+TEST_F(GatewayTest, AServiceCreatedAgainWithOtherTypesIsRefusedNotMisread) {
+  Signal ready;
+  auto server = std::make_unique<ChildProcess>(numbering_server(ready));
+  const auto gateways = connect_domains(ready);
+  ASSERT_TRUE(gateways);
+  auto client = local_client();
+  expect_numbered_stream(client, 3);
+  gateways->exporter.stop(SIGKILL);
+  server.reset();  // killed: the service is left to nobody
+  EXPECT_TRUE(eventually([&] { return client.number_of_servers() == 0; }, 10s));
+
+  Signal other_ready;
+  ChildProcess other_server([&] {
+    Node node = Node::create("other-server", server_side);
+    auto service = node.service_builder("Test/Remote")
+                       .request_response<std::uint64_t, Renumbered>()
+                       .enable_safe_overflow_for_responses(false)
+                       .create();
+    auto port = service.server_builder().backpressure(Backpressure::block).create();
+    other_ready.notify();
+    while (auto active = receive_within(port, 30s)) {
+      for (std::uint64_t i = 0; i < active->payload(); ++i)
+        (void)active->send_copy(Renumbered{7, 7});
+    }
+    return 0;
+  });
+  ASSERT_EQ(other_ready.wait(), 1);
+  GatewayProcess restarted(server_side.domain,
+                           {"export", "--listen", "127.0.0.1:" + std::to_string(gateways->port),
+                            "--service", "Test/Remote"});
+  ASSERT_TRUE(restarted.line());
+  ASSERT_TRUE(eventually([&] { return client.number_of_servers() == 1; }, 10s))
+      << "the importing gateway did not serve the service again";
+  auto pending = client.send_copy(std::uint64_t{5});
+  EXPECT_TRUE(receive_stream(pending).empty()) << "Renumbered bytes read as Numbered";
+  EXPECT_EQ(pending.end_reason(), StreamEnd::server_gone);
+  const auto [code, output] = outcome(restarted, 500ms);
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(output.find("has other types here than the importing gateway was told"),
+            std::string::npos)
+      << output;
+}
+
 // Fan-out: a request reaches every server of the service on the remote host, and the local
 // stream carries the responses of both, ending when both have ended.
 TEST_F(GatewayTest, ARequestReachesEveryRemoteServerAndTheStreamEndsWithTheLast) {
