@@ -356,7 +356,12 @@ grpc::ServerUnaryReactor* Exporter::Describe(grpc::CallbackServerContext* contex
   grpc::Status refused;
   const ExportedService* service = opened(request->service(), refused);
   if (service == nullptr) {
-    detail::log(LogLevel::warn, [&] {
+    // Not created yet: the importing gateway asks again every 100 ms while it waits (it logs
+    // that it waits; this gateway logged the service missing at start).
+    const LogLevel level = refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION
+                               ? LogLevel::debug
+                               : LogLevel::warn;
+    detail::log(level, [&] {
       return "floe-gateway: an import of service '" + request->service() + "' by " +
              context->peer() + " was refused: " + refused.error_message();
     });
