@@ -284,23 +284,24 @@ Task<void> carry(ExportedService& service, ExportCall* call, const v1::CallReque
   call->Finish(ending);
 }
 
-}  // namespace
-
-namespace {
-
-/// Opens `name` in the domain of `state` as `service` for calls: throws floe::Error
-/// (service_does_not_exist while no server has created it).
+/// Opens `name` in the domain of `state` as `service` for calls, or leaves `service` unopened
+/// and throws floe::Error (service_does_not_exist while no server has created it).
 void open_exported(const detail::NodeState& state, const std::string& name,
                    std::uint32_t client_ports, ExportedService& service) {
-  service.description = describe_service(state.config.domain, name, state.config.group_access);
-  service.types_digest = types_digest(service.description);
-  LocalSpec local;
-  local_spec_of(service.description, state.config, local);
-  service.segment = detail::open_service(state, local.spec, detail::OpenMode::open);
-  service.max_active_requests_per_client = local.spec.limits.max_active_requests_per_client;
-  service.max_clients = client_ports;
-  service.clients.push_back(open_client(service));
-  service.opened = true;
+  try {
+    service.description = describe_service(state.config.domain, name, state.config.group_access);
+    service.types_digest = types_digest(service.description);
+    LocalSpec local;
+    local_spec_of(service.description, state.config, local);
+    service.segment = detail::open_service(state, local.spec, detail::OpenMode::open);
+    service.max_active_requests_per_client = local.spec.limits.max_active_requests_per_client;
+    service.max_clients = client_ports;
+    service.clients.push_back(open_client(service));
+    service.opened = true;
+  } catch (...) {
+    service = ExportedService{};
+    throw;
+  }
 }
 
 }  // namespace
@@ -315,7 +316,6 @@ Exporter::Exporter(const Node& node, const std::vector<std::string>& services,
       open_exported(state, name, client_ports, exported);
     } catch (const Error& error) {
       if (error.code() != Errc::service_does_not_exist) throw;
-      exported = ExportedService{};
       detail::log(LogLevel::info, [&] {
         return "floe-gateway: service '" + name + "' does not exist yet in domain '" +
                state.config.domain + "': it is exported once a server has created it";
@@ -337,7 +337,6 @@ ExportedService* Exporter::opened(const std::string& name, grpc::Status& why) {
   try {
     open_exported(*detail::NodeAccess::state(node_), name, client_ports_, service);
   } catch (const Error& error) {
-    service = ExportedService{};
     why =
         status(error.code() == Errc::service_does_not_exist ? grpc::StatusCode::FAILED_PRECONDITION
                                                             : grpc::StatusCode::INTERNAL,
